@@ -1,1 +1,144 @@
-//! placeholder
+//! Heimdall's configuration: the model, the two file layouts (Bifrost `config.json` and
+//! `bifrost.yaml`, as JSON or YAML), environment references, validation with field paths, and
+//! zero-config from environment variables.
+//!
+//! Why a crate of its own: the engine, the CLI's `check-config` and (later) the management API
+//! all produce or read the same validated snapshot; none of them should carry file parsing.
+#![warn(missing_docs)]
+
+mod bifrost_yaml;
+mod build;
+mod env;
+mod kinds;
+mod model;
+mod native;
+mod validate;
+mod zero;
+
+use std::path::Path;
+
+pub use build::{ConfigError, ConfigIssue};
+pub use env::{EnvLookup, ProcessEnv, Resolved, resolve};
+pub use kinds::{ALL_KINDS, Dialect, Preset, ProviderKind};
+pub use model::{
+    ClientConfig, ConcurrencyConfig, GatewayConfig, KeyConfig, NetworkConfig, ProviderConfig,
+    ProxyConfig, ProxyKind, Secret, ServerConfig, normalize_base_url,
+};
+
+/// File format, chosen by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigFormat {
+    /// `.json`
+    Json,
+    /// `.yaml` / `.yml`
+    Yaml,
+}
+
+impl ConfigFormat {
+    /// The format for a path, from its extension.
+    pub fn from_path(path: &Path) -> Option<Self> {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("json") => Some(Self::Json),
+            Some("yaml" | "yml") => Some(Self::Yaml),
+            _ => None,
+        }
+    }
+}
+
+/// Which layout a config came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Bifrost's `config.json` layout (`providers` is an object).
+    Native,
+    /// The `bifrost.yaml` layout (`providers` is a list).
+    BifrostYaml,
+    /// No file: environment variables.
+    Environment,
+}
+
+/// A loaded, validated config with its non-fatal findings.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The config.
+    pub config: GatewayConfig,
+    /// Warnings (unset variables, disabled keys) and, for zero-config, which variables were used.
+    pub warnings: Vec<String>,
+    /// Where it came from.
+    pub layout: Layout,
+}
+
+/// Load a config file (format by extension).
+pub fn load_file(path: &Path, env: &dyn EnvLookup) -> Result<LoadedConfig, ConfigError> {
+    let format = ConfigFormat::from_path(path).ok_or_else(|| {
+        ConfigError::one(
+            "",
+            format!(
+                "{}: unknown config file extension; use .json, .yaml or .yml",
+                path.display()
+            ),
+        )
+    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::one("", format!("cannot read {}: {e}", path.display())))?;
+    parse_str(&text, format, env)
+}
+
+/// Parse and validate config text.
+pub fn parse_str(
+    text: &str,
+    format: ConfigFormat,
+    env: &dyn EnvLookup,
+) -> Result<LoadedConfig, ConfigError> {
+    let value: serde_json::Value = match format {
+        ConfigFormat::Json => serde_json::from_str(text)
+            .map_err(|e| ConfigError::one("", format!("invalid JSON: {e}")))?,
+        ConfigFormat::Yaml => yaml_serde::from_str(text)
+            .map_err(|e| ConfigError::one("", format!("invalid YAML: {e}")))?,
+    };
+    let value = match value {
+        serde_json::Value::Null => serde_json::Value::Object(Default::default()),
+        v @ serde_json::Value::Object(_) => v,
+        _ => {
+            return Err(ConfigError::one(
+                "",
+                "the config must be an object at the top level",
+            ));
+        }
+    };
+    let layout = if value.get("providers").is_some_and(|p| p.is_array()) {
+        Layout::BifrostYaml
+    } else {
+        Layout::Native
+    };
+    let mut ctx = build::LoadCtx::new(env);
+    let config = match layout {
+        Layout::BifrostYaml => bifrost_yaml::load(value, &mut ctx),
+        _ => native::load(value, &mut ctx),
+    };
+    if let Some(cfg) = &config {
+        validate::check(cfg, &mut ctx);
+    }
+    match config {
+        Some(config) if ctx.issues.is_empty() => Ok(LoadedConfig {
+            config,
+            warnings: ctx.warnings,
+            layout,
+        }),
+        _ => Err(ConfigError { issues: ctx.issues }),
+    }
+}
+
+/// Zero-config: providers from well-known environment variables.
+pub fn from_environment(env: &dyn EnvLookup) -> LoadedConfig {
+    let (config, warnings) = zero::build(env);
+    LoadedConfig {
+        config,
+        warnings,
+        layout: Layout::Environment,
+    }
+}

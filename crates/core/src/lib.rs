@@ -1,1 +1,21 @@
-//! placeholder
+//! The Heimdall engine, usable as a library: runtime snapshot, routing, key selection, retries,
+//! the plugin pipeline and stream observation.
+//!
+//! Why a library crate: the HTTP server is one transport over it; Rust users can embed the same
+//! engine in-process (as Bifrost's Go package is used), and tests drive it without a socket.
+
+pub mod context;
+pub mod engine;
+pub mod keys;
+pub mod plugin;
+pub mod routing;
+pub mod runtime;
+pub mod stream;
+
+pub use context::{Operation, RequestContext};
+pub use engine::{Gateway, Outcome};
+pub use plugin::{
+    GatewayRequest, GatewayResponse, Pipeline, Plugin, PreOutcome, StreamChunk, StreamSummary,
+};
+pub use runtime::{ProviderEntry, Runtime};
+pub use stream::{ObservedChunk, ObservedStream};

@@ -1,1 +1,16 @@
-//! placeholder
+//! Upstream providers: the `Provider` trait, the HTTP plumbing they share, and one module per
+//! wire dialect.
+//!
+//! Why a separate crate: provider code is where wire quirks live; keeping it apart from the
+//! engine means business logic only ever sees canonical types, and translators can be tested
+//! (and later fuzzed and benchmarked) without the rest of the gateway.
+
+pub mod http;
+pub mod openai_compat;
+pub mod provider;
+pub mod registry;
+pub mod sse;
+pub mod sse_json;
+
+pub use provider::{ChatStream, CompletionStream, Provider};
+pub use registry::build_provider;

@@ -1,1 +1,14 @@
-//! placeholder
+//! The HTTP transport: axum routes for the OpenAI-compatible API, health and readiness,
+//! SSE encoding and error rendering.
+//!
+//! Why separate from the engine: the engine speaks canonical types only; dialects, status
+//! codes, headers and body limits are transport concerns.
+
+pub mod app;
+pub mod body;
+pub mod error;
+pub mod headers;
+pub mod openai;
+pub mod sse;
+
+pub use app::{AppState, router};

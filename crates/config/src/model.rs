@@ -1,0 +1,246 @@
+//! The validated configuration model every other crate reads.
+//!
+//! Why separate from the raw file shapes: two file layouts (Bifrost `config.json` and
+//! `bifrost.yaml`) and zero-config all produce this one model, so the engine never cares where
+//! the config came from. Secrets are wrapped so that `Debug` and serialisation never show them.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+use crate::kinds::ProviderKind;
+
+/// A secret string: `Debug` and `Serialize` print `***`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The value, for the one place that sends it upstream.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// Whether the value is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("***")
+    }
+}
+
+/// The whole gateway configuration.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GatewayConfig {
+    /// Providers by name (the name used in `provider/model`).
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Client-facing behaviour.
+    pub client: ClientConfig,
+    /// Listen settings from the file (CLI flags win).
+    pub server: ServerConfig,
+    /// Alias → `provider/model`.
+    pub model_aliases: BTreeMap<String, String>,
+    /// Model → ordered `provider/model` fallback chain (used by the routing work).
+    pub fallbacks: BTreeMap<String, Vec<String>>,
+    /// Sections parsed and kept but not active in this version.
+    pub inactive_sections: BTreeMap<String, serde_json::Value>,
+}
+
+impl GatewayConfig {
+    /// A provider by name.
+    pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
+        self.providers.get(name)
+    }
+}
+
+/// One configured provider.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProviderConfig {
+    /// Provider name.
+    pub name: String,
+    /// Its kind.
+    pub kind: ProviderKind,
+    /// Keys, in config order.
+    pub keys: Vec<KeyConfig>,
+    /// Network settings.
+    pub network: NetworkConfig,
+    /// Concurrency and queue settings.
+    pub concurrency: ConcurrencyConfig,
+    /// Outbound proxy.
+    pub proxy: Option<ProxyConfig>,
+    /// Models declared for the provider (empty: not declared).
+    pub models: Vec<String>,
+}
+
+impl ProviderConfig {
+    /// The base URL requests go to: `network_config.base_url` (normalised), else the preset's.
+    pub fn base_url(&self) -> Option<String> {
+        match &self.network.base_url {
+            Some(url) if !url.is_empty() => Some(normalize_base_url(url)),
+            _ => self.kind.preset().default_base_url.map(str::to_owned),
+        }
+    }
+}
+
+/// Trim a trailing `/`; a URL with no path gets `/v1`, as Bifrost appends it.
+pub fn normalize_base_url(url: &str) -> String {
+    let trimmed = url.trim().trim_end_matches('/');
+    let after_scheme = trimmed.split_once("://").map_or(trimmed, |(_, rest)| rest);
+    if after_scheme.contains('/') {
+        trimmed.to_owned()
+    } else {
+        format!("{trimmed}/v1")
+    }
+}
+
+/// One provider key.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyConfig {
+    /// Key name (given, or `<provider>-key-<index>`).
+    pub name: String,
+    /// The resolved secret.
+    pub value: Secret,
+    /// Models the key may serve (empty: all).
+    pub models: Vec<String>,
+    /// Relative traffic share.
+    pub weight: f64,
+    /// Per-key URL (vLLM, SGLang), normalised.
+    pub base_url: Option<String>,
+    /// An environment variable the value referenced that is not set (the key is then unusable).
+    pub unresolved_env: Option<String>,
+}
+
+/// Network settings of a provider.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkConfig {
+    /// Base URL override.
+    pub base_url: Option<String>,
+    /// Headers added to every upstream request.
+    pub extra_headers: BTreeMap<String, String>,
+    /// Upper bound for a request (and a stream's first byte and idle gaps).
+    pub default_request_timeout: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First backoff.
+    pub retry_backoff_initial: Duration,
+    /// Largest backoff.
+    pub retry_backoff_max: Duration,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            extra_headers: BTreeMap::new(),
+            default_request_timeout: Duration::from_secs(30),
+            max_retries: 0,
+            retry_backoff_initial: Duration::from_millis(500),
+            retry_backoff_max: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Concurrency and queue settings of a provider.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConcurrencyConfig {
+    /// Upstream requests in flight at most.
+    pub concurrency: usize,
+    /// Requests waiting at most.
+    pub buffer_size: usize,
+}
+
+impl Default for ConcurrencyConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 1000,
+            buffer_size: 5000,
+        }
+    }
+}
+
+/// Outbound proxy kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyKind {
+    /// No proxy, even if the environment names one.
+    None,
+    /// HTTP(S) proxy.
+    Http,
+    /// SOCKS5 proxy.
+    Socks5,
+    /// The proxy named by HTTPS_PROXY / HTTP_PROXY / ALL_PROXY.
+    Environment,
+}
+
+/// Outbound proxy settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProxyConfig {
+    /// Kind.
+    pub kind: ProxyKind,
+    /// Proxy URL.
+    pub url: String,
+    /// Proxy user.
+    pub username: Option<String>,
+    /// Proxy password.
+    pub password: Option<Secret>,
+}
+
+/// Client-facing behaviour (Bifrost's `client` section).
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientConfig {
+    /// Request body limit in MB.
+    pub max_request_body_size_mb: u64,
+    /// Answer 429 at once when a provider queue is full.
+    pub drop_excess_requests: bool,
+    /// Keep request logs.
+    pub enable_logging: bool,
+    /// Keep request/response content out of logs.
+    pub disable_content_logging: bool,
+    /// Extra Prometheus label names accepted from `x-bf-prom-*` headers.
+    pub prometheus_labels: Vec<String>,
+    /// CORS origins.
+    pub allowed_origins: Vec<String>,
+    /// Serve `/v1/completions` to chat-only models by conversion.
+    pub enable_litellm_fallbacks: bool,
+    /// Other client keys, kept.
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            max_request_body_size_mb: 10,
+            drop_excess_requests: false,
+            enable_logging: true,
+            disable_content_logging: false,
+            prometheus_labels: Vec::new(),
+            allowed_origins: Vec::new(),
+            enable_litellm_fallbacks: false,
+            extra: serde_json::Map::new(),
+        }
+    }
+}
+
+/// Listen settings.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ServerConfig {
+    /// Host to bind.
+    pub host: Option<String>,
+    /// Port to bind.
+    pub port: Option<u16>,
+    /// Overall request timeout.
+    pub timeout: Option<Duration>,
+}

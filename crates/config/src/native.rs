@@ -1,0 +1,347 @@
+//! The native layout: Bifrost's `config.json` (`providers.<name>.keys[]`, `network_config`,
+//! `concurrency_and_buffer_size`, `proxy_config`, `client`), as JSON or YAML.
+//!
+//! Why lenient on unknown keys but strict on types: Bifrost configs carry many keys Heimdall
+//! does not act on yet (they are kept and reported), but a value of the wrong type is always a
+//! mistake and is reported with its path.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::build::LoadCtx;
+use crate::model::{
+    ClientConfig, ConcurrencyConfig, GatewayConfig, NetworkConfig, ProviderConfig, ProxyConfig,
+    ProxyKind, Secret, ServerConfig,
+};
+
+#[derive(Deserialize)]
+struct RawNative {
+    #[serde(default)]
+    providers: BTreeMap<String, RawProvider>,
+    #[serde(default)]
+    client: Option<RawClient>,
+    #[serde(default)]
+    server: Option<RawServer>,
+    #[serde(default, alias = "aliases")]
+    model_aliases: BTreeMap<String, String>,
+    #[serde(default)]
+    fallbacks: BTreeMap<String, Vec<String>>,
+    #[serde(flatten)]
+    rest: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct RawProvider {
+    #[serde(default, rename = "type", alias = "provider_type")]
+    kind: Option<String>,
+    #[serde(default)]
+    keys: Vec<RawKey>,
+    #[serde(default)]
+    network_config: Option<RawNetwork>,
+    #[serde(default)]
+    concurrency_and_buffer_size: Option<RawConcurrency>,
+    #[serde(default)]
+    proxy_config: Option<RawProxy>,
+    #[serde(default)]
+    models: Vec<String>,
+    #[serde(default)]
+    custom_provider_config: Option<RawCustom>,
+}
+
+#[derive(Deserialize)]
+struct RawCustom {
+    #[serde(default)]
+    base_provider_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawKey {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(default)]
+    models: Vec<String>,
+    #[serde(default)]
+    weight: Option<f64>,
+    #[serde(default, alias = "url")]
+    base_url: Option<String>,
+    #[serde(default)]
+    vllm_key_config: Option<RawUrlConfig>,
+    #[serde(default)]
+    sglang_key_config: Option<RawUrlConfig>,
+}
+
+#[derive(Deserialize)]
+struct RawUrlConfig {
+    #[serde(default)]
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawNetwork {
+    #[serde(default)]
+    base_url: Option<String>,
+    #[serde(default)]
+    extra_headers: BTreeMap<String, String>,
+    #[serde(default)]
+    default_request_timeout_in_seconds: Option<u64>,
+    #[serde(default)]
+    max_retries: Option<u32>,
+    #[serde(default, alias = "retry_backoff_initial_ms")]
+    retry_backoff_initial: Option<u64>,
+    #[serde(default, alias = "retry_backoff_max_ms")]
+    retry_backoff_max: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct RawConcurrency {
+    #[serde(default)]
+    concurrency: Option<usize>,
+    #[serde(default)]
+    buffer_size: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct RawProxy {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawClient {
+    #[serde(default)]
+    max_request_body_size_mb: Option<u64>,
+    #[serde(default)]
+    drop_excess_requests: Option<bool>,
+    #[serde(default)]
+    enable_logging: Option<bool>,
+    #[serde(default)]
+    disable_content_logging: Option<bool>,
+    #[serde(default)]
+    prometheus_labels: Vec<String>,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    #[serde(default)]
+    enable_litellm_fallbacks: Option<bool>,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct RawServer {
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    port: Option<u16>,
+    #[serde(default)]
+    timeout: Option<u64>,
+}
+
+/// Load the native layout from a JSON value.
+pub fn load(value: Value, ctx: &mut LoadCtx<'_>) -> Option<GatewayConfig> {
+    let raw: RawNative = match serde_path_to_error::deserialize(value) {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.issue(e.path().to_string(), e.into_inner().to_string());
+            return None;
+        }
+    };
+    let mut cfg = GatewayConfig {
+        model_aliases: raw.model_aliases,
+        fallbacks: raw.fallbacks,
+        inactive_sections: raw.rest.into_iter().collect(),
+        ..GatewayConfig::default()
+    };
+    if let Some(c) = raw.client {
+        cfg.client = client(c);
+    }
+    if let Some(s) = raw.server {
+        cfg.server = ServerConfig {
+            host: s.host,
+            port: s.port,
+            timeout: s.timeout.map(Duration::from_millis),
+        };
+    }
+    for (name, p) in raw.providers {
+        if let Some(pc) = provider(&name, p, ctx) {
+            cfg.providers.insert(name, pc);
+        }
+    }
+    Some(cfg)
+}
+
+fn client(c: RawClient) -> ClientConfig {
+    let d = ClientConfig::default();
+    ClientConfig {
+        max_request_body_size_mb: c
+            .max_request_body_size_mb
+            .unwrap_or(d.max_request_body_size_mb),
+        drop_excess_requests: c.drop_excess_requests.unwrap_or(d.drop_excess_requests),
+        enable_logging: c.enable_logging.unwrap_or(d.enable_logging),
+        disable_content_logging: c
+            .disable_content_logging
+            .unwrap_or(d.disable_content_logging),
+        prometheus_labels: c.prometheus_labels,
+        allowed_origins: c.allowed_origins,
+        enable_litellm_fallbacks: c
+            .enable_litellm_fallbacks
+            .unwrap_or(d.enable_litellm_fallbacks),
+        extra: c.extra,
+    }
+}
+
+fn provider(name: &str, p: RawProvider, ctx: &mut LoadCtx<'_>) -> Option<ProviderConfig> {
+    let path = format!("providers.{name}");
+    let kind_name = p
+        .kind
+        .clone()
+        .or_else(|| {
+            p.custom_provider_config
+                .as_ref()
+                .map(|_| "custom".to_owned())
+        })
+        .unwrap_or_else(|| name.to_owned());
+    if let Some(base) = p
+        .custom_provider_config
+        .as_ref()
+        .and_then(|c| c.base_provider_type.as_deref())
+        && !base.eq_ignore_ascii_case("openai")
+    {
+        ctx.issue(
+            format!("{path}.custom_provider_config.base_provider_type"),
+            format!("custom providers speak the OpenAI dialect; '{base}' is not supported yet"),
+        );
+    }
+    let kind_path = if p.kind.is_some() {
+        format!("{path}.type")
+    } else {
+        path.clone()
+    };
+    let kind = ctx.kind(&kind_path, &kind_name)?;
+
+    let mut network = NetworkConfig::default();
+    if let Some(n) = p.network_config {
+        let npath = format!("{path}.network_config");
+        network.base_url = n
+            .base_url
+            .and_then(|u| ctx.url(&format!("{npath}.base_url"), &u));
+        for (h, v) in n.extra_headers {
+            let value = ctx.resolve(&format!("{npath}.extra_headers.{h}"), &v);
+            network.extra_headers.insert(h, value);
+        }
+        if let Some(t) = n.default_request_timeout_in_seconds {
+            if t == 0 {
+                ctx.issue(
+                    format!("{npath}.default_request_timeout_in_seconds"),
+                    "must be at least 1",
+                );
+            }
+            network.default_request_timeout = Duration::from_secs(t.max(1));
+        }
+        network.max_retries = n.max_retries.unwrap_or(network.max_retries);
+        if let Some(ms) = n.retry_backoff_initial {
+            network.retry_backoff_initial = Duration::from_millis(ms);
+        }
+        if let Some(ms) = n.retry_backoff_max {
+            network.retry_backoff_max = Duration::from_millis(ms);
+        }
+        if network.retry_backoff_max < network.retry_backoff_initial {
+            ctx.issue(
+                format!("{npath}.retry_backoff_max"),
+                "must not be smaller than retry_backoff_initial",
+            );
+        }
+    }
+
+    let mut concurrency = ConcurrencyConfig::default();
+    if let Some(c) = p.concurrency_and_buffer_size {
+        concurrency.concurrency = c.concurrency.unwrap_or(concurrency.concurrency);
+        concurrency.buffer_size = c.buffer_size.unwrap_or(concurrency.buffer_size);
+        if concurrency.concurrency == 0 {
+            ctx.issue(
+                format!("{path}.concurrency_and_buffer_size.concurrency"),
+                "must be at least 1",
+            );
+        }
+    }
+
+    let proxy = p.proxy_config.and_then(|x| proxy(&path, x, ctx));
+
+    let keys = p
+        .keys
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let url = k
+                .base_url
+                .or_else(|| k.vllm_key_config.and_then(|c| c.url))
+                .or_else(|| k.sglang_key_config.and_then(|c| c.url));
+            ctx.key(
+                name,
+                i,
+                k.name,
+                k.value.as_deref(),
+                k.models,
+                k.weight,
+                url.as_deref(),
+            )
+        })
+        .collect();
+
+    Some(ProviderConfig {
+        name: name.to_owned(),
+        kind,
+        keys,
+        network,
+        concurrency,
+        proxy,
+        models: p.models,
+    })
+}
+
+fn proxy(path: &str, x: RawProxy, ctx: &mut LoadCtx<'_>) -> Option<ProxyConfig> {
+    let ppath = format!("{path}.proxy_config");
+    let kind = match x.kind.to_ascii_lowercase().as_str() {
+        "none" | "" => ProxyKind::None,
+        "http" | "https" => ProxyKind::Http,
+        "socks5" | "socks" => ProxyKind::Socks5,
+        "environment" | "env" => ProxyKind::Environment,
+        other => {
+            ctx.issue(
+                format!("{ppath}.type"),
+                format!("unknown proxy type '{other}'; use http, socks5, environment or none"),
+            );
+            return None;
+        }
+    };
+    let url = x
+        .url
+        .map(|u| ctx.resolve(&format!("{ppath}.url"), &u))
+        .unwrap_or_default();
+    if matches!(kind, ProxyKind::Http | ProxyKind::Socks5) && url.trim().is_empty() {
+        ctx.issue(
+            format!("{ppath}.url"),
+            "a proxy URL is required for this type",
+        );
+        return None;
+    }
+    let password = x
+        .password
+        .map(|p| Secret::new(ctx.resolve(&format!("{ppath}.password"), &p)));
+    Some(ProxyConfig {
+        kind,
+        url,
+        username: x.username,
+        password,
+    })
+}

@@ -1,0 +1,180 @@
+//! The plugin pipeline: the hooks every cross-cutting capability plugs into.
+//!
+//! Order (the one place it is written down): `pre` hooks run in registration order before
+//! routing and may rewrite the request or answer it themselves (cache hit, auth failure);
+//! `post` hooks run in reverse order on the final non-streamed result, error or success (like
+//! unwinding middleware); for streams, `on_chunk` runs in registration order on every chunk
+//! before it reaches the client, and `on_stream_end` runs once when the stream finishes, fails,
+//! or the client goes away — so usage is recorded even on disconnect. A stream that fails
+//! before its first chunk is reported through `post` as an error, like a non-streamed one.
+//!
+//! Why sync chunk/end hooks: they sit on the per-chunk hot path and may run from `Drop`;
+//! a plugin that needs IO hands the data to its own background task.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
+use heimdall_schema::completions::{CompletionChunk, CompletionRequest, CompletionResponse};
+use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
+use heimdall_schema::error::GatewayError;
+use heimdall_schema::usage::Usage;
+
+use crate::context::RequestContext;
+
+/// A canonical request of any operation.
+#[derive(Debug, Clone)]
+pub enum GatewayRequest {
+    /// Chat completion.
+    Chat(ChatRequest),
+    /// Text completion.
+    Completion(CompletionRequest),
+    /// Embeddings.
+    Embedding(EmbeddingRequest),
+}
+
+/// A complete (non-streamed) canonical response.
+#[derive(Debug, Clone)]
+pub enum GatewayResponse {
+    /// Chat completion.
+    Chat(ChatResponse),
+    /// Text completion.
+    Completion(CompletionResponse),
+    /// Embeddings.
+    Embedding(EmbeddingResponse),
+}
+
+/// What a `pre` hook decided.
+#[derive(Debug)]
+pub enum PreOutcome {
+    /// Go on to the next hook and then upstream.
+    Continue,
+    /// Answer with this response; later hooks and the upstream call are skipped.
+    Respond(GatewayResponse),
+}
+
+/// One chunk of a stream, as plugins see it.
+#[derive(Debug)]
+pub enum StreamChunk<'a> {
+    /// A chat chunk.
+    Chat(&'a mut ChatChunk),
+    /// A text-completion chunk.
+    Completion(&'a mut CompletionChunk),
+}
+
+/// How a stream ended, for `on_stream_end`.
+#[derive(Debug, Clone, Default)]
+pub struct StreamSummary {
+    /// Chunks delivered (including a usage-only chunk).
+    pub chunks: u64,
+    /// Usage reported by the upstream, when it reported any.
+    pub usage: Option<Usage>,
+    /// Last finish reason seen.
+    pub finish_reason: Option<String>,
+    /// Set when the stream ended with an error.
+    pub error: Option<GatewayError>,
+    /// True when the upstream ended the stream cleanly.
+    pub completed: bool,
+    /// True when the client went away before the end.
+    pub client_disconnected: bool,
+    /// Time from request receipt to the first chunk.
+    pub time_to_first_chunk: Option<Duration>,
+    /// Time from request receipt to the end.
+    pub duration: Duration,
+}
+
+/// A hook set on the request path. Every method has a no-op default.
+#[async_trait]
+pub trait Plugin: Send + Sync + 'static {
+    /// Stable name, used in logs and config.
+    fn name(&self) -> &str;
+
+    /// Before routing. May rewrite the request or answer it.
+    async fn pre(
+        &self,
+        _ctx: &mut RequestContext,
+        _req: &mut GatewayRequest,
+    ) -> Result<PreOutcome, GatewayError> {
+        Ok(PreOutcome::Continue)
+    }
+
+    /// After a non-streamed result (or a stream that failed before its first chunk).
+    async fn post(
+        &self,
+        _ctx: &RequestContext,
+        _result: &mut Result<GatewayResponse, GatewayError>,
+    ) {
+    }
+
+    /// On each stream chunk before it reaches the client.
+    fn on_chunk(&self, _ctx: &RequestContext, _chunk: &mut StreamChunk<'_>) {}
+
+    /// Once per stream, at its end (clean, failed, or client gone).
+    fn on_stream_end(&self, _ctx: &RequestContext, _summary: &StreamSummary) {}
+}
+
+/// The ordered plugin list.
+#[derive(Clone, Default)]
+pub struct Pipeline {
+    plugins: Vec<Arc<dyn Plugin>>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.plugins.iter().map(|p| p.name()))
+            .finish()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline running `plugins` in this order.
+    pub fn new(plugins: Vec<Arc<dyn Plugin>>) -> Self {
+        Self { plugins }
+    }
+
+    /// Whether there are no plugins (lets the hot path skip hook bookkeeping).
+    pub fn is_empty(&self) -> bool {
+        self.plugins.is_empty()
+    }
+
+    /// Run `pre` hooks in order; stop at the first that answers or fails.
+    pub async fn pre(
+        &self,
+        ctx: &mut RequestContext,
+        req: &mut GatewayRequest,
+    ) -> Result<PreOutcome, GatewayError> {
+        for p in &self.plugins {
+            if let PreOutcome::Respond(r) = p.pre(ctx, req).await? {
+                return Ok(PreOutcome::Respond(r));
+            }
+        }
+        Ok(PreOutcome::Continue)
+    }
+
+    /// Run `post` hooks in reverse order.
+    pub async fn post(
+        &self,
+        ctx: &RequestContext,
+        result: &mut Result<GatewayResponse, GatewayError>,
+    ) {
+        for p in self.plugins.iter().rev() {
+            p.post(ctx, result).await;
+        }
+    }
+
+    /// Run `on_chunk` hooks in order.
+    pub fn on_chunk(&self, ctx: &RequestContext, chunk: &mut StreamChunk<'_>) {
+        for p in &self.plugins {
+            p.on_chunk(ctx, chunk);
+        }
+    }
+
+    /// Run `on_stream_end` hooks in order.
+    pub fn on_stream_end(&self, ctx: &RequestContext, summary: &StreamSummary) {
+        for p in &self.plugins {
+            p.on_stream_end(ctx, summary);
+        }
+    }
+}

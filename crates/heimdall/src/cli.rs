@@ -1,0 +1,126 @@
+//! Command-line interface: `serve` (the default) and `check-config`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use heimdall_config::{LoadedConfig, ProcessEnv};
+
+/// Heimdall — an OpenAI-compatible AI gateway in front of many model providers.
+#[derive(Debug, Parser)]
+#[command(name = "heimdall", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Options for serving (also accepted without the `serve` word).
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run the gateway (the default when no command is given).
+    Serve,
+    /// Load and validate a config file (JSON or YAML), print a summary, exit non-zero on errors.
+    CheckConfig {
+        /// The config file (.json, .yaml or .yml).
+        file: PathBuf,
+    },
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Options of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Config file (Bifrost config.json layout, or the bifrost.yaml layout). Without one,
+    /// providers come from well-known environment variables (OPENAI_API_KEY, GROQ_API_KEY, …).
+    #[arg(long, short = 'c', env = "HEIMDALL_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: config `server.host`, else 127.0.0.1].
+    #[arg(long, env = "HEIMDALL_HOST", global = true)]
+    pub host: Option<String>,
+    /// Port to listen on [default: config `server.port`, else 8080].
+    #[arg(long, short = 'p', env = "HEIMDALL_PORT", global = true)]
+    pub port: Option<u16>,
+    /// Log level or filter (error, warn, info, debug, trace, or a tracing filter expression).
+    #[arg(
+        long,
+        env = "HEIMDALL_LOG_LEVEL",
+        default_value = "info",
+        global = true
+    )]
+    pub log_level: String,
+    /// Log format.
+    #[arg(
+        long,
+        env = "HEIMDALL_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
+    #[arg(long, default_value_t = 30, global = true)]
+    pub shutdown_grace_seconds: u64,
+}
+
+/// `heimdall check-config FILE`.
+pub fn check_config(file: &Path) -> ExitCode {
+    match heimdall_config::load_file(file, &ProcessEnv) {
+        Ok(loaded) => {
+            let mut out = std::io::stdout().lock();
+            let _ = write_summary(&mut out, file, &loaded);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{}: invalid configuration:\n{e}", file.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn write_summary(out: &mut impl Write, file: &Path, loaded: &LoadedConfig) -> std::io::Result<()> {
+    let cfg = &loaded.config;
+    writeln!(out, "{}: OK ({:?} layout)", file.display(), loaded.layout)?;
+    writeln!(out, "providers: {}", cfg.providers.len())?;
+    for (name, p) in &cfg.providers {
+        let models = if p.models.is_empty() {
+            String::new()
+        } else {
+            format!(", models: {}", p.models.join(", "))
+        };
+        writeln!(
+            out,
+            "  - {name} (type {}, {} key(s), base URL {}{models})",
+            p.kind.as_str(),
+            p.keys.len(),
+            p.base_url().as_deref().unwrap_or("per key")
+        )?;
+    }
+    if !cfg.model_aliases.is_empty() {
+        writeln!(out, "model aliases: {}", cfg.model_aliases.len())?;
+    }
+    if !cfg.fallbacks.is_empty() {
+        writeln!(out, "fallback chains: {}", cfg.fallbacks.len())?;
+    }
+    if !cfg.inactive_sections.is_empty() {
+        let names: Vec<&str> = cfg.inactive_sections.keys().map(String::as_str).collect();
+        writeln!(out, "parsed but not yet active: {}", names.join(", "))?;
+    }
+    for w in &loaded.warnings {
+        writeln!(out, "warning: {w}")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! `heimdall serve`: load config, build the engine, listen, and shut down gracefully.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use heimdall_config::{LoadedConfig, ProcessEnv};
+use heimdall_core::{Gateway, Pipeline};
+use heimdall_server::{AppState, router};
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{LogFormat, ServeArgs};
+
+/// Run the gateway until SIGTERM/SIGINT.
+pub fn run(args: &ServeArgs) -> ExitCode {
+    init_logging(args);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(args))
+}
+
+fn init_logging(args: &ServeArgs) {
+    let filter = EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    match args.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn load(args: &ServeArgs) -> Result<LoadedConfig, String> {
+    match &args.config {
+        Some(path) => heimdall_config::load_file(path, &ProcessEnv)
+            .map_err(|e| format!("{}: invalid configuration:\n{e}", path.display())),
+        None => Ok(heimdall_config::from_environment(&ProcessEnv)),
+    }
+}
+
+async fn serve(args: &ServeArgs) -> ExitCode {
+    let loaded = match load(args) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    report_config(args, &loaded);
+    let config = loaded.config;
+    let host = args
+        .host
+        .clone()
+        .or_else(|| config.server.host.clone())
+        .unwrap_or_else(|| "127.0.0.1".to_owned());
+    let port = args.port.or(config.server.port).unwrap_or(8080);
+    let body_limit = usize::try_from(config.client.max_request_body_size_mb)
+        .unwrap_or(10)
+        .saturating_mul(1024 * 1024);
+
+    let gateway = Arc::new(Gateway::from_config(config, Pipeline::default()));
+    let rt = gateway.runtime();
+    for (name, reason) in &rt.unavailable {
+        tracing::warn!(provider = %name, "provider not available: {reason}");
+    }
+    tracing::info!(providers = ?rt.providers.keys().collect::<Vec<_>>(), "providers ready");
+
+    let addr: SocketAddr = match format!("{host}:{port}").parse() {
+        Ok(a) => a,
+        Err(_) => match tokio::net::lookup_host((host.as_str(), port)).await {
+            Ok(mut it) => match it.next() {
+                Some(a) => a,
+                None => {
+                    tracing::error!(%host, "cannot resolve listen address");
+                    return ExitCode::FAILURE;
+                }
+            },
+            Err(e) => {
+                tracing::error!(%host, error = %e, "cannot resolve listen address");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(%addr, error = %e, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    let app = router(AppState {
+        gateway,
+        body_limit,
+    });
+    tracing::info!(
+        "heimdall {} listening on http://{addr}",
+        env!("CARGO_PKG_VERSION")
+    );
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await
+    });
+    shutdown_signal().await;
+    tracing::info!(
+        grace_seconds = args.shutdown_grace_seconds,
+        "shutting down: finishing in-flight requests"
+    );
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(Duration::from_secs(args.shutdown_grace_seconds), server).await {
+        Ok(Ok(Ok(()))) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Ok(Ok(Err(e))) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "server task failed");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            tracing::warn!("grace period over; closing remaining connections");
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn report_config(args: &ServeArgs, loaded: &LoadedConfig) {
+    match &args.config {
+        Some(p) => {
+            tracing::info!(file = %p.display(), layout = ?loaded.layout, "configuration loaded")
+        }
+        None => tracing::info!("no config file: taking providers from environment variables"),
+    }
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    if !loaded.config.inactive_sections.is_empty() {
+        let names: Vec<&str> = loaded
+            .config
+            .inactive_sections
+            .keys()
+            .map(String::as_str)
+            .collect();
+        tracing::warn!(
+            sections = %names.join(", "),
+            "configuration sections parsed and kept but not yet active in this version"
+        );
+    }
+    if loaded.config.providers.is_empty() {
+        tracing::warn!(
+            "no providers configured: set OPENAI_API_KEY (or another provider's key variable) or pass --config; requests will answer 404 until then"
+        );
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,198 @@
+//! Building upstream HTTP clients from a provider's network and proxy settings, and turning
+//! transport failures into typed gateway errors.
+//!
+//! Why one place: every provider must honour the same settings (timeouts, proxy, extra headers)
+//! and classify the same failures the same way (connect → 502, timeout → 504), or retries and
+//! fallbacks would behave differently per provider. One client per provider keeps a warm,
+//! keep-alive connection pool to that upstream.
+
+use std::time::Duration;
+
+use heimdall_config::{ProviderConfig, ProxyKind};
+use heimdall_schema::error::{ErrorKind, GatewayError};
+use http::HeaderMap;
+use http::header::{HeaderName, HeaderValue};
+
+/// How long establishing a TCP/TLS connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Build the pooled HTTP client for one provider.
+pub fn build_client(config: &ProviderConfig) -> Result<reqwest::Client, GatewayError> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        // Applies to each read: a stream that goes silent for this long fails (stream idle).
+        .read_timeout(config.network.default_request_timeout)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(1024)
+        .tcp_nodelay(true)
+        .default_headers(extra_headers(config)?);
+    builder = match &config.proxy {
+        None => builder.no_proxy(),
+        Some(proxy) => match proxy.kind {
+            ProxyKind::None => builder.no_proxy(),
+            ProxyKind::Environment => builder,
+            ProxyKind::Http | ProxyKind::Socks5 => {
+                let url = if proxy.kind == ProxyKind::Socks5 && !proxy.url.contains("://") {
+                    format!("socks5://{}", proxy.url)
+                } else {
+                    proxy.url.clone()
+                };
+                let mut p = reqwest::Proxy::all(&url).map_err(|e| {
+                    GatewayError::internal(format!(
+                        "provider '{}': invalid proxy_config.url: {e}",
+                        config.name
+                    ))
+                })?;
+                if let Some(user) = &proxy.username {
+                    let pass = proxy.password.as_ref().map(|s| s.expose()).unwrap_or("");
+                    p = p.basic_auth(user, pass);
+                }
+                builder.proxy(p)
+            }
+        },
+    };
+    if let Some(ProxyKind::Environment) = config.proxy.as_ref().map(|p| p.kind) {
+        for var in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+        ] {
+            if let Ok(url) = std::env::var(var)
+                && !url.is_empty()
+                && let Ok(p) = reqwest::Proxy::all(&url)
+            {
+                builder = builder.proxy(p);
+                break;
+            }
+        }
+    }
+    builder.build().map_err(|e| {
+        GatewayError::internal(format!(
+            "provider '{}': cannot build HTTP client: {e}",
+            config.name
+        ))
+    })
+}
+
+fn extra_headers(config: &ProviderConfig) -> Result<HeaderMap, GatewayError> {
+    let mut map = HeaderMap::new();
+    for (name, value) in &config.network.extra_headers {
+        let bad = |what: &str| {
+            GatewayError::internal(format!(
+                "provider '{}': network_config.extra_headers.{name}: invalid header {what}",
+                config.name
+            ))
+        };
+        let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("name"))?;
+        let v = HeaderValue::from_str(value).map_err(|_| bad("value"))?;
+        map.insert(n, v);
+    }
+    Ok(map)
+}
+
+/// Classify a transport-level failure.
+pub fn transport_error(provider: &str, err: &reqwest::Error) -> GatewayError {
+    let (kind, what) = if err.is_timeout() {
+        (ErrorKind::UpstreamTimeout, "timed out")
+    } else if err.is_connect() {
+        (ErrorKind::UpstreamConnection, "could not be reached")
+    } else if err.is_decode() {
+        (ErrorKind::UpstreamProtocol, "sent an unreadable body")
+    } else {
+        (ErrorKind::UpstreamConnection, "connection failed")
+    };
+    GatewayError::new(
+        kind,
+        format!("provider '{provider}' {what}: {}", error_chain(err)),
+    )
+    .with_provider(provider)
+}
+
+/// The error and its sources in one line, for messages (never includes request bodies or keys).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// Turn a non-success upstream response into a typed error, keeping status and message.
+pub async fn status_error(provider: &str, response: reqwest::Response) -> GatewayError {
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let body = response.bytes().await.unwrap_or_default();
+    let mut err = GatewayError::from_upstream_status(
+        status,
+        format!("provider '{provider}': {}", upstream_message(&body)),
+    )
+    .with_provider(provider);
+    if let Some(code) = upstream_code(&body) {
+        err = err.with_code(code);
+    }
+    err.retry_after_secs = retry_after;
+    err
+}
+
+/// The message of an upstream error body (`{"error":{"message"}}`, `{"error":"..."}`,
+/// `{"message"}`, or the raw text, shortened).
+pub fn upstream_message(body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        let candidates = [
+            v.pointer("/error/message"),
+            v.get("error").filter(|e| e.is_string()),
+            v.get("message"),
+            v.get("detail"),
+        ];
+        for c in candidates.into_iter().flatten() {
+            if let Some(s) = c.as_str() {
+                return s.to_owned();
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return "upstream returned an error with an empty body".to_owned();
+    }
+    text.chars().take(500).collect()
+}
+
+fn upstream_code(body: &[u8]) -> Option<String> {
+    let v = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    v.pointer("/error/code")
+        .and_then(|c| c.as_str())
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extracts_messages_from_common_error_shapes() {
+        assert_eq!(
+            upstream_message(br#"{"error":{"message":"bad key","type":"x"}}"#),
+            "bad key"
+        );
+        assert_eq!(upstream_message(br#"{"error":"nope"}"#), "nope");
+        assert_eq!(upstream_message(br#"{"message":"m"}"#), "m");
+        assert_eq!(upstream_message(b"plain text"), "plain text");
+        assert_eq!(
+            upstream_message(b""),
+            "upstream returned an error with an empty body"
+        );
+    }
+}

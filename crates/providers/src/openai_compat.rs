@@ -1,0 +1,220 @@
+//! The OpenAI dialect over HTTP: OpenAI itself and every OpenAI-compatible preset (Groq,
+//! Mistral, Ollama, OpenRouter, xAI, Cerebras, DeepSeek, Together, Fireworks, Perplexity, vLLM,
+//! SGLang, custom).
+//!
+//! Why one implementation: these upstreams share the wire format; what differs is the base URL,
+//! whether a key is needed, and where a key's URL lives (vLLM/SGLang keep one per key). The
+//! request is sent as the canonical type serialises it, so fields Heimdall does not model reach
+//! the upstream untouched. The only translation is [`normalize_chunk`] (usage that some
+//! upstreams put elsewhere), a pure function.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use heimdall_config::{KeyConfig, ProviderConfig};
+use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
+use heimdall_schema::completions::{CompletionChunk, CompletionRequest, CompletionResponse};
+use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
+use heimdall_schema::error::{ErrorKind, GatewayError};
+use heimdall_schema::models::{Model, ModelList};
+use heimdall_schema::usage::Usage;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::http::{build_client, status_error, transport_error};
+use crate::provider::{ChatStream, CompletionStream, Provider};
+use crate::sse_json::sse_json_stream;
+
+/// A provider speaking the OpenAI HTTP API.
+pub struct OpenAiCompatProvider {
+    name: Arc<str>,
+    base_url: Option<String>,
+    client: reqwest::Client,
+    timeout: std::time::Duration,
+}
+
+impl OpenAiCompatProvider {
+    /// Build from a validated provider config.
+    pub fn new(config: &ProviderConfig) -> Result<Self, GatewayError> {
+        Ok(Self {
+            name: Arc::from(config.name.as_str()),
+            base_url: config.base_url(),
+            client: build_client(config)?,
+            timeout: config.network.default_request_timeout,
+        })
+    }
+
+    fn url(&self, key: Option<&KeyConfig>, path: &str) -> Result<String, GatewayError> {
+        let base = key
+            .and_then(|k| k.base_url.as_deref())
+            .map(|u| u.trim_end_matches('/'))
+            .or(self.base_url.as_deref())
+            .ok_or_else(|| {
+                GatewayError::new(
+                    ErrorKind::NoKeyAvailable,
+                    format!(
+                        "provider '{}' has no base URL configured (set network_config.base_url or a per-key URL)",
+                        self.name
+                    ),
+                )
+                .with_provider(&*self.name)
+            })?;
+        Ok(format!("{base}{path}"))
+    }
+
+    fn post<B: Serialize + ?Sized>(
+        &self,
+        key: Option<&KeyConfig>,
+        path: &str,
+        body: &B,
+    ) -> Result<reqwest::RequestBuilder, GatewayError> {
+        let body = serde_json::to_vec(body).map_err(|e| {
+            GatewayError::internal(format!("cannot encode request for '{}': {e}", self.name))
+        })?;
+        let mut rb = self
+            .client
+            .post(self.url(key, path)?)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        if let Some(k) = key.filter(|k| !k.value.is_empty()) {
+            rb = rb.bearer_auth(k.value.expose());
+        }
+        Ok(rb)
+    }
+
+    async fn send(&self, rb: reqwest::RequestBuilder) -> Result<reqwest::Response, GatewayError> {
+        let response = rb
+            .send()
+            .await
+            .map_err(|e| transport_error(&self.name, &e))?;
+        if !response.status().is_success() {
+            return Err(status_error(&self.name, response).await);
+        }
+        Ok(response)
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        rb: reqwest::RequestBuilder,
+    ) -> Result<T, GatewayError> {
+        let response = self.send(rb.timeout(self.timeout)).await?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(&self.name, &e))?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            GatewayError::new(
+                ErrorKind::UpstreamProtocol,
+                format!(
+                    "provider '{}' returned an unreadable response: {e}",
+                    self.name
+                ),
+            )
+            .with_provider(&*self.name)
+        })
+    }
+
+    async fn stream<T: DeserializeOwned + Send + 'static>(
+        &self,
+        rb: reqwest::RequestBuilder,
+    ) -> Result<impl futures::Stream<Item = Result<T, GatewayError>> + Send + 'static, GatewayError>
+    {
+        // Time to first byte (response headers) is bounded by the request timeout; after that the
+        // client's per-read timeout bounds the silence between chunks.
+        let response = tokio::time::timeout(self.timeout, self.send(rb))
+            .await
+            .map_err(|_| {
+                GatewayError::new(
+                    ErrorKind::UpstreamTimeout,
+                    format!(
+                        "provider '{}' did not start answering within {:?}",
+                        self.name, self.timeout
+                    ),
+                )
+                .with_provider(&*self.name)
+            })??;
+        Ok(sse_json_stream::<T, _>(
+            self.name.to_string(),
+            response.bytes_stream(),
+        ))
+    }
+}
+
+#[async_trait]
+impl Provider for OpenAiCompatProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn chat(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &ChatRequest,
+    ) -> Result<ChatResponse, GatewayError> {
+        self.json(self.post(key, "/chat/completions", req)?).await
+    }
+
+    async fn chat_stream(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &ChatRequest,
+    ) -> Result<ChatStream, GatewayError> {
+        let stream = self
+            .stream::<ChatChunk>(self.post(key, "/chat/completions", req)?)
+            .await?;
+        Ok(Box::pin(stream.map(|item| item.map(normalize_chunk))))
+    }
+
+    async fn completion(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &CompletionRequest,
+    ) -> Result<CompletionResponse, GatewayError> {
+        self.json(self.post(key, "/completions", req)?).await
+    }
+
+    async fn completion_stream(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &CompletionRequest,
+    ) -> Result<CompletionStream, GatewayError> {
+        let stream = self
+            .stream::<CompletionChunk>(self.post(key, "/completions", req)?)
+            .await?;
+        Ok(Box::pin(stream))
+    }
+
+    async fn embeddings(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &EmbeddingRequest,
+    ) -> Result<EmbeddingResponse, GatewayError> {
+        self.json(self.post(key, "/embeddings", req)?).await
+    }
+
+    async fn list_models(&self, key: Option<&KeyConfig>) -> Result<Vec<Model>, GatewayError> {
+        let mut rb = self.client.get(self.url(key, "/models")?);
+        if let Some(k) = key.filter(|k| !k.value.is_empty()) {
+            rb = rb.bearer_auth(k.value.expose());
+        }
+        let list: ModelList = self.json(rb).await?;
+        Ok(list.data)
+    }
+}
+
+/// Bring upstream-specific chunk quirks into the canonical shape.
+///
+/// Groq reports stream usage in `x_groq.usage` on the last chunk instead of `usage`.
+pub fn normalize_chunk(mut chunk: ChatChunk) -> ChatChunk {
+    if chunk.usage.is_none()
+        && let Some(usage) = chunk
+            .extra
+            .get("x_groq")
+            .and_then(|x| x.get("usage"))
+            .and_then(|u| serde_json::from_value::<Usage>(u.clone()).ok())
+    {
+        chunk.usage = Some(usage);
+    }
+    chunk
+}

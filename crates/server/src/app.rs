@@ -1,0 +1,90 @@
+//! The HTTP application: shared state, routes, and the layers around them.
+//!
+//! Layer order (outermost first): body-size limit → routes. Unknown routes and wrong methods
+//! answer in OpenAI's error shape, never an empty body.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use heimdall_core::Gateway;
+use heimdall_schema::error::{ErrorKind, GatewayError};
+
+use crate::error::OpenAiError;
+use crate::openai;
+
+/// State shared by all handlers.
+#[derive(Clone)]
+pub struct AppState {
+    /// The engine.
+    pub gateway: Arc<Gateway>,
+    /// Maximum request body size in bytes.
+    pub body_limit: usize,
+}
+
+/// Build the router.
+pub fn router(state: AppState) -> Router {
+    let limit = state.body_limit;
+    let v1 = Router::new()
+        .route("/chat/completions", post(openai::chat_completions))
+        .route("/completions", post(openai::completions))
+        .route("/embeddings", post(openai::embeddings))
+        .route("/models", get(openai::list_models));
+    Router::new()
+        .nest("/v1", v1)
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn health() -> Response {
+    Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
+/// Ready when at least one provider can serve; lists what cannot.
+async fn ready(State(state): State<AppState>) -> Response {
+    let rt = state.gateway.runtime();
+    let providers: Vec<&String> = rt.providers.keys().collect();
+    let body = serde_json::json!({
+        "status": if providers.is_empty() { "no_providers" } else { "ready" },
+        "providers": providers,
+        "unavailable": rt.unavailable,
+    });
+    let status = if providers.is_empty() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    OpenAiError(
+        GatewayError::new(
+            ErrorKind::RouteNotFound,
+            format!("no route for {}", uri.path()),
+        )
+        .with_code("not_found"),
+    )
+    .into_response()
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    OpenAiError(
+        GatewayError::new(
+            ErrorKind::InvalidRequest,
+            format!("method {method} is not allowed on {}", uri.path()),
+        )
+        .with_status(405)
+        .with_code("method_not_allowed"),
+    )
+    .into_response()
+}

@@ -1,0 +1,171 @@
+//! The OpenAI-compatible API under `/v1`: chat completions, completions, embeddings, models.
+//!
+//! Each handler: read the body (size-limited), decode it into the canonical type with
+//! field-named errors, validate, hand it to the engine, and render the reply — JSON, or SSE
+//! for streams — with routing metadata in headers.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use heimdall_core::{Operation, Outcome, RequestContext};
+use heimdall_schema::chat::ChatRequest;
+use heimdall_schema::completions::CompletionRequest;
+use heimdall_schema::embeddings::EmbeddingRequest;
+use heimdall_schema::error::GatewayError;
+use heimdall_schema::models::ModelList;
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::body::{body_error, decode_json};
+use crate::error::OpenAiError;
+use crate::headers::{apply_meta_headers, apply_overhead_header};
+use crate::sse::sse_response;
+
+/// How long `/v1/models` waits for each upstream listing.
+const MODEL_LIST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `POST /v1/chat/completions`
+pub async fn chat_completions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let req: ChatRequest = match decode(&state, body).and_then(|r: ChatRequest| {
+        r.validate()?;
+        Ok(r)
+    }) {
+        Ok(r) => r,
+        Err(e) => return reject(&headers, e),
+    };
+    let ctx = new_context(&headers, Operation::Chat, &req.model);
+    match state.gateway.chat(ctx, req).await {
+        Outcome::Stream(s) => sse_response(s),
+        Outcome::Done(ctx, result) => json_reply(&ctx, result),
+    }
+}
+
+/// `POST /v1/completions`
+pub async fn completions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let req: CompletionRequest = match decode(&state, body).and_then(|r: CompletionRequest| {
+        r.validate()?;
+        Ok(r)
+    }) {
+        Ok(r) => r,
+        Err(e) => return reject(&headers, e),
+    };
+    let ctx = new_context(&headers, Operation::Completion, &req.model);
+    match state.gateway.completion(ctx, req).await {
+        Outcome::Stream(s) => sse_response(s),
+        Outcome::Done(ctx, result) => json_reply(&ctx, result),
+    }
+}
+
+/// `POST /v1/embeddings`
+pub async fn embeddings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let req: EmbeddingRequest = match decode(&state, body).and_then(|r: EmbeddingRequest| {
+        r.validate()?;
+        Ok(r)
+    }) {
+        Ok(r) => r,
+        Err(e) => return reject(&headers, e),
+    };
+    let ctx = new_context(&headers, Operation::Embedding, &req.model);
+    let (ctx, result) = state.gateway.embeddings(ctx, req).await;
+    json_reply(&ctx, result)
+}
+
+/// `GET /v1/models`
+pub async fn list_models(State(state): State<AppState>) -> Response {
+    let (data, errors) = state.gateway.list_models(MODEL_LIST_TIMEOUT).await;
+    for e in &errors {
+        tracing::warn!(error = %e, "model listing skipped a provider");
+    }
+    Json(ModelList {
+        object: "list".to_owned(),
+        data,
+    })
+    .into_response()
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, GatewayError> {
+    let bytes = body.map_err(|r| body_error(r, state.body_limit))?;
+    decode_json(&bytes)
+}
+
+fn new_context(headers: &HeaderMap, op: Operation, model: &str) -> RequestContext {
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut ctx = RequestContext::new(request_id, op, model.to_owned());
+    for (name, value) in headers {
+        let n = name.as_str();
+        if (n.starts_with("x-bf-") || n == "authorization" || n == "x-api-key")
+            && let Ok(v) = value.to_str()
+        {
+            ctx.headers.insert(n.to_owned(), v.to_owned());
+        }
+    }
+    ctx
+}
+
+fn reject(headers: &HeaderMap, e: GatewayError) -> Response {
+    let ctx = new_context(headers, Operation::Chat, "");
+    tracing::info!(request_id = %ctx.request_id, status = e.status, error = %e, "rejected request");
+    let mut response = OpenAiError(e).into_response();
+    apply_meta_headers(response.headers_mut(), &ctx);
+    response
+}
+
+fn json_reply<T: Serialize>(ctx: &RequestContext, result: Result<T, GatewayError>) -> Response {
+    let mut response = match result {
+        Ok(body) => {
+            tracing::info!(
+                request_id = %ctx.request_id,
+                op = ctx.operation.as_str(),
+                provider = ctx.provider.as_deref().unwrap_or(""),
+                model = ctx.upstream_model.as_deref().unwrap_or(""),
+                attempts = ctx.attempts,
+                latency_ms = ctx.received_at.elapsed().as_millis() as u64,
+                status = 200,
+                "request served"
+            );
+            Json(body).into_response()
+        }
+        Err(e) => {
+            tracing::info!(
+                request_id = %ctx.request_id,
+                op = ctx.operation.as_str(),
+                provider = ctx.provider.as_deref().unwrap_or(""),
+                model = ctx.requested_model.as_str(),
+                attempts = ctx.attempts,
+                status = e.status,
+                blame = ?e.blame(),
+                error = %e,
+                "request failed"
+            );
+            OpenAiError(e).into_response()
+        }
+    };
+    apply_meta_headers(response.headers_mut(), ctx);
+    apply_overhead_header(response.headers_mut(), ctx);
+    response
+}

@@ -1,0 +1,64 @@
+//! Encoding a canonical chunk stream as an OpenAI Server-Sent Events body.
+//!
+//! Why the end matters: `data: [DONE]` is written only when the upstream ended cleanly. A
+//! failure after the first chunk becomes a final `data: {"error": ...}` event and the body ends
+//! without `[DONE]`, so an SDK raises instead of returning a truncated answer as success.
+//! Each chunk is written as soon as it arrives; dropping the body (client gone) drops the
+//! upstream stream and cancels the upstream request.
+
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use futures::StreamExt;
+use heimdall_core::{ObservedChunk, ObservedStream};
+use serde::Serialize;
+
+use crate::headers::apply_meta_headers;
+
+/// The SSE response for an observed stream.
+pub fn sse_response<C>(stream: ObservedStream<C>) -> Response
+where
+    C: ObservedChunk + Serialize,
+{
+    let ctx = stream.context().clone();
+    let body = futures::stream::unfold(Some(stream), |state| async move {
+        let mut stream = state?;
+        let frame = match stream.next().await {
+            Some(Ok(chunk)) => {
+                let frame = data_frame(&chunk);
+                return Some((Ok::<Bytes, Infallible>(frame), Some(stream)));
+            }
+            Some(Err(e)) => {
+                tracing::warn!(request_id = %stream.context().request_id, error = %e, "stream failed after start");
+                data_frame(&e.to_openai_body())
+            }
+            None => Bytes::from_static(b"data: [DONE]\n\n"),
+        };
+        // End after this frame: the observed stream is dropped here, after its end hooks ran.
+        drop(stream);
+        Some((Ok(frame), None))
+    });
+    let mut response = Response::new(Body::from_stream(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    apply_meta_headers(headers, &ctx);
+    response
+}
+
+fn data_frame<T: Serialize>(value: &T) -> Bytes {
+    let mut buf = Vec::with_capacity(512);
+    buf.extend_from_slice(b"data: ");
+    if serde_json::to_writer(&mut buf, value).is_err() {
+        buf.truncate(6);
+        buf.extend_from_slice(br#"{"error":{"message":"gateway failed to encode a chunk","type":"server_error","param":null,"code":null}}"#);
+    }
+    buf.extend_from_slice(b"\n\n");
+    Bytes::from(buf)
+}

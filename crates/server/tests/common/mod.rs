@@ -1,0 +1,104 @@
+//! Test harness: a real mock upstream on a socket, a real gateway on another, a real HTTP client.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use heimdall_config::{ConfigFormat, parse_str};
+use heimdall_core::{Gateway, Pipeline, Plugin, Runtime};
+use heimdall_mock_provider::{MockConfig, MockServer};
+use heimdall_server::{AppState, router};
+
+pub struct Harness {
+    pub mock: MockServer,
+    pub gateway: Arc<Gateway>,
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+}
+
+impl Harness {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn chat(&self, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/v1/chat/completions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// A config whose provider `mock` points at the mock server; `extra` is merged into the
+/// provider object and `top` into the root.
+pub fn mock_config(mock: &MockServer, provider_extra: serde_json::Value) -> serde_json::Value {
+    let mut provider = serde_json::json!({
+        "type": "custom",
+        "keys": [{"name": "k1", "value": "sk-test-1", "models": [], "weight": 1.0}],
+        "network_config": {"base_url": mock.base_url(), "default_request_timeout_in_seconds": 5}
+    });
+    if let (Some(p), Some(e)) = (provider.as_object_mut(), provider_extra.as_object()) {
+        for (k, v) in e {
+            p.insert(k.clone(), v.clone());
+        }
+    }
+    serde_json::json!({"providers": {"mock": provider}})
+}
+
+pub async fn start_with(
+    mock_cfg: MockConfig,
+    config: impl FnOnce(&MockServer) -> serde_json::Value,
+    plugins: Vec<Arc<dyn Plugin>>,
+) -> Harness {
+    let mock = MockServer::start(mock_cfg).await.unwrap();
+    let json = config(&mock).to_string();
+    let empty: std::collections::BTreeMap<String, String> = Default::default();
+    let loaded = parse_str(&json, ConfigFormat::Json, &empty).unwrap();
+    let limit =
+        usize::try_from(loaded.config.client.max_request_body_size_mb).unwrap() * 1024 * 1024;
+    let gateway = Arc::new(Gateway::new(Runtime::build(
+        loaded.config,
+        Pipeline::new(plugins),
+    )));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router(AppState {
+        gateway: Arc::clone(&gateway),
+        body_limit: limit,
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Harness {
+        mock,
+        gateway,
+        addr,
+        client: reqwest::Client::new(),
+    }
+}
+
+pub async fn start() -> Harness {
+    start_with(
+        MockConfig {
+            record_requests: true,
+            ..Default::default()
+        },
+        |m| mock_config(m, serde_json::json!({})),
+        vec![],
+    )
+    .await
+}
+
+/// Split an SSE body into its `data:` payloads.
+pub fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|ev| ev.lines().find_map(|l| l.strip_prefix("data: ")))
+        .map(str::to_owned)
+        .collect()
+}
+
+pub fn user_chat(model: &str) -> serde_json::Value {
+    serde_json::json!({"model": model, "messages": [{"role": "user", "content": "Hello"}]})
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The project's whole test suite, as CI runs it on a fresh clone: format, lints, Rust tests
+# (unit, golden, in-process integration), then black-box tests with the official SDKs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if ! command -v cargo >/dev/null; then
+  echo "cargo is required (Rust 1.95): https://rustup.rs" >&2
+  exit 1
+fi
+command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
+python3 -m venv --help >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq python3-venv; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo test"
+cargo test --workspace --locked
+step "SDK tests (official OpenAI Python SDK against the gateway binary)"
+bash tests/sdk/run.sh

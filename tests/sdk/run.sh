@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Black-box SDK tests: build the gateway and the mock provider, start both on free loopback
+# ports, create the Python venv, and drive the official SDKs against the gateway.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+venv="$root/tests/sdk/.venv"
+
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
+
+cargo build --locked --quiet -p heimdall -p heimdall-mock-provider
+bin="$root/target/debug"
+
+free_port() { "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+mock_port=$(free_port)
+gw_port=$(free_port)
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$bin/heimdall-mock-provider" --host 127.0.0.1 --port "$mock_port" >"$work/mock.log" 2>&1 &
+pids+=($!)
+cat >"$work/config.json" <<JSON
+{
+  "providers": {
+    "mock": {
+      "type": "custom",
+      "keys": [{"name": "mock-key", "value": "sk-mock", "models": [], "weight": 1.0}],
+      "network_config": {"base_url": "http://127.0.0.1:$mock_port/v1", "default_request_timeout_in_seconds": 10}
+    }
+  }
+}
+JSON
+"$bin/heimdall" serve --config "$work/config.json" --port "$gw_port" --log-level warn >"$work/gateway.log" 2>&1 &
+pids+=($!)
+
+wait_for() {
+  for _ in $(seq 1 100); do
+    if curl -fsS "$1" >/dev/null 2>&1; then return 0; fi
+    sleep 0.1
+  done
+  echo "not up: $1" >&2
+  cat "$work"/*.log >&2
+  return 1
+}
+wait_for "http://127.0.0.1:$mock_port/health"
+wait_for "http://127.0.0.1:$gw_port/ready"
+
+export HEIMDALL_URL="http://127.0.0.1:$gw_port" MOCK_URL="http://127.0.0.1:$mock_port"
+status=0
+"$venv/bin/python" -m pytest -q tests/sdk "$@" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "--- gateway log ---" >&2; tail -50 "$work/gateway.log" >&2
+fi
+exit "$status"

@@ -113,7 +113,7 @@ def test_errors_raise_the_usual_sdk_exceptions(client: OpenAI) -> None:
 
 def test_stream_cut_midway_raises_instead_of_truncating(client: OpenAI) -> None:
     stream = client.chat.completions.create(
-        model="mock/gpt-4o;chunks=8;cut_after=3",
+        model="mock/gpt-4o;chunks=8;cut_after=3;chunk_delay_ms=20",
         messages=[{"role": "user", "content": "x"}],
         stream=True,
     )

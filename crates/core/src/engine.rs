@@ -26,6 +26,9 @@ use crate::runtime::{ProviderEntry, Runtime};
 use crate::stream::{BoxChunkStream, ObservedChunk, ObservedStream};
 
 /// The result of a request: a complete reply, or a stream already past its first chunk.
+// Built once per request and moved straight to the transport: boxing would add an allocation
+// for no gain.
+#[allow(clippy::large_enum_variant)]
 pub enum Outcome<R, C: ObservedChunk> {
     /// A complete reply (or error), with the final context.
     Done(Box<RequestContext>, Result<R, GatewayError>),

@@ -24,6 +24,8 @@ use heimdall_schema::usage::Usage;
 use crate::context::RequestContext;
 
 /// A canonical request of any operation.
+// One per request, owned by the engine; variants differ in size only by their payloads.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum GatewayRequest {
     /// Chat completion.
@@ -46,6 +48,7 @@ pub enum GatewayResponse {
 }
 
 /// What a `pre` hook decided.
+#[allow(clippy::large_enum_variant)] // returned once per hook call, never stored
 #[derive(Debug)]
 pub enum PreOutcome {
     /// Go on to the next hook and then upstream.

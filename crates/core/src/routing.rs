@@ -7,7 +7,9 @@
 //! 3. otherwise the whole string is a model name (`meta-llama/Llama-3-8B` stays intact when
 //!    `meta-llama` is not a provider): the providers that declare it (provider `models` or a key
 //!    allow-list) serve it, in name order;
-//! 4. failing that, if exactly one provider accepts any model, it serves it;
+//! 4. failing that, a name without `/` goes to the one provider that accepts any model, if
+//!    there is exactly one (zero-config with a single key just works); a `prefix/model` whose
+//!    prefix is no provider must be declared somewhere, so a typo'd provider is a 404;
 //! 5. else a 404 that lists what is configured.
 //!
 //! Pure over the runtime's provider table, so the rules are unit-tested without IO.
@@ -87,7 +89,9 @@ pub fn resolve(
         });
     }
     let mut open = providers.iter().filter(|(_, p)| accepts_any(p));
-    if let (Some((provider, _)), None) = (open.next(), open.next()) {
+    if !name.contains('/')
+        && let (Some((provider, _)), None) = (open.next(), open.next())
+    {
         return Ok(RouteTarget {
             provider: provider.clone(),
             model: name.to_owned(),

@@ -64,18 +64,24 @@ fn resolves_prefix_bare_alias_and_rejects_unknown() {
 }
 
 #[test]
-fn a_single_open_provider_serves_any_bare_name_intact() {
+fn a_single_open_provider_serves_bare_names_but_not_unknown_prefixes() {
     let cfg = config(serde_json::json!({"providers": {"openai": {"keys": [{"value": "sk"}]}}}));
     let none = BTreeMap::new();
+    let r = |m: &str| resolve(&cfg.providers, &none, &cfg.model_aliases, m);
+    assert_eq!(r("gpt-4.1").unwrap(), target("openai", "gpt-4.1"));
+    assert_eq!(r("nope/gpt-4o").unwrap_err().status, 404);
+}
+
+#[test]
+fn slash_model_names_stay_intact_when_declared() {
+    let cfg = config(serde_json::json!({"providers": {"vllm": {
+        "keys": [{"value": "", "base_url": "http://127.0.0.1:8000/v1"}],
+        "models": ["meta-llama/Llama-3-8B"]}}}));
+    let none = BTreeMap::new();
+    let r = |m: &str| resolve(&cfg.providers, &none, &cfg.model_aliases, m);
     assert_eq!(
-        resolve(
-            &cfg.providers,
-            &none,
-            &cfg.model_aliases,
-            "meta-llama/Llama-3-8B"
-        )
-        .unwrap(),
-        target("openai", "meta-llama/Llama-3-8B")
+        r("meta-llama/Llama-3-8B").unwrap(),
+        target("vllm", "meta-llama/Llama-3-8B")
     );
 }
 

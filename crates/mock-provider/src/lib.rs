@@ -1,1 +1,211 @@
-//! placeholder
+//! A mock of the OpenAI HTTP API with timing and fault knobs: the test double of every gateway
+//! test and the upstream of the benchmarks.
+//!
+//! Why its own crate with a library and a binary: tests start it in-process on a free port
+//! (no process management), benchmarks run the release binary pinned to a core. It must be
+//! fast (it should never be the bottleneck of a benchmark) and faithful (payloads shaped as in
+//! the OpenAI API reference), and it must fail in every way real upstreams do.
+
+mod handlers;
+pub mod knobs;
+pub mod payloads;
+mod stream;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::sync::oneshot;
+
+/// Server-wide defaults (each can be overridden per request).
+#[derive(Clone, Debug, Default)]
+pub struct MockConfig {
+    /// Delay before answering, ms.
+    pub latency_ms: u64,
+    /// Delay between stream chunks, ms.
+    pub chunk_delay_ms: u64,
+    /// Content chunks per answer (0: 8).
+    pub chunks: usize,
+    /// Probability of failing each request.
+    pub fail_rate: f64,
+    /// Status of a failure (0: 500).
+    pub fail_status: u16,
+    /// `Retry-After` seconds on 429 (0: 1).
+    pub retry_after: u64,
+    /// Keep the last requests for inspection.
+    pub record_requests: bool,
+    /// Models listed by `/v1/models` (empty: a default list).
+    pub models: Vec<String>,
+}
+
+/// A request as the mock received it (when recording).
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Headers, lower-case names.
+    pub headers: BTreeMap<String, String>,
+    /// JSON body (null when not JSON).
+    pub body: serde_json::Value,
+}
+
+/// How many requests are kept when recording.
+const RECORD_LIMIT: usize = 2000;
+
+pub(crate) struct Shared {
+    pub config: MockConfig,
+    pub served: AtomicU64,
+    pub ids: AtomicU64,
+    pub recorded: Mutex<VecDeque<RecordedRequest>>,
+    pub fail_counters: Mutex<HashMap<String, u64>>,
+}
+
+impl Shared {
+    fn new(config: MockConfig) -> Self {
+        Self {
+            config,
+            served: AtomicU64::new(0),
+            ids: AtomicU64::new(0),
+            recorded: Mutex::new(VecDeque::new()),
+            fail_counters: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn record(&self, r: RecordedRequest) {
+        if let Ok(mut q) = self.recorded.lock() {
+            if q.len() >= RECORD_LIMIT {
+                q.pop_front();
+            }
+            q.push_back(r);
+        }
+    }
+
+    /// Count a request against `fail_first` for its model string; true while it must fail.
+    pub fn should_fail_first(&self, key: &str, first: u64) -> bool {
+        match self.fail_counters.lock() {
+            Ok(mut m) => {
+                let n = m.entry(key.to_owned()).or_insert(0);
+                *n += 1;
+                *n <= first
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// The mock's routes (with and without the `/v1` prefix), for embedding in another server.
+pub fn router(config: MockConfig) -> Router {
+    router_with(Arc::new(Shared::new(config)))
+}
+
+fn router_with(shared: Arc<Shared>) -> Router {
+    let api = Router::new()
+        .route("/chat/completions", post(handlers::chat))
+        .route("/completions", post(handlers::completions))
+        .route("/embeddings", post(handlers::embeddings))
+        .route("/models", get(handlers::models));
+    Router::new()
+        .nest("/v1", api.clone())
+        .merge(api)
+        .route("/health", get(|| async { "ok" }))
+        .route(
+            "/_mock/requests",
+            get(handlers::recorded).delete(handlers::clear_recorded),
+        )
+        .with_state(shared)
+}
+
+/// A running mock server; stops when dropped or shut down.
+pub struct MockServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl MockServer {
+    /// Start on a free loopback port.
+    pub async fn start(config: MockConfig) -> std::io::Result<Self> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    /// Start on `addr`.
+    pub async fn start_on(addr: SocketAddr, config: MockConfig) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(config));
+        let app = router_with(Arc::clone(&shared));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(Self {
+            addr,
+            shared,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/v1`
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Recorded requests, oldest first (when recording).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared
+            .recorded
+            .lock()
+            .map(|q| q.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Forget recorded requests.
+    pub fn clear_requests(&self) {
+        if let Ok(mut q) = self.shared.recorded.lock() {
+            q.clear();
+        }
+    }
+
+    /// Requests served so far (always counted).
+    pub fn request_count(&self) -> u64 {
+        self.shared.served.load(Ordering::Relaxed)
+    }
+
+    /// Stop and wait for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}

@@ -187,7 +187,7 @@ async fn stream_failing_before_first_chunk_is_an_http_error_not_a_200() {
 #[tokio::test]
 async fn stream_cut_midway_ends_with_an_error_event_and_no_done() {
     let h = start().await;
-    let mut req = user_chat("mock/gpt-4o;chunks=8;cut_after=3");
+    let mut req = user_chat("mock/gpt-4o;chunks=8;cut_after=3;chunk_delay_ms=20");
     req["stream"] = json!(true);
     let resp = h.chat(req).await;
     assert_eq!(resp.status(), 200);
@@ -201,7 +201,7 @@ async fn stream_cut_midway_ends_with_an_error_event_and_no_done() {
 #[tokio::test]
 async fn in_band_error_midway_is_forwarded_as_error_event() {
     let h = start().await;
-    let mut req = user_chat("mock/gpt-4o;chunks=8;error_after=2");
+    let mut req = user_chat("mock/gpt-4o;chunks=8;error_after=2;chunk_delay_ms=20");
     req["stream"] = json!(true);
     let text = h.chat(req).await.text().await.unwrap();
     let data = sse_data(&text);

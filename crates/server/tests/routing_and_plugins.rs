@@ -56,7 +56,12 @@ async fn bare_model_resolves_through_key_allow_lists_and_aliases() {
 
 #[tokio::test]
 async fn slash_names_stay_intact_when_the_prefix_is_not_a_provider() {
-    let h = start().await;
+    let h = start_with(
+        recording(),
+        |m| mock_config(m, json!({"models": ["meta-llama/Llama-3-8B"]})),
+        vec![],
+    )
+    .await;
     let r = h.chat(user_chat("meta-llama/Llama-3-8B")).await;
     assert_eq!(r.status(), 200);
     assert_eq!(

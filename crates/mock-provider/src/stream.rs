@@ -1,0 +1,84 @@
+//! SSE bodies with faults injected at chosen points: cut connection, stall, malformed event,
+//! in-band error.
+//!
+//! Why precomputed steps: the fault positions are known before the first byte, so the body is
+//! a simple list walked with the configured delay between frames.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use serde_json::Value;
+
+use crate::knobs::Knobs;
+
+enum Step {
+    Frame(Bytes),
+    Cut,
+    Stall,
+}
+
+/// `data: <json>\n\n`
+pub fn frame(v: &Value) -> Bytes {
+    let mut buf = Vec::with_capacity(256);
+    buf.extend_from_slice(b"data: ");
+    let _ = serde_json::to_writer(&mut buf, v);
+    buf.extend_from_slice(b"\n\n");
+    Bytes::from(buf)
+}
+
+/// The SSE body for `events`, with the knobs' faults and chunk delay.
+pub fn sse_body(events: Vec<Value>, knobs: &Knobs) -> Body {
+    let mut steps = Vec::with_capacity(events.len() + 2);
+    let mut ended = false;
+    for (i, ev) in events.iter().enumerate() {
+        if knobs.cut_after == Some(i) {
+            steps.push(Step::Cut);
+            ended = true;
+            break;
+        }
+        if knobs.stall_after == Some(i) && i > 0 {
+            steps.push(Step::Stall);
+            ended = true;
+            break;
+        }
+        if knobs.error_after == Some(i) {
+            steps.push(Step::Frame(Bytes::from_static(
+                b"data: {\"error\":{\"message\":\"mock in-band error\",\"type\":\"server_error\",\"param\":null,\"code\":\"mock_error\"}}\n\n",
+            )));
+            ended = true;
+            break;
+        }
+        if knobs.malformed_after == Some(i) {
+            steps.push(Step::Frame(Bytes::from_static(b"data: {not json\n\n")));
+        }
+        steps.push(Step::Frame(frame(ev)));
+    }
+    if !ended {
+        steps.push(Step::Frame(Bytes::from_static(b"data: [DONE]\n\n")));
+    }
+    let delay = Duration::from_millis(knobs.chunk_delay_ms);
+    let stream = futures::stream::unfold(
+        (steps.into_iter(), true),
+        move |(mut it, first)| async move {
+            let step = it.next()?;
+            if !first && !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            match step {
+                Step::Frame(b) => Some((Ok::<Bytes, std::io::Error>(b), (it, false))),
+                Step::Cut => Some((
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "mock cut the stream",
+                    )),
+                    (it, false),
+                )),
+                Step::Stall => {
+                    std::future::pending::<()>().await;
+                    None
+                }
+            }
+        },
+    );
+    Body::from_stream(stream)
+}

@@ -244,3 +244,53 @@ pub struct ServerConfig {
     /// Overall request timeout.
     pub timeout: Option<Duration>,
 }
+
+impl GatewayConfig {
+    /// Settings that were parsed and kept but that this version does not act on yet, by name.
+    ///
+    /// Reported at start-up and by `check-config`, so nothing in a file is silently ignored.
+    pub fn not_yet_active(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.inactive_sections.keys().cloned().collect();
+        if !self.fallbacks.is_empty() {
+            out.push("fallbacks".to_owned());
+        }
+        let default_concurrency = ConcurrencyConfig::default();
+        for (name, p) in &self.providers {
+            if p.concurrency.concurrency != default_concurrency.concurrency
+                || p.concurrency.buffer_size != default_concurrency.buffer_size
+            {
+                out.push(format!("providers.{name}.concurrency_and_buffer_size"));
+            }
+        }
+        let c = &self.client;
+        let d = ClientConfig::default();
+        let flags = [
+            (
+                "drop_excess_requests",
+                c.drop_excess_requests != d.drop_excess_requests,
+            ),
+            ("enable_logging", c.enable_logging != d.enable_logging),
+            (
+                "disable_content_logging",
+                c.disable_content_logging != d.disable_content_logging,
+            ),
+            ("prometheus_labels", !c.prometheus_labels.is_empty()),
+            ("allowed_origins", !c.allowed_origins.is_empty()),
+            (
+                "enable_litellm_fallbacks",
+                c.enable_litellm_fallbacks != d.enable_litellm_fallbacks,
+            ),
+        ];
+        out.extend(
+            flags
+                .iter()
+                .filter(|(_, set)| *set)
+                .map(|(n, _)| format!("client.{n}")),
+        );
+        out.extend(c.extra.keys().map(|k| format!("client.{k}")));
+        if self.server.timeout.is_some() {
+            out.push("server.timeout".to_owned());
+        }
+        out
+    }
+}

@@ -115,9 +115,9 @@ fn write_summary(out: &mut impl Write, file: &Path, loaded: &LoadedConfig) -> st
     if !cfg.fallbacks.is_empty() {
         writeln!(out, "fallback chains: {}", cfg.fallbacks.len())?;
     }
-    if !cfg.inactive_sections.is_empty() {
-        let names: Vec<&str> = cfg.inactive_sections.keys().map(String::as_str).collect();
-        writeln!(out, "parsed but not yet active: {}", names.join(", "))?;
+    let inactive = cfg.not_yet_active();
+    if !inactive.is_empty() {
+        writeln!(out, "parsed but not yet active: {}", inactive.join(", "))?;
     }
     for w in &loaded.warnings {
         writeln!(out, "warning: {w}")?;

@@ -150,15 +150,10 @@ fn report_config(args: &ServeArgs, loaded: &LoadedConfig) {
     for w in &loaded.warnings {
         tracing::warn!("{w}");
     }
-    if !loaded.config.inactive_sections.is_empty() {
-        let names: Vec<&str> = loaded
-            .config
-            .inactive_sections
-            .keys()
-            .map(String::as_str)
-            .collect();
+    let inactive = loaded.config.not_yet_active();
+    if !inactive.is_empty() {
         tracing::warn!(
-            sections = %names.join(", "),
+            sections = %inactive.join(", "),
             "configuration sections parsed and kept but not yet active in this version"
         );
     }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::GatewayError;
+use crate::serde_util::{double_option, null_as_default};
 use crate::usage::Usage;
 
 /// A chat completion request (`POST /v1/chat/completions`).
@@ -594,9 +595,13 @@ pub struct ResponseMessage {
     /// The text, null when the model only called tools.
     #[serde(default)]
     pub content: Option<String>,
-    /// A refusal message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refusal: Option<String>,
+    /// A refusal message (outer `None`: absent; `Some(None)`: explicit null, as OpenAI sends).
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub refusal: Option<Option<String>>,
     /// Tool calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCall>>,
@@ -627,8 +632,8 @@ pub struct ChatChunk {
     /// Model that answered.
     #[serde(default)]
     pub model: String,
-    /// Deltas; empty in the final usage chunk.
-    #[serde(default)]
+    /// Deltas; empty in the final usage chunk (some backends send `null` there).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub choices: Vec<ChunkChoice>,
     /// Usage, in the final chunk when requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -664,7 +669,7 @@ pub struct ChunkChoice {
     #[serde(default)]
     pub finish_reason: Option<String>,
     /// Log probabilities, or null.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub logprobs: Option<Value>,
     /// Fields not modelled here.
     #[serde(flatten)]
@@ -677,12 +682,20 @@ pub struct ChunkDelta {
     /// `assistant`, on the first chunk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    /// New text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content: Option<String>,
-    /// New refusal text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refusal: Option<String>,
+    /// New text (outer `None`: absent; `Some(None)`: explicit null, as on tool-call deltas).
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub content: Option<Option<String>>,
+    /// New refusal text (outer `None`: absent; `Some(None)`: explicit null).
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub refusal: Option<Option<String>>,
     /// Tool-call fragments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<ToolCallDelta>>,

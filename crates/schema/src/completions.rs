@@ -121,8 +121,8 @@ pub struct CompletionResponse {
     /// Model that answered.
     #[serde(default)]
     pub model: String,
-    /// The choices.
-    #[serde(default)]
+    /// The choices (some backends send `null` in a usage-only chunk).
+    #[serde(default, deserialize_with = "crate::serde_util::null_as_default")]
     pub choices: Vec<CompletionChoice>,
     /// Token usage.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,6 +10,7 @@ pub mod completions;
 pub mod embeddings;
 pub mod error;
 pub mod models;
+pub mod serde_util;
 pub mod usage;
 
 pub use chat::{ChatChunk, ChatMessage, ChatRequest, ChatResponse};

@@ -1,6 +1,6 @@
 //! Golden fixtures of the OpenAI dialect: every fixture survives deserialise → serialise
 //! unchanged, typed fields land where they should, and validation names the bad field.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 

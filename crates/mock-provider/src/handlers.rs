@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -196,7 +196,7 @@ fn tool_plan(req: &ChatIn, id: u64) -> Option<ToolCallPlan> {
 pub async fn chat(
     State(s): State<Arc<Shared>>,
     method: Method,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -242,7 +242,7 @@ pub async fn chat(
 pub async fn completions(
     State(s): State<Arc<Shared>>,
     method: Method,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -284,7 +284,7 @@ pub async fn completions(
 pub async fn embeddings(
     State(s): State<Arc<Shared>>,
     method: Method,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {

@@ -218,3 +218,34 @@ pub fn normalize_chunk(mut chunk: ChatChunk) -> ChatChunk {
     }
     chunk
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groq_usage_in_x_groq_becomes_canonical_usage() {
+        let chunk: ChatChunk = serde_json::from_str(
+            r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"llama",
+                "choices":[{"index":0,"delta":{},"finish_reason":"stop"}],
+                "x_groq":{"id":"req_1","usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}}"#,
+        )
+        .unwrap();
+        let out = normalize_chunk(chunk);
+        assert_eq!(out.usage.as_ref().map(|u| u.total_tokens), Some(12));
+    }
+
+    #[test]
+    fn usage_already_present_is_kept() {
+        let chunk: ChatChunk = serde_json::from_str(
+            r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],
+                "usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2},
+                "x_groq":{"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            normalize_chunk(chunk).usage.map(|u| u.total_tokens),
+            Some(2)
+        );
+    }
+}

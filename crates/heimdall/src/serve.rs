@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use heimdall_config::{LoadedConfig, ProcessEnv};
 use heimdall_core::{Gateway, Pipeline};
 use heimdall_server::{AppState, router};
@@ -107,6 +108,11 @@ async fn serve(args: &ServeArgs) -> ExitCode {
     );
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    // Streams are many small writes: without TCP_NODELAY, Nagle's algorithm meets the client's
+    // delayed ACK and holds the last chunk ~40 ms.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async {

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use tokio::sync::oneshot;
 
 /// Server-wide defaults (each can be overridden per request).
@@ -140,6 +141,9 @@ impl MockServer {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(config));
         let app = router_with(Arc::clone(&shared));
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app)

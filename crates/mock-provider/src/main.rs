@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use axum::serve::ListenerExt;
 use clap::Parser;
 use heimdall_mock_provider::{MockConfig, router};
 
@@ -86,6 +87,9 @@ async fn run(args: Args) -> ExitCode {
         models: vec![],
     });
     eprintln!("heimdall-mock-provider listening on http://{addr}");
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let ctrl_c = tokio::signal::ctrl_c();

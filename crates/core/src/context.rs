@@ -53,7 +53,7 @@ pub struct RequestContext {
     pub attempts: u32,
     /// Time spent waiting on upstream so far (excluded from gateway overhead).
     pub upstream_time: Duration,
-    /// Request headers plugins may read (lower-case names, `x-bf-*` and auth headers).
+    /// Request headers plugins may read (lower-case `x-bf-*` names).
     pub headers: BTreeMap<String, String>,
     /// Free-form annotations plugins attach for later hooks.
     pub annotations: BTreeMap<String, String>,

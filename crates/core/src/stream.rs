@@ -32,47 +32,34 @@ pub trait ObservedChunk: Send + Unpin + 'static {
     fn as_plugin_chunk(&mut self) -> StreamChunk<'_>;
 }
 
-impl ObservedChunk for ChatChunk {
-    fn usage(&self) -> Option<&Usage> {
-        self.usage.as_ref()
-    }
-    fn strip_usage(&mut self) {
-        self.usage = None;
-    }
-    fn is_usage_only(&self) -> bool {
-        self.choices.is_empty() && self.usage.is_some()
-    }
-    fn finish_reason(&self) -> Option<&str> {
-        self.choices
-            .iter()
-            .rev()
-            .find_map(|c| c.finish_reason.as_deref())
-    }
-    fn as_plugin_chunk(&mut self) -> StreamChunk<'_> {
-        StreamChunk::Chat(self)
-    }
+/// Chat and text-completion chunks share the fields the observer reads.
+macro_rules! observed_chunk {
+    ($chunk:ty, $variant:ident) => {
+        impl ObservedChunk for $chunk {
+            fn usage(&self) -> Option<&Usage> {
+                self.usage.as_ref()
+            }
+            fn strip_usage(&mut self) {
+                self.usage = None;
+            }
+            fn is_usage_only(&self) -> bool {
+                self.choices.is_empty() && self.usage.is_some()
+            }
+            fn finish_reason(&self) -> Option<&str> {
+                self.choices
+                    .iter()
+                    .rev()
+                    .find_map(|c| c.finish_reason.as_deref())
+            }
+            fn as_plugin_chunk(&mut self) -> StreamChunk<'_> {
+                StreamChunk::$variant(self)
+            }
+        }
+    };
 }
 
-impl ObservedChunk for CompletionChunk {
-    fn usage(&self) -> Option<&Usage> {
-        self.usage.as_ref()
-    }
-    fn strip_usage(&mut self) {
-        self.usage = None;
-    }
-    fn is_usage_only(&self) -> bool {
-        self.choices.is_empty() && self.usage.is_some()
-    }
-    fn finish_reason(&self) -> Option<&str> {
-        self.choices
-            .iter()
-            .rev()
-            .find_map(|c| c.finish_reason.as_deref())
-    }
-    fn as_plugin_chunk(&mut self) -> StreamChunk<'_> {
-        StreamChunk::Completion(self)
-    }
-}
+observed_chunk!(ChatChunk, Chat);
+observed_chunk!(CompletionChunk, Completion);
 
 /// A boxed stream of chunks of type `C`.
 pub type BoxChunkStream<C> = Pin<Box<dyn Stream<Item = Result<C, GatewayError>> + Send>>;

@@ -108,14 +108,19 @@ fn record(s: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &By
     });
 }
 
-/// Parse the body and the knobs; returns the bare model name and knobs, or an error response.
+/// What every POST handler does first: count, record, parse, merge knobs, then apply latency,
+/// stalls and injected failures. Returns the parsed body, the bare model name and the knobs, or
+/// the response to send instead.
 #[allow(clippy::result_large_err)] // the error is the response itself, returned at once
-fn prepare<T: for<'de> Deserialize<'de>>(
+async fn begin<T: for<'de> Deserialize<'de>>(
     s: &Shared,
-    headers: &HeaderMap,
-    body: &Bytes,
+    request: (&Method, &Uri, &HeaderMap, &Bytes),
     model_of: impl Fn(&T) -> &str,
+    stream_of: impl Fn(&T) -> bool,
 ) -> Result<(T, String, Knobs), Response> {
+    let (method, uri, headers, body) = request;
+    s.served.fetch_add(1, Ordering::Relaxed);
+    record(s, method, uri, headers, body);
     let parsed: T = serde_json::from_slice(body)
         .map_err(|e| error(400, &format!("invalid request body: {e}")))?;
     let mut knobs = Knobs::from_config(&s.config);
@@ -127,6 +132,9 @@ fn prepare<T: for<'de> Deserialize<'de>>(
         .to_owned();
     if base.is_empty() {
         return Err(error(400, "model is required"));
+    }
+    if let Some(r) = before_answer(s, &knobs, &full, stream_of(&parsed)).await {
+        return Err(r);
     }
     Ok((parsed, base, knobs))
 }
@@ -200,15 +208,11 @@ pub async fn chat(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    s.served.fetch_add(1, Ordering::Relaxed);
-    record(&s, &method, &uri, &headers, &body);
-    let (req, model, knobs) = match prepare::<ChatIn>(&s, &headers, &body, |r| &r.model) {
+    let request = (&method, &uri, &headers, &body);
+    let (req, model, knobs) = match begin::<ChatIn>(&s, request, |r| &r.model, |r| r.stream).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if let Some(r) = before_answer(&s, &knobs, &req.model, req.stream).await {
-        return r;
-    }
     let n = s.ids.fetch_add(1, Ordering::Relaxed);
     let id = format!("chatcmpl-mock-{n}");
     let prompt_tokens = (body.len() as u64 / 4).max(1);
@@ -246,15 +250,12 @@ pub async fn completions(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    s.served.fetch_add(1, Ordering::Relaxed);
-    record(&s, &method, &uri, &headers, &body);
-    let (req, model, knobs) = match prepare::<CompletionIn>(&s, &headers, &body, |r| &r.model) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if let Some(r) = before_answer(&s, &knobs, &req.model, req.stream).await {
-        return r;
-    }
+    let request = (&method, &uri, &headers, &body);
+    let (req, model, knobs) =
+        match begin::<CompletionIn>(&s, request, |r| &r.model, |r| r.stream).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let id = format!("cmpl-mock-{}", s.ids.fetch_add(1, Ordering::Relaxed));
     let prompt_tokens = (body.len() as u64 / 4).max(1);
     if req.stream {
@@ -288,15 +289,11 @@ pub async fn embeddings(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    s.served.fetch_add(1, Ordering::Relaxed);
-    record(&s, &method, &uri, &headers, &body);
-    let (req, model, knobs) = match prepare::<EmbedIn>(&s, &headers, &body, |r| &r.model) {
+    let request = (&method, &uri, &headers, &body);
+    let (req, model, _knobs) = match begin::<EmbedIn>(&s, request, |r| &r.model, |_| false).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if let Some(r) = before_answer(&s, &knobs, &req.model, false).await {
-        return r;
-    }
     let texts: Vec<String> = match req.input {
         EmbedInput::One(t) => vec![t],
         EmbedInput::Many(v) => v,

@@ -118,7 +118,9 @@ fn new_context(headers: &HeaderMap, op: Operation, model: &str) -> RequestContex
     let mut ctx = RequestContext::new(request_id, op, model.to_owned());
     for (name, value) in headers {
         let n = name.as_str();
-        if (n.starts_with("x-bf-") || n == "authorization" || n == "x-api-key")
+        // Only Bifrost's `x-bf-*` request headers for now: credentials (Authorization,
+        // x-api-key) reach plugins once the governance hook exists, with redaction.
+        if n.starts_with("x-bf-")
             && let Ok(v) = value.to_str()
         {
             ctx.headers.insert(n.to_owned(), v.to_owned());

@@ -228,7 +228,7 @@ pub async fn chat(
             prompt_tokens,
             include_usage,
         );
-        sse_response(sse_body(events, &knobs))
+        sse_response(sse_body(events, &knobs, &s.active_streams))
     } else {
         Json(payloads::chat_completion(
             &id,
@@ -268,7 +268,7 @@ pub async fn completions(
             prompt_tokens,
             include_usage,
         );
-        sse_response(sse_body(events, &knobs))
+        sse_response(sse_body(events, &knobs, &s.active_streams))
     } else {
         Json(payloads::text_completion(
             &id,

@@ -61,6 +61,7 @@ const RECORD_LIMIT: usize = 2000;
 pub(crate) struct Shared {
     pub config: MockConfig,
     pub served: AtomicU64,
+    pub active_streams: Arc<AtomicU64>,
     pub ids: AtomicU64,
     pub recorded: Mutex<VecDeque<RecordedRequest>>,
     pub fail_counters: Mutex<HashMap<String, u64>>,
@@ -71,6 +72,7 @@ impl Shared {
         Self {
             config,
             served: AtomicU64::new(0),
+            active_streams: Arc::new(AtomicU64::new(0)),
             ids: AtomicU64::new(0),
             recorded: Mutex::new(VecDeque::new()),
             fail_counters: Mutex::new(HashMap::new()),
@@ -184,6 +186,11 @@ impl MockServer {
         if let Ok(mut q) = self.shared.recorded.lock() {
             q.clear();
         }
+    }
+
+    /// Stream bodies currently open (drops to zero when clients go away).
+    pub fn active_streams(&self) -> u64 {
+        self.shared.active_streams.load(Ordering::Relaxed)
     }
 
     /// Requests served so far (always counted).

@@ -4,6 +4,8 @@
 //! Why precomputed steps: the fault positions are known before the first byte, so the body is
 //! a simple list walked with the configured delay between frames.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -26,8 +28,24 @@ pub fn frame(v: &Value) -> Bytes {
     Bytes::from(buf)
 }
 
+/// Counts an open stream body for as long as it lives (dropped when the client goes away).
+struct OpenStream(Arc<AtomicU64>);
+
+impl OpenStream {
+    fn new(counter: &Arc<AtomicU64>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(counter))
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The SSE body for `events`, with the knobs' faults and chunk delay.
-pub fn sse_body(events: Vec<Value>, knobs: &Knobs) -> Body {
+pub fn sse_body(events: Vec<Value>, knobs: &Knobs, open: &Arc<AtomicU64>) -> Body {
     let mut steps = Vec::with_capacity(events.len() + 2);
     let mut ended = false;
     for (i, ev) in events.iter().enumerate() {
@@ -57,21 +75,22 @@ pub fn sse_body(events: Vec<Value>, knobs: &Knobs) -> Body {
         steps.push(Step::Frame(Bytes::from_static(b"data: [DONE]\n\n")));
     }
     let delay = Duration::from_millis(knobs.chunk_delay_ms);
+    let guard = OpenStream::new(open);
     let stream = futures::stream::unfold(
-        (steps.into_iter(), true),
-        move |(mut it, first)| async move {
+        (steps.into_iter(), true, guard),
+        move |(mut it, first, guard)| async move {
             let step = it.next()?;
             if !first && !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
             match step {
-                Step::Frame(b) => Some((Ok::<Bytes, std::io::Error>(b), (it, false))),
+                Step::Frame(b) => Some((Ok::<Bytes, std::io::Error>(b), (it, false, guard))),
                 Step::Cut => Some((
                     Err(std::io::Error::new(
                         std::io::ErrorKind::ConnectionReset,
                         "mock cut the stream",
                     )),
-                    (it, false),
+                    (it, false, guard),
                 )),
                 Step::Stall => {
                     std::future::pending::<()>().await;

@@ -226,4 +226,13 @@ async fn client_disconnect_ends_the_stream_and_still_reports_it() {
     assert_eq!(ends.len(), 1, "on_stream_end runs once after a disconnect");
     assert!(ends[0].client_disconnected);
     assert!(!ends[0].completed);
+    // ...and the upstream request was cancelled: the mock's stream closed long before its
+    // 50 chunks x 100 ms would have run out.
+    for _ in 0..40 {
+        if h.mock.active_streams() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(h.mock.active_streams(), 0, "upstream stream still open");
 }

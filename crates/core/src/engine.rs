@@ -83,16 +83,11 @@ impl Gateway {
             Ok(UpstreamReply::ChatStream(first, rest)) => {
                 Outcome::Stream(ObservedStream::new(first, rest, rt.pipeline.clone(), ctx))
             }
-            Ok(UpstreamReply::Full(GatewayResponse::Chat(r))) => {
-                finish(
-                    &rt.pipeline,
-                    ctx,
-                    Ok(GatewayResponse::Chat(r)),
-                    |r| match r {
-                        GatewayResponse::Chat(c) => Some(c),
-                        _ => None,
-                    },
-                )
+            Ok(UpstreamReply::Full(r)) => {
+                finish(&rt.pipeline, ctx, Ok(r), |r| match r {
+                    GatewayResponse::Chat(c) => Some(c),
+                    _ => None,
+                })
                 .await
             }
             Ok(_) => Outcome::Done(Box::new(ctx), Err(mismatch())),

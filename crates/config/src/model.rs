@@ -251,9 +251,6 @@ impl GatewayConfig {
     /// Reported at start-up and by `check-config`, so nothing in a file is silently ignored.
     pub fn not_yet_active(&self) -> Vec<String> {
         let mut out: Vec<String> = self.inactive_sections.keys().cloned().collect();
-        if !self.fallbacks.is_empty() {
-            out.push("fallbacks".to_owned());
-        }
         let default_concurrency = ConcurrencyConfig::default();
         for (name, p) in &self.providers {
             if p.concurrency.concurrency != default_concurrency.concurrency

@@ -49,8 +49,10 @@ pub struct RequestContext {
     pub stream: bool,
     /// Whether the client asked for stream usage (`stream_options.include_usage`).
     pub client_wants_stream_usage: bool,
-    /// Attempts made upstream (1 = no retry).
+    /// Attempts made upstream, over all targets (1 = no retry, no fallback).
     pub attempts: u32,
+    /// Position in the fallback plan of the target that served (0 = the requested model).
+    pub fallback_index: usize,
     /// Time spent waiting on upstream so far (excluded from gateway overhead).
     pub upstream_time: Duration,
     /// Request headers plugins may read (lower-case `x-bf-*` names).
@@ -73,6 +75,7 @@ impl RequestContext {
             stream: false,
             client_wants_stream_usage: false,
             attempts: 0,
+            fallback_index: 0,
             upstream_time: Duration::ZERO,
             headers: BTreeMap::new(),
             annotations: BTreeMap::new(),

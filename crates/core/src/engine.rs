@@ -19,6 +19,7 @@ use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::models::Model;
 
 use crate::context::RequestContext;
+use crate::fallback;
 use crate::keys::pick_key;
 use crate::plugin::{GatewayRequest, GatewayResponse, Pipeline, PreOutcome};
 use crate::routing::{RouteTarget, resolve};
@@ -175,53 +176,96 @@ impl Gateway {
         (models, errors)
     }
 
+    /// Walk the fallback plan: per target, pre hooks (they see the model being tried), routing,
+    /// then attempts with that provider's retry budget; move on only on target failures.
     async fn execute(
         &self,
         rt: &Runtime,
         ctx: &mut RequestContext,
         mut req: GatewayRequest,
     ) -> Result<UpstreamReply, GatewayError> {
-        if !rt.pipeline.is_empty()
-            && let PreOutcome::Respond(r) = rt.pipeline.pre(ctx, &mut req).await?
-        {
-            return Ok(UpstreamReply::Full(r));
+        let request_fallbacks = fallback::take_request_fallbacks(extra_of(&mut req))?;
+        let plan = fallback::plan(model_of(&mut req), request_fallbacks, &rt.config.fallbacks);
+        let mut tried: Vec<(String, String)> = Vec::new();
+        let mut done: Vec<RouteTarget> = Vec::new();
+        let mut last_error = None;
+        for (index, reference) in plan.iter().enumerate() {
+            reference.clone_into(model_of(&mut req));
+            if !rt.pipeline.is_empty()
+                && let PreOutcome::Respond(r) = rt.pipeline.pre(ctx, &mut req).await?
+            {
+                return Ok(UpstreamReply::Full(r));
+            }
+            let routed = resolve(
+                &rt.routable,
+                &rt.unavailable,
+                &rt.config.model_aliases,
+                model_of(&mut req),
+            );
+            let target = match routed {
+                Ok(t) if done.contains(&t) => continue,
+                Ok(t) => t,
+                Err(e) if plan.len() > 1 && fallback::should_fall_back(&e) => {
+                    tried.push((reference.clone(), e.message.clone()));
+                    last_error = Some(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let entry = rt.providers.get(&target.provider).ok_or_else(|| {
+                GatewayError::internal(format!(
+                    "routing chose unknown provider '{}'",
+                    target.provider
+                ))
+            })?;
+            prepare_upstream(&mut req, &target.model, ctx.stream);
+            ctx.provider = Some(target.provider.clone());
+            ctx.upstream_model = Some(target.model.clone());
+            ctx.fallback_index = index;
+            match attempt_with_retries(entry, ctx, &req).await {
+                Ok(reply) => return Ok(reply),
+                Err(e) if fallback::should_fall_back(&e) => {
+                    tracing::debug!(request_id = %ctx.request_id, target = %reference, error = %e, "target failed; trying the next");
+                    tried.push((
+                        format!("{}/{}", target.provider, target.model),
+                        e.message.clone(),
+                    ));
+                    done.push(target);
+                    last_error = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
         }
-        let requested = match &req {
-            GatewayRequest::Chat(r) => r.model.as_str(),
-            GatewayRequest::Completion(r) => r.model.as_str(),
-            GatewayRequest::Embedding(r) => r.model.as_str(),
-        };
-        let RouteTarget { provider, model } = resolve(
-            &rt.routable,
-            &rt.unavailable,
-            &rt.config.model_aliases,
-            requested,
-        )?;
-        let entry = rt.providers.get(&provider).ok_or_else(|| {
-            GatewayError::internal(format!("routing chose unknown provider '{provider}'"))
-        })?;
-        prepare_upstream(&mut req, &model, ctx.stream);
-        ctx.provider = Some(provider);
-        ctx.upstream_model = Some(model);
-        attempt_with_retries(entry, ctx, &req).await
+        Err(match last_error {
+            Some(e) => fallback::all_failed(&tried, e),
+            None => GatewayError::internal("fallback plan was empty"),
+        })
+    }
+}
+
+fn model_of(req: &mut GatewayRequest) -> &mut String {
+    match req {
+        GatewayRequest::Chat(r) => &mut r.model,
+        GatewayRequest::Completion(r) => &mut r.model,
+        GatewayRequest::Embedding(r) => &mut r.model,
+    }
+}
+
+fn extra_of(req: &mut GatewayRequest) -> &mut serde_json::Map<String, serde_json::Value> {
+    match req {
+        GatewayRequest::Chat(r) => &mut r.extra,
+        GatewayRequest::Completion(r) => &mut r.extra,
+        GatewayRequest::Embedding(r) => &mut r.extra,
     }
 }
 
 /// Rewrite the request for the upstream: its model name, and always ask for stream usage.
 fn prepare_upstream(req: &mut GatewayRequest, model: &str, stream: bool) {
+    model.clone_into(model_of(req));
     let stream_options = match req {
-        GatewayRequest::Chat(r) => {
-            model.clone_into(&mut r.model);
-            &mut r.stream_options
-        }
-        GatewayRequest::Completion(r) => {
-            model.clone_into(&mut r.model);
-            &mut r.stream_options
-        }
-        GatewayRequest::Embedding(r) => {
-            model.clone_into(&mut r.model);
-            return;
-        }
+        GatewayRequest::Chat(r) => &mut r.stream_options,
+        GatewayRequest::Completion(r) => &mut r.stream_options,
+        GatewayRequest::Embedding(_) => return,
     };
     if stream {
         stream_options
@@ -243,7 +287,7 @@ async fn attempt_with_retries(
         attempt += 1;
         let key = pick_key(&entry.config, &model, rand::random::<f64>())?;
         ctx.key_name = key.map(|k| k.name.clone());
-        ctx.attempts = attempt;
+        ctx.attempts += 1;
         let started = Instant::now();
         let result = call_once(entry.provider.as_ref(), key, req, ctx.stream).await;
         ctx.upstream_time += started.elapsed();

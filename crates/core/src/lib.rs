@@ -6,6 +6,7 @@
 
 pub mod context;
 pub mod engine;
+pub mod fallback;
 pub mod keys;
 pub mod plugin;
 pub mod routing;

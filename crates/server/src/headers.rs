@@ -18,6 +18,11 @@ pub fn apply_meta_headers(headers: &mut HeaderMap, ctx: &RequestContext) {
     }
     if ctx.attempts > 0 {
         put(headers, "x-heimdall-attempts", &ctx.attempts.to_string());
+        put(
+            headers,
+            "x-heimdall-fallback-index",
+            &ctx.fallback_index.to_string(),
+        );
     }
 }
 

@@ -35,6 +35,11 @@ cat >"$work/config.json" <<JSON
       "type": "custom",
       "keys": [{"name": "mock-key", "value": "sk-mock", "models": [], "weight": 1.0}],
       "network_config": {"base_url": "http://127.0.0.1:$mock_port/v1", "default_request_timeout_in_seconds": 10}
+    },
+    "limited": {
+      "type": "custom",
+      "keys": [{"name": "limited-key", "value": "sk-limited", "models": [], "weight": 1.0}],
+      "network_config": {"base_url": "http://127.0.0.1:$mock_port/v1"}
     }
   }
 }

@@ -106,7 +106,7 @@ def test_errors_raise_the_usual_sdk_exceptions(client: OpenAI) -> None:
         client.chat.completions.create(model="mock/gpt-4o", messages=[])
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(
-            model="mock/gpt-4o;fail_rate=1;fail_status=429",
+            model="limited/gpt-4o;fail_rate=1;fail_status=429",
             messages=[{"role": "user", "content": "x"}],
         )
 

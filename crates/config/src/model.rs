@@ -138,6 +138,8 @@ pub struct NetworkConfig {
     pub retry_backoff_initial: Duration,
     /// Largest backoff.
     pub retry_backoff_max: Duration,
+    /// How long a key stays out of rotation after a 429 without `Retry-After`, or a 401/403.
+    pub key_cooldown: Duration,
 }
 
 impl Default for NetworkConfig {
@@ -149,6 +151,7 @@ impl Default for NetworkConfig {
             max_retries: 0,
             retry_backoff_initial: Duration::from_millis(500),
             retry_backoff_max: Duration::from_secs(5),
+            key_cooldown: Duration::from_secs(30),
         }
     }
 }

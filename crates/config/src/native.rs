@@ -95,6 +95,8 @@ struct RawNetwork {
     retry_backoff_initial: Option<u64>,
     #[serde(default, alias = "retry_backoff_max_ms")]
     retry_backoff_max: Option<u64>,
+    #[serde(default)]
+    key_cooldown_in_seconds: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -254,6 +256,9 @@ fn provider(name: &str, p: RawProvider, ctx: &mut LoadCtx<'_>) -> Option<Provide
         }
         if let Some(ms) = n.retry_backoff_max {
             network.retry_backoff_max = Duration::from_millis(ms);
+        }
+        if let Some(s) = n.key_cooldown_in_seconds {
+            network.key_cooldown = Duration::from_secs(s);
         }
         if network.retry_backoff_max < network.retry_backoff_initial {
             ctx.issue(

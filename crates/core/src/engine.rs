@@ -20,7 +20,7 @@ use heimdall_schema::models::Model;
 
 use crate::context::RequestContext;
 use crate::fallback;
-use crate::keys::pick_key;
+use crate::keys::{pick_key, pick_key_index};
 use crate::plugin::{GatewayRequest, GatewayResponse, Pipeline, PreOutcome};
 use crate::routing::{RouteTarget, resolve};
 use crate::runtime::{ProviderEntry, Runtime};
@@ -274,37 +274,68 @@ fn prepare_upstream(req: &mut GatewayRequest, model: &str, stream: bool) {
     }
 }
 
+/// Attempts against one target. A 429/401/403 puts the key in cooldown (for `Retry-After`, or
+/// `key_cooldown`) and rotates to another key without spending the retry budget; network errors,
+/// timeouts and 5xx retry (any usable key) with backoff up to `max_retries`.
 async fn attempt_with_retries(
     entry: &ProviderEntry,
     ctx: &mut RequestContext,
     req: &GatewayRequest,
 ) -> Result<UpstreamReply, GatewayError> {
     let network = &entry.config.network;
-    let max_attempts = network.max_retries.saturating_add(1);
+    let max_retries = network.max_retries;
     let model = ctx.upstream_model.clone().unwrap_or_default();
-    let mut attempt = 0u32;
+    let mut retries = 0u32;
+    let mut rotations = 0usize;
+    let mut rotated_from: Option<GatewayError> = None;
     loop {
-        attempt += 1;
-        let key = pick_key(&entry.config, &model, rand::random::<f64>())?;
+        let picked = pick_key_index(&entry.config, &model, rand::random::<f64>(), |i| {
+            entry.cooldowns.is_cooling(i)
+        });
+        let index = match picked {
+            Ok(i) => i,
+            // No other key left after a rotation: answer with the upstream's own error.
+            Err(e) => return Err(rotated_from.take().unwrap_or(e)),
+        };
+        let key = index.and_then(|i| entry.config.keys.get(i));
         ctx.key_name = key.map(|k| k.name.clone());
         ctx.attempts += 1;
         let started = Instant::now();
         let result = call_once(entry.provider.as_ref(), key, req, ctx.stream).await;
         ctx.upstream_time += started.elapsed();
-        match result {
+        let e = match result {
             Ok(reply) => return Ok(reply),
-            Err(e) if e.is_retryable() && attempt < max_attempts => {
-                let delay = backoff(
-                    attempt,
-                    network.retry_backoff_initial,
-                    network.retry_backoff_max,
-                    e.retry_after_secs,
-                );
-                tracing::debug!(request_id = %ctx.request_id, attempt, error = %e, ?delay, "retrying upstream");
-                tokio::time::sleep(delay).await;
+            Err(e) => e,
+        };
+        let key_at_fault = matches!(
+            e.kind,
+            ErrorKind::UpstreamRateLimited | ErrorKind::UpstreamAuth
+        );
+        if let (true, Some(i)) = (key_at_fault, index) {
+            let cooldown = e
+                .retry_after_secs
+                .map_or(network.key_cooldown, Duration::from_secs);
+            entry.cooldowns.cool(i, cooldown);
+            if rotations < entry.config.keys.len() {
+                rotations += 1;
+                tracing::debug!(request_id = %ctx.request_id, key = ctx.key_name.as_deref().unwrap_or(""), ?cooldown, error = %e, "key cooling down; rotating");
+                rotated_from = Some(e);
+                continue;
             }
-            Err(e) => return Err(e),
         }
+        if e.is_retryable() && retries < max_retries {
+            retries += 1;
+            let delay = backoff(
+                retries,
+                network.retry_backoff_initial,
+                network.retry_backoff_max,
+                e.retry_after_secs,
+            );
+            tracing::debug!(request_id = %ctx.request_id, retry = retries, error = %e, ?delay, "retrying upstream");
+            tokio::time::sleep(delay).await;
+            continue;
+        }
+        return Err(e);
     }
 }
 

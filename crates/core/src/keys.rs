@@ -25,38 +25,116 @@ pub fn pick_key<'a>(
     model: &str,
     r: f64,
 ) -> Result<Option<&'a KeyConfig>, GatewayError> {
+    Ok(pick_key_index(provider, model, r, |_| false)?.and_then(|i| provider.keys.get(i)))
+}
+
+/// Like [`pick_key`], returning the key's index and passing over keys for which `skip` is true
+/// (cooling down). When every eligible key is skipped the error is a 429-class
+/// `NoKeyAvailable`, so a fallback target can take over.
+pub fn pick_key_index(
+    provider: &ProviderConfig,
+    model: &str,
+    r: f64,
+    skip: impl Fn(usize) -> bool,
+) -> Result<Option<usize>, GatewayError> {
     let keyless = provider.kind.preset().keyless;
     if provider.keys.is_empty() && keyless {
         return Ok(None);
     }
-    let eligible = |k: &&KeyConfig| usable(k, keyless) && key_allows(k, model);
+    let configured = |k: &KeyConfig| usable(k, keyless) && key_allows(k, model);
+    let mut any_configured = false;
     let mut count = 0usize;
     let mut total = 0.0f64;
-    for k in provider.keys.iter().filter(eligible) {
-        count += 1;
-        total += k.weight.max(0.0);
+    for (i, k) in provider.keys.iter().enumerate() {
+        if configured(k) {
+            any_configured = true;
+            if !skip(i) {
+                count += 1;
+                total += k.weight.max(0.0);
+            }
+        }
     }
-    if count == 0 {
+    if !any_configured {
         return Err(no_key_error(provider, model));
     }
+    if count == 0 {
+        return Err(GatewayError::new(
+            ErrorKind::NoKeyAvailable,
+            format!(
+                "every key of provider '{}' for model '{model}' is cooling down after rate-limit or authentication failures",
+                provider.name
+            ),
+        )
+        .with_status(429)
+        .with_provider(&provider.name));
+    }
+    let mut candidates = provider
+        .keys
+        .iter()
+        .enumerate()
+        .filter(|(i, k)| configured(k) && !skip(*i));
     if total <= 0.0 {
         // All eligible weights are zero: spread evenly rather than refuse.
         let idx = ((r * count as f64) as usize).min(count - 1);
-        return Ok(provider.keys.iter().filter(eligible).nth(idx));
+        return Ok(candidates.nth(idx).map(|(i, _)| i));
     }
     let mut target = r * total;
     let mut last = None;
-    for k in provider.keys.iter().filter(eligible) {
+    for (i, k) in candidates {
         let w = k.weight.max(0.0);
         if w > 0.0 {
-            last = Some(k);
+            last = Some(i);
             if target < w {
-                return Ok(Some(k));
+                return Ok(Some(i));
             }
             target -= w;
         }
     }
     Ok(last)
+}
+
+/// Per-key "cooling down until" times, shared by all requests of one runtime snapshot.
+///
+/// Why atomics in a flat array: marked on a failure and read on every key choice, so reads are
+/// one relaxed load per key, with no lock and no allocation.
+#[derive(Debug)]
+pub struct KeyCooldowns {
+    epoch: std::time::Instant,
+    until_ms: Vec<std::sync::atomic::AtomicU64>,
+}
+
+impl KeyCooldowns {
+    /// Cooldown slots for `keys` keys, none cooling.
+    pub fn new(keys: usize) -> Self {
+        Self {
+            epoch: std::time::Instant::now(),
+            until_ms: (0..keys)
+                .map(|_| std::sync::atomic::AtomicU64::new(0))
+                .collect(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether key `i` is cooling down now.
+    pub fn is_cooling(&self, i: usize) -> bool {
+        let now = self.now_ms();
+        self.until_ms
+            .get(i)
+            .is_some_and(|u| u.load(std::sync::atomic::Ordering::Relaxed) > now)
+    }
+
+    /// Keep key `i` out of rotation for `for_how_long`.
+    pub fn cool(&self, i: usize, for_how_long: std::time::Duration) {
+        let until = self
+            .now_ms()
+            .saturating_add(u64::try_from(for_how_long.as_millis()).unwrap_or(u64::MAX));
+        if let Some(slot) = self.until_ms.get(i) {
+            slot.fetch_max(until, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 fn no_key_error(provider: &ProviderConfig, model: &str) -> GatewayError {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use heimdall_config::{GatewayConfig, ProviderConfig};
 use heimdall_providers::Provider;
 
+use crate::keys::KeyCooldowns;
 use crate::plugin::Pipeline;
 
 /// A servable provider: its config and live client.
@@ -19,6 +20,8 @@ pub struct ProviderEntry {
     pub config: ProviderConfig,
     /// Live implementation.
     pub provider: Arc<dyn Provider>,
+    /// Keys out of rotation after rate-limit or auth failures.
+    pub cooldowns: KeyCooldowns,
 }
 
 impl std::fmt::Debug for ProviderEntry {
@@ -77,6 +80,7 @@ impl Runtime {
             map.insert(
                 pc.name.clone(),
                 Arc::new(ProviderEntry {
+                    cooldowns: KeyCooldowns::new(pc.keys.len()),
                     config: pc,
                     provider,
                 }),

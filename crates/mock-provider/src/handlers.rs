@@ -133,7 +133,12 @@ async fn begin<T: for<'de> Deserialize<'de>>(
     if base.is_empty() {
         return Err(error(400, "model is required"));
     }
-    if let Some(r) = before_answer(s, &knobs, &full, stream_of(&parsed)).await {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if let Some(r) = before_answer(s, &knobs, &full, stream_of(&parsed), bearer).await {
         return Err(r);
     }
     Ok((parsed, base, knobs))
@@ -143,8 +148,9 @@ async fn begin<T: for<'de> Deserialize<'de>>(
 async fn before_answer(
     s: &Shared,
     knobs: &Knobs,
-    fail_key: &str,
+    fail_counter_key: &str,
     stream: bool,
+    bearer: &str,
 ) -> Option<Response> {
     if knobs.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(knobs.latency_ms)).await;
@@ -152,10 +158,12 @@ async fn before_answer(
     if (!stream && knobs.stall_after.is_some()) || (stream && knobs.stall_after == Some(0)) {
         std::future::pending::<()>().await;
     }
-    let fail = match knobs.fail_first {
-        Some(n) => s.should_fail_first(fail_key, n),
-        None => knobs.fail_rate > 0.0 && rand::random::<f64>() < knobs.fail_rate,
-    };
+    let targeted = knobs.fail_key.as_deref().is_none_or(|k| k == bearer);
+    let fail = targeted
+        && match knobs.fail_first {
+            Some(n) => s.should_fail_first(fail_counter_key, n),
+            None => knobs.fail_rate > 0.0 && rand::random::<f64>() < knobs.fail_rate,
+        };
     if !fail {
         return None;
     }

@@ -25,6 +25,8 @@ pub struct Knobs {
     pub retry_after: u64,
     /// Fail the first N requests with the same model string.
     pub fail_first: Option<u64>,
+    /// Fail only requests whose bearer token is this key (to test key rotation).
+    pub fail_key: Option<String>,
     /// Close the connection after N stream chunks.
     pub cut_after: Option<usize>,
     /// Go silent after N stream chunks (0: before the headers).
@@ -81,6 +83,7 @@ impl Knobs {
             "fail_status" => self.fail_status = num(name, value)?,
             "retry_after" => self.retry_after = num(name, value)?,
             "fail_first" => self.fail_first = Some(num(name, value)?),
+            "fail_key" => self.fail_key = Some(value.trim().to_owned()),
             "cut_after" => self.cut_after = Some(num(name, value)?),
             "stall_after" => self.stall_after = Some(num(name, value)?),
             "malformed_after" => self.malformed_after = Some(num(name, value)?),

@@ -65,8 +65,9 @@ async fn request_fallbacks_take_over_when_the_primary_fails() {
 
 #[tokio::test]
 async fn object_form_and_rate_limits_and_auth_failures_fall_back() {
-    let h = harness(json!({})).await;
     for status in [429, 401, 404, 500] {
+        // A fresh gateway each time: a 429/401 also puts the primary's key in cooldown.
+        let h = harness(json!({})).await;
         let r = h
             .chat(with_fallbacks(
                 &format!("primary/gpt-4o;fail_rate=1;fail_status={status}"),

@@ -254,21 +254,9 @@ impl GatewayConfig {
     /// Reported at start-up and by `check-config`, so nothing in a file is silently ignored.
     pub fn not_yet_active(&self) -> Vec<String> {
         let mut out: Vec<String> = self.inactive_sections.keys().cloned().collect();
-        let default_concurrency = ConcurrencyConfig::default();
-        for (name, p) in &self.providers {
-            if p.concurrency.concurrency != default_concurrency.concurrency
-                || p.concurrency.buffer_size != default_concurrency.buffer_size
-            {
-                out.push(format!("providers.{name}.concurrency_and_buffer_size"));
-            }
-        }
         let c = &self.client;
         let d = ClientConfig::default();
         let flags = [
-            (
-                "drop_excess_requests",
-                c.drop_excess_requests != d.drop_excess_requests,
-            ),
             ("enable_logging", c.enable_logging != d.enable_logging),
             (
                 "disable_content_logging",

@@ -55,6 +55,8 @@ pub struct RequestContext {
     pub fallback_index: usize,
     /// Time spent waiting on upstream so far (excluded from gateway overhead).
     pub upstream_time: Duration,
+    /// Time spent queued for a provider slot.
+    pub queue_time: Duration,
     /// Request headers plugins may read (lower-case `x-bf-*` names).
     pub headers: BTreeMap<String, String>,
     /// Free-form annotations plugins attach for later hooks.
@@ -77,6 +79,7 @@ impl RequestContext {
             attempts: 0,
             fallback_index: 0,
             upstream_time: Duration::ZERO,
+            queue_time: Duration::ZERO,
             headers: BTreeMap::new(),
             annotations: BTreeMap::new(),
         }

@@ -17,6 +17,7 @@ use heimdall_schema::completions::{CompletionChunk, CompletionRequest, Completio
 use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::models::Model;
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::context::RequestContext;
 use crate::fallback;
@@ -41,6 +42,26 @@ enum UpstreamReply {
     Full(GatewayResponse),
     ChatStream(ChatChunk, BoxChunkStream<ChatChunk>),
     CompletionStream(CompletionChunk, BoxChunkStream<CompletionChunk>),
+}
+
+impl UpstreamReply {
+    /// Keep the provider slot for as long as the upstream is busy: until the end of a stream.
+    fn holding(self, slot: OwnedSemaphorePermit) -> Self {
+        fn hold<C: Send + 'static>(
+            s: BoxChunkStream<C>,
+            slot: OwnedSemaphorePermit,
+        ) -> BoxChunkStream<C> {
+            Box::pin(s.map(move |item| {
+                let _slot = &slot;
+                item
+            }))
+        }
+        match self {
+            Self::Full(r) => Self::Full(r),
+            Self::ChatStream(first, s) => Self::ChatStream(first, hold(s, slot)),
+            Self::CompletionStream(first, s) => Self::CompletionStream(first, hold(s, slot)),
+        }
+    }
 }
 
 /// The gateway engine; cheap to share (`Arc`), reloadable.
@@ -222,7 +243,8 @@ impl Gateway {
             ctx.provider = Some(target.provider.clone());
             ctx.upstream_model = Some(target.model.clone());
             ctx.fallback_index = index;
-            match attempt_with_retries(entry, ctx, &req).await {
+            let drop_excess = rt.config.client.drop_excess_requests;
+            match attempt_with_retries(entry, ctx, &req, drop_excess).await {
                 Ok(reply) => return Ok(reply),
                 Err(e) if fallback::should_fall_back(&e) => {
                     tracing::debug!(request_id = %ctx.request_id, target = %reference, error = %e, "target failed; trying the next");
@@ -281,6 +303,7 @@ async fn attempt_with_retries(
     entry: &ProviderEntry,
     ctx: &mut RequestContext,
     req: &GatewayRequest,
+    drop_excess: bool,
 ) -> Result<UpstreamReply, GatewayError> {
     let network = &entry.config.network;
     let max_retries = network.max_retries;
@@ -299,14 +322,24 @@ async fn attempt_with_retries(
         };
         let key = index.and_then(|i| entry.config.keys.get(i));
         ctx.key_name = key.map(|k| k.name.clone());
+        let (slot, queued) = entry
+            .limiter
+            .acquire(
+                &entry.config.name,
+                drop_excess,
+                network.default_request_timeout,
+            )
+            .await?;
+        ctx.queue_time += queued;
         ctx.attempts += 1;
         let started = Instant::now();
         let result = call_once(entry.provider.as_ref(), key, req, ctx.stream).await;
         ctx.upstream_time += started.elapsed();
         let e = match result {
-            Ok(reply) => return Ok(reply),
+            Ok(reply) => return Ok(reply.holding(slot)),
             Err(e) => e,
         };
+        drop(slot);
         let key_at_fault = matches!(
             e.kind,
             ErrorKind::UpstreamRateLimited | ErrorKind::UpstreamAuth

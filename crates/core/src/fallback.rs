@@ -82,6 +82,7 @@ pub fn should_fall_back(e: &GatewayError) -> bool {
         | ErrorKind::UpstreamProtocol
         | ErrorKind::UpstreamStreamError
         | ErrorKind::NoKeyAvailable
+        | ErrorKind::Overloaded
         | ErrorKind::ModelNotFound => true,
         ErrorKind::InvalidRequest
         | ErrorKind::PayloadTooLarge

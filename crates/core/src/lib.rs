@@ -8,6 +8,7 @@ pub mod context;
 pub mod engine;
 pub mod fallback;
 pub mod keys;
+pub mod limiter;
 pub mod plugin;
 pub mod routing;
 pub mod runtime;

@@ -12,6 +12,7 @@ use heimdall_config::{GatewayConfig, ProviderConfig};
 use heimdall_providers::Provider;
 
 use crate::keys::KeyCooldowns;
+use crate::limiter::ProviderLimiter;
 use crate::plugin::Pipeline;
 
 /// A servable provider: its config and live client.
@@ -22,6 +23,8 @@ pub struct ProviderEntry {
     pub provider: Arc<dyn Provider>,
     /// Keys out of rotation after rate-limit or auth failures.
     pub cooldowns: KeyCooldowns,
+    /// Concurrency limit and wait queue.
+    pub limiter: ProviderLimiter,
 }
 
 impl std::fmt::Debug for ProviderEntry {
@@ -81,6 +84,10 @@ impl Runtime {
                 pc.name.clone(),
                 Arc::new(ProviderEntry {
                     cooldowns: KeyCooldowns::new(pc.keys.len()),
+                    limiter: ProviderLimiter::new(
+                        pc.concurrency.concurrency,
+                        pc.concurrency.buffer_size,
+                    ),
                     config: pc,
                     provider,
                 }),

@@ -52,6 +52,8 @@ pub enum ErrorKind {
     UpstreamStreamError,
     /// No provider key is usable for this model.
     NoKeyAvailable,
+    /// The provider's concurrency limit and queue are full, or the queue wait timed out.
+    Overloaded,
     /// The gateway failed internally.
     Internal,
 }
@@ -179,7 +181,7 @@ impl ErrorKind {
             | Self::UpstreamTimeout
             | Self::UpstreamProtocol
             | Self::UpstreamStreamError => Blame::Upstream,
-            Self::NoKeyAvailable | Self::Internal => Blame::Gateway,
+            Self::NoKeyAvailable | Self::Overloaded | Self::Internal => Blame::Gateway,
         }
     }
 
@@ -200,6 +202,7 @@ impl ErrorKind {
             | Self::UpstreamModelNotFound
             | Self::UpstreamProtocol
             | Self::NoKeyAvailable
+            | Self::Overloaded
             | Self::Internal => false,
         }
     }
@@ -217,7 +220,7 @@ impl ErrorKind {
             | Self::UpstreamProtocol
             | Self::UpstreamStreamError => 502,
             Self::UpstreamTimeout => 504,
-            Self::NoKeyAvailable => 503,
+            Self::NoKeyAvailable | Self::Overloaded => 503,
             Self::Internal => 500,
         }
     }
@@ -232,7 +235,7 @@ impl ErrorKind {
             | Self::UpstreamBadRequest
             | Self::UpstreamModelNotFound => "invalid_request_error",
             Self::UpstreamAuth => "authentication_error",
-            Self::UpstreamRateLimited => "rate_limit_error",
+            Self::UpstreamRateLimited | Self::Overloaded => "rate_limit_error",
             Self::UpstreamServer
             | Self::UpstreamConnection
             | Self::UpstreamTimeout
@@ -249,6 +252,7 @@ impl ErrorKind {
             Self::PayloadTooLarge => Some("payload_too_large"),
             Self::UpstreamTimeout => Some("timeout"),
             Self::UpstreamRateLimited => Some("rate_limit_exceeded"),
+            Self::Overloaded => Some("gateway_overloaded"),
             Self::InvalidRequest
             | Self::RouteNotFound
             | Self::UpstreamAuth

@@ -76,6 +76,7 @@ pub fn load(value: Value, ctx: &mut LoadCtx<'_>) -> Option<GatewayConfig> {
         inactive_sections: raw.rest.into_iter().collect(),
         ..GatewayConfig::default()
     };
+    crate::balancing::take_sections(&mut cfg, ctx);
     if let Some(s) = raw.server {
         cfg.server = ServerConfig {
             host: s.host,

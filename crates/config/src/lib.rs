@@ -6,6 +6,7 @@
 //! all produce or read the same validated snapshot; none of them should carry file parsing.
 #![warn(missing_docs)]
 
+mod balancing;
 mod bifrost_yaml;
 mod build;
 mod env;
@@ -17,6 +18,7 @@ mod zero;
 
 use std::path::Path;
 
+pub use balancing::{FallbackTrigger, HealthConfig, LoadBalancingConfig, Strategy};
 pub use build::{ConfigError, ConfigIssue};
 pub use env::{EnvLookup, ProcessEnv, Resolved, resolve};
 pub use kinds::{ALL_KINDS, Dialect, Preset, ProviderKind};

@@ -43,7 +43,7 @@ impl Serialize for Secret {
 }
 
 /// The whole gateway configuration.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct GatewayConfig {
     /// Providers by name (the name used in `provider/model`).
     pub providers: BTreeMap<String, ProviderConfig>,
@@ -55,8 +55,27 @@ pub struct GatewayConfig {
     pub model_aliases: BTreeMap<String, String>,
     /// Model → ordered `provider/model` fallback chain (used by the routing work).
     pub fallbacks: BTreeMap<String, Vec<String>>,
+    /// Balancing strategy, provider weights, circuit breakers and health checks.
+    pub load_balancing: crate::balancing::LoadBalancingConfig,
+    /// Failure classes that move a request to its next fallback target.
+    pub fallback_triggers: Vec<crate::balancing::FallbackTrigger>,
     /// Sections parsed and kept but not active in this version.
     pub inactive_sections: BTreeMap<String, serde_json::Value>,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            providers: BTreeMap::new(),
+            client: ClientConfig::default(),
+            server: ServerConfig::default(),
+            model_aliases: BTreeMap::new(),
+            fallbacks: BTreeMap::new(),
+            load_balancing: crate::balancing::LoadBalancingConfig::default(),
+            fallback_triggers: crate::balancing::FallbackTrigger::DEFAULT.to_vec(),
+            inactive_sections: BTreeMap::new(),
+        }
+    }
 }
 
 impl GatewayConfig {
@@ -140,6 +159,44 @@ pub struct NetworkConfig {
     pub retry_backoff_max: Duration,
     /// How long a key stays out of rotation after a 429 without `Retry-After`, or a 401/403.
     pub key_cooldown: Duration,
+    /// Establishing a TCP/TLS connection.
+    pub connect_timeout: Duration,
+    /// A stream's first chunk (headers included); `None` = `default_request_timeout`.
+    pub first_byte_timeout: Option<Duration>,
+    /// Silence allowed between two stream chunks; `None` = `default_request_timeout`.
+    pub stream_idle_timeout: Option<Duration>,
+    /// Ceiling for a client's `x-bf-request-timeout`; `None` = the larger of
+    /// `default_request_timeout` and 600 s.
+    pub max_request_timeout: Option<Duration>,
+}
+
+impl NetworkConfig {
+    /// Time allowed for a stream's first chunk.
+    pub fn first_byte(&self) -> Duration {
+        self.first_byte_timeout
+            .unwrap_or(self.default_request_timeout)
+    }
+
+    /// Silence allowed between stream chunks.
+    pub fn stream_idle(&self) -> Duration {
+        self.stream_idle_timeout
+            .unwrap_or(self.default_request_timeout)
+    }
+
+    /// Largest request timeout a client may ask for.
+    pub fn request_timeout_cap(&self) -> Duration {
+        self.max_request_timeout
+            .unwrap_or_else(|| self.default_request_timeout.max(Duration::from_secs(600)))
+    }
+
+    /// The longest any configured timeout can be: transport-level backstop, so the engine's
+    /// own deadlines (which produce the precise errors) always fire first.
+    pub fn backstop(&self) -> Duration {
+        self.request_timeout_cap()
+            .max(self.first_byte())
+            .max(self.stream_idle())
+            + Duration::from_secs(1)
+    }
 }
 
 impl Default for NetworkConfig {
@@ -152,6 +209,10 @@ impl Default for NetworkConfig {
             retry_backoff_initial: Duration::from_millis(500),
             retry_backoff_max: Duration::from_secs(5),
             key_cooldown: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            first_byte_timeout: None,
+            stream_idle_timeout: None,
+            max_request_timeout: None,
         }
     }
 }

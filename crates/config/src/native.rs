@@ -97,6 +97,14 @@ struct RawNetwork {
     retry_backoff_max: Option<u64>,
     #[serde(default)]
     key_cooldown_in_seconds: Option<u64>,
+    #[serde(default)]
+    connect_timeout_in_seconds: Option<f64>,
+    #[serde(default)]
+    first_byte_timeout_in_seconds: Option<f64>,
+    #[serde(default)]
+    stream_idle_timeout_in_seconds: Option<f64>,
+    #[serde(default)]
+    max_request_timeout_in_seconds: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -164,6 +172,7 @@ pub fn load(value: Value, ctx: &mut LoadCtx<'_>) -> Option<GatewayConfig> {
         inactive_sections: raw.rest.into_iter().collect(),
         ..GatewayConfig::default()
     };
+    crate::balancing::take_sections(&mut cfg, ctx);
     if let Some(c) = raw.client {
         cfg.client = client(c);
     }
@@ -260,6 +269,34 @@ fn provider(name: &str, p: RawProvider, ctx: &mut LoadCtx<'_>) -> Option<Provide
         if let Some(s) = n.key_cooldown_in_seconds {
             network.key_cooldown = Duration::from_secs(s);
         }
+        let mut seconds = |field: &str, v: Option<f64>| -> Option<Duration> {
+            let v = v?;
+            match Duration::try_from_secs_f64(v) {
+                Ok(d) if !d.is_zero() => Some(d),
+                _ => {
+                    ctx.issue(
+                        format!("{npath}.{field}"),
+                        "must be a positive number of seconds",
+                    );
+                    None
+                }
+            }
+        };
+        if let Some(d) = seconds("connect_timeout_in_seconds", n.connect_timeout_in_seconds) {
+            network.connect_timeout = d;
+        }
+        network.first_byte_timeout = seconds(
+            "first_byte_timeout_in_seconds",
+            n.first_byte_timeout_in_seconds,
+        );
+        network.stream_idle_timeout = seconds(
+            "stream_idle_timeout_in_seconds",
+            n.stream_idle_timeout_in_seconds,
+        );
+        network.max_request_timeout = seconds(
+            "max_request_timeout_in_seconds",
+            n.max_request_timeout_in_seconds,
+        );
         if network.retry_backoff_max < network.retry_backoff_initial {
             ctx.issue(
                 format!("{npath}.retry_backoff_max"),

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use heimdall_config::{
-    ConfigFormat, Layout, ProviderKind, ProxyKind, from_environment, load_file, parse_str,
+    ConfigFormat, FallbackTrigger, Layout, ProviderKind, ProxyKind, Strategy, from_environment,
+    load_file, parse_str,
 };
 
 fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -100,17 +101,18 @@ fn bifrost_yaml_loads_without_and_with_env() {
         ProviderKind::Anthropic
     );
     assert_eq!(cfg.fallbacks["gpt-4o"].len(), 2);
-    for s in [
-        "caching",
-        "loadBalancing",
-        "budgets",
-        "observability",
-        "security",
-    ] {
+    assert_eq!(cfg.load_balancing.strategy, Strategy::Adaptive);
+    assert!(cfg.load_balancing.health.active_checks);
+    assert_eq!(
+        cfg.load_balancing.health.check_interval,
+        Duration::from_secs(60)
+    );
+    for s in ["caching", "budgets", "observability", "security"] {
         assert!(cfg.inactive_sections.contains_key(s), "{s} kept");
     }
     assert_eq!(cfg.server.port, Some(8080));
-    assert_eq!(loaded.warnings.len(), 3);
+    // Three unset key variables, and loadBalancing.config.maxRetries (retries are per provider).
+    assert_eq!(loaded.warnings.len(), 4, "{:?}", loaded.warnings);
 
     let with_env = load_file(
         &example("bifrost.yaml"),
@@ -233,4 +235,43 @@ fn unset_variable_disables_the_key_with_a_warning_naming_it() {
 fn unknown_extension_is_refused() {
     let err = load_file(&PathBuf::from("config.toml"), &env(&[])).unwrap_err();
     assert!(err.to_string().contains(".json, .yaml or .yml"));
+}
+
+#[test]
+fn native_layout_takes_balancing_triggers_and_timeouts() {
+    let json = r#"{
+        "providers": {"a": {"type": "openai", "keys": [{"value": "sk", "weight": 1}],
+            "network_config": {"connect_timeout_in_seconds": 2, "first_byte_timeout_in_seconds": 1.5,
+                "stream_idle_timeout_in_seconds": 4, "max_request_timeout_in_seconds": 90}}},
+        "load_balancing": {"strategy": "round-robin", "config": {"unhealthyThreshold": 5,
+            "healthyThreshold": 1, "circuitBreakerCooldown": 2000, "weights": {"a": 3}}},
+        "fallback_triggers": ["rate_limit", "server_error"]
+    }"#;
+    let loaded = parse_str(json, ConfigFormat::Json, &env(&[])).unwrap();
+    let c = loaded.config;
+    assert_eq!(c.load_balancing.strategy, Strategy::RoundRobin);
+    assert_eq!(c.load_balancing.health.unhealthy_threshold, 5);
+    assert_eq!(c.load_balancing.health.healthy_threshold, 1);
+    assert_eq!(c.load_balancing.health.open_for, Duration::from_secs(2));
+    assert_eq!(c.load_balancing.provider_weights["a"], 3.0);
+    assert_eq!(
+        c.fallback_triggers,
+        [FallbackTrigger::RateLimit, FallbackTrigger::ServerError]
+    );
+    assert!(c.not_yet_active().is_empty(), "{:?}", c.not_yet_active());
+    let n = &c.provider("a").unwrap().network;
+    assert_eq!(n.connect_timeout, Duration::from_secs(2));
+    assert_eq!(n.first_byte(), Duration::from_millis(1500));
+    assert_eq!(n.stream_idle(), Duration::from_secs(4));
+    assert_eq!(n.request_timeout_cap(), Duration::from_secs(90));
+}
+
+#[test]
+fn bad_balancing_values_name_their_path() {
+    let json = r#"{"providers": {}, "loadBalancing": {"strategy": "fastest"},
+        "fallback_triggers": ["server_error", "sometimes"]}"#;
+    let err = parse_str(json, ConfigFormat::Json, &env(&[])).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("loadBalancing.strategy"), "{text}");
+    assert!(text.contains("fallback_triggers[1]"), "{text}");
 }

@@ -57,6 +57,12 @@ pub struct RequestContext {
     pub upstream_time: Duration,
     /// Time spent queued for a provider slot.
     pub queue_time: Duration,
+    /// Retries after failed attempts, over all targets.
+    pub retries: u32,
+    /// Retries spent on the current target (each target has its own budget).
+    pub retries_on_target: u32,
+    /// Keys rotated away from after 429/401/403.
+    pub key_rotations: u32,
     /// Request headers plugins may read (lower-case `x-bf-*` names).
     pub headers: BTreeMap<String, String>,
     /// Free-form annotations plugins attach for later hooks.
@@ -80,6 +86,9 @@ impl RequestContext {
             fallback_index: 0,
             upstream_time: Duration::ZERO,
             queue_time: Duration::ZERO,
+            retries: 0,
+            retries_on_target: 0,
+            key_rotations: 0,
             headers: BTreeMap::new(),
             annotations: BTreeMap::new(),
         }

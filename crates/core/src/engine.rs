@@ -5,27 +5,26 @@
 //! upstream that fails before its first byte is retried like a non-streamed failure and the
 //! client never sees a half-started stream. After the first chunk, failures travel in-band.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use futures::StreamExt;
-use heimdall_config::{GatewayConfig, KeyConfig};
-use heimdall_providers::Provider;
+use heimdall_config::GatewayConfig;
 use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse, StreamOptions};
 use heimdall_schema::completions::{CompletionChunk, CompletionRequest, CompletionResponse};
 use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::models::Model;
-use tokio::sync::OwnedSemaphorePermit;
 
+use crate::attempt::{AttemptSettings, UpstreamReply, attempt_with_retries};
 use crate::context::RequestContext;
-use crate::fallback;
-use crate::keys::{pick_key, pick_key_index};
+use crate::keys::pick_key;
 use crate::plugin::{GatewayRequest, GatewayResponse, Pipeline, PreOutcome};
 use crate::routing::{RouteTarget, resolve};
 use crate::runtime::{ProviderEntry, Runtime};
-use crate::stream::{BoxChunkStream, ObservedChunk, ObservedStream};
+use crate::stream::{ObservedChunk, ObservedStream};
+use crate::{balance, deadline, fallback};
 
 /// The result of a request: a complete reply, or a stream already past its first chunk.
 // Built once per request and moved straight to the transport: boxing would add an allocation
@@ -36,32 +35,6 @@ pub enum Outcome<R, C: ObservedChunk> {
     Done(Box<RequestContext>, Result<R, GatewayError>),
     /// A live stream; its context is inside.
     Stream(ObservedStream<C>),
-}
-
-enum UpstreamReply {
-    Full(GatewayResponse),
-    ChatStream(ChatChunk, BoxChunkStream<ChatChunk>),
-    CompletionStream(CompletionChunk, BoxChunkStream<CompletionChunk>),
-}
-
-impl UpstreamReply {
-    /// Keep the provider slot for as long as the upstream is busy: until the end of a stream.
-    fn holding(self, slot: OwnedSemaphorePermit) -> Self {
-        fn hold<C: Send + 'static>(
-            s: BoxChunkStream<C>,
-            slot: OwnedSemaphorePermit,
-        ) -> BoxChunkStream<C> {
-            Box::pin(s.map(move |item| {
-                let _slot = &slot;
-                item
-            }))
-        }
-        match self {
-            Self::Full(r) => Self::Full(r),
-            Self::ChatStream(first, s) => Self::ChatStream(first, hold(s, slot)),
-            Self::CompletionStream(first, s) => Self::CompletionStream(first, hold(s, slot)),
-        }
-    }
 }
 
 /// The gateway engine; cheap to share (`Arc`), reloadable.
@@ -197,8 +170,11 @@ impl Gateway {
         (models, errors)
     }
 
-    /// Walk the fallback plan: per target, pre hooks (they see the model being tried), routing,
-    /// then attempts with that provider's retry budget; move on only on target failures.
+    /// Walk the fallback plan: per target, pre hooks (they see the model being tried), routing
+    /// (a model served by several providers is balanced over them, the others following as
+    /// fallbacks), then attempts with that provider's retry budget; move on only on failures
+    /// in the configured trigger set. A target whose provider circuit is open waits at the
+    /// back of the plan while others remain.
     async fn execute(
         &self,
         rt: &Runtime,
@@ -206,12 +182,37 @@ impl Gateway {
         mut req: GatewayRequest,
     ) -> Result<UpstreamReply, GatewayError> {
         let request_fallbacks = fallback::take_request_fallbacks(extra_of(&mut req))?;
+        let settings = AttemptSettings {
+            balancing: &rt.config.load_balancing,
+            drop_excess: rt.config.client.drop_excess_requests,
+            requested_timeout: deadline::requested_timeout(&ctx.headers)?,
+        };
+        let triggers = &rt.config.fallback_triggers;
         let plan = fallback::plan(model_of(&mut req), request_fallbacks, &rt.config.fallbacks);
+        let mut queue: VecDeque<Pending> = plan
+            .into_iter()
+            .enumerate()
+            .map(|(index, reference)| Pending {
+                index,
+                reference,
+                deferred: false,
+            })
+            .collect();
         let mut tried: Vec<(String, String)> = Vec::new();
         let mut done: Vec<RouteTarget> = Vec::new();
         let mut last_error = None;
-        for (index, reference) in plan.iter().enumerate() {
-            reference.clone_into(model_of(&mut req));
+        while let Some(pending) = queue.pop_front() {
+            if !pending.deferred
+                && queue.iter().any(|p| !p.deferred)
+                && self.circuit_open(rt, &pending.reference)
+            {
+                queue.push_back(Pending {
+                    deferred: true,
+                    ..pending
+                });
+                continue;
+            }
+            pending.reference.clone_into(model_of(&mut req));
             if !rt.pipeline.is_empty()
                 && let PreOutcome::Respond(r) = rt.pipeline.pre(ctx, &mut req).await?
             {
@@ -223,16 +224,29 @@ impl Gateway {
                 &rt.config.model_aliases,
                 model_of(&mut req),
             );
-            let target = match routed {
+            let mut target = match routed {
                 Ok(t) if done.contains(&t) => continue,
                 Ok(t) => t,
-                Err(e) if plan.len() > 1 && fallback::should_fall_back(&e) => {
-                    tried.push((reference.clone(), e.message.clone()));
+                Err(e)
+                    if (!queue.is_empty() || last_error.is_some())
+                        && e.kind == ErrorKind::ModelNotFound =>
+                {
+                    tried.push((pending.reference.clone(), e.message.clone()));
                     last_error = Some(e);
                     continue;
                 }
                 Err(e) => return Err(e),
             };
+            if let Some(chosen) = self.balance_group(rt, model_of(&mut req), &done) {
+                for other in chosen.others.iter().rev() {
+                    queue.push_front(Pending {
+                        index: pending.index,
+                        reference: format!("{other}/{}", target.model),
+                        deferred: false,
+                    });
+                }
+                target.provider = chosen.provider;
+            }
             let entry = rt.providers.get(&target.provider).ok_or_else(|| {
                 GatewayError::internal(format!(
                     "routing chose unknown provider '{}'",
@@ -242,12 +256,12 @@ impl Gateway {
             prepare_upstream(&mut req, &target.model, ctx.stream);
             ctx.provider = Some(target.provider.clone());
             ctx.upstream_model = Some(target.model.clone());
-            ctx.fallback_index = index;
-            let drop_excess = rt.config.client.drop_excess_requests;
-            match attempt_with_retries(entry, ctx, &req, drop_excess).await {
+            ctx.fallback_index = pending.index;
+            ctx.retries_on_target = 0;
+            match attempt_with_retries(entry, ctx, &req, &settings).await {
                 Ok(reply) => return Ok(reply),
-                Err(e) if fallback::should_fall_back(&e) => {
-                    tracing::debug!(request_id = %ctx.request_id, target = %reference, error = %e, "target failed; trying the next");
+                Err(e) if fallback::should_fall_back(&e, triggers) => {
+                    tracing::debug!(request_id = %ctx.request_id, target = %pending.reference, error = %e, "target failed; trying the next");
                     tried.push((
                         format!("{}/{}", target.provider, target.model),
                         e.message.clone(),
@@ -263,6 +277,92 @@ impl Gateway {
             None => GatewayError::internal("fallback plan was empty"),
         })
     }
+
+    /// Whether `reference` names a provider (directly, or as the sole server of the model)
+    /// whose circuit is open.
+    fn circuit_open(&self, rt: &Runtime, reference: &str) -> bool {
+        let health = &rt.config.load_balancing.health;
+        match resolve(
+            &rt.routable,
+            &rt.unavailable,
+            &rt.config.model_aliases,
+            reference,
+        ) {
+            Ok(t) if rt.groups.contains_key(&t.model) => false,
+            Ok(t) => rt
+                .providers
+                .get(&t.provider)
+                .is_some_and(|e| !e.breaker.is_available(health)),
+            Err(_) => false,
+        }
+    }
+
+    /// For a bare model name that several providers declare: the member chosen by the
+    /// strategy (healthy ones first) and the rest, to follow as fallbacks.
+    fn balance_group(
+        &self,
+        rt: &Runtime,
+        requested: &str,
+        done: &[RouteTarget],
+    ) -> Option<GroupChoice> {
+        let name = rt
+            .config
+            .model_aliases
+            .get(requested)
+            .map_or(requested, String::as_str);
+        if name
+            .split_once('/')
+            .is_some_and(|(p, _)| rt.routable.contains_key(p))
+        {
+            return None;
+        }
+        let group = rt.groups.get(name)?;
+        let lb = &rt.config.load_balancing;
+        let open = |p: &str| !done.iter().any(|d| d.provider == p && d.model == name);
+        let pick = |healthy_only: bool| {
+            balance::choose(
+                lb.strategy,
+                group.providers.len(),
+                |i| {
+                    let p = group.providers.get(i)?;
+                    let entry = rt.providers.get(p)?;
+                    (open(p) && (!healthy_only || entry.breaker.is_available(&lb.health))).then(
+                        || {
+                            (
+                                lb.provider_weights.get(p).copied().unwrap_or(1.0),
+                                &entry.stats,
+                            )
+                        },
+                    )
+                },
+                &group.turn,
+                rand::random(),
+                rand::random(),
+            )
+        };
+        let chosen = pick(true).or_else(|| pick(false))?;
+        let provider = group.providers.get(chosen)?.clone();
+        let others = group
+            .providers
+            .iter()
+            .filter(|p| **p != provider && open(p))
+            .cloned()
+            .collect();
+        Some(GroupChoice { provider, others })
+    }
+}
+
+/// One entry of the fallback plan waiting its turn.
+struct Pending {
+    index: usize,
+    reference: String,
+    deferred: bool,
+}
+
+/// A model group's balancing decision.
+struct GroupChoice {
+    provider: String,
+    others: Vec<String>,
 }
 
 fn model_of(req: &mut GatewayRequest) -> &mut String {
@@ -293,142 +393,6 @@ fn prepare_upstream(req: &mut GatewayRequest, model: &str, stream: bool) {
         stream_options
             .get_or_insert_with(StreamOptions::default)
             .include_usage = Some(true);
-    }
-}
-
-/// Attempts against one target. A 429/401/403 puts the key in cooldown (for `Retry-After`, or
-/// `key_cooldown`) and rotates to another key without spending the retry budget; network errors,
-/// timeouts and 5xx retry (any usable key) with backoff up to `max_retries`.
-async fn attempt_with_retries(
-    entry: &ProviderEntry,
-    ctx: &mut RequestContext,
-    req: &GatewayRequest,
-    drop_excess: bool,
-) -> Result<UpstreamReply, GatewayError> {
-    let network = &entry.config.network;
-    let max_retries = network.max_retries;
-    let model = ctx.upstream_model.clone().unwrap_or_default();
-    let mut retries = 0u32;
-    let mut rotations = 0usize;
-    let mut rotated_from: Option<GatewayError> = None;
-    loop {
-        let picked = pick_key_index(&entry.config, &model, rand::random::<f64>(), |i| {
-            entry.cooldowns.is_cooling(i)
-        });
-        let index = match picked {
-            Ok(i) => i,
-            // No other key left after a rotation: answer with the upstream's own error.
-            Err(e) => return Err(rotated_from.take().unwrap_or(e)),
-        };
-        let key = index.and_then(|i| entry.config.keys.get(i));
-        ctx.key_name = key.map(|k| k.name.clone());
-        let (slot, queued) = entry
-            .limiter
-            .acquire(
-                &entry.config.name,
-                drop_excess,
-                network.default_request_timeout,
-            )
-            .await?;
-        ctx.queue_time += queued;
-        ctx.attempts += 1;
-        let started = Instant::now();
-        let result = call_once(entry.provider.as_ref(), key, req, ctx.stream).await;
-        ctx.upstream_time += started.elapsed();
-        let e = match result {
-            Ok(reply) => return Ok(reply.holding(slot)),
-            Err(e) => e,
-        };
-        drop(slot);
-        let key_at_fault = matches!(
-            e.kind,
-            ErrorKind::UpstreamRateLimited | ErrorKind::UpstreamAuth
-        );
-        if let (true, Some(i)) = (key_at_fault, index) {
-            let cooldown = e
-                .retry_after_secs
-                .map_or(network.key_cooldown, Duration::from_secs);
-            entry.cooldowns.cool(i, cooldown);
-            if rotations < entry.config.keys.len() {
-                rotations += 1;
-                tracing::debug!(request_id = %ctx.request_id, key = ctx.key_name.as_deref().unwrap_or(""), ?cooldown, error = %e, "key cooling down; rotating");
-                rotated_from = Some(e);
-                continue;
-            }
-        }
-        if e.is_retryable() && retries < max_retries {
-            retries += 1;
-            let delay = backoff(
-                retries,
-                network.retry_backoff_initial,
-                network.retry_backoff_max,
-                e.retry_after_secs,
-            );
-            tracing::debug!(request_id = %ctx.request_id, retry = retries, error = %e, ?delay, "retrying upstream");
-            tokio::time::sleep(delay).await;
-            continue;
-        }
-        return Err(e);
-    }
-}
-
-/// Exponential backoff with jitter in `[d/2, d]`, `d = initial * 2^(attempt-1)` capped at
-/// `max`; a `Retry-After` from upstream wins when it is longer (still capped at `max`).
-pub fn backoff(
-    attempt: u32,
-    initial: Duration,
-    max: Duration,
-    retry_after: Option<u64>,
-) -> Duration {
-    let exp = initial.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-    let capped = exp.min(max);
-    let jittered = capped.mul_f64(0.5 + rand::random::<f64>() * 0.5);
-    match retry_after {
-        Some(secs) => Duration::from_secs(secs).max(jittered).min(max),
-        None => jittered,
-    }
-}
-
-async fn call_once(
-    provider: &dyn Provider,
-    key: Option<&KeyConfig>,
-    req: &GatewayRequest,
-    stream: bool,
-) -> Result<UpstreamReply, GatewayError> {
-    match (req, stream) {
-        (GatewayRequest::Chat(r), false) => provider
-            .chat(key, r)
-            .await
-            .map(|c| UpstreamReply::Full(GatewayResponse::Chat(c))),
-        (GatewayRequest::Chat(r), true) => {
-            let mut s = provider.chat_stream(key, r).await?;
-            let first = first_chunk(&mut s, provider.name()).await?;
-            Ok(UpstreamReply::ChatStream(first, s))
-        }
-        (GatewayRequest::Completion(r), false) => provider
-            .completion(key, r)
-            .await
-            .map(|c| UpstreamReply::Full(GatewayResponse::Completion(c))),
-        (GatewayRequest::Completion(r), true) => {
-            let mut s = provider.completion_stream(key, r).await?;
-            let first = first_chunk(&mut s, provider.name()).await?;
-            Ok(UpstreamReply::CompletionStream(first, s))
-        }
-        (GatewayRequest::Embedding(r), _) => provider
-            .embeddings(key, r)
-            .await
-            .map(|e| UpstreamReply::Full(GatewayResponse::Embedding(e))),
-    }
-}
-
-async fn first_chunk<C>(s: &mut BoxChunkStream<C>, provider: &str) -> Result<C, GatewayError> {
-    match s.next().await {
-        Some(r) => r,
-        None => Err(GatewayError::new(
-            ErrorKind::UpstreamProtocol,
-            format!("provider '{provider}' ended the stream before sending any chunk"),
-        )
-        .with_provider(provider)),
     }
 }
 

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use heimdall_config::FallbackTrigger;
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use serde_json::{Map, Value};
 
@@ -70,26 +71,32 @@ pub fn plan(
     out
 }
 
-/// Whether a failure of one target should move on to the next.
-pub fn should_fall_back(e: &GatewayError) -> bool {
-    match e.kind {
-        ErrorKind::UpstreamAuth
-        | ErrorKind::UpstreamRateLimited
-        | ErrorKind::UpstreamModelNotFound
-        | ErrorKind::UpstreamServer
-        | ErrorKind::UpstreamConnection
-        | ErrorKind::UpstreamTimeout
-        | ErrorKind::UpstreamProtocol
-        | ErrorKind::UpstreamStreamError
-        | ErrorKind::NoKeyAvailable
-        | ErrorKind::Overloaded
-        | ErrorKind::ModelNotFound => true,
+/// The trigger class of a failure; `None` for failures that are never a target's fault.
+pub fn trigger_of(e: &GatewayError) -> Option<FallbackTrigger> {
+    Some(match e.kind {
+        ErrorKind::UpstreamAuth => FallbackTrigger::Auth,
+        ErrorKind::UpstreamRateLimited => FallbackTrigger::RateLimit,
+        ErrorKind::UpstreamModelNotFound | ErrorKind::ModelNotFound => {
+            FallbackTrigger::ModelNotFound
+        }
+        ErrorKind::UpstreamServer => FallbackTrigger::ServerError,
+        ErrorKind::UpstreamConnection => FallbackTrigger::Connection,
+        ErrorKind::UpstreamTimeout => FallbackTrigger::Timeout,
+        ErrorKind::UpstreamProtocol | ErrorKind::UpstreamStreamError => {
+            FallbackTrigger::StreamError
+        }
+        ErrorKind::NoKeyAvailable | ErrorKind::Overloaded => FallbackTrigger::Unavailable,
+        ErrorKind::UpstreamBadRequest => FallbackTrigger::BadRequest,
         ErrorKind::InvalidRequest
         | ErrorKind::PayloadTooLarge
         | ErrorKind::RouteNotFound
-        | ErrorKind::UpstreamBadRequest
-        | ErrorKind::Internal => false,
-    }
+        | ErrorKind::Internal => return None,
+    })
+}
+
+/// Whether a failure of one target should move on to the next, given the configured triggers.
+pub fn should_fall_back(e: &GatewayError, triggers: &[FallbackTrigger]) -> bool {
+    trigger_of(e).is_some_and(|t| triggers.contains(&t))
 }
 
 /// The error when every target failed: the last failure's kind and status, with every
@@ -146,21 +153,45 @@ mod tests {
 
     #[test]
     fn only_target_failures_fall_back() {
-        assert!(should_fall_back(&GatewayError::from_upstream_status(
-            503, "x"
-        )));
-        assert!(should_fall_back(&GatewayError::from_upstream_status(
-            429, "x"
-        )));
-        assert!(should_fall_back(&GatewayError::from_upstream_status(
-            401, "x"
-        )));
-        assert!(should_fall_back(&GatewayError::from_upstream_status(
-            404, "x"
-        )));
-        assert!(!should_fall_back(&GatewayError::from_upstream_status(
-            400, "x"
-        )));
-        assert!(!should_fall_back(&GatewayError::invalid_request("x", None)));
+        assert!(should_fall_back(
+            &GatewayError::from_upstream_status(503, "x"),
+            &FallbackTrigger::DEFAULT
+        ));
+        assert!(should_fall_back(
+            &GatewayError::from_upstream_status(429, "x"),
+            &FallbackTrigger::DEFAULT
+        ));
+        assert!(should_fall_back(
+            &GatewayError::from_upstream_status(401, "x"),
+            &FallbackTrigger::DEFAULT
+        ));
+        assert!(should_fall_back(
+            &GatewayError::from_upstream_status(404, "x"),
+            &FallbackTrigger::DEFAULT
+        ));
+        assert!(!should_fall_back(
+            &GatewayError::from_upstream_status(400, "x"),
+            &FallbackTrigger::DEFAULT
+        ));
+        assert!(!should_fall_back(
+            &GatewayError::invalid_request("x", None),
+            &FallbackTrigger::DEFAULT
+        ));
+    }
+
+    #[test]
+    fn the_trigger_set_is_configurable() {
+        let only_rate_limits = [FallbackTrigger::RateLimit];
+        let e503 = GatewayError::from_upstream_status(503, "x");
+        let e429 = GatewayError::from_upstream_status(429, "x");
+        assert!(!should_fall_back(&e503, &only_rate_limits));
+        assert!(should_fall_back(&e429, &only_rate_limits));
+        let with_bad_request = [FallbackTrigger::BadRequest];
+        let e400 = GatewayError::from_upstream_status(400, "x");
+        assert!(should_fall_back(&e400, &with_bad_request));
+        assert!(!should_fall_back(
+            &GatewayError::invalid_request("x", None),
+            &with_bad_request
+        ));
     }
 }

@@ -1,12 +1,17 @@
-//! Choosing a provider key for a request: weighted random among the keys that allow the model.
+//! Choosing a provider key for a request among the keys that allow the model, by the
+//! configured balancing strategy (weighted random by default).
 //!
 //! Why this way: Bifrost users configure `weight` per key and an allow-list of models; traffic
 //! must split in proportion to weight among the keys eligible for the requested model. The
 //! choice runs on every request, so it allocates nothing: one pass to sum eligible weights, one
 //! to find the pick. Keys whose secret could not be resolved are never eligible.
 
-use heimdall_config::{KeyConfig, ProviderConfig};
+use std::sync::atomic::AtomicUsize;
+
+use heimdall_config::{KeyConfig, ProviderConfig, Strategy};
 use heimdall_schema::error::{ErrorKind, GatewayError};
+
+use crate::balance::{Stats, choose};
 
 /// Whether `key` may serve `model`.
 pub fn key_allows(key: &KeyConfig, model: &str) -> bool {
@@ -37,28 +42,65 @@ pub fn pick_key_index(
     r: f64,
     skip: impl Fn(usize) -> bool,
 ) -> Result<Option<usize>, GatewayError> {
+    let turn = AtomicUsize::new(0);
+    let picker = KeyPicker {
+        strategy: Strategy::Weighted,
+        stats: &[],
+        turn: &turn,
+        r1: r,
+        r2: r,
+    };
+    select_key(provider, model, &picker, skip)
+}
+
+/// How to choose among eligible keys: the strategy and its live state.
+#[derive(Debug)]
+pub struct KeyPicker<'a> {
+    /// Balancing strategy.
+    pub strategy: Strategy,
+    /// Per-key statistics, by key index (missing entries read as "never measured").
+    pub stats: &'a [Stats],
+    /// Round-robin counter of this provider's keys.
+    pub turn: &'a AtomicUsize,
+    /// Uniform random numbers in `[0, 1)`.
+    pub r1: f64,
+    /// A second one (adaptive compares two picks).
+    pub r2: f64,
+}
+
+static UNMEASURED: Stats = Stats::new();
+
+/// Choose a key for `model` among the usable, allowed keys not skipped, by `picker`'s strategy.
+/// Returns `Ok(None)` for a keyless provider with no keys configured.
+pub fn select_key(
+    provider: &ProviderConfig,
+    model: &str,
+    picker: &KeyPicker<'_>,
+    skip: impl Fn(usize) -> bool,
+) -> Result<Option<usize>, GatewayError> {
     let keyless = provider.kind.preset().keyless;
     if provider.keys.is_empty() && keyless {
         return Ok(None);
     }
     let configured = |k: &KeyConfig| usable(k, keyless) && key_allows(k, model);
-    let mut any_configured = false;
-    let mut count = 0usize;
-    let mut total = 0.0f64;
-    for (i, k) in provider.keys.iter().enumerate() {
-        if configured(k) {
-            any_configured = true;
-            if !skip(i) {
-                count += 1;
-                total += k.weight.max(0.0);
-            }
-        }
-    }
-    if !any_configured {
+    if !provider.keys.iter().any(configured) {
         return Err(no_key_error(provider, model));
     }
-    if count == 0 {
-        return Err(GatewayError::new(
+    let chosen = choose(
+        picker.strategy,
+        provider.keys.len(),
+        |i| {
+            let k = provider.keys.get(i)?;
+            (configured(k) && !skip(i))
+                .then(|| (k.weight, picker.stats.get(i).unwrap_or(&UNMEASURED)))
+        },
+        picker.turn,
+        picker.r1,
+        picker.r2,
+    );
+    match chosen {
+        Some(i) => Ok(Some(i)),
+        None => Err(GatewayError::new(
             ErrorKind::NoKeyAvailable,
             format!(
                 "every key of provider '{}' for model '{model}' is cooling down after rate-limit or authentication failures",
@@ -66,31 +108,8 @@ pub fn pick_key_index(
             ),
         )
         .with_status(429)
-        .with_provider(&provider.name));
+        .with_provider(&provider.name)),
     }
-    let mut candidates = provider
-        .keys
-        .iter()
-        .enumerate()
-        .filter(|(i, k)| configured(k) && !skip(*i));
-    if total <= 0.0 {
-        // All eligible weights are zero: spread evenly rather than refuse.
-        let idx = ((r * count as f64) as usize).min(count - 1);
-        return Ok(candidates.nth(idx).map(|(i, _)| i));
-    }
-    let mut target = r * total;
-    let mut last = None;
-    for (i, k) in candidates {
-        let w = k.weight.max(0.0);
-        if w > 0.0 {
-            last = Some(i);
-            if target < w {
-                return Ok(Some(i));
-            }
-            target -= w;
-        }
-    }
-    Ok(last)
 }
 
 /// Per-key "cooling down until" times, shared by all requests of one runtime snapshot.

@@ -4,9 +4,13 @@
 //! Why a library crate: the HTTP server is one transport over it; Rust users can embed the same
 //! engine in-process (as Bifrost's Go package is used), and tests drive it without a socket.
 
+pub mod attempt;
+pub mod balance;
 pub mod context;
+pub mod deadline;
 pub mod engine;
 pub mod fallback;
+pub mod health;
 pub mod keys;
 pub mod limiter;
 pub mod plugin;

@@ -7,10 +7,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use heimdall_config::{GatewayConfig, ProviderConfig};
 use heimdall_providers::Provider;
 
+use crate::balance::Stats;
+use crate::health::Breaker;
 use crate::keys::KeyCooldowns;
 use crate::limiter::ProviderLimiter;
 use crate::plugin::Pipeline;
@@ -25,6 +28,25 @@ pub struct ProviderEntry {
     pub cooldowns: KeyCooldowns,
     /// Concurrency limit and wait queue.
     pub limiter: ProviderLimiter,
+    /// Latency and error statistics of the provider (provider-level balancing).
+    pub stats: Stats,
+    /// The provider's circuit breaker.
+    pub breaker: Breaker,
+    /// Per-key statistics, by key index.
+    pub key_stats: Box<[Stats]>,
+    /// Per-key circuit breakers, by key index.
+    pub key_breakers: Box<[Breaker]>,
+    /// Round-robin counter over the keys.
+    pub key_turn: AtomicUsize,
+}
+
+/// Several providers declaring the same model: balanced as one target.
+#[derive(Debug)]
+pub struct ModelGroup {
+    /// Member provider names, in name order.
+    pub providers: Vec<String>,
+    /// Round-robin counter over the members.
+    pub turn: AtomicUsize,
 }
 
 impl std::fmt::Debug for ProviderEntry {
@@ -47,6 +69,8 @@ pub struct Runtime {
     pub routable: BTreeMap<String, ProviderConfig>,
     /// Configured providers that cannot be served, with the reason.
     pub unavailable: BTreeMap<String, String>,
+    /// Models declared by more than one provider → the group of them.
+    pub groups: BTreeMap<String, ModelGroup>,
     /// The plugin pipeline.
     pub pipeline: Pipeline,
 }
@@ -84,6 +108,11 @@ impl Runtime {
                 pc.name.clone(),
                 Arc::new(ProviderEntry {
                     cooldowns: KeyCooldowns::new(pc.keys.len()),
+                    stats: Stats::new(),
+                    breaker: Breaker::default(),
+                    key_stats: pc.keys.iter().map(|_| Stats::new()).collect(),
+                    key_breakers: pc.keys.iter().map(|_| Breaker::default()).collect(),
+                    key_turn: AtomicUsize::new(0),
                     limiter: ProviderLimiter::new(
                         pc.concurrency.concurrency,
                         pc.concurrency.buffer_size,
@@ -93,12 +122,44 @@ impl Runtime {
                 }),
             );
         }
+        let groups = model_groups(&routable);
         Self {
             config: Arc::new(config),
             providers: map,
             routable,
             unavailable: BTreeMap::new(),
+            groups,
             pipeline,
         }
     }
+}
+
+/// Models that more than one provider declares (in `models` or a key's allow-list).
+fn model_groups(providers: &BTreeMap<String, ProviderConfig>) -> BTreeMap<String, ModelGroup> {
+    let mut by_model: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (name, p) in providers {
+        let declared = p
+            .models
+            .iter()
+            .chain(p.keys.iter().flat_map(|k| k.models.iter()));
+        for m in declared {
+            let members = by_model.entry(m.as_str()).or_default();
+            if !members.contains(name) {
+                members.push(name.clone());
+            }
+        }
+    }
+    by_model
+        .into_iter()
+        .filter(|(_, members)| members.len() > 1)
+        .map(|(model, providers)| {
+            (
+                model.to_owned(),
+                ModelGroup {
+                    providers,
+                    turn: AtomicUsize::new(0),
+                },
+            )
+        })
+        .collect()
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use heimdall_config::{ConfigFormat, GatewayConfig, parse_str};
-use heimdall_core::engine::backoff;
+use heimdall_core::attempt::backoff;
 use heimdall_core::keys::pick_key;
 use heimdall_core::routing::{RouteTarget, resolve};
 use heimdall_schema::error::ErrorKind;

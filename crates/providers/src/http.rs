@@ -13,15 +13,13 @@ use heimdall_schema::error::{ErrorKind, GatewayError};
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 
-/// How long establishing a TCP/TLS connection may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Build the pooled HTTP client for one provider.
 pub fn build_client(config: &ProviderConfig) -> Result<reqwest::Client, GatewayError> {
     let mut builder = reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        // Applies to each read: a stream that goes silent for this long fails (stream idle).
-        .read_timeout(config.network.default_request_timeout)
+        .connect_timeout(config.network.connect_timeout)
+        // The engine enforces request, first-byte and idle deadlines with precise errors; this
+        // per-read bound is only a backstop behind them.
+        .read_timeout(config.network.backstop())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(1024)
         .tcp_nodelay(true)

@@ -41,7 +41,7 @@ impl OpenAiCompatProvider {
             name: Arc::from(config.name.as_str()),
             base_url: config.base_url(),
             client: build_client(config)?,
-            timeout: config.network.default_request_timeout,
+            timeout: config.network.backstop(),
         })
     }
 

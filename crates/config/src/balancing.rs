@@ -1,0 +1,256 @@
+//! Load balancing, health (circuit breakers and active checks) and fallback triggers.
+//!
+//! Why one shape for both layouts: `bifrost.yaml` documents a top-level `loadBalancing:
+//! {strategy, config: {healthCheck, healthCheckInterval, healthCheckTimeout, unhealthyThreshold,
+//! healthyThreshold, weights}}` section; the native layout accepts the same object (as
+//! `loadBalancing` or `load_balancing`), so a user moves it between files unchanged. Times are
+//! milliseconds, as in Bifrost's documentation.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::build::LoadCtx;
+use crate::model::GatewayConfig;
+
+/// How a target (a key inside a provider, or a provider inside a model group) is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Random in proportion to weight.
+    #[default]
+    Weighted,
+    /// In turn.
+    RoundRobin,
+    /// Lowest EWMA of observed latency.
+    LeastLatency,
+    /// Power of two random choices over peak-EWMA latency, in-flight requests and error rate.
+    Adaptive,
+}
+
+/// Balancing and health settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadBalancingConfig {
+    /// Strategy at both levels (keys and providers).
+    pub strategy: Strategy,
+    /// Provider weights inside a model group (default 1).
+    pub provider_weights: BTreeMap<String, f64>,
+    /// Circuit breakers and active checks.
+    pub health: HealthConfig,
+}
+
+impl Default for LoadBalancingConfig {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::Weighted,
+            provider_weights: BTreeMap::new(),
+            health: HealthConfig::default(),
+        }
+    }
+}
+
+/// Circuit breaker and active health check settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthConfig {
+    /// Consecutive failures that open a breaker (`unhealthyThreshold`).
+    pub unhealthy_threshold: u32,
+    /// Consecutive successes in half-open that close it again (`healthyThreshold`).
+    pub healthy_threshold: u32,
+    /// How long an open breaker waits before letting a probe through (`circuitBreakerCooldown`).
+    pub open_for: Duration,
+    /// Active checks on (`healthCheck`).
+    pub active_checks: bool,
+    /// Time between active checks (`healthCheckInterval`).
+    pub check_interval: Duration,
+    /// Time allowed for one check (`healthCheckTimeout`).
+    pub check_timeout: Duration,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            unhealthy_threshold: 3,
+            healthy_threshold: 2,
+            open_for: Duration::from_secs(30),
+            active_checks: false,
+            check_interval: Duration::from_secs(60),
+            check_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Failure classes that move a request on to its next fallback target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FallbackTrigger {
+    /// The upstream could not be reached.
+    Connection,
+    /// A deadline passed, or the upstream answered 408.
+    Timeout,
+    /// 429 from the upstream.
+    RateLimit,
+    /// 5xx from the upstream.
+    ServerError,
+    /// 401/403 from the upstream: the gateway's credentials.
+    Auth,
+    /// The model is unknown on that provider (404).
+    ModelNotFound,
+    /// An unreadable answer, or an in-band error before a stream's first chunk.
+    StreamError,
+    /// No usable key, an open circuit, or a full queue.
+    Unavailable,
+    /// Any other 4xx from the upstream (off by default: it would fail everywhere).
+    BadRequest,
+}
+
+impl FallbackTrigger {
+    /// The triggers on by default: every failure that is the target's fault.
+    pub const DEFAULT: [Self; 8] = [
+        Self::Connection,
+        Self::Timeout,
+        Self::RateLimit,
+        Self::ServerError,
+        Self::Auth,
+        Self::ModelNotFound,
+        Self::StreamError,
+        Self::Unavailable,
+    ];
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLoadBalancing {
+    #[serde(default)]
+    strategy: Option<Strategy>,
+    #[serde(default)]
+    config: Option<RawLbConfig>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawLbConfig {
+    #[serde(default)]
+    health_check: Option<bool>,
+    #[serde(default)]
+    health_check_interval: Option<u64>,
+    #[serde(default)]
+    health_check_timeout: Option<u64>,
+    #[serde(default)]
+    unhealthy_threshold: Option<u32>,
+    #[serde(default)]
+    healthy_threshold: Option<u32>,
+    #[serde(default)]
+    circuit_breaker_cooldown: Option<u64>,
+    #[serde(default)]
+    weights: BTreeMap<String, f64>,
+    /// Bifrost's example carries `maxRetries` here; retries are per provider in Heimdall.
+    #[serde(default)]
+    max_retries: Option<u32>,
+}
+
+/// Move `loadBalancing` and `fallback_triggers` out of the kept-but-inactive sections into the
+/// typed config, reporting mistakes with their path.
+pub(crate) fn take_sections(cfg: &mut GatewayConfig, ctx: &mut LoadCtx<'_>) {
+    for name in ["loadBalancing", "load_balancing"] {
+        if let Some(v) = cfg.inactive_sections.remove(name) {
+            load_balancing(cfg, name, v, ctx);
+        }
+    }
+    for name in ["fallback_triggers", "fallbackTriggers"] {
+        if let Some(v) = cfg.inactive_sections.remove(name) {
+            match serde_path_to_error::deserialize::<_, Vec<FallbackTrigger>>(v) {
+                Ok(t) => cfg.fallback_triggers = t,
+                Err(e) => ctx.issue(
+                    format!("{name}{}", path_suffix(&e.path().to_string())),
+                    e.into_inner().to_string(),
+                ),
+            }
+        }
+    }
+}
+
+fn path_suffix(p: &str) -> String {
+    if p == "." || p.is_empty() {
+        String::new()
+    } else if p.starts_with('[') {
+        p.to_owned()
+    } else {
+        format!(".{p}")
+    }
+}
+
+fn load_balancing(
+    cfg: &mut GatewayConfig,
+    name: &str,
+    value: serde_json::Value,
+    ctx: &mut LoadCtx<'_>,
+) {
+    let raw: RawLoadBalancing = match serde_path_to_error::deserialize(value) {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.issue(
+                format!("{name}{}", path_suffix(&e.path().to_string())),
+                e.into_inner().to_string(),
+            );
+            return;
+        }
+    };
+    let lb = &mut cfg.load_balancing;
+    lb.strategy = raw.strategy.unwrap_or_default();
+    let Some(c) = raw.config else { return };
+    let h = &mut lb.health;
+    h.active_checks = c.health_check.unwrap_or(h.active_checks);
+    let mut millis = |field: &str, v: Option<u64>, into: &mut Duration| match v {
+        Some(0) => ctx.issue(format!("{name}.config.{field}"), "must be at least 1"),
+        Some(ms) => *into = Duration::from_millis(ms),
+        None => {}
+    };
+    millis(
+        "healthCheckInterval",
+        c.health_check_interval,
+        &mut h.check_interval,
+    );
+    millis(
+        "healthCheckTimeout",
+        c.health_check_timeout,
+        &mut h.check_timeout,
+    );
+    millis(
+        "circuitBreakerCooldown",
+        c.circuit_breaker_cooldown,
+        &mut h.open_for,
+    );
+    for (field, v, into) in [
+        (
+            "unhealthyThreshold",
+            c.unhealthy_threshold,
+            &mut h.unhealthy_threshold,
+        ),
+        (
+            "healthyThreshold",
+            c.healthy_threshold,
+            &mut h.healthy_threshold,
+        ),
+    ] {
+        match v {
+            Some(0) => ctx.issue(format!("{name}.config.{field}"), "must be at least 1"),
+            Some(n) => *into = n,
+            None => {}
+        }
+    }
+    for (provider, w) in &c.weights {
+        if !w.is_finite() || *w < 0.0 {
+            ctx.issue(
+                format!("{name}.config.weights.{provider}"),
+                "must be a non-negative number",
+            );
+        }
+    }
+    lb.provider_weights = c.weights;
+    if c.max_retries.is_some() {
+        ctx.warnings.push(format!(
+            "{name}.config.maxRetries is not used: set network_config.max_retries per provider"
+        ));
+    }
+}

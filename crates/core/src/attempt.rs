@@ -113,9 +113,9 @@ pub(crate) fn record_outcome(
             if let Some(s) = key_stats {
                 s.observe(latency, true);
             }
-            log_transition(entry.breaker.success(health), name, None, "");
-            if let Some(b) = key_breaker {
-                log_transition(b.success(health), name, key_name, "");
+            match key_breaker {
+                Some(b) => log_transition(b.success(health), name, key_name, ""),
+                None => log_transition(entry.breaker.success(health), name, None, ""),
             }
         }
         Err(e) if is_health_failure(e) => {
@@ -123,9 +123,9 @@ pub(crate) fn record_outcome(
             if let Some(s) = key_stats {
                 s.observe(Duration::ZERO, false);
             }
-            log_transition(entry.breaker.failure(health), name, None, &e.message);
-            if let Some(b) = key_breaker {
-                log_transition(b.failure(health), name, key_name, &e.message);
+            match key_breaker {
+                Some(b) => log_transition(b.failure(health), name, key_name, &e.message),
+                None => log_transition(entry.breaker.failure(health), name, None, &e.message),
             }
         }
         Err(e)

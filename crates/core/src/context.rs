@@ -99,5 +99,6 @@ impl RequestContext {
         self.received_at
             .elapsed()
             .saturating_sub(self.upstream_time)
+            .saturating_sub(self.queue_time)
     }
 }

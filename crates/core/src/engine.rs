@@ -292,7 +292,7 @@ impl Gateway {
             Ok(t) => rt
                 .providers
                 .get(&t.provider)
-                .is_some_and(|e| !e.breaker.is_available(health)),
+                .is_some_and(|e| !e.is_available(health)),
             Err(_) => false,
         }
     }
@@ -326,14 +326,12 @@ impl Gateway {
                 |i| {
                     let p = group.providers.get(i)?;
                     let entry = rt.providers.get(p)?;
-                    (open(p) && (!healthy_only || entry.breaker.is_available(&lb.health))).then(
-                        || {
-                            (
-                                lb.provider_weights.get(p).copied().unwrap_or(1.0),
-                                &entry.stats,
-                            )
-                        },
-                    )
+                    (open(p) && (!healthy_only || entry.is_available(&lb.health))).then(|| {
+                        (
+                            lb.provider_weights.get(p).copied().unwrap_or(1.0),
+                            &entry.stats,
+                        )
+                    })
                 },
                 &group.turn,
                 rand::random(),

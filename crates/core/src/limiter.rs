@@ -43,6 +43,12 @@ impl ProviderLimiter {
         }
     }
 
+    /// Upstream requests holding a slot now.
+    pub fn in_flight(&self) -> usize {
+        self.concurrency
+            .saturating_sub(self.permits.available_permits())
+    }
+
     /// Requests waiting now.
     pub fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)

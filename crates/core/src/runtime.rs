@@ -30,7 +30,7 @@ pub struct ProviderEntry {
     pub limiter: ProviderLimiter,
     /// Latency and error statistics of the provider (provider-level balancing).
     pub stats: Stats,
-    /// The provider's circuit breaker.
+    /// The circuit breaker of a keyless provider (providers with keys use their keys').
     pub breaker: Breaker,
     /// Per-key statistics, by key index.
     pub key_stats: Box<[Stats]>,
@@ -47,6 +47,35 @@ pub struct ModelGroup {
     pub providers: Vec<String>,
     /// Round-robin counter over the members.
     pub turn: AtomicUsize,
+}
+
+impl ProviderEntry {
+    /// Whether the provider should get traffic while others are healthy: a provider with keys
+    /// is healthy while any key's circuit is not open (a failing key must not take down its
+    /// siblings); a keyless provider has a circuit of its own.
+    pub fn is_available(&self, h: &heimdall_config::HealthConfig) -> bool {
+        if self.key_breakers.is_empty() {
+            self.breaker.is_available(h)
+        } else {
+            self.key_breakers.iter().any(|b| b.is_available(h))
+        }
+    }
+
+    /// The provider's circuit state (derived from its keys' when it has keys).
+    pub fn state(&self, h: &heimdall_config::HealthConfig) -> crate::health::BreakerState {
+        use crate::health::BreakerState;
+        if self.key_breakers.is_empty() {
+            return self.breaker.state(h);
+        }
+        let states = || self.key_breakers.iter().map(|b| b.state(h));
+        if states().any(|s| s == BreakerState::Closed) {
+            BreakerState::Closed
+        } else if states().any(|s| s == BreakerState::HalfOpen) {
+            BreakerState::HalfOpen
+        } else {
+            BreakerState::Open
+        }
+    }
 }
 
 impl std::fmt::Debug for ProviderEntry {

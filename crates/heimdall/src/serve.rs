@@ -74,6 +74,8 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         tracing::warn!(provider = %name, "provider not available: {reason}");
     }
     tracing::info!(providers = ?rt.providers.keys().collect::<Vec<_>>(), "providers ready");
+    drop(rt);
+    let _health_checks = heimdall_core::probe::spawn_checks(&gateway);
 
     let addr: SocketAddr = match format!("{host}:{port}").parse() {
         Ok(a) => a,

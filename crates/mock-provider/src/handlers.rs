@@ -329,9 +329,22 @@ pub async fn embeddings(
     .into_response()
 }
 
-/// `GET /v1/models`
-pub async fn models(State(s): State<Arc<Shared>>) -> Response {
+/// `GET /v1/models` — latency and failure knobs (config and `x-mock-*` headers) apply, so
+/// health checks can be tested against it.
+pub async fn models(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     s.served.fetch_add(1, Ordering::Relaxed);
+    let mut knobs = Knobs::from_config(&s.config);
+    if let Err(e) = knobs.apply_headers(&headers) {
+        return error(400, &e);
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if let Some(r) = before_answer(&s, &knobs, "/v1/models", false, bearer).await {
+        return r;
+    }
     let default = [
         "gpt-4o",
         "gpt-4o-mini",

@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/v1", v1)
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/api/providers/health", get(providers_health))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -47,6 +48,12 @@ pub fn router(state: AppState) -> Router {
 
 async fn health() -> Response {
     Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
+/// Circuit state, statistics and cooldowns of every provider and key.
+async fn providers_health(State(state): State<AppState>) -> Response {
+    let rt = state.gateway.runtime();
+    Json(heimdall_core::probe::report(&rt)).into_response()
 }
 
 /// Ready when at least one provider can serve; lists what cannot.

@@ -23,6 +23,7 @@ pub fn apply_meta_headers(headers: &mut HeaderMap, ctx: &RequestContext) {
             "x-heimdall-fallback-index",
             &ctx.fallback_index.to_string(),
         );
+        put(headers, "x-heimdall-retries", &ctx.retries.to_string());
     }
 }
 

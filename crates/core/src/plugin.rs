@@ -85,7 +85,15 @@ pub struct StreamSummary {
     pub time_to_first_chunk: Option<Duration>,
     /// Time from request receipt to the end.
     pub duration: Duration,
+    /// The text delivered for the first choice, up to [`OUTPUT_CAP`] bytes — kept however the
+    /// stream ends (cut, error, client gone), so what was sent can be recorded.
+    pub output: String,
+    /// True when `output` stopped at the cap.
+    pub output_truncated: bool,
 }
+
+/// Most bytes of streamed output kept in a [`StreamSummary`].
+pub const OUTPUT_CAP: usize = 1 << 20;
 
 /// A hook set on the request path. Every method has a no-op default.
 #[async_trait]

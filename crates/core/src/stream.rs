@@ -16,7 +16,7 @@ use heimdall_schema::error::GatewayError;
 use heimdall_schema::usage::Usage;
 
 use crate::context::RequestContext;
-use crate::plugin::{Pipeline, StreamChunk, StreamSummary};
+use crate::plugin::{OUTPUT_CAP, Pipeline, StreamChunk, StreamSummary};
 
 /// What the observer needs to know about a chunk type.
 pub trait ObservedChunk: Send + Unpin + 'static {
@@ -30,11 +30,13 @@ pub trait ObservedChunk: Send + Unpin + 'static {
     fn finish_reason(&self) -> Option<&str>;
     /// The plugin view of the chunk.
     fn as_plugin_chunk(&mut self) -> StreamChunk<'_>;
+    /// The text the chunk adds to the first choice.
+    fn text(&self) -> Option<&str>;
 }
 
 /// Chat and text-completion chunks share the fields the observer reads.
 macro_rules! observed_chunk {
-    ($chunk:ty, $variant:ident) => {
+    ($chunk:ty, $variant:ident, $text:expr) => {
         impl ObservedChunk for $chunk {
             fn usage(&self) -> Option<&Usage> {
                 self.usage.as_ref()
@@ -54,12 +56,25 @@ macro_rules! observed_chunk {
             fn as_plugin_chunk(&mut self) -> StreamChunk<'_> {
                 StreamChunk::$variant(self)
             }
+            fn text(&self) -> Option<&str> {
+                let text: fn(&$chunk) -> Option<&str> = $text;
+                text(self)
+            }
         }
     };
 }
 
-observed_chunk!(ChatChunk, Chat);
-observed_chunk!(CompletionChunk, Completion);
+observed_chunk!(ChatChunk, Chat, |c: &ChatChunk| c
+    .choices
+    .iter()
+    .find(|c| c.index == 0)
+    .and_then(|c| c.delta.content.as_ref())
+    .and_then(|t| t.as_deref()));
+observed_chunk!(CompletionChunk, Completion, |c: &CompletionChunk| c
+    .choices
+    .iter()
+    .find(|c| c.index == 0)
+    .map(|c| c.text.as_str()));
 
 /// A boxed stream of chunks of type `C`.
 pub type BoxChunkStream<C> = Pin<Box<dyn Stream<Item = Result<C, GatewayError>> + Send>>;
@@ -117,6 +132,20 @@ impl<C: ObservedChunk> ObservedStream<C> {
         }
         if let Some(f) = chunk.finish_reason() {
             self.summary.finish_reason = Some(f.to_owned());
+        }
+        if let Some(t) = chunk.text().filter(|t| !t.is_empty()) {
+            let out = &mut self.summary.output;
+            let room = OUTPUT_CAP.saturating_sub(out.len());
+            if t.len() <= room {
+                out.push_str(t);
+            } else if !self.summary.output_truncated {
+                let mut cut = room;
+                while !t.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                out.push_str(&t[..cut]);
+                self.summary.output_truncated = true;
+            }
         }
         if !self.pipeline.is_empty() {
             self.pipeline

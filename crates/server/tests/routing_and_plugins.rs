@@ -214,7 +214,12 @@ async fn client_disconnect_ends_the_stream_and_still_reports_it() {
     req["stream"] = json!(true);
     let resp = h.chat(req).await;
     let mut body = resp.bytes_stream();
-    let _ = body.next().await.unwrap().unwrap();
+    let mut seen = String::new();
+    while seen.matches("data: ").count() < 3 {
+        seen.push_str(&String::from_utf8_lossy(
+            &body.next().await.unwrap().unwrap(),
+        ));
+    }
     drop(body);
     for _ in 0..50 {
         if !rec.ends.lock().unwrap().is_empty() {
@@ -226,6 +231,12 @@ async fn client_disconnect_ends_the_stream_and_still_reports_it() {
     assert_eq!(ends.len(), 1, "on_stream_end runs once after a disconnect");
     assert!(ends[0].client_disconnected);
     assert!(!ends[0].completed);
+    let full = heimdall_mock_provider::payloads::content_pieces(50).concat();
+    assert!(
+        !ends[0].output.is_empty() && full.starts_with(&ends[0].output),
+        "the partial output is kept: {:?}",
+        ends[0].output
+    );
     // ...and the upstream request was cancelled: the mock's stream closed long before its
     // 50 chunks x 100 ms would have run out.
     for _ in 0..40 {

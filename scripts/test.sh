@@ -19,6 +19,8 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test"
 cargo test --workspace --locked
+step "micro-benchmarks, smoke mode (each benchmark runs once; timings come from cargo bench)"
+cargo test --workspace --locked --benches
 step "fault-injection matrix (written to docs/reliability.md by the run above)"
 sed -n '/^| Case/,/^$/p' docs/reliability.md
 step "SDK tests (official OpenAI Python SDK against the gateway binary)"

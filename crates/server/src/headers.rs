@@ -25,6 +25,13 @@ pub fn apply_meta_headers(headers: &mut HeaderMap, ctx: &RequestContext) {
         );
         put(headers, "x-heimdall-retries", &ctx.retries.to_string());
     }
+    if !ctx.queue_time.is_zero() {
+        put(
+            headers,
+            "x-heimdall-queue-us",
+            &ctx.queue_time.as_micros().to_string(),
+        );
+    }
 }
 
 /// Set the gateway-overhead header (µs spent in the gateway, upstream waiting excluded).

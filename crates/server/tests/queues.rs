@@ -69,6 +69,16 @@ async fn without_dropping_excess_requests_wait_their_turn() {
     let b = h.chat(user_chat("mock/gpt-4o;latency_ms=300"));
     let (a, b) = tokio::join!(a, b);
     assert_eq!((a.status().as_u16(), b.status().as_u16()), (200, 200));
+    let queued: Vec<u64> = [&a, &b]
+        .iter()
+        .filter_map(|r| r.headers().get("x-heimdall-queue-us"))
+        .map(|v| v.to_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(queued.len(), 1, "exactly one of them waited");
+    assert!(
+        queued[0] >= 200_000,
+        "and its wait is measured: {queued:?} µs"
+    );
     assert!(
         started.elapsed() >= Duration::from_millis(590),
         "one slot: the two upstream calls ran one after the other ({:?})",

@@ -82,7 +82,7 @@ fn error(status: u16, message: &str) -> Response {
     (code, Json(payloads::error_body(status, message))).into_response()
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -112,7 +112,7 @@ fn record(s: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &By
 /// stalls and injected failures. Returns the parsed body, the bare model name and the knobs, or
 /// the response to send instead.
 #[allow(clippy::result_large_err)] // the error is the response itself, returned at once
-async fn begin<T: for<'de> Deserialize<'de>>(
+pub(crate) async fn begin<T: for<'de> Deserialize<'de>>(
     s: &Shared,
     request: (&Method, &Uri, &HeaderMap, &Bytes),
     model_of: impl Fn(&T) -> &str,
@@ -133,15 +133,21 @@ async fn begin<T: for<'de> Deserialize<'de>>(
     if base.is_empty() {
         return Err(error(400, "model is required"));
     }
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+    let bearer = credential(headers);
     if let Some(r) = before_answer(s, &knobs, &full, stream_of(&parsed), bearer).await {
         return Err(r);
     }
     Ok((parsed, base, knobs))
+}
+
+/// The caller's key: `Authorization: Bearer`, or Anthropic's `x-api-key`.
+pub(crate) fn credential(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .unwrap_or("")
 }
 
 /// Latency, stall-before-headers and injected failures; `None` means go on and answer.
@@ -179,7 +185,7 @@ async fn before_answer(
     Some(resp)
 }
 
-fn sse_response(body: Body) -> Response {
+pub(crate) fn sse_response(body: Body) -> Response {
     let mut r = Response::new(body);
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -337,12 +343,7 @@ pub async fn models(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Respons
     if let Err(e) = knobs.apply_headers(&headers) {
         return error(400, &e);
     }
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if let Some(r) = before_answer(&s, &knobs, "/v1/models", false, bearer).await {
+    if let Some(r) = before_answer(&s, &knobs, "/v1/models", false, credential(&headers)).await {
         return r;
     }
     let default = [

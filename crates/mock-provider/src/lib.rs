@@ -6,6 +6,7 @@
 //! fast (it should never be the bottleneck of a benchmark) and faithful (payloads shaped as in
 //! the OpenAI API reference), and it must fail in every way real upstreams do.
 
+mod anthropic;
 mod handlers;
 pub mod knobs;
 pub mod payloads;
@@ -111,7 +112,8 @@ fn router_with(shared: Arc<Shared>) -> Router {
         .route("/chat/completions", post(handlers::chat))
         .route("/completions", post(handlers::completions))
         .route("/embeddings", post(handlers::embeddings))
-        .route("/models", get(handlers::models));
+        .route("/models", get(handlers::models))
+        .route("/messages", post(anthropic::messages));
     Router::new()
         .nest("/v1", api.clone())
         .merge(api)

@@ -19,6 +19,42 @@ enum Step {
     Stall,
 }
 
+/// The framing a dialect uses for its stream events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `data: <json>` frames ending with `data: [DONE]`.
+    OpenAi,
+    /// `event: <type>` + `data: <json>` frames, no terminator (the last event says it).
+    Anthropic,
+}
+
+impl Dialect {
+    fn frame(self, v: &Value) -> Bytes {
+        match self {
+            Self::OpenAi => frame(v),
+            Self::Anthropic => {
+                let mut buf = Vec::with_capacity(256);
+                buf.extend_from_slice(b"event: ");
+                buf.extend_from_slice(v["type"].as_str().unwrap_or("unknown").as_bytes());
+                buf.push(b'\n');
+                buf.extend_from_slice(&frame(v));
+                Bytes::from(buf)
+            }
+        }
+    }
+
+    fn error_frame(self) -> Bytes {
+        match self {
+            Self::OpenAi => Bytes::from_static(
+                b"data: {\"error\":{\"message\":\"mock in-band error\",\"type\":\"server_error\",\"param\":null,\"code\":\"mock_error\"}}\n\n",
+            ),
+            Self::Anthropic => Bytes::from_static(
+                b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"mock in-band error\"}}\n\n",
+            ),
+        }
+    }
+}
+
 /// `data: <json>\n\n`
 pub fn frame(v: &Value) -> Bytes {
     let mut buf = Vec::with_capacity(256);
@@ -46,6 +82,16 @@ impl Drop for OpenStream {
 
 /// The SSE body for `events`, with the knobs' faults and chunk delay.
 pub fn sse_body(events: Vec<Value>, knobs: &Knobs, open: &Arc<AtomicU64>) -> Body {
+    sse_body_in(Dialect::OpenAi, events, knobs, open)
+}
+
+/// [`sse_body`] in a given dialect's framing.
+pub fn sse_body_in(
+    dialect: Dialect,
+    events: Vec<Value>,
+    knobs: &Knobs,
+    open: &Arc<AtomicU64>,
+) -> Body {
     let mut steps = Vec::with_capacity(events.len() + 2);
     let mut ended = false;
     for (i, ev) in events.iter().enumerate() {
@@ -60,18 +106,16 @@ pub fn sse_body(events: Vec<Value>, knobs: &Knobs, open: &Arc<AtomicU64>) -> Bod
             break;
         }
         if knobs.error_after == Some(i) {
-            steps.push(Step::Frame(Bytes::from_static(
-                b"data: {\"error\":{\"message\":\"mock in-band error\",\"type\":\"server_error\",\"param\":null,\"code\":\"mock_error\"}}\n\n",
-            )));
+            steps.push(Step::Frame(dialect.error_frame()));
             ended = true;
             break;
         }
         if knobs.malformed_after == Some(i) {
             steps.push(Step::Frame(Bytes::from_static(b"data: {not json\n\n")));
         }
-        steps.push(Step::Frame(frame(ev)));
+        steps.push(Step::Frame(dialect.frame(ev)));
     }
-    if !ended {
+    if !ended && dialect == Dialect::OpenAi {
         steps.push(Step::Frame(Bytes::from_static(b"data: [DONE]\n\n")));
     }
     let delay = Duration::from_millis(knobs.chunk_delay_ms);

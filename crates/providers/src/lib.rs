@@ -5,12 +5,14 @@
 //! engine means business logic only ever sees canonical types, and translators can be tested
 //! (and later fuzzed and benchmarked) without the rest of the gateway.
 
+pub mod anthropic;
 pub mod http;
 pub mod openai_compat;
 pub mod provider;
 pub mod registry;
 pub mod sse;
 pub mod sse_json;
+pub mod sse_translate;
 
 pub use provider::{ChatStream, CompletionStream, Provider};
 pub use registry::build_provider;

@@ -9,6 +9,9 @@ use std::sync::Arc;
 use heimdall_config::{Dialect, ProviderConfig};
 use heimdall_schema::error::GatewayError;
 
+use heimdall_config::ProviderKind;
+
+use crate::anthropic::AnthropicProvider;
 use crate::openai_compat::OpenAiCompatProvider;
 use crate::provider::Provider;
 
@@ -16,6 +19,9 @@ use crate::provider::Provider;
 pub fn build_provider(config: &ProviderConfig) -> Result<Arc<dyn Provider>, GatewayError> {
     match config.kind.preset().dialect {
         Dialect::OpenAiCompatible => Ok(Arc::new(OpenAiCompatProvider::new(config)?)),
+        Dialect::Native if config.kind == ProviderKind::Anthropic => {
+            Ok(Arc::new(AnthropicProvider::new(config)?))
+        }
         Dialect::Native => Err(GatewayError::internal(format!(
             "provider '{}' of type '{}' is not supported yet by this build",
             config.name,

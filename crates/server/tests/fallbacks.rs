@@ -17,7 +17,7 @@ fn two_providers(m: &MockServer, fallbacks: Value) -> Value {
         "providers": {
             "primary": provider("primary"),
             "backup": provider("backup"),
-            "claude": {"type": "anthropic", "keys": [{"name": "c", "value": "sk-c"}]}
+            "claude": {"type": "bedrock", "keys": [{"name": "c", "value": "sk-c"}]}
         },
         "fallbacks": fallbacks
     })
@@ -95,8 +95,8 @@ async fn a_bad_request_does_not_fall_back() {
 
 #[tokio::test]
 async fn configured_chain_skips_unservable_entries() {
-    // As in bifrost.yaml: the chain names the primary first; `claude` is configured but not
-    // servable by this build, so it is skipped, not fatal.
+    // As in bifrost.yaml: the chain names the primary first; `claude` is configured (on
+    // Bedrock) but not servable by this build yet, so it is skipped, not fatal.
     let h = harness(json!({"gpt-4o": [
         "primary/gpt-4o;fail_rate=1;fail_status=502",
         "claude/claude-3-5-sonnet",

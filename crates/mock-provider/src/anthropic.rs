@@ -1,0 +1,190 @@
+//! The mock's Anthropic face: `POST /v1/messages` (JSON and SSE) shaped as in Anthropic's
+//! Messages API reference, with the same knobs as the OpenAI face and Anthropic-shaped errors.
+//!
+//! Why: the gateway's Anthropic provider must be tested end to end — real HTTP client, headers
+//! (`x-api-key`, `anthropic-version`), the SSE event sequence and its decoder — not only with
+//! golden fixtures. Like the real API, a request without `x-api-key`, `anthropic-version` or
+//! `max_tokens` is refused.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::Shared;
+use crate::handlers::{begin, sse_response};
+use crate::payloads::{arguments_for, content_pieces};
+use crate::stream::{Dialect, sse_body_in};
+
+#[derive(Deserialize)]
+struct MessagesIn {
+    model: String,
+    #[serde(default)]
+    max_tokens: Option<u64>,
+    #[serde(default)]
+    stream: bool,
+    #[serde(default)]
+    tools: Vec<Value>,
+    #[serde(default)]
+    tool_choice: Option<Value>,
+}
+
+/// An Anthropic error response.
+pub fn error(status: u16, message: &str) -> Response {
+    let kind = match status {
+        400 => "invalid_request_error",
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        529 | 503 => "overloaded_error",
+        _ => "api_error",
+    };
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = json!({"type": "error", "error": {"type": kind, "message": message}});
+    (code, Json(body)).into_response()
+}
+
+/// Re-shape an OpenAI-style error from the shared preamble into Anthropic's shape.
+async fn reshape(r: Response) -> Response {
+    let status = r.status();
+    let headers = r.headers().clone();
+    let bytes = axum::body::to_bytes(r.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let message = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v.pointer("/error/message")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "mock failure".to_owned());
+    let mut out = error(status.as_u16(), &message);
+    if let Some(v) = headers.get(axum::http::header::RETRY_AFTER) {
+        out.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, v.clone());
+    }
+    out
+}
+
+/// The tool the model "calls": the named one, else the first, unless tool_choice is none.
+fn tool_plan(req: &MessagesIn, n: u64) -> Option<(String, String, Value)> {
+    let choice = req.tool_choice.as_ref();
+    if choice.is_some_and(|c| c["type"] == "none") {
+        return None;
+    }
+    let named = choice
+        .filter(|c| c["type"] == "tool")
+        .and_then(|c| c["name"].as_str());
+    let tool = req
+        .tools
+        .iter()
+        .find(|t| named.is_none_or(|n| t["name"] == n))?;
+    let args = arguments_for(tool.get("input_schema"));
+    let input: Value = serde_json::from_str(&args).unwrap_or_else(|_| json!({}));
+    Some((
+        format!("toolu_mock_{n}"),
+        tool["name"].as_str().unwrap_or("tool").to_owned(),
+        input,
+    ))
+}
+
+/// `POST /v1/messages`
+pub async fn messages(
+    State(s): State<Arc<Shared>>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if headers.get("x-api-key").is_none() {
+        return error(401, "x-api-key header is required");
+    }
+    if headers.get("anthropic-version").is_none() {
+        return error(400, "anthropic-version header is required");
+    }
+    let request = (&method, &uri, &headers, &body);
+    let (req, model, knobs) =
+        match begin::<MessagesIn>(&s, request, |r| &r.model, |r| r.stream).await {
+            Ok(x) => x,
+            Err(r) => return reshape(r).await,
+        };
+    if req.max_tokens.is_none() {
+        return error(400, "max_tokens: Field required");
+    }
+    let n = s.ids.fetch_add(1, Ordering::Relaxed);
+    let id = format!("msg_mock_{n}");
+    let input_tokens = (body.len() as u64 / 4).max(1);
+    let tool = tool_plan(&req, n);
+    let pieces = content_pieces(knobs.chunks);
+    let output_tokens = pieces.len() as u64;
+    let stop_reason = if tool.is_some() {
+        "tool_use"
+    } else {
+        "end_turn"
+    };
+    if !req.stream {
+        let content = match &tool {
+            Some((tid, name, input)) => {
+                json!([{"type": "tool_use", "id": tid, "name": name, "input": input}])
+            }
+            None => json!([{"type": "text", "text": pieces.concat()}]),
+        };
+        return Json(json!({
+            "id": id, "type": "message", "role": "assistant", "model": model,
+            "content": content, "stop_reason": stop_reason, "stop_sequence": null,
+            "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens,
+                "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+        }))
+        .into_response();
+    }
+    let mut events = vec![
+        json!({"type": "message_start", "message": {"id": id, "type": "message",
+            "role": "assistant", "content": [], "model": model, "stop_reason": null,
+            "stop_sequence": null, "usage": {"input_tokens": input_tokens, "output_tokens": 1,
+            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}}),
+        json!({"type": "ping"}),
+    ];
+    match &tool {
+        Some((tid, name, input)) => {
+            events.push(json!({"type": "content_block_start", "index": 0,
+                "content_block": {"type": "tool_use", "id": tid, "name": name, "input": {}}}));
+            let args = input.to_string();
+            let per = args.len().div_ceil(knobs.chunks.max(1)).max(1);
+            let mut rest = args.as_str();
+            while !rest.is_empty() {
+                let mut cut = per.min(rest.len());
+                while !rest.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                let (piece, tail) = rest.split_at(cut);
+                events.push(json!({"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": piece}}));
+                rest = tail;
+            }
+        }
+        None => {
+            events.push(json!({"type": "content_block_start", "index": 0,
+                "content_block": {"type": "text", "text": ""}}));
+            for p in &pieces {
+                events.push(json!({"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "text_delta", "text": p}}));
+            }
+        }
+    }
+    events.push(json!({"type": "content_block_stop", "index": 0}));
+    events.push(json!({"type": "message_delta",
+        "delta": {"stop_reason": stop_reason, "stop_sequence": null},
+        "usage": {"output_tokens": output_tokens}}));
+    events.push(json!({"type": "message_stop"}));
+    sse_response(sse_body_in(
+        Dialect::Anthropic,
+        events,
+        &knobs,
+        &s.active_streams,
+    ))
+}

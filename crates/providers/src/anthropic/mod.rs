@@ -1,0 +1,229 @@
+//! Anthropic Messages API provider: `POST {base}/messages` with `x-api-key` and
+//! `anthropic-version`, JSON and SSE, translated to and from the canonical (OpenAI) types.
+//!
+//! Why the translators live apart from the HTTP code: they are pure functions tested with golden
+//! fixtures from Anthropic's published reference (`tests/fixtures/anthropic/`); this module
+//! only adds authentication, headers and transport.
+
+pub mod request;
+pub mod response;
+pub mod stream;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use heimdall_config::{KeyConfig, ProviderConfig};
+use heimdall_schema::chat::{ChatRequest, ChatResponse};
+use heimdall_schema::error::{ErrorKind, GatewayError};
+use heimdall_schema::models::Model;
+use serde::Deserialize;
+
+use crate::http::{build_client, transport_error, upstream_message};
+use crate::provider::{ChatStream, Provider};
+use crate::sse_translate::translated_sse_stream;
+
+/// The API version sent unless `extra_headers` sets another.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// An Anthropic provider instance.
+pub struct AnthropicProvider {
+    name: Arc<str>,
+    base_url: Option<String>,
+    client: reqwest::Client,
+    set_version: bool,
+    backstop: std::time::Duration,
+}
+
+impl AnthropicProvider {
+    /// Build from a validated provider config.
+    pub fn new(config: &ProviderConfig) -> Result<Self, GatewayError> {
+        let set_version = !config
+            .network
+            .extra_headers
+            .keys()
+            .any(|h| h.eq_ignore_ascii_case("anthropic-version"));
+        Ok(Self {
+            name: Arc::from(config.name.as_str()),
+            base_url: config.base_url(),
+            client: build_client(config)?,
+            set_version,
+            backstop: config.network.backstop(),
+        })
+    }
+
+    fn url(&self, key: Option<&KeyConfig>, path: &str) -> Result<String, GatewayError> {
+        let base = key
+            .and_then(|k| k.base_url.as_deref())
+            .or(self.base_url.as_deref())
+            .ok_or_else(|| {
+                GatewayError::new(
+                    ErrorKind::NoKeyAvailable,
+                    format!("provider '{}' has no base URL configured", self.name),
+                )
+                .with_provider(&*self.name)
+            })?;
+        Ok(format!("{}{path}", base.trim_end_matches('/')))
+    }
+
+    fn authed(
+        &self,
+        rb: reqwest::RequestBuilder,
+        key: Option<&KeyConfig>,
+    ) -> reqwest::RequestBuilder {
+        let mut rb = rb;
+        if let Some(k) = key.filter(|k| !k.value.is_empty()) {
+            rb = rb.header("x-api-key", k.value.expose());
+        }
+        if self.set_version {
+            rb = rb.header("anthropic-version", ANTHROPIC_VERSION);
+        }
+        rb
+    }
+
+    async fn send(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &ChatRequest,
+        stream: bool,
+    ) -> Result<reqwest::Response, GatewayError> {
+        let mut body = request::to_messages_request(req)?;
+        if stream {
+            body.set_stream();
+        }
+        let bytes = serde_json::to_vec(&body).map_err(|e| {
+            GatewayError::internal(format!("cannot encode request for '{}': {e}", self.name))
+        })?;
+        let mut rb = self
+            .client
+            .post(self.url(key, "/messages")?)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(bytes);
+        if !stream {
+            rb = rb.timeout(self.backstop);
+        }
+        let response = self
+            .authed(rb, key)
+            .send()
+            .await
+            .map_err(|e| transport_error(&self.name, &e))?;
+        if !response.status().is_success() {
+            return Err(self.status_error(response).await);
+        }
+        Ok(response)
+    }
+
+    async fn status_error(&self, response: reqwest::Response) -> GatewayError {
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let body = response.bytes().await.unwrap_or_default();
+        let mut e = match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(v) if v.pointer("/error/type").is_some() => {
+                response::anthropic_error(&self.name, Some(status), &v)
+            }
+            _ => GatewayError::from_upstream_status(
+                status,
+                format!("provider '{}': {}", self.name, upstream_message(&body)),
+            )
+            .with_provider(&*self.name),
+        };
+        if status == 529 {
+            e.kind = ErrorKind::UpstreamServer;
+            e.status = 503;
+        }
+        e.retry_after_secs = retry_after;
+        e
+    }
+
+    async fn read_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<T, GatewayError> {
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(&self.name, &e))?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            GatewayError::new(
+                ErrorKind::UpstreamProtocol,
+                format!(
+                    "provider '{}' returned an unreadable response: {e}",
+                    self.name
+                ),
+            )
+            .with_provider(&*self.name)
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct ModelPage {
+    #[serde(default)]
+    data: Vec<ModelEntry>,
+}
+
+#[derive(Deserialize)]
+struct ModelEntry {
+    id: String,
+    #[serde(default)]
+    created_at: Option<String>,
+}
+
+#[async_trait]
+impl Provider for AnthropicProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn chat(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &ChatRequest,
+    ) -> Result<ChatResponse, GatewayError> {
+        let response = self.send(key, req, false).await?;
+        let parsed: response::MessagesResponse = self.read_json(response).await?;
+        Ok(response::from_messages_response(parsed))
+    }
+
+    async fn chat_stream(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &ChatRequest,
+    ) -> Result<ChatStream, GatewayError> {
+        let response = self.send(key, req, true).await?;
+        let translator = stream::AnthropicStream::new(&self.name, None);
+        let s = translated_sse_stream(self.name.to_string(), response.bytes_stream(), translator);
+        Ok(Box::pin(s.boxed()))
+    }
+
+    async fn list_models(&self, key: Option<&KeyConfig>) -> Result<Vec<Model>, GatewayError> {
+        let rb = self
+            .client
+            .get(self.url(key, "/models?limit=1000")?)
+            .timeout(self.backstop);
+        let response = self
+            .authed(rb, key)
+            .send()
+            .await
+            .map_err(|e| transport_error(&self.name, &e))?;
+        if !response.status().is_success() {
+            return Err(self.status_error(response).await);
+        }
+        let page: ModelPage = self.read_json(response).await?;
+        Ok(page
+            .data
+            .into_iter()
+            .map(|m| Model {
+                id: m.id,
+                object: "model".to_owned(),
+                created: m.created_at.map_or(0, |_| 0),
+                owned_by: "anthropic".to_owned(),
+                extra: Default::default(),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,239 @@
+//! Anthropic's streaming event sequence → OpenAI chat chunks.
+//!
+//! Why a state machine: Anthropic numbers content blocks (text, thinking, tool_use) and streams
+//! each block's pieces separately, with usage split between `message_start` and
+//! `message_delta`; OpenAI clients expect one choice whose deltas carry text, reasoning and
+//! tool-call fragments indexed per call, a final `finish_reason`, and usage in a last chunk
+//! without choices. Only `message_stop` ends a stream cleanly; an `error` event ends it as a
+//! failure; unknown event types are skipped (the API adds them over time).
+
+use std::collections::HashMap;
+
+use heimdall_schema::chat::{ChatChunk, ChunkChoice, ChunkDelta, FunctionCallDelta, ToolCallDelta};
+use heimdall_schema::error::{ErrorKind, GatewayError};
+use serde_json::{Map, Value};
+
+use super::response::{AnthropicUsage, anthropic_error, finish_reason, now_secs};
+use crate::sse::SseEvent;
+use crate::sse_translate::EventTranslator;
+
+/// Translator state for one stream.
+#[derive(Debug, Default)]
+pub struct AnthropicStream {
+    provider: String,
+    id: String,
+    model: String,
+    created: u64,
+    usage: AnthropicUsage,
+    /// Content block index → OpenAI tool-call index.
+    tool_index: HashMap<u64, u32>,
+    next_tool: u32,
+    started: bool,
+}
+
+impl AnthropicStream {
+    /// A translator for `provider`'s stream; `created` stamps every chunk.
+    pub fn new(provider: &str, created: Option<u64>) -> Self {
+        Self {
+            provider: provider.to_owned(),
+            created: created.unwrap_or_else(now_secs),
+            ..Self::default()
+        }
+    }
+
+    fn chunk(&self, delta: ChunkDelta, finish: Option<String>) -> ChatChunk {
+        ChatChunk {
+            id: self.id.clone(),
+            object: "chat.completion.chunk".to_owned(),
+            created: self.created,
+            model: self.model.clone(),
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta,
+                finish_reason: finish,
+                logprobs: None,
+                extra: Map::new(),
+            }],
+            usage: None,
+            system_fingerprint: None,
+            service_tier: None,
+            extra: Map::new(),
+        }
+    }
+
+    fn protocol(&self, what: &str) -> GatewayError {
+        GatewayError::new(
+            ErrorKind::UpstreamProtocol,
+            format!(
+                "provider '{}' sent an unreadable stream event: {what}",
+                self.provider
+            ),
+        )
+        .with_provider(&self.provider)
+    }
+
+    fn text(s: &str) -> ChunkDelta {
+        ChunkDelta {
+            content: Some(Some(s.to_owned())),
+            ..ChunkDelta::default()
+        }
+    }
+
+    fn tool_delta(index: u32, id: Option<&str>, name: Option<&str>, args: &str) -> ChunkDelta {
+        ChunkDelta {
+            tool_calls: Some(vec![ToolCallDelta {
+                index,
+                id: id.map(str::to_owned),
+                kind: id.map(|_| "function".to_owned()),
+                function: Some(FunctionCallDelta {
+                    name: name.map(str::to_owned),
+                    arguments: Some(args.to_owned()),
+                    extra: Map::new(),
+                }),
+                extra: Map::new(),
+            }]),
+            ..ChunkDelta::default()
+        }
+    }
+}
+
+impl EventTranslator for AnthropicStream {
+    type Chunk = ChatChunk;
+
+    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<ChatChunk>) -> Result<bool, GatewayError> {
+        let data: Value = match serde_json::from_str(&ev.data) {
+            Ok(v) => v,
+            Err(e) => return Err(self.protocol(&e.to_string())),
+        };
+        let kind = ev
+            .event
+            .as_deref()
+            .or_else(|| data["type"].as_str())
+            .unwrap_or("");
+        match kind {
+            "message_start" => {
+                let m = &data["message"];
+                m["id"].as_str().unwrap_or("").clone_into(&mut self.id);
+                m["model"]
+                    .as_str()
+                    .unwrap_or("")
+                    .clone_into(&mut self.model);
+                if let Ok(u) = serde_json::from_value::<AnthropicUsage>(m["usage"].clone()) {
+                    self.usage.merge(&u);
+                }
+                self.started = true;
+                out.push(self.chunk(
+                    ChunkDelta {
+                        role: Some("assistant".to_owned()),
+                        content: Some(Some(String::new())),
+                        ..ChunkDelta::default()
+                    },
+                    None,
+                ));
+            }
+            "content_block_start" => {
+                let block = &data["content_block"];
+                let index = data["index"].as_u64().unwrap_or(0);
+                match block["type"].as_str() {
+                    Some("tool_use") => {
+                        let call = self.next_tool;
+                        self.next_tool += 1;
+                        self.tool_index.insert(index, call);
+                        out.push(self.chunk(
+                            Self::tool_delta(
+                                call,
+                                block["id"].as_str(),
+                                block["name"].as_str(),
+                                "",
+                            ),
+                            None,
+                        ));
+                    }
+                    Some("text") => {
+                        if let Some(t) = block["text"].as_str().filter(|t| !t.is_empty()) {
+                            out.push(self.chunk(Self::text(t), None));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            "content_block_delta" => {
+                let d = &data["delta"];
+                let index = data["index"].as_u64().unwrap_or(0);
+                match d["type"].as_str() {
+                    Some("text_delta") => {
+                        out.push(self.chunk(Self::text(d["text"].as_str().unwrap_or("")), None));
+                    }
+                    Some("input_json_delta") => {
+                        let call = *self.tool_index.get(&index).ok_or_else(|| {
+                            self.protocol("input_json_delta outside a tool_use block")
+                        })?;
+                        let piece = d["partial_json"].as_str().unwrap_or("");
+                        if !piece.is_empty() {
+                            out.push(self.chunk(Self::tool_delta(call, None, None, piece), None));
+                        }
+                    }
+                    Some("thinking_delta") => out.push(self.chunk(
+                        ChunkDelta {
+                            reasoning_content: Some(
+                                d["thinking"].as_str().unwrap_or("").to_owned(),
+                            ),
+                            ..ChunkDelta::default()
+                        },
+                        None,
+                    )),
+                    // signature_delta, citations_delta, …: nothing for OpenAI clients.
+                    _ => {}
+                }
+            }
+            "message_delta" => {
+                if let Ok(u) = serde_json::from_value::<AnthropicUsage>(data["usage"].clone()) {
+                    self.usage.merge(&u);
+                }
+                if let Some(reason) = data["delta"]["stop_reason"].as_str() {
+                    out.push(self.chunk(
+                        ChunkDelta::default(),
+                        Some(finish_reason(reason).to_owned()),
+                    ));
+                }
+            }
+            "message_stop" => {
+                let mut last = self.chunk(ChunkDelta::default(), None);
+                last.choices.clear();
+                last.usage = Some(self.usage.to_openai());
+                out.push(last);
+                return Ok(true);
+            }
+            "error" => return Err(anthropic_error(&self.provider, None, &data).into_stream_error()),
+            // ping, content_block_stop, and event types added later.
+            _ => {}
+        }
+        Ok(false)
+    }
+
+    fn on_body_end(&mut self, _out: &mut Vec<ChatChunk>) -> Result<(), GatewayError> {
+        Err(GatewayError::new(
+            ErrorKind::UpstreamProtocol,
+            format!(
+                "provider '{}' ended the stream before message_stop (truncated stream)",
+                self.provider
+            ),
+        )
+        .with_provider(&self.provider))
+    }
+}
+
+/// An upstream error reported inside a stream.
+trait IntoStreamError {
+    fn into_stream_error(self) -> GatewayError;
+}
+
+impl IntoStreamError for GatewayError {
+    fn into_stream_error(mut self) -> GatewayError {
+        self.message = self
+            .message
+            .replacen("': ", "' reported an error in the stream: ", 1);
+        self.kind = ErrorKind::UpstreamStreamError;
+        self
+    }
+}

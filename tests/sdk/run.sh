@@ -40,6 +40,11 @@ cat >"$work/config.json" <<JSON
       "type": "custom",
       "keys": [{"name": "limited-key", "value": "sk-limited", "models": [], "weight": 1.0}],
       "network_config": {"base_url": "http://127.0.0.1:$mock_port/v1"}
+    },
+    "anthropic": {
+      "type": "anthropic",
+      "keys": [{"name": "anthropic-key", "value": "sk-ant-mock", "models": [], "weight": 1.0}],
+      "network_config": {"base_url": "http://127.0.0.1:$mock_port/v1", "default_request_timeout_in_seconds": 10}
     }
   }
 }

@@ -126,11 +126,7 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 /// Turn a non-success upstream response into a typed error, keeping status and message.
 pub async fn status_error(provider: &str, response: reqwest::Response) -> GatewayError {
     let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(http::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let retry_after = retry_after_secs(response.headers());
     let body = response.bytes().await.unwrap_or_default();
     let mut err = GatewayError::from_upstream_status(
         status,
@@ -141,6 +137,23 @@ pub async fn status_error(provider: &str, response: reqwest::Response) -> Gatewa
         err = err.with_code(code);
     }
     err.retry_after_secs = retry_after;
+    err
+}
+
+/// A `Retry-After` header in seconds.
+pub fn retry_after_secs(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+/// A transport failure in the middle of a stream body.
+pub fn stream_interrupted(provider: &str, e: &reqwest::Error) -> GatewayError {
+    let mut err = transport_error(provider, e);
+    if err.kind == ErrorKind::UpstreamConnection {
+        err.message = format!("provider '{provider}' stream was interrupted: {e}");
+    }
     err
 }
 

@@ -12,7 +12,7 @@ use futures::{Stream, StreamExt};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use serde::de::DeserializeOwned;
 
-use crate::http::transport_error;
+use crate::http::stream_interrupted;
 use crate::sse::{SseDecoder, SseEvent};
 
 /// Decode an OpenAI-style SSE body into typed items.
@@ -77,11 +77,7 @@ where
                 }
                 Some(Err(e)) => {
                     self.finished = true;
-                    let mut err = transport_error(&self.provider, &e);
-                    if err.kind == ErrorKind::UpstreamConnection {
-                        err.message =
-                            format!("provider '{}' stream was interrupted: {e}", self.provider);
-                    }
+                    let err = stream_interrupted(&self.provider, &e);
                     return Some(Err(err));
                 }
                 None => {

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 
-use crate::http::transport_error;
+use crate::http::stream_interrupted;
 use crate::sse::{SseDecoder, SseEvent};
 
 /// A dialect's stream state machine.
@@ -146,11 +146,7 @@ where
                 }
                 Some(Err(e)) => {
                     self.finished = true;
-                    let mut err = transport_error(&self.provider, &e);
-                    if err.kind == ErrorKind::UpstreamConnection {
-                        err.message =
-                            format!("provider '{}' stream was interrupted: {e}", self.provider);
-                    }
+                    let err = stream_interrupted(&self.provider, &e);
                     self.pending_error = Some(err);
                 }
                 None => {

@@ -19,7 +19,7 @@ use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::models::Model;
 use serde::Deserialize;
 
-use crate::http::{build_client, transport_error, upstream_message};
+use crate::http::{build_client, retry_after_secs, transport_error, upstream_message};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;
 
@@ -102,6 +102,15 @@ impl AnthropicProvider {
         if !stream {
             rb = rb.timeout(self.backstop);
         }
+        self.execute(rb, key).await
+    }
+
+    /// Send with credentials; a non-2xx answer becomes a typed error.
+    async fn execute(
+        &self,
+        rb: reqwest::RequestBuilder,
+        key: Option<&KeyConfig>,
+    ) -> Result<reqwest::Response, GatewayError> {
         let response = self
             .authed(rb, key)
             .send()
@@ -115,11 +124,7 @@ impl AnthropicProvider {
 
     async fn status_error(&self, response: reqwest::Response) -> GatewayError {
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+        let retry_after = retry_after_secs(response.headers());
         let body = response.bytes().await.unwrap_or_default();
         let mut e = match serde_json::from_slice::<serde_json::Value>(&body) {
             Ok(v) if v.pointer("/error/type").is_some() => {
@@ -205,14 +210,7 @@ impl Provider for AnthropicProvider {
             .client
             .get(self.url(key, "/models?limit=1000")?)
             .timeout(self.backstop);
-        let response = self
-            .authed(rb, key)
-            .send()
-            .await
-            .map_err(|e| transport_error(&self.name, &e))?;
-        if !response.status().is_success() {
-            return Err(self.status_error(response).await);
-        }
+        let response = self.execute(rb, key).await?;
         let page: ModelPage = self.read_json(response).await?;
         Ok(page
             .data

@@ -41,6 +41,11 @@ cat >"$work/config.json" <<JSON
       "keys": [{"name": "limited-key", "value": "sk-limited", "models": [], "weight": 1.0}],
       "network_config": {"base_url": "http://127.0.0.1:$mock_port/v1"}
     },
+    "azure": {
+      "type": "azure",
+      "keys": [{"name": "azure-key", "value": "azure-secret",
+                "azure_key_config": {"endpoint": "http://127.0.0.1:$mock_port"}}]
+    },
     "anthropic": {
       "type": "anthropic",
       "keys": [{"name": "anthropic-key", "value": "sk-ant-mock", "models": [], "weight": 1.0}],

@@ -155,6 +155,7 @@ impl<'a> LoadCtx<'a> {
             weight,
             base_url,
             unresolved_env,
+            azure: None,
         }
     }
 

@@ -23,8 +23,9 @@ pub use build::{ConfigError, ConfigIssue};
 pub use env::{EnvLookup, ProcessEnv, Resolved, resolve};
 pub use kinds::{ALL_KINDS, Dialect, Preset, ProviderKind};
 pub use model::{
-    ClientConfig, ConcurrencyConfig, GatewayConfig, KeyConfig, NetworkConfig, ProviderConfig,
-    ProxyConfig, ProxyKind, Secret, ServerConfig, normalize_base_url,
+    AzureKeyConfig, ClientConfig, ConcurrencyConfig, DEFAULT_AZURE_API_VERSION, EntraConfig,
+    GatewayConfig, KeyConfig, NetworkConfig, ProviderConfig, ProxyConfig, ProxyKind, Secret,
+    ServerConfig, normalize_base_url,
 };
 
 /// File format, chosen by extension.

@@ -140,6 +140,39 @@ pub struct KeyConfig {
     pub base_url: Option<String>,
     /// An environment variable the value referenced that is not set (the key is then unusable).
     pub unresolved_env: Option<String>,
+    /// Azure OpenAI: endpoint, deployments, API version, optional Entra ID credentials.
+    pub azure: Option<AzureKeyConfig>,
+}
+
+/// Azure OpenAI settings of a key (Bifrost's `azure_key_config`).
+#[derive(Debug, Clone, Serialize)]
+pub struct AzureKeyConfig {
+    /// `https://<resource>.openai.azure.com` (no path).
+    pub endpoint: String,
+    /// Model name → deployment name (a model without an entry is its own deployment name).
+    pub deployments: BTreeMap<String, String>,
+    /// `api-version` query parameter.
+    pub api_version: String,
+    /// Entra ID client credentials; without them the key's `value` is sent as `api-key`.
+    pub entra: Option<EntraConfig>,
+}
+
+/// The Azure OpenAI API version used when a key names none.
+pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+
+/// Entra ID (Azure AD) client-credentials settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntraConfig {
+    /// Directory (tenant) id.
+    pub tenant_id: String,
+    /// Application (client) id.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: Secret,
+    /// Token endpoint; default `https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token`.
+    pub token_url: String,
+    /// Scope; default `https://cognitiveservices.azure.com/.default`.
+    pub scope: String,
 }
 
 /// Network settings of a provider.

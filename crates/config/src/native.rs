@@ -73,6 +73,28 @@ struct RawKey {
     vllm_key_config: Option<RawUrlConfig>,
     #[serde(default)]
     sglang_key_config: Option<RawUrlConfig>,
+    #[serde(default)]
+    azure_key_config: Option<RawAzure>,
+}
+
+#[derive(Deserialize)]
+struct RawAzure {
+    #[serde(default)]
+    endpoint: Option<String>,
+    #[serde(default)]
+    deployments: BTreeMap<String, String>,
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    tenant_id: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
+    #[serde(default)]
+    token_url: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -328,7 +350,7 @@ fn provider(name: &str, p: RawProvider, ctx: &mut LoadCtx<'_>) -> Option<Provide
                 .base_url
                 .or_else(|| k.vllm_key_config.and_then(|c| c.url))
                 .or_else(|| k.sglang_key_config.and_then(|c| c.url));
-            ctx.key(
+            let mut key = ctx.key(
                 name,
                 i,
                 k.name,
@@ -336,7 +358,21 @@ fn provider(name: &str, p: RawProvider, ctx: &mut LoadCtx<'_>) -> Option<Provide
                 k.models,
                 k.weight,
                 url.as_deref(),
-            )
+            );
+            if let Some(a) = k.azure_key_config {
+                key.azure = azure(&format!("{path}.keys[{i}].azure_key_config"), a, ctx);
+                if key.models.is_empty()
+                    && let Some(a) = &key.azure
+                {
+                    key.models = a.deployments.keys().cloned().collect();
+                }
+            } else if kind == crate::ProviderKind::Azure {
+                ctx.issue(
+                    format!("{path}.keys[{i}].azure_key_config"),
+                    "an azure key needs azure_key_config with its endpoint",
+                );
+            }
+            key
         })
         .collect();
 
@@ -385,5 +421,64 @@ fn proxy(path: &str, x: RawProxy, ctx: &mut LoadCtx<'_>) -> Option<ProxyConfig> 
         url,
         username: x.username,
         password,
+    })
+}
+
+fn azure(path: &str, a: RawAzure, ctx: &mut LoadCtx<'_>) -> Option<crate::AzureKeyConfig> {
+    let endpoint = a
+        .endpoint
+        .map(|e| ctx.resolve(&format!("{path}.endpoint"), &e));
+    let endpoint = match endpoint.as_deref().map(str::trim) {
+        Some(e) if e.starts_with("https://") || e.starts_with("http://") => {
+            e.trim_end_matches('/').to_owned()
+        }
+        Some(e) => {
+            ctx.issue(
+                format!("{path}.endpoint"),
+                format!("'{e}' is not an http(s) URL"),
+            );
+            return None;
+        }
+        None => {
+            ctx.issue(format!("{path}.endpoint"), "is required");
+            return None;
+        }
+    };
+    let mut resolve = |field: &str, v: Option<String>| {
+        v.map(|v| ctx.resolve(&format!("{path}.{field}"), &v))
+            .filter(|v| !v.trim().is_empty())
+    };
+    let tenant = resolve("tenant_id", a.tenant_id);
+    let client = resolve("client_id", a.client_id);
+    let secret = resolve("client_secret", a.client_secret);
+    let token_url = resolve("token_url", a.token_url);
+    let scope = resolve("scope", a.scope);
+    let api_version = resolve("api_version", a.api_version)
+        .unwrap_or_else(|| crate::DEFAULT_AZURE_API_VERSION.to_owned());
+    let entra = match (tenant, client, secret) {
+        (Some(tenant_id), Some(client_id), Some(secret)) => Some(crate::EntraConfig {
+            token_url: token_url.unwrap_or_else(|| {
+                format!("https://login.microsoftonline.com/{tenant_id}/oauth2/v2.0/token")
+            }),
+            scope: scope
+                .unwrap_or_else(|| "https://cognitiveservices.azure.com/.default".to_owned()),
+            tenant_id,
+            client_id,
+            client_secret: Secret::new(secret),
+        }),
+        (None, None, None) => None,
+        _ => {
+            ctx.issue(
+                path.to_owned(),
+                "Entra ID needs tenant_id, client_id and client_secret together",
+            );
+            None
+        }
+    };
+    Some(crate::AzureKeyConfig {
+        endpoint,
+        deployments: a.deployments,
+        api_version,
+        entra,
     })
 }

@@ -275,3 +275,42 @@ fn bad_balancing_values_name_their_path() {
     assert!(text.contains("loadBalancing.strategy"), "{text}");
     assert!(text.contains("fallback_triggers[1]"), "{text}");
 }
+
+#[test]
+fn azure_keys_need_an_endpoint_and_complete_entra_credentials() {
+    let missing = r#"{"providers": {"az": {"type": "azure", "keys": [{"value": "k"}]}}}"#;
+    let text = parse_str(missing, ConfigFormat::Json, &env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("providers.az.keys[0].azure_key_config"),
+        "{text}"
+    );
+
+    let partial = r#"{"providers": {"az": {"type": "azure", "keys": [{"azure_key_config":
+        {"endpoint": "https://r.openai.azure.com", "tenant_id": "t"}}]}}}"#;
+    let text = parse_str(partial, ConfigFormat::Json, &env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("tenant_id, client_id and client_secret"),
+        "{text}"
+    );
+
+    let ok = r#"{"providers": {"az": {"type": "azure", "keys": [{"value": "env.AZ_KEY",
+        "azure_key_config": {"endpoint": "https://r.openai.azure.com/",
+            "deployments": {"gpt-4o": "prod-4o"}}}]}}}"#;
+    let cfg = parse_str(ok, ConfigFormat::Json, &env(&[("AZ_KEY", "secret")]))
+        .unwrap()
+        .config;
+    let key = &cfg.provider("az").unwrap().keys[0];
+    let az = key.azure.as_ref().unwrap();
+    assert_eq!(az.endpoint, "https://r.openai.azure.com");
+    assert_eq!(az.api_version, heimdall_config::DEFAULT_AZURE_API_VERSION);
+    assert_eq!(
+        key.models,
+        ["gpt-4o"],
+        "deployments declare the key's models"
+    );
+    assert_eq!(key.value.expose(), "secret");
+}

@@ -19,7 +19,9 @@ pub fn key_allows(key: &KeyConfig, model: &str) -> bool {
 }
 
 fn usable(key: &KeyConfig, keyless: bool) -> bool {
-    key.unresolved_env.is_none() && (keyless || !key.value.is_empty() || key.base_url.is_some())
+    let entra = key.azure.as_ref().is_some_and(|a| a.entra.is_some());
+    key.unresolved_env.is_none()
+        && (keyless || !key.value.is_empty() || key.base_url.is_some() || entra)
 }
 
 /// Pick a key for `model`, given a uniform random number `r` in `[0, 1)`.

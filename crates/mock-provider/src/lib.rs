@@ -7,6 +7,7 @@
 //! the OpenAI API reference), and it must fail in every way real upstreams do.
 
 mod anthropic;
+mod azure;
 mod handlers;
 pub mod knobs;
 pub mod payloads;
@@ -66,6 +67,7 @@ pub(crate) struct Shared {
     pub ids: AtomicU64,
     pub recorded: Mutex<VecDeque<RecordedRequest>>,
     pub fail_counters: Mutex<HashMap<String, u64>>,
+    pub tokens_issued: AtomicU64,
 }
 
 impl Shared {
@@ -77,6 +79,7 @@ impl Shared {
             ids: AtomicU64::new(0),
             recorded: Mutex::new(VecDeque::new()),
             fail_counters: Mutex::new(HashMap::new()),
+            tokens_issued: AtomicU64::new(0),
         }
     }
 
@@ -117,6 +120,16 @@ fn router_with(shared: Arc<Shared>) -> Router {
     Router::new()
         .nest("/v1", api.clone())
         .merge(api)
+        .route(
+            "/openai/deployments/{deployment}/chat/completions",
+            post(azure::chat),
+        )
+        .route(
+            "/openai/deployments/{deployment}/{operation}",
+            post(azure::deployment),
+        )
+        .route("/openai/models", get(azure::models))
+        .route("/entra/{tenant}/oauth2/v2.0/token", post(azure::token))
         .route("/health", get(|| async { "ok" }))
         .route(
             "/_mock/requests",
@@ -193,6 +206,11 @@ impl MockServer {
     /// Stream bodies currently open (drops to zero when clients go away).
     pub fn active_streams(&self) -> u64 {
         self.shared.active_streams.load(Ordering::Relaxed)
+    }
+
+    /// Access tokens issued by the mock's token endpoints.
+    pub fn tokens_issued(&self) -> u64 {
+        self.shared.tokens_issued.load(Ordering::Relaxed)
     }
 
     /// Requests served so far (always counted).

@@ -7,6 +7,7 @@
 
 pub mod anthropic;
 pub mod http;
+pub mod oauth;
 pub mod openai_compat;
 pub mod provider;
 pub mod registry;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use heimdall_config::{KeyConfig, ProviderConfig};
+use heimdall_config::{KeyConfig, ProviderConfig, ProviderKind};
 use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
 use heimdall_schema::completions::{CompletionChunk, CompletionRequest, CompletionResponse};
 use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
@@ -23,6 +23,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::http::{build_client, status_error, transport_error};
+use crate::oauth::{TokenCache, request_token};
 use crate::provider::{ChatStream, CompletionStream, Provider};
 use crate::sse_json::sse_json_stream;
 
@@ -32,6 +33,9 @@ pub struct OpenAiCompatProvider {
     base_url: Option<String>,
     client: reqwest::Client,
     timeout: std::time::Duration,
+    /// Azure OpenAI: deployment URLs, `api-key` or Entra ID tokens.
+    azure: bool,
+    tokens: TokenCache,
 }
 
 impl OpenAiCompatProvider {
@@ -42,10 +46,40 @@ impl OpenAiCompatProvider {
             base_url: config.base_url(),
             client: build_client(config)?,
             timeout: config.network.backstop(),
+            azure: config.kind == ProviderKind::Azure,
+            tokens: TokenCache::default(),
         })
     }
 
-    fn url(&self, key: Option<&KeyConfig>, path: &str) -> Result<String, GatewayError> {
+    /// The URL of an operation (`path` like `/chat/completions`) for `model`: the base URL's,
+    /// or for Azure the model's deployment on the key's endpoint.
+    fn url(
+        &self,
+        key: Option<&KeyConfig>,
+        path: &str,
+        model: &str,
+    ) -> Result<String, GatewayError> {
+        if self.azure {
+            let az = key.and_then(|k| k.azure.as_ref()).ok_or_else(|| {
+                GatewayError::new(
+                    ErrorKind::NoKeyAvailable,
+                    format!(
+                        "provider '{}' has no azure_key_config on this key",
+                        self.name
+                    ),
+                )
+                .with_provider(&*self.name)
+            })?;
+            let deployment = az.deployments.get(model).map_or(model, String::as_str);
+            return Ok(format!(
+                "{}/openai/deployments/{deployment}{path}?api-version={}",
+                az.endpoint, az.api_version
+            ));
+        }
+        self.base(key, path)
+    }
+
+    fn base(&self, key: Option<&KeyConfig>, path: &str) -> Result<String, GatewayError> {
         let base = key
             .and_then(|k| k.base_url.as_deref())
             .map(|u| u.trim_end_matches('/'))
@@ -63,24 +97,63 @@ impl OpenAiCompatProvider {
         Ok(format!("{base}{path}"))
     }
 
-    fn post<B: Serialize + ?Sized>(
+    async fn post<B: Serialize + ?Sized>(
         &self,
         key: Option<&KeyConfig>,
         path: &str,
+        model: &str,
         body: &B,
     ) -> Result<reqwest::RequestBuilder, GatewayError> {
         let body = serde_json::to_vec(body).map_err(|e| {
             GatewayError::internal(format!("cannot encode request for '{}': {e}", self.name))
         })?;
-        let mut rb = self
+        let rb = self
             .client
-            .post(self.url(key, path)?)
+            .post(self.url(key, path, model)?)
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(body);
-        if let Some(k) = key.filter(|k| !k.value.is_empty()) {
-            rb = rb.bearer_auth(k.value.expose());
+        self.authed(rb, key).await
+    }
+
+    /// Credentials: `Authorization: Bearer <key>`; for Azure, `api-key: <key>` or an Entra ID
+    /// token from the client-credentials flow (cached until shortly before expiry).
+    async fn authed(
+        &self,
+        rb: reqwest::RequestBuilder,
+        key: Option<&KeyConfig>,
+    ) -> Result<reqwest::RequestBuilder, GatewayError> {
+        let Some(k) = key else { return Ok(rb) };
+        if self.azure {
+            if let Some(entra) = k.azure.as_ref().and_then(|a| a.entra.as_ref()) {
+                let token = self
+                    .tokens
+                    .get(&k.name, || {
+                        request_token(
+                            &self.client,
+                            &self.name,
+                            &entra.token_url,
+                            vec![
+                                ("grant_type", "client_credentials".to_owned()),
+                                ("client_id", entra.client_id.clone()),
+                                ("client_secret", entra.client_secret.expose().to_owned()),
+                                ("scope", entra.scope.clone()),
+                            ],
+                        )
+                    })
+                    .await?;
+                return Ok(rb.bearer_auth(token));
+            }
+            return Ok(if k.value.is_empty() {
+                rb
+            } else {
+                rb.header("api-key", k.value.expose())
+            });
         }
-        Ok(rb)
+        Ok(if k.value.is_empty() {
+            rb
+        } else {
+            rb.bearer_auth(k.value.expose())
+        })
     }
 
     async fn send(&self, rb: reqwest::RequestBuilder) -> Result<reqwest::Response, GatewayError> {
@@ -152,7 +225,8 @@ impl Provider for OpenAiCompatProvider {
         key: Option<&KeyConfig>,
         req: &ChatRequest,
     ) -> Result<ChatResponse, GatewayError> {
-        self.json(self.post(key, "/chat/completions", req)?).await
+        self.json(self.post(key, "/chat/completions", &req.model, req).await?)
+            .await
     }
 
     async fn chat_stream(
@@ -161,7 +235,7 @@ impl Provider for OpenAiCompatProvider {
         req: &ChatRequest,
     ) -> Result<ChatStream, GatewayError> {
         let stream = self
-            .stream::<ChatChunk>(self.post(key, "/chat/completions", req)?)
+            .stream::<ChatChunk>(self.post(key, "/chat/completions", &req.model, req).await?)
             .await?;
         Ok(Box::pin(stream.map(|item| item.map(normalize_chunk))))
     }
@@ -171,7 +245,8 @@ impl Provider for OpenAiCompatProvider {
         key: Option<&KeyConfig>,
         req: &CompletionRequest,
     ) -> Result<CompletionResponse, GatewayError> {
-        self.json(self.post(key, "/completions", req)?).await
+        self.json(self.post(key, "/completions", &req.model, req).await?)
+            .await
     }
 
     async fn completion_stream(
@@ -180,7 +255,7 @@ impl Provider for OpenAiCompatProvider {
         req: &CompletionRequest,
     ) -> Result<CompletionStream, GatewayError> {
         let stream = self
-            .stream::<CompletionChunk>(self.post(key, "/completions", req)?)
+            .stream::<CompletionChunk>(self.post(key, "/completions", &req.model, req).await?)
             .await?;
         Ok(Box::pin(stream))
     }
@@ -190,14 +265,19 @@ impl Provider for OpenAiCompatProvider {
         key: Option<&KeyConfig>,
         req: &EmbeddingRequest,
     ) -> Result<EmbeddingResponse, GatewayError> {
-        self.json(self.post(key, "/embeddings", req)?).await
+        self.json(self.post(key, "/embeddings", &req.model, req).await?)
+            .await
     }
 
     async fn list_models(&self, key: Option<&KeyConfig>) -> Result<Vec<Model>, GatewayError> {
-        let mut rb = self.client.get(self.url(key, "/models")?);
-        if let Some(k) = key.filter(|k| !k.value.is_empty()) {
-            rb = rb.bearer_auth(k.value.expose());
-        }
+        let url = match key.and_then(|k| k.azure.as_ref()) {
+            Some(az) if self.azure => format!(
+                "{}/openai/models?api-version={}",
+                az.endpoint, az.api_version
+            ),
+            _ => self.base(key, "/models")?,
+        };
+        let rb = self.authed(self.client.get(url), key).await?;
         let list: ModelList = self.json(rb).await?;
         Ok(list.data)
     }

@@ -19,6 +19,9 @@ use crate::provider::Provider;
 pub fn build_provider(config: &ProviderConfig) -> Result<Arc<dyn Provider>, GatewayError> {
     match config.kind.preset().dialect {
         Dialect::OpenAiCompatible => Ok(Arc::new(OpenAiCompatProvider::new(config)?)),
+        Dialect::Native if config.kind == ProviderKind::Azure => {
+            Ok(Arc::new(OpenAiCompatProvider::new(config)?))
+        }
         Dialect::Native if config.kind == ProviderKind::Anthropic => {
             Ok(Arc::new(AnthropicProvider::new(config)?))
         }

@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use heimdall_mock_provider::{MockConfig, MockServer};
+use heimdall_mock_provider::MockServer;
 use serde_json::{Value, json};
 
 fn config(m: &MockServer) -> Value {
@@ -20,15 +20,7 @@ fn config(m: &MockServer) -> Value {
 }
 
 async fn harness() -> Harness {
-    start_with(
-        MockConfig {
-            record_requests: true,
-            ..Default::default()
-        },
-        config,
-        vec![],
-    )
-    .await
+    recording_gateway(config).await
 }
 
 fn tools() -> Value {

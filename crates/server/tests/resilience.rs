@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use heimdall_mock_provider::{MockConfig, MockServer};
+use heimdall_mock_provider::MockServer;
 use serde_json::{Value, json};
 
 fn provider(m: &MockServer, keys: &[&str], network: Value) -> Value {
@@ -23,15 +23,7 @@ fn provider(m: &MockServer, keys: &[&str], network: Value) -> Value {
 }
 
 async fn gateway(config: impl FnOnce(&MockServer) -> Value) -> Harness {
-    start_with(
-        MockConfig {
-            record_requests: true,
-            ..Default::default()
-        },
-        config,
-        vec![],
-    )
-    .await
+    recording_gateway(config).await
 }
 
 fn bearer_count(h: &Harness, key: &str) -> usize {

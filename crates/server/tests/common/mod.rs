@@ -79,6 +79,19 @@ pub async fn start_with(
     }
 }
 
+/// A gateway over a recording mock, configured by `config`.
+pub async fn recording_gateway(config: impl FnOnce(&MockServer) -> serde_json::Value) -> Harness {
+    start_with(
+        MockConfig {
+            record_requests: true,
+            ..Default::default()
+        },
+        config,
+        vec![],
+    )
+    .await
+}
+
 pub async fn start() -> Harness {
     start_with(
         MockConfig {

@@ -46,6 +46,11 @@ cat >"$work/config.json" <<JSON
       "keys": [{"name": "azure-key", "value": "azure-secret",
                 "azure_key_config": {"endpoint": "http://127.0.0.1:$mock_port"}}]
     },
+    "cohere": {
+      "type": "cohere",
+      "keys": [{"name": "cohere-key", "value": "co-mock", "models": [], "weight": 1.0}],
+      "network_config": {"base_url": "http://127.0.0.1:$mock_port"}
+    },
     "anthropic": {
       "type": "anthropic",
       "keys": [{"name": "anthropic-key", "value": "sk-ant-mock", "models": [], "weight": 1.0}],

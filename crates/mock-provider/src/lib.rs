@@ -8,6 +8,7 @@
 
 mod anthropic;
 mod azure;
+mod cohere;
 mod handlers;
 pub mod knobs;
 pub mod payloads;
@@ -129,6 +130,8 @@ fn router_with(shared: Arc<Shared>) -> Router {
             post(azure::deployment),
         )
         .route("/openai/models", get(azure::models))
+        .route("/v2/chat", post(cohere::chat))
+        .route("/v2/embed", post(cohere::embed))
         .route("/entra/{tenant}/oauth2/v2.0/token", post(azure::token))
         .route("/health", get(|| async { "ok" }))
         .route(

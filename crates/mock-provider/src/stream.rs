@@ -26,13 +26,15 @@ pub enum Dialect {
     OpenAi,
     /// `event: <type>` + `data: <json>` frames, no terminator (the last event says it).
     Anthropic,
+    /// Like Anthropic's framing; an in-band error is a `message-end` with `ERROR`.
+    Cohere,
 }
 
 impl Dialect {
     fn frame(self, v: &Value) -> Bytes {
         match self {
             Self::OpenAi => frame(v),
-            Self::Anthropic => {
+            Self::Anthropic | Self::Cohere => {
                 let mut buf = Vec::with_capacity(256);
                 buf.extend_from_slice(b"event: ");
                 buf.extend_from_slice(v["type"].as_str().unwrap_or("unknown").as_bytes());
@@ -47,6 +49,9 @@ impl Dialect {
         match self {
             Self::OpenAi => Bytes::from_static(
                 b"data: {\"error\":{\"message\":\"mock in-band error\",\"type\":\"server_error\",\"param\":null,\"code\":\"mock_error\"}}\n\n",
+            ),
+            Self::Cohere => Bytes::from_static(
+                b"event: message-end\ndata: {\"type\":\"message-end\",\"delta\":{\"error\":\"mock in-band error\",\"finish_reason\":\"ERROR\"}}\n\n",
             ),
             Self::Anthropic => Bytes::from_static(
                 b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"mock in-band error\"}}\n\n",

@@ -140,6 +140,39 @@ pub async fn status_error(provider: &str, response: reqwest::Response) -> Gatewa
     err
 }
 
+/// Send a request; a transport failure or a non-2xx answer becomes a typed error.
+pub async fn send_checked(
+    provider: &str,
+    rb: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, GatewayError> {
+    let response = rb.send().await.map_err(|e| transport_error(provider, &e))?;
+    if !response.status().is_success() {
+        return Err(status_error(provider, response).await);
+    }
+    Ok(response)
+}
+
+/// Read a whole JSON body into `T`; an unreadable one is an upstream protocol error.
+pub async fn read_json<T: serde::de::DeserializeOwned>(
+    provider: &str,
+    response: reqwest::Response,
+) -> Result<T, GatewayError> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| transport_error(provider, &e))?;
+    serde_json::from_slice(&bytes).map_err(|e| unreadable(provider, e))
+}
+
+/// The error for an upstream answer that cannot be read.
+pub fn unreadable(provider: &str, e: impl std::fmt::Display) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::UpstreamProtocol,
+        format!("provider '{provider}' returned an unreadable response: {e}"),
+    )
+    .with_provider(provider)
+}
+
 /// A `Retry-After` header in seconds.
 pub fn retry_after_secs(headers: &HeaderMap) -> Option<u64> {
     headers

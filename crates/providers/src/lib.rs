@@ -6,6 +6,8 @@
 //! (and later fuzzed and benchmarked) without the rest of the gateway.
 
 pub mod anthropic;
+pub mod chunk;
+pub mod cohere;
 pub mod http;
 pub mod oauth;
 pub mod openai_compat;

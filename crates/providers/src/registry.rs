@@ -12,6 +12,7 @@ use heimdall_schema::error::GatewayError;
 use heimdall_config::ProviderKind;
 
 use crate::anthropic::AnthropicProvider;
+use crate::cohere::CohereProvider;
 use crate::openai_compat::OpenAiCompatProvider;
 use crate::provider::Provider;
 
@@ -21,6 +22,9 @@ pub fn build_provider(config: &ProviderConfig) -> Result<Arc<dyn Provider>, Gate
         Dialect::OpenAiCompatible => Ok(Arc::new(OpenAiCompatProvider::new(config)?)),
         Dialect::Native if config.kind == ProviderKind::Azure => {
             Ok(Arc::new(OpenAiCompatProvider::new(config)?))
+        }
+        Dialect::Native if config.kind == ProviderKind::Cohere => {
+            Ok(Arc::new(CohereProvider::new(config)?))
         }
         Dialect::Native if config.kind == ProviderKind::Anthropic => {
             Ok(Arc::new(AnthropicProvider::new(config)?))

@@ -3,42 +3,31 @@
 //! Messages response → canonical response, SSE transcript → canonical chunk sequence.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod golden;
 
+use golden::Fixtures;
 use heimdall_providers::anthropic::request::to_messages_request;
 use heimdall_providers::anthropic::response::{MessagesResponse, from_messages_response};
 use heimdall_providers::anthropic::stream::AnthropicStream;
 use heimdall_providers::sse_translate::translate_transcript;
-use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
+use heimdall_schema::chat::{ChatRequest, ChatResponse};
 use heimdall_schema::error::ErrorKind;
 use serde_json::Value;
 
-fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/anthropic")
+fn fx() -> Fixtures {
+    Fixtures::of("anthropic")
 }
 
 fn read(name: &str) -> String {
-    std::fs::read_to_string(dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    fx().read(name)
 }
 
 fn json(name: &str) -> Value {
-    serde_json::from_str(&read(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    fx().json(name)
 }
 
-/// Cases present as `<prefix>_<case>.<ext>` files.
 fn cases(prefix: &str, ext: &str) -> Vec<String> {
-    let mut out: Vec<String> = std::fs::read_dir(dir())
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|n| {
-            n.strip_prefix(&format!("{prefix}_"))?
-                .strip_suffix(ext)
-                .map(str::to_owned)
-        })
-        .collect();
-    out.sort();
-    assert!(!out.is_empty(), "no {prefix} fixtures");
-    out
+    fx().cases(prefix, ext)
 }
 
 #[test]
@@ -81,44 +70,7 @@ fn stream_transcripts_translate_to_chunk_sequences() {
         let sse = read(&format!("stream_{case}.anthropic.sse"));
         let mut t = AnthropicStream::new("anthropic", Some(0));
         let (chunks, end) = translate_transcript(&mut t, sse.as_bytes());
-        let expected = read(&format!("stream_{case}.openai.jsonl"));
-        let mut want_chunks = Vec::new();
-        let mut want_error: Option<Value> = None;
-        for line in expected.lines().filter(|l| !l.trim().is_empty()) {
-            let v: Value = serde_json::from_str(line).unwrap();
-            if v.get("error").is_some() {
-                want_error = Some(v);
-            } else {
-                let c: ChatChunk = serde_json::from_value(v).unwrap();
-                want_chunks.push(serde_json::to_value(c).unwrap());
-            }
-        }
-        let got: Vec<Value> = chunks
-            .iter()
-            .map(|c| serde_json::to_value(c).unwrap())
-            .collect();
-        assert_eq!(
-            got.len(),
-            want_chunks.len(),
-            "stream_{case}: chunk count\n{got:#?}"
-        );
-        for (i, (g, w)) in got.iter().zip(&want_chunks).enumerate() {
-            assert_eq!(g, w, "stream_{case}: chunk {i}");
-        }
-        match (end, want_error) {
-            (Ok(true), None) => {}
-            (Err(e), Some(w)) => {
-                assert_eq!(e.kind, ErrorKind::UpstreamStreamError, "stream_{case}");
-                assert_eq!(
-                    e.code.as_deref(),
-                    w["error"]["type"].as_str(),
-                    "stream_{case}"
-                );
-                let msg = w["error"]["message"].as_str().unwrap();
-                assert!(e.message.contains(msg), "stream_{case}: {}", e.message);
-            }
-            (end, want) => panic!("stream_{case}: ended {end:?}, expected error {want:?}"),
-        }
+        fx().check_stream(&format!("stream_{case}.openai.jsonl"), &chunks, end);
     }
 }
 

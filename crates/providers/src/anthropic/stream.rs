@@ -9,11 +9,12 @@
 
 use std::collections::HashMap;
 
-use heimdall_schema::chat::{ChatChunk, ChunkChoice, ChunkDelta, FunctionCallDelta, ToolCallDelta};
+use heimdall_schema::chat::{ChatChunk, ChunkDelta, FunctionCallDelta, ToolCallDelta};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use serde_json::{Map, Value};
 
 use super::response::{AnthropicUsage, anthropic_error, finish_reason, now_secs};
+use crate::chunk::ChunkEnvelope;
 use crate::sse::SseEvent;
 use crate::sse_translate::EventTranslator;
 
@@ -21,9 +22,7 @@ use crate::sse_translate::EventTranslator;
 #[derive(Debug, Default)]
 pub struct AnthropicStream {
     provider: String,
-    id: String,
-    model: String,
-    created: u64,
+    env: ChunkEnvelope,
     usage: AnthropicUsage,
     /// Content block index → OpenAI tool-call index.
     tool_index: HashMap<u64, u32>,
@@ -36,28 +35,11 @@ impl AnthropicStream {
     pub fn new(provider: &str, created: Option<u64>) -> Self {
         Self {
             provider: provider.to_owned(),
-            created: created.unwrap_or_else(now_secs),
+            env: ChunkEnvelope {
+                created: created.unwrap_or_else(now_secs),
+                ..ChunkEnvelope::default()
+            },
             ..Self::default()
-        }
-    }
-
-    fn chunk(&self, delta: ChunkDelta, finish: Option<String>) -> ChatChunk {
-        ChatChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".to_owned(),
-            created: self.created,
-            model: self.model.clone(),
-            choices: vec![ChunkChoice {
-                index: 0,
-                delta,
-                finish_reason: finish,
-                logprobs: None,
-                extra: Map::new(),
-            }],
-            usage: None,
-            system_fingerprint: None,
-            service_tier: None,
-            extra: Map::new(),
         }
     }
 
@@ -70,13 +52,6 @@ impl AnthropicStream {
             ),
         )
         .with_provider(&self.provider)
-    }
-
-    fn text(s: &str) -> ChunkDelta {
-        ChunkDelta {
-            content: Some(Some(s.to_owned())),
-            ..ChunkDelta::default()
-        }
     }
 
     fn tool_delta(index: u32, id: Option<&str>, name: Option<&str>, args: &str) -> ChunkDelta {
@@ -113,23 +88,16 @@ impl EventTranslator for AnthropicStream {
         match kind {
             "message_start" => {
                 let m = &data["message"];
-                m["id"].as_str().unwrap_or("").clone_into(&mut self.id);
+                m["id"].as_str().unwrap_or("").clone_into(&mut self.env.id);
                 m["model"]
                     .as_str()
                     .unwrap_or("")
-                    .clone_into(&mut self.model);
+                    .clone_into(&mut self.env.model);
                 if let Ok(u) = serde_json::from_value::<AnthropicUsage>(m["usage"].clone()) {
                     self.usage.merge(&u);
                 }
                 self.started = true;
-                out.push(self.chunk(
-                    ChunkDelta {
-                        role: Some("assistant".to_owned()),
-                        content: Some(Some(String::new())),
-                        ..ChunkDelta::default()
-                    },
-                    None,
-                ));
+                out.push(self.env.role());
             }
             "content_block_start" => {
                 let block = &data["content_block"];
@@ -139,7 +107,7 @@ impl EventTranslator for AnthropicStream {
                         let call = self.next_tool;
                         self.next_tool += 1;
                         self.tool_index.insert(index, call);
-                        out.push(self.chunk(
+                        out.push(self.env.chunk(
                             Self::tool_delta(
                                 call,
                                 block["id"].as_str(),
@@ -151,7 +119,7 @@ impl EventTranslator for AnthropicStream {
                     }
                     Some("text") => {
                         if let Some(t) = block["text"].as_str().filter(|t| !t.is_empty()) {
-                            out.push(self.chunk(Self::text(t), None));
+                            out.push(self.env.text(t));
                         }
                     }
                     _ => {}
@@ -162,7 +130,7 @@ impl EventTranslator for AnthropicStream {
                 let index = data["index"].as_u64().unwrap_or(0);
                 match d["type"].as_str() {
                     Some("text_delta") => {
-                        out.push(self.chunk(Self::text(d["text"].as_str().unwrap_or("")), None));
+                        out.push(self.env.text(d["text"].as_str().unwrap_or("")));
                     }
                     Some("input_json_delta") => {
                         let call = *self.tool_index.get(&index).ok_or_else(|| {
@@ -170,10 +138,13 @@ impl EventTranslator for AnthropicStream {
                         })?;
                         let piece = d["partial_json"].as_str().unwrap_or("");
                         if !piece.is_empty() {
-                            out.push(self.chunk(Self::tool_delta(call, None, None, piece), None));
+                            out.push(
+                                self.env
+                                    .chunk(Self::tool_delta(call, None, None, piece), None),
+                            );
                         }
                     }
-                    Some("thinking_delta") => out.push(self.chunk(
+                    Some("thinking_delta") => out.push(self.env.chunk(
                         ChunkDelta {
                             reasoning_content: Some(
                                 d["thinking"].as_str().unwrap_or("").to_owned(),
@@ -191,17 +162,14 @@ impl EventTranslator for AnthropicStream {
                     self.usage.merge(&u);
                 }
                 if let Some(reason) = data["delta"]["stop_reason"].as_str() {
-                    out.push(self.chunk(
+                    out.push(self.env.chunk(
                         ChunkDelta::default(),
                         Some(finish_reason(reason).to_owned()),
                     ));
                 }
             }
             "message_stop" => {
-                let mut last = self.chunk(ChunkDelta::default(), None);
-                last.choices.clear();
-                last.usage = Some(self.usage.to_openai());
-                out.push(last);
+                out.push(self.env.usage(Some(self.usage.to_openai())));
                 return Ok(true);
             }
             "error" => return Err(anthropic_error(&self.provider, None, &data).into_stream_error()),

@@ -1,0 +1,72 @@
+//! Building canonical stream chunks, shared by the native dialects' stream translators.
+//!
+//! Why: every translator emits the same envelope (id, object, created, model, one choice) and
+//! differs only in the delta; one constructor keeps the envelope identical across providers.
+
+use heimdall_schema::chat::{ChatChunk, ChunkChoice, ChunkDelta};
+use serde_json::Map;
+
+/// The identity every chunk of one stream carries.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkEnvelope {
+    /// Response id.
+    pub id: String,
+    /// Unix seconds.
+    pub created: u64,
+    /// Model name.
+    pub model: String,
+}
+
+impl ChunkEnvelope {
+    /// A chunk with one choice carrying `delta` (and a finish reason, on the last).
+    pub fn chunk(&self, delta: ChunkDelta, finish: Option<String>) -> ChatChunk {
+        ChatChunk {
+            id: self.id.clone(),
+            object: "chat.completion.chunk".to_owned(),
+            created: self.created,
+            model: self.model.clone(),
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta,
+                finish_reason: finish,
+                logprobs: None,
+                extra: Map::new(),
+            }],
+            usage: None,
+            system_fingerprint: None,
+            service_tier: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// The first chunk: the assistant role and empty content.
+    pub fn role(&self) -> ChatChunk {
+        self.chunk(
+            ChunkDelta {
+                role: Some("assistant".to_owned()),
+                content: Some(Some(String::new())),
+                ..ChunkDelta::default()
+            },
+            None,
+        )
+    }
+
+    /// A text piece.
+    pub fn text(&self, t: &str) -> ChatChunk {
+        self.chunk(
+            ChunkDelta {
+                content: Some(Some(t.to_owned())),
+                ..ChunkDelta::default()
+            },
+            None,
+        )
+    }
+
+    /// The final usage-only chunk (no choices).
+    pub fn usage(&self, usage: Option<heimdall_schema::usage::Usage>) -> ChatChunk {
+        let mut c = self.chunk(ChunkDelta::default(), None);
+        c.choices.clear();
+        c.usage = usage;
+        c
+    }
+}

@@ -46,6 +46,11 @@ cat >"$work/config.json" <<JSON
       "keys": [{"name": "azure-key", "value": "azure-secret",
                 "azure_key_config": {"endpoint": "http://127.0.0.1:$mock_port"}}]
     },
+    "gemini": {
+      "type": "gemini",
+      "keys": [{"name": "gemini-key", "value": "g-mock", "models": [], "weight": 1.0}],
+      "network_config": {"base_url": "http://127.0.0.1:$mock_port/v1beta"}
+    },
     "cohere": {
       "type": "cohere",
       "keys": [{"name": "cohere-key", "value": "co-mock", "models": [], "weight": 1.0}],

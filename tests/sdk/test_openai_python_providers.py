@@ -11,7 +11,13 @@ import pytest
 from openai import OpenAI
 
 # provider/model as a client addresses it; more dialects join as their providers land.
-MODELS = ["mock/gpt-4o", "azure/gpt-4o", "anthropic/claude-sonnet-4-5", "cohere/command-a-03-2025"]
+MODELS = [
+    "mock/gpt-4o",
+    "azure/gpt-4o",
+    "anthropic/claude-sonnet-4-5",
+    "gemini/gemini-2.5-flash",
+    "cohere/command-a-03-2025",
+]
 
 WEATHER_TOOL = {
     "type": "function",

@@ -109,7 +109,7 @@ pub async fn messages(
     }
     let request = (&method, &uri, &headers, &body);
     let (req, model, knobs) =
-        match begin::<MessagesIn>(&s, request, |r| &r.model, |r| r.stream).await {
+        match begin::<MessagesIn>(&s, request, |r| r.model.clone(), |r| r.stream).await {
             Ok(x) => x,
             Err(r) => return reshape(r).await,
         };

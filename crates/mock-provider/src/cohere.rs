@@ -62,10 +62,11 @@ pub async fn chat(
         return r;
     }
     let request = (&method, &uri, &headers, &body);
-    let (req, model, knobs) = match begin::<ChatIn>(&s, request, |r| &r.model, |r| r.stream).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (req, model, knobs) =
+        match begin::<ChatIn>(&s, request, |r| r.model.clone(), |r| r.stream).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let _ = model;
     let n = s.ids.fetch_add(1, Ordering::Relaxed);
     let id = format!("mock-cohere-{n}");
@@ -161,10 +162,11 @@ pub async fn embed(
         return r;
     }
     let request = (&method, &uri, &headers, &body);
-    let (req, _model, _knobs) = match begin::<EmbedIn>(&s, request, |r| &r.model, |_| false).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (req, _model, _knobs) =
+        match begin::<EmbedIn>(&s, request, |r| r.model.clone(), |_| false).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     if req.input_type.is_none() {
         return error(
             StatusCode::BAD_REQUEST,

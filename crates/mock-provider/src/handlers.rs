@@ -115,7 +115,7 @@ fn record(s: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &By
 pub(crate) async fn begin<T: for<'de> Deserialize<'de>>(
     s: &Shared,
     request: (&Method, &Uri, &HeaderMap, &Bytes),
-    model_of: impl Fn(&T) -> &str,
+    model_of: impl Fn(&T) -> String,
     stream_of: impl Fn(&T) -> bool,
 ) -> Result<(T, String, Knobs), Response> {
     let (method, uri, headers, body) = request;
@@ -125,7 +125,7 @@ pub(crate) async fn begin<T: for<'de> Deserialize<'de>>(
         .map_err(|e| error(400, &format!("invalid request body: {e}")))?;
     let mut knobs = Knobs::from_config(&s.config);
     knobs.apply_headers(headers).map_err(|e| error(400, &e))?;
-    let full = model_of(&parsed).to_owned();
+    let full = model_of(&parsed);
     let base = knobs
         .apply_model_suffix(&full)
         .map_err(|e| error(400, &e))?
@@ -223,10 +223,11 @@ pub async fn chat(
     body: Bytes,
 ) -> Response {
     let request = (&method, &uri, &headers, &body);
-    let (req, model, knobs) = match begin::<ChatIn>(&s, request, |r| &r.model, |r| r.stream).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (req, model, knobs) =
+        match begin::<ChatIn>(&s, request, |r| r.model.clone(), |r| r.stream).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let n = s.ids.fetch_add(1, Ordering::Relaxed);
     let id = format!("chatcmpl-mock-{n}");
     let prompt_tokens = (body.len() as u64 / 4).max(1);
@@ -266,7 +267,7 @@ pub async fn completions(
 ) -> Response {
     let request = (&method, &uri, &headers, &body);
     let (req, model, knobs) =
-        match begin::<CompletionIn>(&s, request, |r| &r.model, |r| r.stream).await {
+        match begin::<CompletionIn>(&s, request, |r| r.model.clone(), |r| r.stream).await {
             Ok(x) => x,
             Err(r) => return r,
         };
@@ -304,10 +305,11 @@ pub async fn embeddings(
     body: Bytes,
 ) -> Response {
     let request = (&method, &uri, &headers, &body);
-    let (req, model, _knobs) = match begin::<EmbedIn>(&s, request, |r| &r.model, |_| false).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (req, model, _knobs) =
+        match begin::<EmbedIn>(&s, request, |r| r.model.clone(), |_| false).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let texts: Vec<String> = match req.input {
         EmbedInput::One(t) => vec![t],
         EmbedInput::Many(v) => v,

@@ -9,6 +9,7 @@
 mod anthropic;
 mod azure;
 mod cohere;
+mod gemini;
 mod handlers;
 pub mod knobs;
 pub mod payloads;
@@ -131,6 +132,7 @@ fn router_with(shared: Arc<Shared>) -> Router {
         )
         .route("/openai/models", get(azure::models))
         .route("/v2/chat", post(cohere::chat))
+        .route("/v1beta/models/{model_action}", post(gemini::model_action))
         .route("/v2/embed", post(cohere::embed))
         .route("/entra/{tenant}/oauth2/v2.0/token", post(azure::token))
         .route("/health", get(|| async { "ok" }))

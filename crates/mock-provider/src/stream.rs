@@ -28,12 +28,14 @@ pub enum Dialect {
     Anthropic,
     /// Like Anthropic's framing; an in-band error is a `message-end` with `ERROR`.
     Cohere,
+    /// `data: <json>` frames and no terminator (Gemini's `alt=sse`).
+    Gemini,
 }
 
 impl Dialect {
     fn frame(self, v: &Value) -> Bytes {
         match self {
-            Self::OpenAi => frame(v),
+            Self::OpenAi | Self::Gemini => frame(v),
             Self::Anthropic | Self::Cohere => {
                 let mut buf = Vec::with_capacity(256);
                 buf.extend_from_slice(b"event: ");
@@ -49,6 +51,9 @@ impl Dialect {
         match self {
             Self::OpenAi => Bytes::from_static(
                 b"data: {\"error\":{\"message\":\"mock in-band error\",\"type\":\"server_error\",\"param\":null,\"code\":\"mock_error\"}}\n\n",
+            ),
+            Self::Gemini => Bytes::from_static(
+                b"data: {\"error\":{\"code\":500,\"message\":\"mock in-band error\",\"status\":\"INTERNAL\"}}\n\n",
             ),
             Self::Cohere => Bytes::from_static(
                 b"event: message-end\ndata: {\"type\":\"message-end\",\"delta\":{\"error\":\"mock in-band error\",\"finish_reason\":\"ERROR\"}}\n\n",

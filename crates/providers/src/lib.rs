@@ -8,6 +8,7 @@
 pub mod anthropic;
 pub mod chunk;
 pub mod cohere;
+pub mod gemini;
 pub mod http;
 pub mod oauth;
 pub mod openai_compat;
@@ -16,6 +17,7 @@ pub mod registry;
 pub mod sse;
 pub mod sse_json;
 pub mod sse_translate;
+pub mod translate;
 
 pub use provider::{ChatStream, CompletionStream, Provider};
 pub use registry::build_provider;

@@ -13,6 +13,7 @@ use heimdall_config::ProviderKind;
 
 use crate::anthropic::AnthropicProvider;
 use crate::cohere::CohereProvider;
+use crate::gemini::GeminiProvider;
 use crate::openai_compat::OpenAiCompatProvider;
 use crate::provider::Provider;
 
@@ -25,6 +26,9 @@ pub fn build_provider(config: &ProviderConfig) -> Result<Arc<dyn Provider>, Gate
         }
         Dialect::Native if config.kind == ProviderKind::Cohere => {
             Ok(Arc::new(CohereProvider::new(config)?))
+        }
+        Dialect::Native if config.kind == ProviderKind::Gemini => {
+            Ok(Arc::new(GeminiProvider::new(config)?))
         }
         Dialect::Native if config.kind == ProviderKind::Anthropic => {
             Ok(Arc::new(AnthropicProvider::new(config)?))

@@ -13,15 +13,6 @@ fn config(m: &MockServer) -> Value {
         "network_config": {"base_url": m.base_url()}}}})
 }
 
-fn chunks(text: &str) -> Vec<Value> {
-    let events = sse_data(text);
-    assert_eq!(events.last().unwrap(), "[DONE]", "{text}");
-    events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str(e).unwrap())
-        .collect()
-}
-
 #[tokio::test]
 async fn chat_and_stream_go_through_v2_chat() {
     let h = recording_gateway(config).await;
@@ -45,12 +36,8 @@ async fn chat_and_stream_go_through_v2_chat() {
     let mut req = user_chat("cohere/command-a;chunks=4");
     req["stream"] = json!(true);
     req["stream_options"] = json!({"include_usage": true});
-    let all = chunks(&h.chat(req).await.text().await.unwrap());
-    let text: String = all
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-        .collect();
-    assert_eq!(text, "Hello from the mock");
+    let all = done_chunks(&h.chat(req).await.text().await.unwrap());
+    assert_eq!(streamed_text(&all), "Hello from the mock");
     assert_eq!(all.last().unwrap()["usage"]["completion_tokens"], 4);
 }
 
@@ -65,7 +52,7 @@ async fn a_streamed_tool_call_becomes_openai_deltas() {
                 "required": ["city"]}}}],
             "messages": [{"role": "user", "content": "Weather?"}]}))
         .await;
-    let all = chunks(&r.text().await.unwrap());
+    let all = done_chunks(&r.text().await.unwrap());
     let mut args = String::new();
     let mut name = String::new();
     for c in &all {
@@ -83,11 +70,7 @@ async fn a_streamed_tool_call_becomes_openai_deltas() {
         serde_json::from_str::<Value>(&args).unwrap(),
         json!({"city": "mock"})
     );
-    let finish: Vec<&str> = all
-        .iter()
-        .filter_map(|c| c["choices"][0]["finish_reason"].as_str())
-        .collect();
-    assert_eq!(finish, ["tool_calls"]);
+    assert_eq!(finish_reasons(&all), ["tool_calls"]);
     assert_eq!(
         h.mock.requests().pop().unwrap().body["tool_choice"],
         "REQUIRED"

@@ -12,6 +12,8 @@ use heimdall_schema::chat::{
     StopSequences, ToolChoice,
 };
 use heimdall_schema::error::GatewayError;
+
+use crate::translate::{data_url, invalid, tool_arguments, unknown_tool_choice};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -82,10 +84,6 @@ fn content_form<S: serde::Serializer>(blocks: &[Value], s: S) -> Result<S::Ok, S
     }
 }
 
-fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
-    GatewayError::invalid_request(message, Some(param.to_owned()))
-}
-
 /// Translate a canonical request.
 pub fn to_messages_request(req: &ChatRequest) -> Result<MessagesRequest, GatewayError> {
     if req.n.is_some_and(|n| n > 1) {
@@ -127,16 +125,10 @@ pub fn to_messages_request(req: &ChatRequest) -> Result<MessagesRequest, Gateway
                     content.push(json!({"type": "text", "text": r}));
                 }
                 for (j, call) in a.tool_calls.iter().flatten().enumerate() {
-                    let input: Value = if call.function.arguments.trim().is_empty() {
-                        json!({})
-                    } else {
-                        serde_json::from_str(&call.function.arguments).map_err(|e| {
-                            invalid(
-                                format!("tool call arguments are not valid JSON: {e}"),
-                                &format!("{path}.tool_calls[{j}].function.arguments"),
-                            )
-                        })?
-                    };
+                    let input = tool_arguments(
+                        &call.function.arguments,
+                        &format!("{path}.tool_calls[{j}].function.arguments"),
+                    )?;
                     content.push(json!({"type": "tool_use", "id": call.id,
                         "name": call.function.name, "input": input}));
                 }
@@ -281,14 +273,6 @@ fn blocks(content: &MessageContent, path: &str) -> Result<Vec<Value>, GatewayErr
     Ok(out)
 }
 
-/// A data URL's media type and base64 payload.
-fn data_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url.strip_prefix("data:")?;
-    let (meta, data) = rest.split_once(',')?;
-    let media = meta.strip_suffix(";base64")?;
-    Some((media, data))
-}
-
 fn image_block(url: &str, at: &str) -> Result<Value, GatewayError> {
     if let Some((media, data)) = data_url(url) {
         return Ok(json!({"type": "image",
@@ -346,12 +330,7 @@ fn translate_tools(req: &ChatRequest, out: &mut MessagesRequest) -> Result<(), G
             "auto" => json!({"type": "auto"}),
             "none" => json!({"type": "none"}),
             "required" => json!({"type": "any"}),
-            other => {
-                return Err(invalid(
-                    format!("tool_choice '{other}' is not one of auto, none, required"),
-                    "tool_choice",
-                ));
-            }
+            other => return Err(unknown_tool_choice(other)),
         }),
         Some(ToolChoice::Named(n)) => match &n.function {
             Some(f) => Some(json!({"type": "tool", "name": f.name})),

@@ -12,11 +12,9 @@ use heimdall_schema::chat::{
 };
 use heimdall_schema::embeddings::{EmbeddingInput, EmbeddingRequest, EncodingFormat};
 use heimdall_schema::error::GatewayError;
-use serde_json::{Map, Value, json};
 
-fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
-    GatewayError::invalid_request(message, Some(param.to_owned()))
-}
+use crate::translate::{invalid, unknown_tool_choice};
+use serde_json::{Map, Value, json};
 
 fn content_value(c: &MessageContent) -> Value {
     match c {
@@ -118,12 +116,7 @@ pub fn to_chat_request(req: &ChatRequest, stream: bool) -> Result<Value, Gateway
             "auto" => {}
             "required" => put("tool_choice", Some(json!("REQUIRED"))),
             "none" => put("tool_choice", Some(json!("NONE"))),
-            other => {
-                return Err(invalid(
-                    format!("tool_choice '{other}' is not one of auto, none, required"),
-                    "tool_choice",
-                ));
-            }
+            other => return Err(unknown_tool_choice(other)),
         },
         Some(ToolChoice::Named(n)) => {
             // No named choice in Cohere v2: offer only that tool and require a call.

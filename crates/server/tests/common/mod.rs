@@ -112,6 +112,32 @@ pub fn sse_data(body: &str) -> Vec<String> {
         .collect()
 }
 
+/// The chunks of a complete stream (asserting it ended with `[DONE]`).
+pub fn done_chunks(text: &str) -> Vec<serde_json::Value> {
+    let events = sse_data(text);
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{text}");
+    events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect()
+}
+
+/// The content text of a chunk sequence.
+pub fn streamed_text(chunks: &[serde_json::Value]) -> String {
+    chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect()
+}
+
+/// The finish reasons of a chunk sequence.
+pub fn finish_reasons(chunks: &[serde_json::Value]) -> Vec<String> {
+    chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["finish_reason"].as_str().map(str::to_owned))
+        .collect()
+}
+
 pub fn user_chat(model: &str) -> serde_json::Value {
     serde_json::json!({"model": model, "messages": [{"role": "user", "content": "Hello"}]})
 }

@@ -1,0 +1,40 @@
+//! Small pieces every dialect translator needs the same way: parsing a tool call's JSON
+//! arguments, splitting a data URL, and the errors for requests no dialect can express.
+//!
+//! Why shared: the same client mistake (arguments that are not JSON, an unknown `tool_choice`)
+//! must get the same 400, naming the same field, whichever provider the request is bound for.
+
+use heimdall_schema::error::GatewayError;
+use serde_json::{Value, json};
+
+/// A 400 naming the request field at fault.
+pub fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
+    GatewayError::invalid_request(message, Some(param.to_owned()))
+}
+
+/// A tool call's `arguments` string as a JSON value (`{}` when empty).
+pub fn tool_arguments(arguments: &str, param: &str) -> Result<Value, GatewayError> {
+    if arguments.trim().is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_str(arguments).map_err(|e| {
+        invalid(
+            format!("tool call arguments are not valid JSON: {e}"),
+            param,
+        )
+    })
+}
+
+/// `data:<media type>;base64,<data>` → (media type, data).
+pub fn data_url(url: &str) -> Option<(&str, &str)> {
+    let (meta, data) = url.strip_prefix("data:")?.split_once(',')?;
+    Some((meta.strip_suffix(";base64")?, data))
+}
+
+/// The error for a `tool_choice` string that is not `auto`, `none` or `required`.
+pub fn unknown_tool_choice(other: &str) -> GatewayError {
+    invalid(
+        format!("tool_choice '{other}' is not one of auto, none, required"),
+        "tool_choice",
+    )
+}

@@ -26,7 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin/heimdall-mock-provider" --host 127.0.0.1 --port "$mock_port" >"$work/mock.log" 2>&1 &
+"$bin/heimdall-mock-provider" --host 127.0.0.1 --port "$mock_port" \
+  --google-public-key crates/server/tests/fixtures/vertex-test-service-account.pub.pem >"$work/mock.log" 2>&1 &
 pids+=($!)
 cat >"$work/config.json" <<JSON
 {
@@ -50,6 +51,14 @@ cat >"$work/config.json" <<JSON
       "type": "gemini",
       "keys": [{"name": "gemini-key", "value": "g-mock", "models": [], "weight": 1.0}],
       "network_config": {"base_url": "http://127.0.0.1:$mock_port/v1beta"}
+    },
+    "vertex": {
+      "type": "vertex",
+      "network_config": {"base_url": "http://127.0.0.1:$mock_port"},
+      "keys": [{"name": "vertex-sa", "vertex_key_config": {
+        "project_id": "heimdall-test", "region": "us-central1",
+        "auth_credentials": "$root/crates/server/tests/fixtures/vertex-test-service-account.json",
+        "token_url": "http://127.0.0.1:$mock_port/google/token"}}]
     },
     "cohere": {
       "type": "cohere",

@@ -16,6 +16,8 @@ MODELS = [
     "azure/gpt-4o",
     "anthropic/claude-sonnet-4-5",
     "gemini/gemini-2.5-flash",
+    "vertex/gemini-2.5-flash",
+    "vertex/claude-sonnet-4-5",
     "cohere/command-a-03-2025",
 ]
 

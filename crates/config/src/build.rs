@@ -156,6 +156,7 @@ impl<'a> LoadCtx<'a> {
             base_url,
             unresolved_env,
             azure: None,
+            vertex: None,
         }
     }
 

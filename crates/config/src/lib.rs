@@ -25,7 +25,7 @@ pub use kinds::{ALL_KINDS, Dialect, Preset, ProviderKind};
 pub use model::{
     AzureKeyConfig, ClientConfig, ConcurrencyConfig, DEFAULT_AZURE_API_VERSION, EntraConfig,
     GatewayConfig, KeyConfig, NetworkConfig, ProviderConfig, ProxyConfig, ProxyKind, Secret,
-    ServerConfig, normalize_base_url,
+    ServerConfig, VertexKeyConfig, normalize_base_url,
 };
 
 /// File format, chosen by extension.

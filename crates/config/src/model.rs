@@ -142,6 +142,21 @@ pub struct KeyConfig {
     pub unresolved_env: Option<String>,
     /// Azure OpenAI: endpoint, deployments, API version, optional Entra ID credentials.
     pub azure: Option<AzureKeyConfig>,
+    /// Vertex AI: project, region, service-account credentials.
+    pub vertex: Option<VertexKeyConfig>,
+}
+
+/// Vertex AI settings of a key (Bifrost's `vertex_key_config`).
+#[derive(Debug, Clone, Serialize)]
+pub struct VertexKeyConfig {
+    /// Google Cloud project id.
+    pub project_id: String,
+    /// Region (`us-central1`, …) or `global`.
+    pub region: String,
+    /// The service-account key JSON (from `auth_credentials`: inline JSON or a file path).
+    pub credentials: Secret,
+    /// OAuth token endpoint override (default: the key file's `token_uri`).
+    pub token_url: Option<String>,
 }
 
 /// Azure OpenAI settings of a key (Bifrost's `azure_key_config`).

@@ -75,6 +75,20 @@ struct RawKey {
     sglang_key_config: Option<RawUrlConfig>,
     #[serde(default)]
     azure_key_config: Option<RawAzure>,
+    #[serde(default)]
+    vertex_key_config: Option<RawVertex>,
+}
+
+#[derive(Deserialize)]
+struct RawVertex {
+    #[serde(default)]
+    project_id: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    auth_credentials: Option<String>,
+    #[serde(default)]
+    token_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -366,6 +380,13 @@ fn provider(name: &str, p: RawProvider, ctx: &mut LoadCtx<'_>) -> Option<Provide
                 {
                     key.models = a.deployments.keys().cloned().collect();
                 }
+            } else if let Some(v) = k.vertex_key_config {
+                key.vertex = vertex(&format!("{path}.keys[{i}].vertex_key_config"), v, ctx);
+            } else if kind == crate::ProviderKind::Vertex {
+                ctx.issue(
+                    format!("{path}.keys[{i}].vertex_key_config"),
+                    "a vertex key needs vertex_key_config with project_id, region and auth_credentials",
+                );
             } else if kind == crate::ProviderKind::Azure {
                 ctx.issue(
                     format!("{path}.keys[{i}].azure_key_config"),
@@ -480,5 +501,48 @@ fn azure(path: &str, a: RawAzure, ctx: &mut LoadCtx<'_>) -> Option<crate::AzureK
         deployments: a.deployments,
         api_version,
         entra,
+    })
+}
+
+fn vertex(path: &str, v: RawVertex, ctx: &mut LoadCtx<'_>) -> Option<crate::VertexKeyConfig> {
+    let mut field = |name: &str, value: Option<String>| {
+        let resolved = value
+            .map(|x| ctx.resolve(&format!("{path}.{name}"), &x))
+            .filter(|x| !x.trim().is_empty());
+        if resolved.is_none() && name != "token_url" {
+            ctx.issue(format!("{path}.{name}"), "is required");
+        }
+        resolved
+    };
+    let project_id = field("project_id", v.project_id);
+    let region = field("region", v.region);
+    let creds = field("auth_credentials", v.auth_credentials);
+    let token_url = field("token_url", v.token_url);
+    let creds = match creds {
+        Some(c) if c.trim_start().starts_with('{') => c,
+        Some(file) => match std::fs::read_to_string(file.trim()) {
+            Ok(c) => c,
+            Err(e) => {
+                ctx.issue(
+                    format!("{path}.auth_credentials"),
+                    format!("cannot read the key file '{file}': {e}"),
+                );
+                return None;
+            }
+        },
+        None => return None,
+    };
+    if let Err(e) = serde_json::from_str::<serde_json::Value>(&creds) {
+        ctx.issue(
+            format!("{path}.auth_credentials"),
+            format!("not a service-account key JSON: {e}"),
+        );
+        return None;
+    }
+    Some(crate::VertexKeyConfig {
+        project_id: project_id?,
+        region: region?,
+        credentials: Secret::new(creds),
+        token_url,
     })
 }

@@ -23,8 +23,11 @@ use crate::payloads::{arguments_for, content_pieces};
 use crate::stream::{Dialect, sse_body_in};
 
 #[derive(Deserialize)]
-struct MessagesIn {
+pub(crate) struct MessagesIn {
+    #[serde(default)]
     model: String,
+    #[serde(default)]
+    anthropic_version: Option<String>,
     #[serde(default)]
     max_tokens: Option<u64>,
     #[serde(default)]
@@ -107,12 +110,51 @@ pub async fn messages(
     if headers.get("anthropic-version").is_none() {
         return error(400, "anthropic-version header is required");
     }
-    let request = (&method, &uri, &headers, &body);
-    let (req, model, knobs) =
-        match begin::<MessagesIn>(&s, request, |r| r.model.clone(), |r| r.stream).await {
-            Ok(x) => x,
-            Err(r) => return reshape(r).await,
-        };
+    answer(&s, (&method, &uri, &headers, &body), None).await
+}
+
+/// Vertex AI's `rawPredict` / `streamRawPredict` for `model` (from the URL): the version is in
+/// the body, the model is not.
+pub(crate) async fn vertex_raw_predict(
+    s: &Shared,
+    request: (&Method, &axum::http::Uri, &HeaderMap, &Bytes),
+    model: &str,
+    stream: bool,
+) -> Response {
+    answer(s, request, Some((model, stream))).await
+}
+
+async fn answer(
+    s: &Shared,
+    request: (&Method, &axum::http::Uri, &HeaderMap, &Bytes),
+    vertex: Option<(&str, bool)>,
+) -> Response {
+    let body = request.3;
+    let parsed = match vertex {
+        None => begin::<MessagesIn>(s, request, |r| r.model.clone(), |r| r.stream).await,
+        Some((model, stream)) => {
+            begin::<MessagesIn>(s, request, |_| model.to_owned(), |_| stream).await
+        }
+    };
+    let (mut req, model, knobs) = match parsed {
+        Ok(x) => x,
+        Err(r) => return reshape(r).await,
+    };
+    if let Some((_, stream)) = vertex {
+        if req.anthropic_version.as_deref() != Some("vertex-2023-10-16") {
+            return error(
+                400,
+                "anthropic_version: must be vertex-2023-10-16 on Vertex AI",
+            );
+        }
+        if !req.model.is_empty() {
+            return error(
+                400,
+                "model: Extra inputs are not permitted (it is in the URL)",
+            );
+        }
+        req.stream = stream;
+    }
     if req.max_tokens.is_none() {
         return error(400, "max_tokens: Field required");
     }

@@ -28,6 +28,13 @@ pub struct AltQuery {
     alt: Option<String>,
 }
 
+impl AltQuery {
+    /// The `alt` value.
+    pub fn alt(&self) -> Option<&str> {
+        self.alt.as_deref()
+    }
+}
+
 #[derive(Deserialize)]
 struct GenerateIn {
     #[serde(default)]
@@ -84,13 +91,23 @@ pub async fn model_action(
             "Method doesn't allow unregistered callers. Please use an API key.",
         );
     }
+    generate(&s, &model_action, q.alt(), (&method, &uri, &headers, &body)).await
+}
+
+/// The Gemini answer for `{model}:{method}`, shared by the Gemini API and Vertex AI faces.
+pub(crate) async fn generate(
+    s: &Shared,
+    model_action: &str,
+    alt: Option<&str>,
+    request: (&Method, &axum::http::Uri, &HeaderMap, &Bytes),
+) -> Response {
+    let body = request.3;
     let Some((model, action)) = model_action.rsplit_once(':') else {
         return google_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no method in the path");
     };
     let stream = action == "streamGenerateContent";
-    let request = (&method, &uri, &headers, &body);
     let (req, base, knobs) =
-        match begin::<GenerateIn>(&s, request, |_| model.to_owned(), |_| stream).await {
+        match begin::<GenerateIn>(s, request, |_| model.to_owned(), |_| stream).await {
             Ok(x) => x,
             Err(r) => return r,
         };
@@ -134,7 +151,7 @@ pub async fn model_action(
             );
         }
     }
-    if stream && q.alt.as_deref() != Some("sse") {
+    if stream && alt != Some("sse") {
         return google_error(
             StatusCode::BAD_REQUEST,
             "INVALID_ARGUMENT",

@@ -14,6 +14,7 @@ mod handlers;
 pub mod knobs;
 pub mod payloads;
 mod stream;
+mod vertex;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -44,6 +45,9 @@ pub struct MockConfig {
     pub record_requests: bool,
     /// Models listed by `/v1/models` (empty: a default list).
     pub models: Vec<String>,
+    /// Public key (PEM) whose signature a Google JWT-bearer assertion must carry; without it
+    /// the token endpoint checks only the assertion's shape and claims.
+    pub google_public_key_pem: Option<String>,
 }
 
 /// A request as the mock received it (when recording).
@@ -133,6 +137,11 @@ fn router_with(shared: Arc<Shared>) -> Router {
         .route("/openai/models", get(azure::models))
         .route("/v2/chat", post(cohere::chat))
         .route("/v1beta/models/{model_action}", post(gemini::model_action))
+        .route(
+            "/v1/projects/{project}/locations/{location}/publishers/{publisher}/models/{model_action}",
+            post(vertex::publisher_model),
+        )
+        .route("/google/token", post(vertex::token))
         .route("/v2/embed", post(cohere::embed))
         .route("/entra/{tenant}/oauth2/v2.0/token", post(azure::token))
         .route("/health", get(|| async { "ok" }))

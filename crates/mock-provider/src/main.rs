@@ -39,6 +39,9 @@ struct Args {
     /// Keep the last requests (GET /_mock/requests).
     #[arg(long)]
     record: bool,
+    /// PEM public key the Google token endpoint verifies JWT assertions against.
+    #[arg(long)]
+    google_public_key: Option<std::path::PathBuf>,
     /// Worker threads (default: one per core).
     #[arg(long)]
     worker_threads: Option<usize>,
@@ -76,6 +79,16 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let google_public_key_pem = match &args.google_public_key {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(pem) => Some(pem),
+            Err(e) => {
+                eprintln!("cannot read {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
     let app = router(MockConfig {
         latency_ms: args.latency_ms,
         chunk_delay_ms: args.chunk_delay_ms,
@@ -85,6 +98,7 @@ async fn run(args: Args) -> ExitCode {
         retry_after: 1,
         record_requests: args.record,
         models: vec![],
+        google_public_key_pem,
     });
     eprintln!("heimdall-mock-provider listening on http://{addr}");
     let listener = listener.tap_io(|tcp| {

@@ -9,6 +9,7 @@ pub mod anthropic;
 pub mod chunk;
 pub mod cohere;
 pub mod gemini;
+pub mod google_auth;
 pub mod http;
 pub mod oauth;
 pub mod openai_compat;
@@ -18,6 +19,7 @@ pub mod sse;
 pub mod sse_json;
 pub mod sse_translate;
 pub mod translate;
+pub mod vertex;
 
 pub use provider::{ChatStream, CompletionStream, Provider};
 pub use registry::build_provider;

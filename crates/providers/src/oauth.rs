@@ -96,9 +96,17 @@ pub async fn request_token(
         .await
         .map_err(|e| auth_error(e.to_string()))?;
     if !status.is_success() {
+        // OAuth errors: {"error": "invalid_grant", "error_description": "..."}.
+        let detail = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| {
+                let d = v.get("error_description")?.as_str()?.to_owned();
+                let e = v.get("error").and_then(|e| e.as_str()).unwrap_or("error");
+                Some(format!("{e}: {d}"))
+            })
+            .unwrap_or_else(|| crate::http::upstream_message(&body));
         return Err(auth_error(format!(
-            "token endpoint answered {status}: {}",
-            crate::http::upstream_message(&body)
+            "token endpoint answered {status}: {detail}"
         )));
     }
     serde_json::from_slice(&body).map_err(|e| auth_error(format!("unreadable token response: {e}")))

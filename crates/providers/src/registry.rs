@@ -16,6 +16,7 @@ use crate::cohere::CohereProvider;
 use crate::gemini::GeminiProvider;
 use crate::openai_compat::OpenAiCompatProvider;
 use crate::provider::Provider;
+use crate::vertex::VertexProvider;
 
 /// Build the provider for `config`, or say why it cannot be served.
 pub fn build_provider(config: &ProviderConfig) -> Result<Arc<dyn Provider>, GatewayError> {
@@ -29,6 +30,9 @@ pub fn build_provider(config: &ProviderConfig) -> Result<Arc<dyn Provider>, Gate
         }
         Dialect::Native if config.kind == ProviderKind::Gemini => {
             Ok(Arc::new(GeminiProvider::new(config)?))
+        }
+        Dialect::Native if config.kind == ProviderKind::Vertex => {
+            Ok(Arc::new(VertexProvider::new(config)?))
         }
         Dialect::Native if config.kind == ProviderKind::Anthropic => {
             Ok(Arc::new(AnthropicProvider::new(config)?))

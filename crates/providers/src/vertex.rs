@@ -1,0 +1,233 @@
+//! Google Vertex AI provider: Gemini models through
+//! `…/publishers/google/models/{model}:generateContent` and Anthropic models through
+//! `…/publishers/anthropic/models/{model}:rawPredict`, on `{region}-aiplatform.googleapis.com`
+//! (or `aiplatform.googleapis.com` for `global`), with a bearer token from the key's service
+//! account (signed JWT exchanged at the token endpoint, cached until near expiry).
+//!
+//! Why one provider for two dialects: on Vertex the publisher is part of the URL and users
+//! address both families through one project and one credential; the model name (`claude-…`)
+//! says which translator applies. The translators are the Gemini and Anthropic ones — Vertex
+//! only changes the URL, the auth, and (for Anthropic) moves the version into the body.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use heimdall_config::{KeyConfig, ProviderConfig, VertexKeyConfig};
+use heimdall_schema::chat::{ChatRequest, ChatResponse};
+use heimdall_schema::error::{ErrorKind, GatewayError};
+use heimdall_schema::models::Model;
+use serde_json::Value;
+
+use crate::anthropic::response::{MessagesResponse, from_messages_response, now_secs};
+use crate::anthropic::stream::AnthropicStream;
+use crate::gemini::google_error;
+use crate::gemini::stream::GeminiStream;
+use crate::google_auth::GoogleAuth;
+use crate::http::{build_client, read_json, transport_error};
+use crate::provider::{ChatStream, Provider};
+use crate::sse_translate::translated_sse_stream;
+
+/// The `anthropic_version` Vertex expects in the body of Anthropic requests.
+pub const VERTEX_ANTHROPIC_VERSION: &str = "vertex-2023-10-16";
+
+/// A Vertex AI provider instance.
+pub struct VertexProvider {
+    name: Arc<str>,
+    /// Replaces `https://{region}-aiplatform.googleapis.com` (tests, private endpoints).
+    host_override: Option<String>,
+    client: reqwest::Client,
+    auth: GoogleAuth,
+    backstop: std::time::Duration,
+}
+
+/// Which model family (publisher) a model belongs to.
+fn is_anthropic(model: &str) -> bool {
+    model.starts_with("claude")
+}
+
+impl VertexProvider {
+    /// Build from a validated provider config.
+    pub fn new(config: &ProviderConfig) -> Result<Self, GatewayError> {
+        let host_override = config.network.base_url.as_ref().map(|u| {
+            let u = u.trim_end_matches('/');
+            u.strip_suffix("/v1").unwrap_or(u).to_owned()
+        });
+        Ok(Self {
+            name: Arc::from(config.name.as_str()),
+            host_override,
+            client: build_client(config)?,
+            auth: GoogleAuth::default(),
+            backstop: config.network.backstop(),
+        })
+    }
+
+    fn vertex_config<'k>(
+        &self,
+        key: Option<&'k KeyConfig>,
+    ) -> Result<&'k VertexKeyConfig, GatewayError> {
+        key.and_then(|k| k.vertex.as_ref()).ok_or_else(|| {
+            GatewayError::new(
+                ErrorKind::NoKeyAvailable,
+                format!(
+                    "provider '{}' has no vertex_key_config on this key",
+                    self.name
+                ),
+            )
+            .with_provider(&*self.name)
+        })
+    }
+
+    fn host(&self, region: &str) -> String {
+        match &self.host_override {
+            Some(h) => h.clone(),
+            None if region == "global" => "https://aiplatform.googleapis.com".to_owned(),
+            None => format!("https://{region}-aiplatform.googleapis.com"),
+        }
+    }
+
+    fn url(&self, vc: &VertexKeyConfig, model: &str, method: &str) -> String {
+        let publisher = if is_anthropic(model) {
+            "anthropic"
+        } else {
+            "google"
+        };
+        format!(
+            "{}/v1/projects/{}/locations/{}/publishers/{publisher}/models/{model}:{method}",
+            self.host(&vc.region),
+            vc.project_id,
+            vc.region
+        )
+    }
+
+    async fn post(
+        &self,
+        key: Option<&KeyConfig>,
+        url: String,
+        body: &Value,
+        stream: bool,
+    ) -> Result<reqwest::Response, GatewayError> {
+        let vc = self.vertex_config(key)?;
+        let key_name = key.map_or("", |k| k.name.as_str());
+        let token = self
+            .auth
+            .token(
+                &self.client,
+                &self.name,
+                key_name,
+                vc.credentials.expose(),
+                vc.token_url.as_deref(),
+            )
+            .await?;
+        let mut rb = self.client.post(url).bearer_auth(token).json(body);
+        if !stream {
+            rb = rb.timeout(self.backstop);
+        }
+        let response = rb
+            .send()
+            .await
+            .map_err(|e| transport_error(&self.name, &e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(google_error(&self.name, response).await)
+    }
+
+    /// The Anthropic body for Vertex: no `model` (it is in the URL), `anthropic_version` in it.
+    fn anthropic_body(req: &ChatRequest, stream: bool) -> Result<Value, GatewayError> {
+        let mut body = crate::anthropic::request::to_messages_request(req)?;
+        if stream {
+            body.set_stream();
+        }
+        let mut v = serde_json::to_value(&body)
+            .map_err(|e| GatewayError::internal(format!("cannot encode request: {e}")))?;
+        if let Some(o) = v.as_object_mut() {
+            o.remove("model");
+            o.insert(
+                "anthropic_version".to_owned(),
+                Value::String(VERTEX_ANTHROPIC_VERSION.to_owned()),
+            );
+        }
+        Ok(v)
+    }
+}
+
+#[async_trait]
+impl Provider for VertexProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn chat(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &ChatRequest,
+    ) -> Result<ChatResponse, GatewayError> {
+        let vc = self.vertex_config(key)?;
+        if is_anthropic(&req.model) {
+            let body = Self::anthropic_body(req, false)?;
+            let response = self
+                .post(key, self.url(vc, &req.model, "rawPredict"), &body, false)
+                .await?;
+            let parsed: MessagesResponse = read_json(&self.name, response).await?;
+            return Ok(from_messages_response(parsed));
+        }
+        let body = crate::gemini::request::to_generate_request(req)?;
+        let response = self
+            .post(
+                key,
+                self.url(vc, &req.model, "generateContent"),
+                &body,
+                false,
+            )
+            .await?;
+        let v: Value = read_json(&self.name, response).await?;
+        crate::gemini::response::from_generate_response(&v, &req.model, now_secs())
+            .map_err(|e| e.with_provider(&*self.name))
+    }
+
+    async fn chat_stream(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &ChatRequest,
+    ) -> Result<ChatStream, GatewayError> {
+        let vc = self.vertex_config(key)?;
+        let name = self.name.to_string();
+        if is_anthropic(&req.model) {
+            let body = Self::anthropic_body(req, true)?;
+            let response = self
+                .post(
+                    key,
+                    self.url(vc, &req.model, "streamRawPredict"),
+                    &body,
+                    true,
+                )
+                .await?;
+            let t = AnthropicStream::new(&self.name, None);
+            return Ok(Box::pin(
+                translated_sse_stream(name, response.bytes_stream(), t).boxed(),
+            ));
+        }
+        let body = crate::gemini::request::to_generate_request(req)?;
+        let url = format!(
+            "{}?alt=sse",
+            self.url(vc, &req.model, "streamGenerateContent")
+        );
+        let response = self.post(key, url, &body, true).await?;
+        let t = GeminiStream::new(&req.model, now_secs());
+        Ok(Box::pin(
+            translated_sse_stream(name, response.bytes_stream(), t).boxed(),
+        ))
+    }
+
+    async fn list_models(&self, _key: Option<&KeyConfig>) -> Result<Vec<Model>, GatewayError> {
+        Err(GatewayError::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "provider '{}' (vertex) cannot list publisher models; declare them in the provider's `models`",
+                self.name
+            ),
+        )
+        .with_provider(&*self.name))
+    }
+}

@@ -27,7 +27,8 @@ cleanup() {
 trap cleanup EXIT
 
 "$bin/heimdall-mock-provider" --host 127.0.0.1 --port "$mock_port" \
-  --google-public-key crates/server/tests/fixtures/vertex-test-service-account.pub.pem >"$work/mock.log" 2>&1 &
+  --google-public-key crates/server/tests/fixtures/vertex-test-service-account.pub.pem \
+  --aws-credentials AKIDSDKTEST:sdk-test-secret >"$work/mock.log" 2>&1 &
 pids+=($!)
 cat >"$work/config.json" <<JSON
 {
@@ -51,6 +52,12 @@ cat >"$work/config.json" <<JSON
       "type": "gemini",
       "keys": [{"name": "gemini-key", "value": "g-mock", "models": [], "weight": 1.0}],
       "network_config": {"base_url": "http://127.0.0.1:$mock_port/v1beta"}
+    },
+    "bedrock": {
+      "type": "bedrock",
+      "network_config": {"base_url": "http://127.0.0.1:$mock_port"},
+      "keys": [{"name": "bedrock-iam", "bedrock_key_config": {"region": "us-east-1",
+        "access_key": "AKIDSDKTEST", "secret_key": "sdk-test-secret"}}]
     },
     "vertex": {
       "type": "vertex",

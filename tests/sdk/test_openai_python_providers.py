@@ -19,6 +19,7 @@ MODELS = [
     "vertex/gemini-2.5-flash",
     "vertex/claude-sonnet-4-5",
     "cohere/command-a-03-2025",
+    "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0",
 ]
 
 WEATHER_TOOL = {

@@ -157,6 +157,7 @@ impl<'a> LoadCtx<'a> {
             unresolved_env,
             azure: None,
             vertex: None,
+            bedrock: None,
         }
     }
 

@@ -23,9 +23,9 @@ pub use build::{ConfigError, ConfigIssue};
 pub use env::{EnvLookup, ProcessEnv, Resolved, resolve};
 pub use kinds::{ALL_KINDS, Dialect, Preset, ProviderKind};
 pub use model::{
-    AzureKeyConfig, ClientConfig, ConcurrencyConfig, DEFAULT_AZURE_API_VERSION, EntraConfig,
-    GatewayConfig, KeyConfig, NetworkConfig, ProviderConfig, ProxyConfig, ProxyKind, Secret,
-    ServerConfig, VertexKeyConfig, normalize_base_url,
+    AzureKeyConfig, BedrockKeyConfig, ClientConfig, ConcurrencyConfig, DEFAULT_AZURE_API_VERSION,
+    EntraConfig, GatewayConfig, KeyConfig, NetworkConfig, ProviderConfig, ProxyConfig, ProxyKind,
+    Secret, ServerConfig, VertexKeyConfig, normalize_base_url,
 };
 
 /// File format, chosen by extension.

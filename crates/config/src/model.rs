@@ -144,6 +144,23 @@ pub struct KeyConfig {
     pub azure: Option<AzureKeyConfig>,
     /// Vertex AI: project, region, service-account credentials.
     pub vertex: Option<VertexKeyConfig>,
+    /// AWS Bedrock: region and IAM credentials (or the key's value as a Bedrock API key).
+    pub bedrock: Option<BedrockKeyConfig>,
+}
+
+/// AWS Bedrock settings of a key (Bifrost's `bedrock_key_config`).
+#[derive(Debug, Clone, Serialize)]
+pub struct BedrockKeyConfig {
+    /// AWS region (`us-east-1`, …).
+    pub region: String,
+    /// IAM access key id; empty when the key's `value` is a Bedrock API key (bearer).
+    pub access_key: Secret,
+    /// IAM secret access key.
+    pub secret_key: Secret,
+    /// STS session token for temporary credentials.
+    pub session_token: Option<Secret>,
+    /// Model name → model id, inference-profile id or ARN.
+    pub deployments: BTreeMap<String, String>,
 }
 
 /// Vertex AI settings of a key (Bifrost's `vertex_key_config`).

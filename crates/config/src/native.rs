@@ -77,6 +77,22 @@ struct RawKey {
     azure_key_config: Option<RawAzure>,
     #[serde(default)]
     vertex_key_config: Option<RawVertex>,
+    #[serde(default)]
+    bedrock_key_config: Option<RawBedrock>,
+}
+
+#[derive(Deserialize)]
+struct RawBedrock {
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    access_key: Option<String>,
+    #[serde(default)]
+    secret_key: Option<String>,
+    #[serde(default)]
+    session_token: Option<String>,
+    #[serde(default)]
+    deployments: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -380,6 +396,19 @@ fn provider(name: &str, p: RawProvider, ctx: &mut LoadCtx<'_>) -> Option<Provide
                 {
                     key.models = a.deployments.keys().cloned().collect();
                 }
+            } else if let Some(b) = k.bedrock_key_config {
+                let has_value = !key.value.is_empty();
+                key.bedrock = bedrock(&format!("{path}.keys[{i}].bedrock_key_config"), b, has_value, ctx);
+                if key.models.is_empty()
+                    && let Some(b) = &key.bedrock
+                {
+                    key.models = b.deployments.keys().cloned().collect();
+                }
+            } else if kind == crate::ProviderKind::Bedrock {
+                ctx.issue(
+                    format!("{path}.keys[{i}].bedrock_key_config"),
+                    "a bedrock key needs bedrock_key_config with its region (and access_key/secret_key, or the key value as a Bedrock API key)",
+                );
             } else if let Some(v) = k.vertex_key_config {
                 key.vertex = vertex(&format!("{path}.keys[{i}].vertex_key_config"), v, ctx);
             } else if kind == crate::ProviderKind::Vertex {
@@ -544,5 +573,44 @@ fn vertex(path: &str, v: RawVertex, ctx: &mut LoadCtx<'_>) -> Option<crate::Vert
         region: region?,
         credentials: Secret::new(creds),
         token_url,
+    })
+}
+
+fn bedrock(
+    path: &str,
+    b: RawBedrock,
+    has_value: bool,
+    ctx: &mut LoadCtx<'_>,
+) -> Option<crate::BedrockKeyConfig> {
+    let mut field = |name: &str, value: Option<String>| {
+        value
+            .map(|x| ctx.resolve(&format!("{path}.{name}"), &x))
+            .filter(|x| !x.trim().is_empty())
+    };
+    let region = field("region", b.region);
+    let access = field("access_key", b.access_key);
+    let secret = field("secret_key", b.secret_key);
+    let session = field("session_token", b.session_token);
+    let Some(region) = region else {
+        ctx.issue(format!("{path}.region"), "is required");
+        return None;
+    };
+    match (&access, &secret) {
+        (Some(_), Some(_)) => {}
+        (None, None) if has_value => {}
+        _ => {
+            ctx.issue(
+                path.to_owned(),
+                "set access_key and secret_key together, or leave both out and put a Bedrock API key in the key's value",
+            );
+            return None;
+        }
+    }
+    Some(crate::BedrockKeyConfig {
+        region,
+        access_key: Secret::new(access.unwrap_or_default()),
+        secret_key: Secret::new(secret.unwrap_or_default()),
+        session_token: session.map(Secret::new),
+        deployments: b.deployments,
     })
 }

@@ -19,7 +19,12 @@ pub fn key_allows(key: &KeyConfig, model: &str) -> bool {
 }
 
 fn usable(key: &KeyConfig, keyless: bool) -> bool {
-    let entra = key.azure.as_ref().is_some_and(|a| a.entra.is_some()) || key.vertex.is_some();
+    let entra = key.azure.as_ref().is_some_and(|a| a.entra.is_some())
+        || key.vertex.is_some()
+        || key
+            .bedrock
+            .as_ref()
+            .is_some_and(|b| !b.access_key.is_empty());
     key.unresolved_env.is_none()
         && (keyless || !key.value.is_empty() || key.base_url.is_some() || entra)
 }

@@ -8,6 +8,7 @@
 
 mod anthropic;
 mod azure;
+mod bedrock;
 mod cohere;
 mod gemini;
 mod handlers;
@@ -48,6 +49,8 @@ pub struct MockConfig {
     /// Public key (PEM) whose signature a Google JWT-bearer assertion must carry; without it
     /// the token endpoint checks only the assertion's shape and claims.
     pub google_public_key_pem: Option<String>,
+    /// AWS access key id → secret, for verifying SigV4 signatures.
+    pub aws_credentials: Vec<(String, String)>,
 }
 
 /// A request as the mock received it (when recording).
@@ -74,6 +77,7 @@ pub(crate) struct Shared {
     pub recorded: Mutex<VecDeque<RecordedRequest>>,
     pub fail_counters: Mutex<HashMap<String, u64>>,
     pub tokens_issued: AtomicU64,
+    pub signatures_verified: AtomicU64,
 }
 
 impl Shared {
@@ -86,6 +90,7 @@ impl Shared {
             recorded: Mutex::new(VecDeque::new()),
             fail_counters: Mutex::new(HashMap::new()),
             tokens_issued: AtomicU64::new(0),
+            signatures_verified: AtomicU64::new(0),
         }
     }
 
@@ -142,6 +147,7 @@ fn router_with(shared: Arc<Shared>) -> Router {
             post(vertex::publisher_model),
         )
         .route("/google/token", post(vertex::token))
+        .route("/model/{model_id}/{operation}", post(bedrock::model_operation))
         .route("/v2/embed", post(cohere::embed))
         .route("/entra/{tenant}/oauth2/v2.0/token", post(azure::token))
         .route("/health", get(|| async { "ok" }))
@@ -225,6 +231,11 @@ impl MockServer {
     /// Access tokens issued by the mock's token endpoints.
     pub fn tokens_issued(&self) -> u64 {
         self.shared.tokens_issued.load(Ordering::Relaxed)
+    }
+
+    /// SigV4 signatures the Bedrock face recomputed and found valid.
+    pub fn signatures_verified(&self) -> u64 {
+        self.shared.signatures_verified.load(Ordering::Relaxed)
     }
 
     /// Requests served so far (always counted).

@@ -42,6 +42,9 @@ struct Args {
     /// PEM public key the Google token endpoint verifies JWT assertions against.
     #[arg(long)]
     google_public_key: Option<std::path::PathBuf>,
+    /// AWS credentials the Bedrock face verifies SigV4 signatures with, as `AKID:SECRET`.
+    #[arg(long)]
+    aws_credentials: Vec<String>,
     /// Worker threads (default: one per core).
     #[arg(long)]
     worker_threads: Option<usize>,
@@ -99,6 +102,12 @@ async fn run(args: Args) -> ExitCode {
         record_requests: args.record,
         models: vec![],
         google_public_key_pem,
+        aws_credentials: args
+            .aws_credentials
+            .iter()
+            .filter_map(|c| c.split_once(':'))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
     });
     eprintln!("heimdall-mock-provider listening on http://{addr}");
     let listener = listener.tap_io(|tcp| {

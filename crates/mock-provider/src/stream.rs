@@ -30,12 +30,38 @@ pub enum Dialect {
     Cohere,
     /// `data: <json>` frames and no terminator (Gemini's `alt=sse`).
     Gemini,
+    /// AWS event-stream binary messages (Bedrock ConverseStream); events are given as
+    /// `{"event": <type>, "payload": {...}}`.
+    Bedrock,
+}
+
+/// One AWS event-stream message.
+pub fn eventstream_message(headers: &[(&str, &str)], payload: &Value) -> Bytes {
+    use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+    let mut m = Message::new(Bytes::from(payload.to_string()));
+    for (k, v) in headers {
+        m = m.add_header(Header::new(
+            (*k).to_owned(),
+            HeaderValue::String((*v).to_owned().into()),
+        ));
+    }
+    let mut buf = Vec::new();
+    let _ = aws_smithy_eventstream::frame::write_message_to(&m, &mut buf);
+    Bytes::from(buf)
 }
 
 impl Dialect {
     fn frame(self, v: &Value) -> Bytes {
         match self {
             Self::OpenAi | Self::Gemini => frame(v),
+            Self::Bedrock => eventstream_message(
+                &[
+                    (":event-type", v["event"].as_str().unwrap_or("unknown")),
+                    (":content-type", "application/json"),
+                    (":message-type", "event"),
+                ],
+                &v["payload"],
+            ),
             Self::Anthropic | Self::Cohere => {
                 let mut buf = Vec::with_capacity(256);
                 buf.extend_from_slice(b"event: ");
@@ -51,6 +77,14 @@ impl Dialect {
         match self {
             Self::OpenAi => Bytes::from_static(
                 b"data: {\"error\":{\"message\":\"mock in-band error\",\"type\":\"server_error\",\"param\":null,\"code\":\"mock_error\"}}\n\n",
+            ),
+            Self::Bedrock => eventstream_message(
+                &[
+                    (":exception-type", "modelStreamErrorException"),
+                    (":content-type", "application/json"),
+                    (":message-type", "exception"),
+                ],
+                &serde_json::json!({"message": "mock in-band error"}),
             ),
             Self::Gemini => Bytes::from_static(
                 b"data: {\"error\":{\"code\":500,\"message\":\"mock in-band error\",\"status\":\"INTERNAL\"}}\n\n",

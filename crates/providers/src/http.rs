@@ -173,6 +173,15 @@ pub fn unreadable(provider: &str, e: impl std::fmt::Display) -> GatewayError {
     .with_provider(provider)
 }
 
+/// `network_config.base_url` as a replacement host for providers whose URL is built from
+/// parts (Vertex, Bedrock): without the `/v1` the config layer appends to bare hosts.
+pub fn host_override(config: &ProviderConfig) -> Option<String> {
+    config.network.base_url.as_ref().map(|u| {
+        let u = u.trim_end_matches('/');
+        u.strip_suffix("/v1").unwrap_or(u).to_owned()
+    })
+}
+
 /// A `Retry-After` header in seconds.
 pub fn retry_after_secs(headers: &HeaderMap) -> Option<u64> {
     headers

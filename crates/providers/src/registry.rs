@@ -12,6 +12,7 @@ use heimdall_schema::error::GatewayError;
 use heimdall_config::ProviderKind;
 
 use crate::anthropic::AnthropicProvider;
+use crate::bedrock::BedrockProvider;
 use crate::cohere::CohereProvider;
 use crate::gemini::GeminiProvider;
 use crate::openai_compat::OpenAiCompatProvider;
@@ -30,6 +31,9 @@ pub fn build_provider(config: &ProviderConfig) -> Result<Arc<dyn Provider>, Gate
         }
         Dialect::Native if config.kind == ProviderKind::Gemini => {
             Ok(Arc::new(GeminiProvider::new(config)?))
+        }
+        Dialect::Native if config.kind == ProviderKind::Bedrock => {
+            Ok(Arc::new(BedrockProvider::new(config)?))
         }
         Dialect::Native if config.kind == ProviderKind::Vertex => {
             Ok(Arc::new(VertexProvider::new(config)?))

@@ -38,3 +38,35 @@ pub fn unknown_tool_choice(other: &str) -> GatewayError {
         "tool_choice",
     )
 }
+
+/// Append `items` to the last turn when it has the same role, else start a turn
+/// (`{"role": role, field: items}`): dialects that require alternating roles.
+pub fn push_turn(turns: &mut Vec<Value>, role: &str, field: &str, items: Vec<Value>) {
+    if items.is_empty() {
+        return;
+    }
+    if let Some(last) = turns.last_mut()
+        && last["role"] == role
+        && let Some(existing) = last[field].as_array_mut()
+    {
+        existing.extend(items);
+        return;
+    }
+    turns.push(json!({"role": role, field: items}));
+}
+
+/// The assistant message of a complete answer; empty parts are left out.
+pub fn assistant_message(
+    text: String,
+    reasoning: String,
+    calls: Vec<heimdall_schema::chat::ToolCall>,
+) -> heimdall_schema::chat::ResponseMessage {
+    heimdall_schema::chat::ResponseMessage {
+        role: "assistant".to_owned(),
+        content: (!text.is_empty()).then_some(text),
+        refusal: None,
+        tool_calls: (!calls.is_empty()).then_some(calls),
+        reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
+        extra: serde_json::Map::new(),
+    }
+}

@@ -24,7 +24,7 @@ use crate::anthropic::stream::AnthropicStream;
 use crate::gemini::google_error;
 use crate::gemini::stream::GeminiStream;
 use crate::google_auth::GoogleAuth;
-use crate::http::{build_client, read_json, transport_error};
+use crate::http::{build_client, host_override, read_json, transport_error};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;
 
@@ -49,10 +49,7 @@ fn is_anthropic(model: &str) -> bool {
 impl VertexProvider {
     /// Build from a validated provider config.
     pub fn new(config: &ProviderConfig) -> Result<Self, GatewayError> {
-        let host_override = config.network.base_url.as_ref().map(|u| {
-            let u = u.trim_end_matches('/');
-            u.strip_suffix("/v1").unwrap_or(u).to_owned()
-        });
+        let host_override = host_override(config);
         Ok(Self {
             name: Arc::from(config.name.as_str()),
             host_override,

@@ -17,7 +17,8 @@ fn two_providers(m: &MockServer, fallbacks: Value) -> Value {
         "providers": {
             "primary": provider("primary"),
             "backup": provider("backup"),
-            "claude": {"type": "bedrock", "keys": [{"name": "c", "value": "sk-c"}]}
+            "claude": {"type": "custom", "network_config": {"base_url": m.base_url()},
+                "keys": [{"name": "c", "value": "env.CLAUDE_KEY_NOT_SET"}]}
         },
         "fallbacks": fallbacks
     })
@@ -95,8 +96,8 @@ async fn a_bad_request_does_not_fall_back() {
 
 #[tokio::test]
 async fn configured_chain_skips_unservable_entries() {
-    // As in bifrost.yaml: the chain names the primary first; `claude` is configured (on
-    // Bedrock) but not servable by this build yet, so it is skipped, not fatal.
+    // As in bifrost.yaml: the chain names the primary first; `claude` is configured but cannot
+    // serve (its only key names an unset variable), so it is skipped, not fatal.
     let h = harness(json!({"gpt-4o": [
         "primary/gpt-4o;fail_rate=1;fail_status=502",
         "claude/claude-3-5-sonnet",

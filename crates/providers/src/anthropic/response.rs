@@ -6,11 +6,13 @@
 //! `prompt_tokens_details.cached_tokens` inside `prompt_tokens`, so cache writes and reads are
 //! added to the prompt count and reads are reported as cached — totals stay what was billed.
 
-use heimdall_schema::chat::{ChatChoice, ChatResponse, FunctionCall, ResponseMessage, ToolCall};
+use heimdall_schema::chat::{ChatChoice, ChatResponse, FunctionCall, ToolCall};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::usage::{PromptTokensDetails, Usage};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+
+use crate::translate::assistant_message;
 
 /// A Messages API response.
 #[derive(Debug, Deserialize)]
@@ -124,14 +126,7 @@ pub fn from_messages_response(r: MessagesResponse) -> ChatResponse {
             _ => {}
         }
     }
-    let message = ResponseMessage {
-        role: "assistant".to_owned(),
-        content: (!text.is_empty()).then_some(text),
-        refusal: None,
-        tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
-        reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
-        extra: Map::new(),
-    };
+    let message = assistant_message(text, reasoning, tool_calls);
     ChatResponse {
         id: r.id,
         object: "chat.completion".to_owned(),

@@ -16,23 +16,8 @@ use heimdall_schema::chat::{
 use heimdall_schema::embeddings::{EmbeddingInput, EmbeddingRequest};
 use heimdall_schema::error::GatewayError;
 
-use crate::translate::{data_url, invalid, tool_arguments, unknown_tool_choice};
+use crate::translate::{data_url, invalid, push_turn, tool_arguments, unknown_tool_choice};
 use serde_json::{Map, Value, json};
-
-/// Append parts to the last content when it has the same role (turns alternate).
-fn push(contents: &mut Vec<Value>, role: &str, parts: Vec<Value>) {
-    if parts.is_empty() {
-        return;
-    }
-    if let Some(last) = contents.last_mut()
-        && last["role"] == role
-        && let Some(existing) = last["parts"].as_array_mut()
-    {
-        existing.extend(parts);
-        return;
-    }
-    contents.push(json!({"role": role, "parts": parts}));
-}
 
 /// A MIME type from a URL's file extension (Gemini's `fileData` wants one).
 fn mime_from_url(url: &str) -> Option<&'static str> {
@@ -119,7 +104,9 @@ pub fn to_generate_request(req: &ChatRequest) -> Result<Value, GatewayError> {
             ChatMessage::System(s) | ChatMessage::Developer(s) => {
                 system.extend(parts(&s.content, &path)?);
             }
-            ChatMessage::User(u) => push(&mut contents, "user", parts(&u.content, &path)?),
+            ChatMessage::User(u) => {
+                push_turn(&mut contents, "user", "parts", parts(&u.content, &path)?)
+            }
             ChatMessage::Assistant(a) => {
                 let mut p = match &a.content {
                     Some(c) => parts(c, &path)?,
@@ -133,7 +120,7 @@ pub fn to_generate_request(req: &ChatRequest) -> Result<Value, GatewayError> {
                     )?;
                     p.push(json!({"functionCall": {"name": call.function.name, "args": args}}));
                 }
-                push(&mut contents, "model", p);
+                push_turn(&mut contents, "model", "parts", p);
             }
             ChatMessage::Tool(t) => {
                 let name = call_names.get(t.tool_call_id.as_str()).ok_or_else(|| {
@@ -150,9 +137,10 @@ pub fn to_generate_request(req: &ChatRequest) -> Result<Value, GatewayError> {
                     Ok(v @ Value::Object(_)) => v,
                     _ => json!({"result": text}),
                 };
-                push(
+                push_turn(
                     &mut contents,
                     "user",
+                    "parts",
                     vec![json!({"functionResponse": {"name": name, "response": response}})],
                 );
             }

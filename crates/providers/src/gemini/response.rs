@@ -6,11 +6,13 @@
 //! reasoning tokens; Gemini says `STOP` after a function call, which OpenAI clients know as
 //! `tool_calls`; a prompt Gemini blocks is the request's fault, a 400, not an empty answer.
 
-use heimdall_schema::chat::{ChatChoice, ChatResponse, FunctionCall, ResponseMessage, ToolCall};
+use heimdall_schema::chat::{ChatChoice, ChatResponse, FunctionCall, ToolCall};
 use heimdall_schema::embeddings::{Embedding, EmbeddingResponse, EmbeddingVector, EncodingFormat};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::usage::{CompletionTokensDetails, EmbeddingUsage, PromptTokensDetails, Usage};
 use serde_json::{Map, Value};
+
+use crate::translate::assistant_message;
 
 /// Gemini `finishReason` → OpenAI's (`STOP` after function calls is `tool_calls`).
 pub fn finish_reason(reason: &str, had_calls: bool) -> &'static str {
@@ -146,14 +148,7 @@ pub fn from_generate_response(
             ChatChoice {
                 index: u32::try_from(c["index"].as_u64().unwrap_or(0)).unwrap_or(0),
                 finish_reason: Some(finish_reason(reason, !calls.is_empty()).to_owned()),
-                message: ResponseMessage {
-                    role: "assistant".to_owned(),
-                    content: (!text.is_empty()).then_some(text),
-                    refusal: None,
-                    tool_calls: (!calls.is_empty()).then_some(calls),
-                    reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
-                    extra: Map::new(),
-                },
+                message: assistant_message(text, reasoning, calls),
                 logprobs: None,
                 extra: Map::new(),
             }

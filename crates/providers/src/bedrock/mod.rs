@@ -1,0 +1,300 @@
+//! AWS Bedrock provider: the Converse and ConverseStream APIs
+//! (`POST https://bedrock-runtime.{region}.amazonaws.com/model/{modelId}/converse[-stream]`),
+//! signed with SigV4 (`aws-sigv4`; access key, secret, optional session token, region per key)
+//! or authorised with a Bedrock API key (bearer), streams decoded from AWS event-stream frames.
+//!
+//! Why the model id is percent-encoded: ids and ARNs contain `:` and `/`; AWS SDKs send them
+//! encoded and sign the encoded path, so the gateway does the same and signs exactly the URL
+//! it sends.
+
+pub mod request;
+pub mod response;
+pub mod stream;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use futures::StreamExt;
+use heimdall_config::{BedrockKeyConfig, KeyConfig, ProviderConfig};
+use heimdall_schema::chat::{ChatRequest, ChatResponse};
+use heimdall_schema::error::{ErrorKind, GatewayError};
+use heimdall_schema::models::Model;
+use serde_json::Value;
+
+use crate::anthropic::response::now_secs;
+use crate::http::{
+    build_client, host_override, read_json, retry_after_secs, transport_error, upstream_message,
+};
+use crate::provider::{ChatStream, Provider};
+
+/// A Bedrock provider instance.
+pub struct BedrockProvider {
+    name: Arc<str>,
+    /// Replaces `https://bedrock-runtime.{region}.amazonaws.com` (tests, VPC endpoints).
+    host_override: Option<String>,
+    client: reqwest::Client,
+    backstop: std::time::Duration,
+}
+
+/// Percent-encode everything but RFC 3986 unreserved characters (one path segment).
+pub fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The SigV4 headers (`authorization`, `x-amz-date`, `x-amz-security-token`) for a request.
+pub fn sigv4_headers(
+    cfg: &BedrockKeyConfig,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    time: SystemTime,
+) -> Result<Vec<(String, String)>, String> {
+    let identity: Identity = Credentials::new(
+        cfg.access_key.expose(),
+        cfg.secret_key.expose(),
+        cfg.session_token.as_ref().map(|t| t.expose().to_owned()),
+        None,
+        "heimdall",
+    )
+    .into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&cfg.region)
+        .name("bedrock")
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| e.to_string())?
+        .into();
+    let signable = SignableRequest::new(
+        method,
+        url,
+        headers.iter().copied(),
+        SignableBody::Bytes(body),
+    )
+    .map_err(|e| e.to_string())?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| e.to_string())?
+        .into_parts();
+    Ok(instructions
+        .headers()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect())
+}
+
+impl BedrockProvider {
+    /// Build from a validated provider config.
+    pub fn new(config: &ProviderConfig) -> Result<Self, GatewayError> {
+        let host_override = host_override(config);
+        Ok(Self {
+            name: Arc::from(config.name.as_str()),
+            host_override,
+            client: build_client(config)?,
+            backstop: config.network.backstop(),
+        })
+    }
+
+    fn bedrock_config<'k>(
+        &self,
+        key: Option<&'k KeyConfig>,
+    ) -> Result<&'k BedrockKeyConfig, GatewayError> {
+        key.and_then(|k| k.bedrock.as_ref()).ok_or_else(|| {
+            GatewayError::new(
+                ErrorKind::NoKeyAvailable,
+                format!(
+                    "provider '{}' has no bedrock_key_config on this key",
+                    self.name
+                ),
+            )
+            .with_provider(&*self.name)
+        })
+    }
+
+    fn url(&self, cfg: &BedrockKeyConfig, model: &str, op: &str) -> String {
+        let id = cfg.deployments.get(model).map_or(model, String::as_str);
+        let host = self
+            .host_override
+            .clone()
+            .unwrap_or_else(|| format!("https://bedrock-runtime.{}.amazonaws.com", cfg.region));
+        format!("{host}/model/{}/{op}", encode_segment(id))
+    }
+
+    async fn post(
+        &self,
+        key: Option<&KeyConfig>,
+        model: &str,
+        op: &str,
+        body: &Value,
+        stream: bool,
+    ) -> Result<reqwest::Response, GatewayError> {
+        let cfg = self.bedrock_config(key)?;
+        let url = self.url(cfg, model, op);
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| GatewayError::internal(format!("cannot encode request: {e}")))?;
+        let host = reqwest::Url::parse(&url)
+            .ok()
+            .and_then(|u| {
+                u.host_str().map(|h| {
+                    u.port()
+                        .map_or_else(|| h.to_owned(), |p| format!("{h}:{p}"))
+                })
+            })
+            .unwrap_or_default();
+        let accept = if stream {
+            "application/vnd.amazon.eventstream"
+        } else {
+            "application/json"
+        };
+        let mut rb = self
+            .client
+            .post(&url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::ACCEPT, accept);
+        if cfg.access_key.is_empty() {
+            // Bedrock API key: bearer auth, no signature.
+            let value = key.map(|k| k.value.expose()).unwrap_or("");
+            rb = rb.bearer_auth(value);
+        } else {
+            let signed = sigv4_headers(
+                cfg,
+                "POST",
+                &url,
+                &[
+                    ("host", &host),
+                    ("content-type", "application/json"),
+                    ("accept", accept),
+                ],
+                &bytes,
+                SystemTime::now(),
+            )
+            .map_err(|e| {
+                GatewayError::new(
+                    ErrorKind::UpstreamAuth,
+                    format!("provider '{}': cannot sign the request: {e}", self.name),
+                )
+                .with_provider(&*self.name)
+            })?;
+            for (k, v) in signed {
+                rb = rb.header(k, v);
+            }
+        }
+        rb = rb.body(bytes);
+        if !stream {
+            rb = rb.timeout(self.backstop);
+        }
+        let response = rb
+            .send()
+            .await
+            .map_err(|e| transport_error(&self.name, &e))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(aws_error(&self.name, response).await)
+    }
+}
+
+/// An AWS error (`x-amzn-errortype: Type:…`, body `{"message": …}`) → a typed error; the AWS
+/// error type becomes the code.
+pub async fn aws_error(provider: &str, response: reqwest::Response) -> GatewayError {
+    let status = response.status().as_u16();
+    let retry_after = retry_after_secs(response.headers());
+    let kind = response
+        .headers()
+        .get("x-amzn-errortype")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(':').next().unwrap_or(v).to_owned());
+    let body = response.bytes().await.unwrap_or_default();
+    let message = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| {
+            v.get("message")
+                .or(v.get("Message"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| upstream_message(&body));
+    let mut e =
+        GatewayError::from_upstream_status(status, format!("provider '{provider}': {message}"))
+            .with_provider(provider);
+    if let Some(k) = kind {
+        e = e.with_code(k);
+    }
+    e.retry_after_secs = retry_after;
+    e
+}
+
+fn response_id(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("x-amzn-requestid")
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(
+            || format!("chatcmpl-{:032x}", rand::random::<u128>()),
+            |id| format!("chatcmpl-{id}"),
+        )
+}
+
+#[async_trait]
+impl Provider for BedrockProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn chat(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &ChatRequest,
+    ) -> Result<ChatResponse, GatewayError> {
+        let body = request::to_converse_request(req)?;
+        let response = self.post(key, &req.model, "converse", &body, false).await?;
+        let id = response_id(&response);
+        let v: Value = read_json(&self.name, response).await?;
+        Ok(response::from_converse_response(
+            &v,
+            &id,
+            &req.model,
+            now_secs(),
+        ))
+    }
+
+    async fn chat_stream(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &ChatRequest,
+    ) -> Result<ChatStream, GatewayError> {
+        let body = request::to_converse_request(req)?;
+        let response = self
+            .post(key, &req.model, "converse-stream", &body, true)
+            .await?;
+        let id = response_id(&response);
+        let t = stream::BedrockStream::new(&id, &req.model, now_secs());
+        Ok(Box::pin(
+            stream::converse_stream(self.name.to_string(), response.bytes_stream(), t).boxed(),
+        ))
+    }
+
+    async fn list_models(&self, _key: Option<&KeyConfig>) -> Result<Vec<Model>, GatewayError> {
+        Err(GatewayError::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "provider '{}' (bedrock) does not list models; declare them in `models` or key deployments",
+                self.name
+            ),
+        )
+        .with_provider(&*self.name))
+    }
+}

@@ -174,6 +174,7 @@ pub async fn model_operation(
     let stream = match operation.as_str() {
         "converse" => false,
         "converse-stream" => true,
+        "invoke" => return invoke_embedding(&s, &model_id, &body),
         _ => {
             return aws_error(
                 StatusCode::NOT_FOUND,
@@ -283,4 +284,52 @@ pub async fn model_operation(
         response.headers_mut().insert("x-amzn-requestid", v);
     }
     response
+}
+
+/// `invoke` for embedding models: Amazon Titan (`inputText`) and Cohere Embed (`texts`).
+fn invoke_embedding(s: &Shared, model_id: &str, body: &[u8]) -> Response {
+    s.served.fetch_add(1, Ordering::Relaxed);
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let vector = |t: &str| json!([t.len() as f32 / 10.0, 0.5, -0.25, 1.0]);
+    if model_id.contains("amazon.titan-embed") {
+        let Some(text) = v["inputText"].as_str() else {
+            return aws_error(
+                StatusCode::BAD_REQUEST,
+                "ValidationException",
+                "inputText is required",
+            );
+        };
+        Json(json!({"embedding": vector(text), "inputTextTokenCount": text.len() / 4 + 1}))
+            .into_response()
+    } else if model_id.contains("cohere.embed") {
+        let Some(texts) = v["texts"].as_array() else {
+            return aws_error(
+                StatusCode::BAD_REQUEST,
+                "ValidationException",
+                "texts is required",
+            );
+        };
+        if v.get("input_type").is_none() {
+            return aws_error(
+                StatusCode::BAD_REQUEST,
+                "ValidationException",
+                "input_type is required",
+            );
+        }
+        let vectors: Vec<Value> = texts
+            .iter()
+            .map(|t| vector(t.as_str().unwrap_or("")))
+            .collect();
+        Json(
+            json!({"id": "mock-embed", "embeddings": {"float": vectors}, "texts": texts,
+            "response_type": "embeddings_by_type"}),
+        )
+        .into_response()
+    } else {
+        aws_error(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            "not an embedding model",
+        )
+    }
 }

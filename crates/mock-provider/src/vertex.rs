@@ -127,6 +127,21 @@ pub async fn publisher_model(
     }
     let request = (&method, &uri, &headers, &body);
     match publisher.as_str() {
+        "google" if model_action.ends_with(":predict") => {
+            s.served.fetch_add(1, Ordering::Relaxed);
+            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let predictions: Vec<Value> = v["instances"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|i| {
+                    let t = i["content"].as_str().unwrap_or("");
+                    json!({"embeddings": {"values": [t.len() as f32 / 10.0, 0.5, -0.25, 1.0],
+                        "statistics": {"token_count": t.len() / 4 + 1, "truncated": false}}})
+                })
+                .collect();
+            Json(json!({"predictions": predictions})).into_response()
+        }
         "google" => crate::gemini::generate(&s, &model_action, q.alt(), request).await,
         "anthropic" => match model_action.rsplit_once(':') {
             Some((model, "rawPredict")) => {

@@ -15,9 +15,10 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use heimdall_config::{KeyConfig, ProviderConfig, VertexKeyConfig};
 use heimdall_schema::chat::{ChatRequest, ChatResponse};
+use heimdall_schema::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingResponse};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::models::Model;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::anthropic::response::{MessagesResponse, from_messages_response, now_secs};
 use crate::anthropic::stream::AnthropicStream;
@@ -215,6 +216,57 @@ impl Provider for VertexProvider {
         Ok(Box::pin(
             translated_sse_stream(name, response.bytes_stream(), t).boxed(),
         ))
+    }
+
+    /// Text embeddings through the publisher model's `:predict` (Vertex's embeddings API).
+    async fn embeddings(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &EmbeddingRequest,
+    ) -> Result<EmbeddingResponse, GatewayError> {
+        let vc = self.vertex_config(key)?;
+        let texts: Vec<String> = match &req.input {
+            EmbeddingInput::Text(t) => vec![t.clone()],
+            EmbeddingInput::Texts(v) => v.clone(),
+            _ => {
+                return Err(GatewayError::invalid_request(
+                    "vertex embeddings take text input, not token ids",
+                    Some("input".to_owned()),
+                ));
+            }
+        };
+        let instances: Vec<Value> = texts.iter().map(|t| json!({"content": t})).collect();
+        let mut body = json!({"instances": instances});
+        if let (Some(d), Some(o)) = (req.dimensions, body.as_object_mut()) {
+            o.insert("parameters".into(), json!({"outputDimensionality": d}));
+        }
+        let response = self
+            .post(key, self.url(vc, &req.model, "predict"), &body, false)
+            .await?;
+        let v: Value = read_json(&self.name, response).await?;
+        let predictions = v["predictions"].as_array().cloned().unwrap_or_default();
+        let tokens: u64 = predictions
+            .iter()
+            .filter_map(|p| {
+                p.pointer("/embeddings/statistics/token_count")
+                    .and_then(Value::as_f64)
+            })
+            .map(|t| t as u64)
+            .sum();
+        let as_embeddings = json!({"embeddings": predictions
+            .iter()
+            .map(|p| json!({"values": p["embeddings"]["values"]}))
+            .collect::<Vec<_>>()});
+        let mut out = crate::gemini::response::from_embed_response(
+            &as_embeddings,
+            &req.model,
+            req.encoding_format,
+        );
+        if let Some(u) = out.usage.as_mut() {
+            u.prompt_tokens = tokens;
+            u.total_tokens = tokens;
+        }
+        Ok(out)
     }
 
     async fn list_models(&self, _key: Option<&KeyConfig>) -> Result<Vec<Model>, GatewayError> {

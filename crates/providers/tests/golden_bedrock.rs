@@ -10,7 +10,9 @@ use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 use golden::Fixtures;
 use heimdall_providers::bedrock::request::to_converse_request;
 use heimdall_providers::bedrock::response::from_converse_response;
-use heimdall_providers::bedrock::stream::{BedrockEvent, BedrockStream, decode_all};
+use heimdall_providers::bedrock::stream::{
+    BedrockEvent, BedrockStream, decode_all, translate_events,
+};
 use heimdall_schema::chat::{ChatRequest, ChatResponse};
 use serde_json::Value;
 
@@ -75,20 +77,7 @@ fn events(case: &str) -> Vec<BedrockEvent> {
 fn stream_transcripts_translate_to_chunk_sequences() {
     for case in fx().cases("stream", ".bedrock.json") {
         let mut t = BedrockStream::new("test-id", MODEL, 0);
-        let mut chunks = Vec::new();
-        let mut end = Ok(false);
-        for ev in events(&case) {
-            match t.on_event(&ev, &mut chunks) {
-                Ok(false) => {}
-                other => {
-                    end = other;
-                    break;
-                }
-            }
-        }
-        if matches!(end, Ok(false)) {
-            end = t.on_body_end().map(|()| true);
-        }
+        let (chunks, end) = translate_events(&mut t, &events(&case));
         fx().check_stream(&format!("stream_{case}.openai.jsonl"), &chunks, end);
     }
 }

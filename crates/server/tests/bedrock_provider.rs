@@ -146,3 +146,30 @@ async fn a_bedrock_api_key_is_sent_as_a_bearer_token() {
     assert_eq!(sent.headers["authorization"], "Bearer bedrock-api-key");
     assert_eq!(sent.path, "/model/titan-text/converse");
 }
+
+#[tokio::test]
+async fn embeddings_go_through_invoke_model_for_titan_and_cohere() {
+    let h = harness("real-secret").await;
+    for (model, calls) in [
+        ("anybedrock/amazon.titan-embed-text-v2:0", 2),
+        ("anybedrock/cohere.embed-english-v3", 1),
+    ] {
+        let before = h.mock.request_count();
+        let r = h
+            .client
+            .post(h.url("/v1/embeddings"))
+            .json(&json!({"model": model, "input": ["one", "three"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{model}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["data"].as_array().unwrap().len(), 2, "{model}");
+        assert_eq!(body["data"][1]["embedding"][0], 0.5, "{model}: order kept");
+        assert_eq!(
+            h.mock.request_count() - before,
+            calls,
+            "{model}: one call per text for Titan, one batch for Cohere"
+        );
+    }
+}

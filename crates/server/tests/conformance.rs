@@ -103,7 +103,7 @@ const ROWS: &[Row] = &[
     Row {
         name: "Vertex AI (Gemini)",
         model: "vertex/gemini-2.5-flash",
-        embed_model: None,
+        embed_model: Some("vertex/text-embedding-005"),
         fixtures: Some("gemini"),
         vision: &["req_images.gemini.json"],
         json_schema: &["req_json_schema.gemini.json"],
@@ -133,7 +133,7 @@ const ROWS: &[Row] = &[
     Row {
         name: "AWS Bedrock",
         model: "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0",
-        embed_model: None,
+        embed_model: Some("bedrock/amazon.titan-embed-text-v2:0"),
         fixtures: Some("bedrock"),
         vision: &["req_images.bedrock.json"],
         json_schema: &[],

@@ -103,3 +103,20 @@ async fn a_signature_the_token_endpoint_rejects_is_a_clear_error() {
     );
     assert_eq!(h.mock.tokens_issued(), 0);
 }
+
+#[tokio::test]
+async fn embeddings_use_the_publisher_models_predict() {
+    let h = harness(SA_PUBLIC).await;
+    let r = h
+        .client
+        .post(h.url("/v1/embeddings"))
+        .json(&json!({"model": "vertex/text-embedding-005", "input": ["a", "bbbbbbbb"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["data"].as_array().unwrap().len(), 2);
+    assert_eq!(body["data"][1]["embedding"][0], 0.8);
+    assert_eq!(body["usage"]["prompt_tokens"], 4);
+}

@@ -7,6 +7,7 @@
 //! encoded and sign the encoded path, so the gateway does the same and signs exactly the URL
 //! it sends.
 
+pub mod embed;
 pub mod request;
 pub mod response;
 pub mod stream;
@@ -22,8 +23,12 @@ use aws_smithy_runtime_api::client::identity::Identity;
 use futures::StreamExt;
 use heimdall_config::{BedrockKeyConfig, KeyConfig, ProviderConfig};
 use heimdall_schema::chat::{ChatRequest, ChatResponse};
+use heimdall_schema::embeddings::{
+    Embedding, EmbeddingRequest, EmbeddingResponse, EmbeddingVector, EncodingFormat,
+};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::models::Model;
+use heimdall_schema::usage::EmbeddingUsage;
 use serde_json::Value;
 
 use crate::anthropic::response::now_secs;
@@ -285,6 +290,53 @@ impl Provider for BedrockProvider {
         Ok(Box::pin(
             stream::converse_stream(self.name.to_string(), response.bytes_stream(), t).boxed(),
         ))
+    }
+
+    async fn embeddings(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &EmbeddingRequest,
+    ) -> Result<EmbeddingResponse, GatewayError> {
+        let cfg = self.bedrock_config(key)?;
+        let id = cfg
+            .deployments
+            .get(&req.model)
+            .map_or(req.model.as_str(), String::as_str);
+        let family = embed::family(id)?;
+        let texts = embed::texts(req)?;
+        let calls = embed::bodies(family, req, &texts)
+            .into_iter()
+            .map(|body| async move {
+                let response = self.post(key, &req.model, "invoke", &body, false).await?;
+                read_json::<Value>(&self.name, response).await
+            });
+        let answers = futures::future::try_join_all(calls).await?;
+        let (vectors, tokens) = embed::vectors(family, &answers);
+        Ok(EmbeddingResponse {
+            object: "list".to_owned(),
+            data: vectors
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| Embedding {
+                    object: "embedding".to_owned(),
+                    index: u32::try_from(i).unwrap_or(u32::MAX),
+                    embedding: match req.encoding_format {
+                        Some(EncodingFormat::Base64) => {
+                            EmbeddingVector::Base64(EmbeddingVector::encode_base64(&v))
+                        }
+                        _ => EmbeddingVector::Float(v),
+                    },
+                    extra: Default::default(),
+                })
+                .collect(),
+            model: req.model.clone(),
+            usage: Some(EmbeddingUsage {
+                prompt_tokens: tokens,
+                total_tokens: tokens,
+                extra: Default::default(),
+            }),
+            extra: Default::default(),
+        })
     }
 
     async fn list_models(&self, _key: Option<&KeyConfig>) -> Result<Vec<Model>, GatewayError> {

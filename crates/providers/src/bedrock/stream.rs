@@ -211,6 +211,23 @@ impl BedrockStream {
     }
 }
 
+/// Translate a whole sequence of decoded events (tests, fuzzing): the chunks, then `Ok(true)`
+/// for a clean end or the error that ended it.
+pub fn translate_events(
+    translator: &mut BedrockStream,
+    events: &[BedrockEvent],
+) -> (Vec<ChatChunk>, Result<bool, GatewayError>) {
+    let mut out = Vec::new();
+    for ev in events {
+        match translator.on_event(ev, &mut out) {
+            Ok(false) => {}
+            end => return (out, end),
+        }
+    }
+    let end = translator.on_body_end().map(|()| true);
+    (out, end)
+}
+
 /// Decode a whole event-stream body (tests, fuzzing): events, or the framing error.
 pub fn decode_all(mut bytes: &[u8]) -> Result<Vec<BedrockEvent>, String> {
     let mut decoder = MessageFrameDecoder::new();
@@ -222,7 +239,10 @@ pub fn decode_all(mut bytes: &[u8]) -> Result<Vec<BedrockEvent>, String> {
         {
             DecodedFrame::Complete(m) => out.push(event_of(&m)),
             DecodedFrame::Incomplete if bytes.is_empty() => return Ok(out),
-            DecodedFrame::Incomplete => {}
+            // The whole body is here: a frame that is still incomplete was cut.
+            DecodedFrame::Incomplete => {
+                return Err(format!("truncated frame ({} bytes left)", bytes.len()));
+            }
         }
     }
 }

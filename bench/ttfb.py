@@ -23,6 +23,9 @@ def measure(base: str, model: str, n: int, warmup: int) -> tuple[list[float], li
     body = json.dumps({
         "model": model,
         "stream": True,
+        # Both targets ask for usage: the gateway always asks its upstream for it, so the
+        # upstream sends the same frames either way and totals compare like with like.
+        "stream_options": {"include_usage": True},
         "messages": [{"role": "user", "content": "x" * 900}],
     })
     first, total = [], []

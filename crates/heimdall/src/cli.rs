@@ -73,6 +73,10 @@ pub struct ServeArgs {
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     #[arg(long, default_value_t = 30, global = true)]
     pub shutdown_grace_seconds: u64,
+    /// Async worker threads [default: the CPUs this process may run on (its affinity mask,
+    /// e.g. under `taskset` or a container CPU set), not all CPUs of the machine].
+    #[arg(long, env = "HEIMDALL_WORKER_THREADS", global = true)]
+    pub worker_threads: Option<usize>,
 }
 
 /// `heimdall check-config FILE`.

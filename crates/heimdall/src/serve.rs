@@ -16,7 +16,12 @@ use crate::cli::{LogFormat, ServeArgs};
 /// Run the gateway until SIGTERM/SIGINT.
 pub fn run(args: &ServeArgs) -> ExitCode {
     init_logging(args);
+    // More workers than usable CPUs only adds wake-ups and context switches.
+    let workers = args.worker_threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers.max(1))
         .enable_all()
         .build()
     {

@@ -36,7 +36,18 @@ pub struct OpenAiCompatProvider {
     /// Azure OpenAI: deployment URLs, `api-key` or Entra ID tokens.
     azure: bool,
     tokens: TokenCache,
+    /// The provider base URL's operation URLs, parsed once: parsing (with IDNA) on every
+    /// request showed in profiles.
+    parsed: Vec<(&'static str, reqwest::Url)>,
 }
+
+/// The operations whose URLs are pre-parsed.
+const PATHS: [&str; 4] = [
+    "/chat/completions",
+    "/completions",
+    "/embeddings",
+    "/models",
+];
 
 impl OpenAiCompatProvider {
     /// Build from a validated provider config.
@@ -48,6 +59,15 @@ impl OpenAiCompatProvider {
             timeout: config.network.backstop(),
             azure: config.kind == ProviderKind::Azure,
             tokens: TokenCache::default(),
+            parsed: config
+                .base_url()
+                .map(|b| {
+                    PATHS
+                        .iter()
+                        .filter_map(|p| Some((*p, reqwest::Url::parse(&format!("{b}{p}")).ok()?)))
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 
@@ -58,7 +78,7 @@ impl OpenAiCompatProvider {
         key: Option<&KeyConfig>,
         path: &str,
         model: &str,
-    ) -> Result<String, GatewayError> {
+    ) -> Result<reqwest::Url, GatewayError> {
         if self.azure {
             let az = key.and_then(|k| k.azure.as_ref()).ok_or_else(|| {
                 GatewayError::new(
@@ -71,12 +91,28 @@ impl OpenAiCompatProvider {
                 .with_provider(&*self.name)
             })?;
             let deployment = az.deployments.get(model).map_or(model, String::as_str);
-            return Ok(format!(
+            let url = format!(
                 "{}/openai/deployments/{deployment}{path}?api-version={}",
                 az.endpoint, az.api_version
-            ));
+            );
+            return self.parse(&url);
         }
-        self.base(key, path)
+        if key.is_none_or(|k| k.base_url.is_none())
+            && let Some((_, url)) = self.parsed.iter().find(|(p, _)| *p == path)
+        {
+            return Ok(url.clone());
+        }
+        self.parse(&self.base(key, path)?)
+    }
+
+    fn parse(&self, url: &str) -> Result<reqwest::Url, GatewayError> {
+        reqwest::Url::parse(url).map_err(|e| {
+            GatewayError::new(
+                ErrorKind::NoKeyAvailable,
+                format!("provider '{}' has an invalid URL '{url}': {e}", self.name),
+            )
+            .with_provider(&*self.name)
+        })
     }
 
     fn base(&self, key: Option<&KeyConfig>, path: &str) -> Result<String, GatewayError> {

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Turn the benchmark's raw measurements into the comparison table (bench/run.sh calls it).
+
+    report.py record OHA_JSON TARGET RATE CPU_TICKS HWM_KB   -> one JSON line
+    report.py table RESULTS_JSONL TTFB_NGINX TTFB_HEIMDALL   -> markdown
+
+Ratios are taken within one run (the machine is shared and noisy): added latency is a target's
+p50 minus the direct p50 at the same rate; CPU is the target process's user+system time per
+successful request, from /proc.
+"""
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def record(path, target, rate, ticks, hwm_kb):
+    with open(path) as f:
+        data = json.load(f)
+    summary = data.get("summary", {})
+    pct = data.get("latencyPercentiles", {})
+    codes = data.get("statusCodeDistribution", {})
+    ok = sum(int(v) for k, v in codes.items() if str(k).startswith("2"))
+    total = sum(int(v) for v in codes.values()) + sum(
+        int(v) for v in data.get("errorDistribution", {}).values())
+    ms = lambda v: None if v is None else float(v) * 1000.0
+    cpu_s = int(ticks) / CLK_TCK
+    print(json.dumps({
+        "target": target,
+        "rate": rate,
+        "ok": ok,
+        "total": total,
+        "success": (ok / total) if total else 0.0,
+        "p50": ms(pct.get("p50")),
+        "p90": ms(pct.get("p90")),
+        "p99": ms(pct.get("p99")),
+        "max": ms(summary.get("slowest")),
+        "rps": summary.get("requestsPerSec"),
+        "cpu_us_per_req": (cpu_s * 1e6 / ok) if ok else None,
+        "hwm_mb": int(hwm_kb) / 1024.0,
+    }))
+
+
+def fmt(v, digits=3):
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def ttfb(path):
+    text = open(path).read()
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) >= 6 and cells[0] in ("direct", "heimdall"):
+            rows[cells[0]] = cells
+    return rows
+
+
+def table(results, ttfb_nginx, ttfb_heimdall):
+    rows = [json.loads(l) for l in open(results) if l.strip()]
+    by = {(r["target"], str(r["rate"])): r for r in rows}
+    cpu = platform.processor() or ""
+    try:
+        model = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read()).group(1)
+    except Exception:
+        model = cpu
+    try:
+        heimdall_version = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                                          capture_output=True, text=True).stdout.strip()
+    except Exception:
+        heimdall_version = "?"
+    try:
+        nginx_version = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
+    except Exception:
+        nginx_version = "nginx"
+    out = []
+    out.append(f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} — {os.cpu_count()} vCPU {model}, "
+               f"Heimdall {heimdall_version}, {nginx_version}, oha. Target on core 0; mock and load on core 1.\n")
+    out.append("| rate | target | success | p50 ms | p90 ms | p99 ms | max ms | added p50 ms | CPU µs/req | peak RSS MB |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    rates = sorted({r["rate"] for r in rows if r["rate"] != "max"}, key=lambda x: int(x))
+    ratio_lines = []
+    for rate in rates:
+        d = by.get(("direct", rate))
+        for t in ("direct", "nginx", "heimdall"):
+            r = by.get((t, rate))
+            if not r:
+                continue
+            added = (r["p50"] - d["p50"]) if (d and r["p50"] is not None and d["p50"] is not None) else None
+            out.append(f"| {rate} | {t} | {r['success']*100:.2f}% | {fmt(r['p50'])} | {fmt(r['p90'])} | "
+                       f"{fmt(r['p99'])} | {fmt(r['max'])} | {fmt(added) if t != 'direct' else ''} | "
+                       f"{fmt(r['cpu_us_per_req'], 1)} | {r['hwm_mb']:.1f} |")
+        n, h = by.get(("nginx", rate)), by.get(("heimdall", rate))
+        if d and n and h:
+            na, ha = n["p50"] - d["p50"], h["p50"] - d["p50"]
+            cpu_ratio = (h["cpu_us_per_req"] / n["cpu_us_per_req"]) if n["cpu_us_per_req"] else None
+            ratio_lines.append(f"| {rate} | {fmt(na)} | {fmt(ha)} | {fmt(ha / na if na > 0 else None, 2)} | "
+                               f"{fmt(h['p99'])} | {h['success']*100:.2f}% | {fmt(cpu_ratio, 2)} |")
+    out.append("\n**Budget view (same run)**\n")
+    out.append("| rate | nginx added p50 ms | Heimdall added p50 ms | Heimdall/nginx added | Heimdall p99 ms | Heimdall success | CPU Heimdall/nginx |")
+    out.append("|---|---|---|---|---|---|---|")
+    out.extend(ratio_lines)
+    out.append("\n**Closed loop (64 connections)**\n")
+    out.append("| target | requests/s | ratio to direct | ratio to nginx | CPU µs/req |")
+    out.append("|---|---|---|---|---|")
+    d, n = by.get(("direct", "max")), by.get(("nginx", "max"))
+    for t in ("direct", "nginx", "heimdall"):
+        r = by.get((t, "max"))
+        if r and r["rps"]:
+            out.append(f"| {t} | {r['rps']:.0f} | {fmt(r['rps'] / d['rps'] if d else None, 2)} | "
+                       f"{fmt(r['rps'] / n['rps'] if n else None, 2)} | {fmt(r['cpu_us_per_req'], 1)} |")
+    out.append("\n**Streaming (8 chunks, 5 ms apart; 300 requests, sequential)**\n")
+    out.append("| target | TTFB p50 ms | p90 | p99 | total p50 ms | added TTFB p50 ms |")
+    out.append("|---|---|---|---|---|---|")
+    tn, th = ttfb(ttfb_nginx), ttfb(ttfb_heimdall)
+    base = th.get("direct") or tn.get("direct")
+    for name, rowset, key in (("direct", th, "direct"), ("nginx", tn, "heimdall"), ("heimdall", th, "heimdall")):
+        c = rowset.get(key)
+        if c:
+            added = float(c[2]) - float(base[2]) if base and name != "direct" else None
+            out.append(f"| {name} | {c[2]} | {c[3]} | {c[4]} | {c[5]} | {fmt(added) if added is not None else ''} |")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "record":
+        record(*sys.argv[2:7])
+    elif sys.argv[1] == "table":
+        table(*sys.argv[2:5])
+    else:
+        sys.exit(f"unknown command {sys.argv[1]}")

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark, one command: the mock provider (a) directly, (b) behind one nginx
+# proxy_pass hop with a keep-alive upstream (the floor for any proxy), (c) behind Heimdall —
+# same 1 KB chat request, same run, the target on core 0, mock and load generator on core 1.
+#
+#   bench/run.sh            # quick: 500 1000 3000 5000 RPS x 15 s, closed loop, streaming
+#   RATES="1000" DURATION=5 bench/run.sh     # shorter
+#   bench/run.sh soak       # Heimdall only, 1000 RPS for SOAK_MINUTES (default 30), RSS every minute
+#
+# Installs what it needs (oha via cargo, nginx and wrk from Debian), writes the table to stdout
+# and to bench/results/<timestamp>.md. See docs/benchmarks.md for the method.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+mode=${1:-quick}
+rates=${RATES:-"500 1000 3000 5000"}
+duration=${DURATION:-15}
+warmup=${WARMUP:-3}
+
+need() { command -v "$1" >/dev/null 2>&1; }
+need oha || cargo install oha --locked
+need nginx || [ -x /usr/sbin/nginx ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; }
+need python3 || { echo "python3 is required" >&2; exit 1; }
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+
+cargo build --release --locked --quiet -p heimdall -p heimdall-mock-provider
+bin="${CARGO_TARGET_DIR:-$root/target}/release"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+mock_port=$(port); nginx_port=$(port); gw_port=$(port)
+
+taskset -c 1 "$bin/heimdall-mock-provider" --port "$mock_port" --worker-threads 1 >"$work/mock.log" 2>&1 &
+pids+=($!)
+
+cat >"$work/nginx.conf" <<NGINX
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  upstream mock { server 127.0.0.1:$mock_port; keepalive 256; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGINX
+taskset -c 0 "$nginx_bin" -c "$work/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+
+cat >"$work/heimdall.json" <<JSON
+{"providers": {"mock": {"type": "custom",
+  "keys": [{"name": "k", "value": "sk-bench", "models": [], "weight": 1}],
+  "network_config": {"base_url": "http://127.0.0.1:$mock_port/v1"}}}}
+JSON
+taskset -c 0 "$bin/heimdall" --config "$work/heimdall.json" --port "$gw_port" --log-level warn >"$work/gw.log" 2>&1 &
+gw_pid=$!
+pids+=($gw_pid)
+
+for u in "http://127.0.0.1:$mock_port/health" "http://127.0.0.1:$gw_port/ready" "http://127.0.0.1:$nginx_port/health"; do
+  for _ in $(seq 1 100); do curl -fsS "$u" >/dev/null 2>&1 && break; sleep 0.1; done
+done
+
+# The ~1 KB chat body; the gateway addresses the mock as provider/model.
+content=$(python3 -c 'print("x" * 900)')
+printf '{"model":"gpt-4o","messages":[{"role":"user","content":"%s"}]}' "$content" >"$work/direct.json"
+printf '{"model":"mock/gpt-4o","messages":[{"role":"user","content":"%s"}]}' "$content" >"$work/gateway.json"
+
+nginx_worker() { pgrep -P "$(cat "$work/nginx.pid")" | head -1; }
+# CPU ticks (user+system) of a process.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
+run_target() { # name url body pid rate -> json line
+  local name=$1 url=$2 body=$3 pid=$4 rate=$5
+  taskset -c 1 oha --no-tui -z "${warmup}s" -q "$rate" -c 64 -m POST -H 'content-type: application/json' -D "$body" "$url" >/dev/null 2>&1 || true
+  local t0; t0=$(ticks "$pid")
+  taskset -c 1 oha --no-tui --output-format json -z "${duration}s" -q "$rate" -c 64 --latency-correction \
+    -m POST -H 'content-type: application/json' -D "$body" "$url" >"$work/oha.json" 2>/dev/null || true
+  local t1; t1=$(ticks "$pid")
+  python3 "$root/bench/report.py" record "$work/oha.json" "$name" "$rate" "$((t1 - t0))" "$(hwm_kb "$pid")" >>"$work/results.jsonl"
+}
+
+run_closed() { # name url body pid
+  local name=$1 url=$2 body=$3 pid=$4
+  local t0; t0=$(ticks "$pid")
+  taskset -c 1 oha --no-tui --output-format json -z "${duration}s" -c 64 \
+    -m POST -H 'content-type: application/json' -D "$body" "$url" >"$work/oha.json" 2>/dev/null || true
+  local t1; t1=$(ticks "$pid")
+  python3 "$root/bench/report.py" record "$work/oha.json" "$name" max "$((t1 - t0))" "$(hwm_kb "$pid")" >>"$work/results.jsonl"
+}
+
+mock_pid=${pids[0]}
+if [ "$mode" = soak ]; then
+  minutes=${SOAK_MINUTES:-30}
+  echo "soak: Heimdall at 1000 RPS for $minutes min; RSS (VmRSS kB) each minute"
+  for m in $(seq 1 "$minutes"); do
+    taskset -c 1 oha --no-tui -z 60s -q 1000 -c 64 -m POST -H 'content-type: application/json' \
+      -D "$work/gateway.json" "http://127.0.0.1:$gw_port/v1/chat/completions" >/dev/null 2>&1 || true
+    echo "minute $m: $(awk '/VmRSS/ {print $2}' "/proc/$gw_pid/status") kB"
+  done | tee "$work/soak.txt"
+  exit 0
+fi
+
+for rate in $rates; do
+  run_target direct "http://127.0.0.1:$mock_port/v1/chat/completions" "$work/direct.json" "$mock_pid" "$rate"
+  run_target nginx "http://127.0.0.1:$nginx_port/v1/chat/completions" "$work/direct.json" "$(nginx_worker)" "$rate"
+  run_target heimdall "http://127.0.0.1:$gw_port/v1/chat/completions" "$work/gateway.json" "$gw_pid" "$rate"
+done
+run_closed direct "http://127.0.0.1:$mock_port/v1/chat/completions" "$work/direct.json" "$mock_pid"
+run_closed nginx "http://127.0.0.1:$nginx_port/v1/chat/completions" "$work/direct.json" "$(nginx_worker)"
+run_closed heimdall "http://127.0.0.1:$gw_port/v1/chat/completions" "$work/gateway.json" "$gw_pid"
+
+# Streaming time to first chunk: 8 chunks, 5 ms apart.
+taskset -c 1 python3 bench/ttfb.py --direct "http://127.0.0.1:$mock_port/v1" --gateway "http://127.0.0.1:$nginx_port/v1" \
+  --model-direct 'gpt-4o;chunks=8;chunk_delay_ms=5' --model-gateway 'gpt-4o;chunks=8;chunk_delay_ms=5' -n 300 \
+  >"$work/ttfb-nginx.txt"
+taskset -c 1 python3 bench/ttfb.py --direct "http://127.0.0.1:$mock_port/v1" --gateway "http://127.0.0.1:$gw_port/v1" \
+  --model-direct 'gpt-4o;chunks=8;chunk_delay_ms=5' --model-gateway 'mock/gpt-4o;chunks=8;chunk_delay_ms=5' -n 300 \
+  >"$work/ttfb-heimdall.txt"
+
+mkdir -p bench/results
+out="bench/results/$(date -u +%Y%m%dT%H%M%SZ).md"
+python3 bench/report.py table "$work/results.jsonl" "$work/ttfb-nginx.txt" "$work/ttfb-heimdall.txt" | tee "$out"
+echo "written: $out"

@@ -11,12 +11,11 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use heimdall_core::Gateway;
 use heimdall_schema::error::{ErrorKind, GatewayError};
 
 use crate::error::OpenAiError;
-use crate::openai;
 
 /// State shared by all handlers.
 #[derive(Clone)]
@@ -30,13 +29,7 @@ pub struct AppState {
 /// Build the router.
 pub fn router(state: AppState) -> Router {
     let limit = state.body_limit;
-    let v1 = Router::new()
-        .route("/chat/completions", post(openai::chat_completions))
-        .route("/completions", post(openai::completions))
-        .route("/embeddings", post(openai::embeddings))
-        .route("/models", get(openai::list_models));
-    Router::new()
-        .nest("/v1", v1)
+    crate::compat::mount(Router::new())
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/api/providers/health", get(providers_health))

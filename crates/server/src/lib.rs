@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod body;
+pub mod compat;
 pub mod error;
 pub mod headers;
 pub mod openai;

@@ -129,7 +129,7 @@ fn new_context(headers: &HeaderMap, op: Operation, model: &str) -> RequestContex
     ctx
 }
 
-fn reject(headers: &HeaderMap, e: GatewayError) -> Response {
+pub(crate) fn reject(headers: &HeaderMap, e: GatewayError) -> Response {
     let ctx = new_context(headers, Operation::Chat, "");
     tracing::info!(request_id = %ctx.request_id, status = e.status, error = %e, "rejected request");
     let mut response = OpenAiError(e).into_response();

@@ -1,0 +1,95 @@
+//! Drop-in prefixes for clients that keep their SDK and change only `base_url`: the OpenAI
+//! routes under `/openai` (with and without `/v1`), the Azure OpenAI SDK's deployment paths,
+//! and the same route set re-mounted under `/litellm` and `/langchain` (as Bifrost documents).
+//!
+//! Why a rewrite and not new handlers: an Azure deployment path names the model in the URL; the
+//! handler moves it into the body's `model` (the deployment decides the model, as on Azure) and
+//! hands the request to the one OpenAI handler, so every route behaves identically.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::{get, post};
+use heimdall_schema::error::{ErrorKind, GatewayError};
+
+use crate::app::AppState;
+use crate::openai;
+
+/// The OpenAI route set (relative paths).
+pub fn openai_routes() -> Router<AppState> {
+    Router::new()
+        .route("/chat/completions", post(openai::chat_completions))
+        .route("/completions", post(openai::completions))
+        .route("/embeddings", post(openai::embeddings))
+        .route("/models", get(openai::list_models))
+}
+
+/// Every prefix a drop-in client may use, each with the OpenAI routes (with and without `/v1`)
+/// and the Azure deployment paths.
+pub fn mount(router: Router<AppState>) -> Router<AppState> {
+    let mut router = router.nest("/v1", openai_routes());
+    for prefix in ["/openai", "/litellm", "/langchain"] {
+        router = router
+            .nest(&format!("{prefix}/v1"), openai_routes())
+            .route(
+                &format!("{prefix}/deployments/{{*rest}}"),
+                post(azure_deployment),
+            )
+            .nest(prefix, openai_routes());
+    }
+    router
+}
+
+/// `POST /openai/deployments/{deployment}/{chat/completions|completions|embeddings}` (the
+/// Azure OpenAI SDK's paths; `api-version` is accepted and ignored).
+async fn azure_deployment(
+    state: State<AppState>,
+    Path(rest): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let ops: [(&str, u8); 3] = [
+        ("/chat/completions", 0),
+        ("/completions", 1),
+        ("/embeddings", 2),
+    ];
+    let Some((deployment, op)) = ops
+        .iter()
+        .find_map(|(suffix, op)| rest.strip_suffix(suffix).map(|d| (d.to_owned(), *op)))
+        .filter(|(d, _)| !d.is_empty())
+    else {
+        return openai::reject(
+            &headers,
+            GatewayError::new(
+                ErrorKind::RouteNotFound,
+                format!("no such deployment operation: /deployments/{rest}"),
+            )
+            .with_status(404),
+        );
+    };
+    let body = match body.map(|b| with_model(&b, &deployment)) {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(e)) => return openai::reject(&headers, e),
+        Err(r) => Err(r),
+    };
+    match op {
+        0 => openai::chat_completions(state, headers, body).await,
+        1 => openai::completions(state, headers, body).await,
+        _ => openai::embeddings(state, headers, body).await,
+    }
+}
+
+/// The body with `model` set to the deployment.
+fn with_model(body: &[u8], deployment: &str) -> Result<Bytes, GatewayError> {
+    let mut v: serde_json::Map<String, serde_json::Value> = crate::body::decode_json(body)?;
+    v.insert(
+        "model".to_owned(),
+        serde_json::Value::String(deployment.to_owned()),
+    );
+    serde_json::to_vec(&v)
+        .map(Bytes::from)
+        .map_err(|e| GatewayError::internal(format!("cannot re-encode the body: {e}")))
+}

@@ -1,0 +1,76 @@
+//! Drop-in prefixes: the OpenAI routes under `/openai` (with and without `/v1`), `/litellm`
+//! and `/langchain`, and the Azure OpenAI SDK's deployment paths.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn the_openai_routes_answer_under_every_prefix() {
+    let h = start().await;
+    for prefix in [
+        "/v1",
+        "/openai/v1",
+        "/openai",
+        "/litellm/v1",
+        "/litellm",
+        "/langchain/v1",
+        "/langchain",
+    ] {
+        let r = h
+            .client
+            .post(h.url(&format!("{prefix}/chat/completions")))
+            .json(&user_chat("mock/gpt-4o"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{prefix}");
+        let models = h
+            .client
+            .get(h.url(&format!("{prefix}/models")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(models.status(), 200, "{prefix}/models");
+    }
+}
+
+#[tokio::test]
+async fn azure_deployment_paths_name_the_model() {
+    let h = start().await;
+    let r = h
+        .client
+        .post(h.url("/openai/deployments/mock/gpt-4o/chat/completions?api-version=2024-10-21"))
+        .json(&json!({"messages": [{"role": "user", "content": "Hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-heimdall-provider"], "mock");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["object"], "chat.completion");
+
+    let r = h
+        .client
+        .post(h.url(
+            "/openai/deployments/mock/text-embedding-3-small/embeddings?api-version=2024-10-21",
+        ))
+        .json(&json!({"input": "hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let r = h
+        .client
+        .post(h.url("/openai/deployments/mock/gpt-4o/images/generations"))
+        .json(&json!({"prompt": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"]["message"].is_string());
+}

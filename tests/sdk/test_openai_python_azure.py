@@ -1,0 +1,37 @@
+"""The official AzureOpenAI client against the gateway's Azure deployment paths:
+`azure_endpoint` is the gateway, the deployment name is the `provider/model` to route to."""
+import json
+
+import pytest
+from openai import AzureOpenAI
+
+
+@pytest.fixture()
+def azure(gateway_url: str) -> AzureOpenAI:
+    return AzureOpenAI(azure_endpoint=gateway_url, api_key="unused", api_version="2024-10-21",
+                       max_retries=0)
+
+
+def test_chat_through_a_deployment_path(azure: AzureOpenAI) -> None:
+    resp = azure.chat.completions.create(
+        model="mock/gpt-4o;chunks=3", messages=[{"role": "user", "content": "Hi"}])
+    assert resp.choices[0].message.content == "Hello from the"
+
+
+def test_streamed_tool_call_through_a_deployment_path(azure: AzureOpenAI) -> None:
+    with azure.chat.completions.stream(
+        model="anthropic/claude-sonnet-4-5;chunks=4",
+        messages=[{"role": "user", "content": "Weather?"}],
+        tools=[{"type": "function", "function": {"name": "get_weather", "parameters": {
+            "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}],
+        tool_choice="required",
+    ) as stream:
+        final = stream.get_final_completion()
+    call = final.choices[0].message.tool_calls[0]
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"city": "mock"}
+
+
+def test_embeddings_through_a_deployment_path(azure: AzureOpenAI) -> None:
+    resp = azure.embeddings.create(model="mock/text-embedding-3-small", input=["a", "b"])
+    assert len(resp.data) == 2

@@ -31,6 +31,12 @@ pub fn openai_routes() -> Router<AppState> {
 /// and the Azure deployment paths.
 pub fn mount(router: Router<AppState>) -> Router<AppState> {
     let mut router = router.nest("/v1", openai_routes());
+    for prefix in ["", "/litellm", "/langchain"] {
+        router = router.route(
+            &format!("{prefix}/anthropic/v1/messages"),
+            post(crate::anthropic::messages),
+        );
+    }
     for prefix in ["/openai", "/litellm", "/langchain"] {
         router = router
             .nest(&format!("{prefix}/v1"), openai_routes())

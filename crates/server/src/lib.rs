@@ -4,6 +4,7 @@
 //! Why separate from the engine: the engine speaks canonical types only; dialects, status
 //! codes, headers and body limits are transport concerns.
 
+pub mod anthropic;
 pub mod app;
 pub mod body;
 pub mod compat;

@@ -108,7 +108,7 @@ fn decode<T: serde::de::DeserializeOwned>(
     decode_json(&bytes)
 }
 
-fn new_context(headers: &HeaderMap, op: Operation, model: &str) -> RequestContext {
+pub(crate) fn new_context(headers: &HeaderMap, op: Operation, model: &str) -> RequestContext {
     let request_id = headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())

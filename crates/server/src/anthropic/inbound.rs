@@ -1,0 +1,207 @@
+//! An Anthropic Messages request (as the Anthropic SDK sends it) → the canonical chat request.
+//!
+//! Why: with `/anthropic/v1/messages` an application keeps the Anthropic SDK and reaches any
+//! provider. Content blocks map to OpenAI parts: text, images (base64 → data URL, url),
+//! `tool_use` → assistant `tool_calls`, `tool_result` → `role: tool` messages; `system` →
+//! a system message; `tool_choice` any/tool/none/auto → required/named/none/auto.
+
+use heimdall_schema::chat::ChatRequest;
+use heimdall_schema::error::GatewayError;
+use serde_json::{Map, Value, json};
+
+fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
+    GatewayError::invalid_request(message, Some(param.to_owned()))
+}
+
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    }
+}
+
+fn image_part(block: &Value, at: &str) -> Result<Value, GatewayError> {
+    let src = &block["source"];
+    let url = match src["type"].as_str() {
+        Some("base64") => format!(
+            "data:{};base64,{}",
+            src["media_type"].as_str().unwrap_or("image/png"),
+            src["data"].as_str().unwrap_or("")
+        ),
+        Some("url") => src["url"].as_str().unwrap_or("").to_owned(),
+        _ => {
+            return Err(invalid(
+                "image source must be base64 or url",
+                &format!("{at}.source"),
+            ));
+        }
+    };
+    Ok(json!({"type": "image_url", "image_url": {"url": url}}))
+}
+
+/// Translate a Messages request body into the canonical request.
+pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| invalid("request body must be a JSON object", "body"))?;
+    let model = obj
+        .get("model")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid("model: Field required", "model"))?;
+    let max_tokens = obj
+        .get("max_tokens")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| invalid("max_tokens: Field required", "max_tokens"))?;
+    let mut messages: Vec<Value> = Vec::new();
+    match obj.get("system") {
+        None | Some(Value::Null) => {}
+        Some(s) => messages.push(json!({"role": "system", "content": text_of(s)})),
+    }
+    let turns = obj
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("messages: Field required", "messages"))?;
+    for (i, turn) in turns.iter().enumerate() {
+        let at = format!("messages.{i}");
+        let role = turn["role"].as_str().unwrap_or("");
+        let blocks: Vec<Value> = match &turn["content"] {
+            Value::String(s) => vec![json!({"type": "text", "text": s})],
+            Value::Array(b) => b.clone(),
+            _ => {
+                return Err(invalid(
+                    "content must be a string or a list of blocks",
+                    &format!("{at}.content"),
+                ));
+            }
+        };
+        match role {
+            "user" => {
+                let mut parts = Vec::new();
+                for (j, b) in blocks.iter().enumerate() {
+                    let bat = format!("{at}.content.{j}");
+                    match b["type"].as_str() {
+                        Some("text") => parts.push(json!({"type": "text", "text": b["text"]})),
+                        Some("image") => parts.push(image_part(b, &bat)?),
+                        Some("tool_result") => {
+                            if !parts.is_empty() {
+                                messages.push(
+                                    json!({"role": "user", "content": std::mem::take(&mut parts)}),
+                                );
+                            }
+                            messages.push(json!({"role": "tool",
+                                "tool_call_id": b["tool_use_id"],
+                                "content": text_of(&b["content"])}));
+                        }
+                        Some("document") => {
+                            let src = &b["source"];
+                            let data = format!(
+                                "data:{};base64,{}",
+                                src["media_type"].as_str().unwrap_or("application/pdf"),
+                                src["data"].as_str().unwrap_or("")
+                            );
+                            parts.push(json!({"type": "file", "file": {"file_data": data}}));
+                        }
+                        _ => {}
+                    }
+                }
+                if !parts.is_empty() {
+                    messages.push(json!({"role": "user", "content": parts}));
+                }
+            }
+            "assistant" => {
+                let mut text = String::new();
+                let mut calls = Vec::new();
+                for b in &blocks {
+                    match b["type"].as_str() {
+                        Some("text") => text.push_str(b["text"].as_str().unwrap_or("")),
+                        Some("tool_use") => calls.push(json!({"id": b["id"], "type": "function",
+                            "function": {"name": b["name"],
+                                "arguments": b["input"].to_string()}})),
+                        // thinking / redacted_thinking have no OpenAI input form.
+                        _ => {}
+                    }
+                }
+                let mut m = json!({"role": "assistant",
+                    "content": if text.is_empty() { Value::Null } else { Value::String(text) }});
+                if !calls.is_empty()
+                    && let Some(o) = m.as_object_mut()
+                {
+                    o.insert("tool_calls".into(), Value::Array(calls));
+                }
+                messages.push(m);
+            }
+            other => {
+                return Err(invalid(
+                    format!("role must be user or assistant, got '{other}'"),
+                    &format!("{at}.role"),
+                ));
+            }
+        }
+    }
+    let mut out = Map::new();
+    out.insert("model".into(), json!(model));
+    out.insert("messages".into(), Value::Array(messages));
+    out.insert("max_tokens".into(), json!(max_tokens));
+    for (from, to) in [
+        ("temperature", "temperature"),
+        ("top_p", "top_p"),
+        ("stream", "stream"),
+    ] {
+        if let Some(v) = obj.get(from) {
+            out.insert(to.into(), v.clone());
+        }
+    }
+    if let Some(s) = obj.get("stop_sequences") {
+        out.insert("stop".into(), s.clone());
+    }
+    if let Some(u) = body.pointer("/metadata/user_id") {
+        out.insert("user".into(), u.clone());
+    }
+    if let Some(k) = obj.get("top_k") {
+        out.insert("top_k".into(), k.clone());
+    }
+    if let Some(t) = obj.get("thinking") {
+        out.insert("thinking".into(), t.clone());
+    }
+    if obj.get("stream").and_then(Value::as_bool) == Some(true) {
+        out.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    if let Some(tools) = obj.get("tools").and_then(Value::as_array) {
+        let t: Vec<Value> = tools
+            .iter()
+            .map(|t| {
+                json!({"type": "function", "function": {"name": t["name"],
+                "description": t.get("description").cloned().unwrap_or(Value::Null),
+                "parameters": t.get("input_schema").cloned().unwrap_or(json!({"type": "object"}))}})
+            })
+            .collect();
+        out.insert("tools".into(), Value::Array(t));
+    }
+    if let Some(tc) = obj.get("tool_choice") {
+        let choice = match tc["type"].as_str() {
+            Some("auto") => json!("auto"),
+            Some("any") => json!("required"),
+            Some("none") => json!("none"),
+            Some("tool") => json!({"type": "function", "function": {"name": tc["name"]}}),
+            _ => {
+                return Err(invalid(
+                    "tool_choice.type must be auto, any, tool or none",
+                    "tool_choice",
+                ));
+            }
+        };
+        out.insert("tool_choice".into(), choice);
+        if tc["disable_parallel_tool_use"] == true {
+            out.insert("parallel_tool_calls".into(), json!(false));
+        }
+    }
+    let req: ChatRequest = serde_json::from_value(Value::Object(out))
+        .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
+    req.validate()?;
+    Ok(req)
+}

@@ -1,0 +1,98 @@
+//! The Anthropic drop-in route: `POST /anthropic/v1/messages`, so an application keeps the
+//! Anthropic SDK (only `base_url` changes) and reaches any configured provider — JSON and SSE
+//! answers in Anthropic's exact shapes, errors as `{"type":"error",…}`.
+
+pub mod inbound;
+pub mod outbound;
+
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use heimdall_core::{Operation, Outcome};
+use heimdall_schema::error::GatewayError;
+use serde_json::Value;
+
+use crate::app::AppState;
+use crate::body::{body_error, decode_json};
+use crate::headers::{apply_meta_headers, apply_overhead_header};
+use crate::openai::new_context;
+
+fn error_response(e: &GatewayError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = (status, Json(outbound::error_body(e))).into_response();
+    if let Some(secs) = e.retry_after_secs
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+    {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// `POST /anthropic/v1/messages`
+pub async fn messages(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let parsed = body
+        .map_err(|r| body_error(r, state.body_limit))
+        .and_then(|b| decode_json::<Value>(&b))
+        .and_then(|v| inbound::to_chat_request(&v));
+    let req = match parsed {
+        Ok(r) => r,
+        Err(e) => return error_response(&e),
+    };
+    let ctx = new_context(&headers, Operation::Chat, &req.model);
+    match state.gateway.chat(ctx, req).await {
+        Outcome::Done(ctx, result) => {
+            let mut response = match result {
+                Ok(r) => Json(outbound::to_messages_response(&r)).into_response(),
+                Err(e) => error_response(&e),
+            };
+            apply_meta_headers(response.headers_mut(), &ctx);
+            apply_overhead_header(response.headers_mut(), &ctx);
+            response
+        }
+        Outcome::Stream(stream) => {
+            let ctx = stream.context().clone();
+            let encoder = outbound::EventEncoder::default();
+            let body = futures::stream::unfold(Some((stream, encoder)), |state| async move {
+                let (mut stream, mut enc) = state?;
+                let mut out = String::new();
+                match stream.next().await {
+                    Some(Ok(chunk)) => {
+                        enc.chunk(&chunk, &mut out);
+                        Some((
+                            Ok::<Bytes, Infallible>(Bytes::from(out)),
+                            Some((stream, enc)),
+                        ))
+                    }
+                    Some(Err(e)) => {
+                        drop(stream);
+                        Some((Ok(Bytes::from(outbound::EventEncoder::error(&e))), None))
+                    }
+                    None => {
+                        enc.finish(&mut out);
+                        drop(stream);
+                        Some((Ok(Bytes::from(out)), None))
+                    }
+                }
+            });
+            let mut response = Response::new(Body::from_stream(body));
+            let h = response.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            apply_meta_headers(h, &ctx);
+            response
+        }
+    }
+}

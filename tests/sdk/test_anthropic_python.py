@@ -1,0 +1,56 @@
+"""The official Anthropic Python SDK against `/anthropic`: only `base_url` changes, and any
+configured provider answers in Anthropic's shapes — plain, streamed, and with a streamed
+tool call the SDK assembles itself."""
+import anthropic
+import pytest
+
+MODELS = ["mock/gpt-4o", "anthropic/claude-sonnet-4-5", "gemini/gemini-2.5-flash"]
+
+WEATHER = {"name": "get_weather", "description": "Weather for a city",
+           "input_schema": {"type": "object", "properties": {"city": {"type": "string"}},
+                            "required": ["city"]}}
+
+
+@pytest.fixture()
+def client(gateway_url: str) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=f"{gateway_url}/anthropic", api_key="unused", max_retries=0)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_message(client: anthropic.Anthropic, model: str) -> None:
+    msg = client.messages.create(model=f"{model};chunks=3", max_tokens=100, system="Be brief.",
+                                 messages=[{"role": "user", "content": "Hi"}])
+    assert msg.type == "message"
+    assert msg.content[0].type == "text" and msg.content[0].text == "Hello from the"
+    assert msg.stop_reason == "end_turn"
+    assert msg.usage.output_tokens == 3
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_streamed_message(client: anthropic.Anthropic, model: str) -> None:
+    with client.messages.stream(model=f"{model};chunks=4", max_tokens=100,
+                                messages=[{"role": "user", "content": "Hi"}]) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "Hello from the mock"
+    assert final.stop_reason == "end_turn"
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_streamed_tool_use(client: anthropic.Anthropic, model: str) -> None:
+    with client.messages.stream(model=f"{model};chunks=4", max_tokens=100, tools=[WEATHER],
+                                tool_choice={"type": "any"},
+                                messages=[{"role": "user", "content": "Weather in Paris?"}]) as stream:
+        final = stream.get_final_message()
+    tool = [b for b in final.content if b.type == "tool_use"][0]
+    assert tool.name == "get_weather"
+    assert tool.input == {"city": "mock"}
+    assert final.stop_reason == "tool_use"
+
+
+def test_errors_are_anthropic_exceptions(client: anthropic.Anthropic) -> None:
+    with pytest.raises(anthropic.NotFoundError):
+        client.messages.create(model="nope/model", max_tokens=10,
+                               messages=[{"role": "user", "content": "Hi"}])
+    with pytest.raises(anthropic.BadRequestError):
+        client.messages.create(model="mock/gpt-4o", max_tokens=10, messages=[])

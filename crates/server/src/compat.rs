@@ -32,10 +32,19 @@ pub fn openai_routes() -> Router<AppState> {
 pub fn mount(router: Router<AppState>) -> Router<AppState> {
     let mut router = router.nest("/v1", openai_routes());
     for prefix in ["", "/litellm", "/langchain"] {
-        router = router.route(
-            &format!("{prefix}/anthropic/v1/messages"),
-            post(crate::anthropic::messages),
-        );
+        router = router
+            .route(
+                &format!("{prefix}/anthropic/v1/messages"),
+                post(crate::anthropic::messages),
+            )
+            .route(
+                &format!("{prefix}/genai/v1beta/models"),
+                get(crate::genai::list_models),
+            )
+            .route(
+                &format!("{prefix}/genai/v1beta/models/{{*rest}}"),
+                post(crate::genai::model_action),
+            );
     }
     for prefix in ["/openai", "/litellm", "/langchain"] {
         router = router

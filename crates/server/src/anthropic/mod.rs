@@ -7,12 +7,11 @@ pub mod outbound;
 
 use std::convert::Infallible;
 
-use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
 use futures::StreamExt;
 use heimdall_core::{Operation, Outcome};
 use heimdall_schema::error::GatewayError;
@@ -20,18 +19,11 @@ use serde_json::Value;
 
 use crate::app::AppState;
 use crate::body::{body_error, decode_json};
-use crate::headers::{apply_meta_headers, apply_overhead_header};
+use crate::headers::apply_meta_headers;
 use crate::openai::new_context;
 
 fn error_response(e: &GatewayError) -> Response {
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut r = (status, Json(outbound::error_body(e))).into_response();
-    if let Some(secs) = e.retry_after_secs
-        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
-    {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    r
+    crate::dialect::error_response(e, outbound::error_body)
 }
 
 /// `POST /anthropic/v1/messages`
@@ -50,15 +42,11 @@ pub async fn messages(
     };
     let ctx = new_context(&headers, Operation::Chat, &req.model);
     match state.gateway.chat(ctx, req).await {
-        Outcome::Done(ctx, result) => {
-            let mut response = match result {
-                Ok(r) => Json(outbound::to_messages_response(&r)).into_response(),
-                Err(e) => error_response(&e),
-            };
-            apply_meta_headers(response.headers_mut(), &ctx);
-            apply_overhead_header(response.headers_mut(), &ctx);
-            response
-        }
+        Outcome::Done(ctx, result) => crate::dialect::reply(
+            &ctx,
+            result.map(|r| outbound::to_messages_response(&r)),
+            outbound::error_body,
+        ),
         Outcome::Stream(stream) => {
             let ctx = stream.context().clone();
             let encoder = outbound::EventEncoder::default();

@@ -1,0 +1,41 @@
+//! What the non-OpenAI dialect routes share: rendering an error in the dialect's body shape
+//! (with `Retry-After` kept) and a finished reply with the routing metadata headers.
+//!
+//! Why: each drop-in dialect differs only in body shapes; status, headers and metadata must
+//! behave the same everywhere.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use heimdall_core::RequestContext;
+use heimdall_schema::error::GatewayError;
+use serde_json::Value;
+
+use crate::headers::{apply_meta_headers, apply_overhead_header};
+
+/// An error with its status, `Retry-After`, and the dialect's body.
+pub fn error_response(e: &GatewayError, body: fn(&GatewayError) -> Value) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = (status, Json(body(e))).into_response();
+    if let Some(secs) = e.retry_after_secs
+        && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+    {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// A finished (non-streamed) reply: the rendered body or the error, plus metadata headers.
+pub fn reply(
+    ctx: &RequestContext,
+    result: Result<Value, GatewayError>,
+    error_body: fn(&GatewayError) -> Value,
+) -> Response {
+    let mut response = match result {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => error_response(&e, error_body),
+    };
+    apply_meta_headers(response.headers_mut(), ctx);
+    apply_overhead_header(response.headers_mut(), ctx);
+    response
+}

@@ -1,0 +1,233 @@
+//! The Google GenAI drop-in routes: `/genai/v1beta/models/{model}:generateContent`,
+//! `:streamGenerateContent` (SSE with `alt=sse`, a streamed JSON array without),
+//! `:embedContent`, `:batchEmbedContents`, `:countTokens`, and `GET /genai/v1beta/models`, so
+//! the Google GenAI SDK reaches any configured provider by changing only its base URL.
+
+pub mod inbound;
+pub mod outbound;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use heimdall_core::{Operation, Outcome};
+use heimdall_schema::embeddings::EmbeddingRequest;
+use heimdall_schema::error::{ErrorKind, GatewayError};
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::body::{body_error, decode_json};
+use crate::headers::apply_meta_headers;
+use crate::openai::new_context;
+
+fn error_response(e: &GatewayError) -> Response {
+    crate::dialect::error_response(e, outbound::error_body)
+}
+
+/// `GET /genai/v1beta/models`
+pub async fn list_models(State(state): State<AppState>) -> Response {
+    let (data, _) = state
+        .gateway
+        .list_models(std::time::Duration::from_secs(5))
+        .await;
+    let models: Vec<Value> = data
+        .iter()
+        .map(|m| {
+            json!({"name": format!("models/{}", m.id), "displayName": m.id,
+            "supportedGenerationMethods": ["generateContent", "streamGenerateContent"]})
+        })
+        .collect();
+    Json(json!({"models": models})).into_response()
+}
+
+/// `POST /genai/v1beta/models/{model}:{method}`
+pub async fn model_action(
+    State(state): State<AppState>,
+    Path(rest): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Some((model, method)) = rest.rsplit_once(':') else {
+        return error_response(
+            &GatewayError::new(
+                ErrorKind::RouteNotFound,
+                format!("no method in 'models/{rest}'"),
+            )
+            .with_status(404),
+        );
+    };
+    let model = model.strip_prefix("models/").unwrap_or(model).to_owned();
+    let value = match body
+        .map_err(|r| body_error(r, state.body_limit))
+        .and_then(|b| decode_json::<Value>(&b))
+    {
+        Ok(v) => v,
+        Err(e) => return error_response(&e),
+    };
+    match method {
+        "generateContent" => generate(&state, &headers, &model, &value, None).await,
+        "streamGenerateContent" => {
+            let sse = query.get("alt").map(String::as_str) == Some("sse");
+            generate(&state, &headers, &model, &value, Some(sse)).await
+        }
+        "embedContent" | "batchEmbedContents" => {
+            embed(&state, &headers, &model, &value, method).await
+        }
+        "countTokens" => {
+            // An estimate (about four characters per token): no provider call.
+            let chars = value.to_string().len() as u64;
+            Json(json!({"totalTokens": chars.div_ceil(4)})).into_response()
+        }
+        other => error_response(
+            &GatewayError::new(
+                ErrorKind::RouteNotFound,
+                format!("method '{other}' is not supported"),
+            )
+            .with_status(404),
+        ),
+    }
+}
+
+async fn generate(
+    state: &AppState,
+    headers: &HeaderMap,
+    model: &str,
+    body: &Value,
+    stream: Option<bool>,
+) -> Response {
+    let req = match inbound::to_chat_request(model, body, stream.is_some()) {
+        Ok(r) => r,
+        Err(e) => return error_response(&e),
+    };
+    let ctx = new_context(headers, Operation::Chat, &req.model);
+    match state.gateway.chat(ctx, req).await {
+        Outcome::Done(ctx, result) => crate::dialect::reply(
+            &ctx,
+            result.map(|r| outbound::to_generate_response(&r)),
+            outbound::error_body,
+        ),
+        Outcome::Stream(s) => {
+            let sse = stream.unwrap_or(true);
+            let ctx = s.context().clone();
+            let frame = move |v: &Value, first: bool| -> Bytes {
+                if sse {
+                    Bytes::from(format!("data: {v}\r\n\r\n"))
+                } else {
+                    Bytes::from(format!("{}{v}", if first { "[" } else { ",\r\n" }))
+                }
+            };
+            let body = futures::stream::unfold(
+                Some((s, outbound::EventEncoder::default(), true)),
+                move |state| async move {
+                    let (mut s, mut enc, mut first) = state?;
+                    loop {
+                        match s.next().await {
+                            Some(Ok(chunk)) => {
+                                if let Some(v) = enc.chunk(&chunk) {
+                                    let b = frame(&v, first);
+                                    first = false;
+                                    return Some((
+                                        Ok::<Bytes, Infallible>(b),
+                                        Some((s, enc, first)),
+                                    ));
+                                }
+                            }
+                            Some(Err(e)) => {
+                                let mut b = frame(&outbound::error_body(&e), first).to_vec();
+                                if !sse {
+                                    b.push(b']');
+                                }
+                                return Some((Ok(Bytes::from(b)), None));
+                            }
+                            None => {
+                                let mut b = frame(&enc.finish(), first).to_vec();
+                                if !sse {
+                                    b.push(b']');
+                                }
+                                return Some((Ok(Bytes::from(b)), None));
+                            }
+                        }
+                    }
+                },
+            );
+            let mut response = Response::new(Body::from_stream(body));
+            let h = response.headers_mut();
+            let ct = if sse {
+                "text/event-stream"
+            } else {
+                "application/json"
+            };
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            apply_meta_headers(h, &ctx);
+            response
+        }
+    }
+}
+
+async fn embed(
+    state: &AppState,
+    headers: &HeaderMap,
+    model: &str,
+    body: &Value,
+    method: &str,
+) -> Response {
+    let text_of = |c: &Value| -> String {
+        c["parts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["text"].as_str())
+            .collect()
+    };
+    let (input, batch) = if method == "embedContent" {
+        (json!(text_of(&body["content"])), false)
+    } else {
+        let texts: Vec<String> = body["requests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| text_of(&r["content"]))
+            .collect();
+        (json!(texts), true)
+    };
+    let mut req = json!({"model": model, "input": input});
+    let dims = body
+        .get("outputDimensionality")
+        .or_else(|| body.pointer("/requests/0/outputDimensionality"));
+    if let (Some(d), Some(o)) = (dims, req.as_object_mut()) {
+        o.insert("dimensions".into(), d.clone());
+    }
+    let req: EmbeddingRequest = match serde_json::from_value(req) {
+        Ok(r) => r,
+        Err(e) => {
+            return error_response(&GatewayError::invalid_request(e.to_string(), None));
+        }
+    };
+    let ctx = new_context(headers, Operation::Embedding, model);
+    let (ctx, result) = state.gateway.embeddings(ctx, req).await;
+    let mut response = match result {
+        Ok(r) => {
+            let values: Vec<Value> = r
+                .data
+                .iter()
+                .map(|e| json!({"values": serde_json::to_value(&e.embedding).unwrap_or(Value::Null)}))
+                .collect();
+            if batch {
+                Json(json!({"embeddings": values})).into_response()
+            } else {
+                Json(json!({"embedding": values.first().cloned().unwrap_or(json!({"values": []}))}))
+                    .into_response()
+            }
+        }
+        Err(e) => error_response(&e),
+    };
+    apply_meta_headers(response.headers_mut(), &ctx);
+    response
+}

@@ -1,0 +1,154 @@
+//! Canonical replies → Gemini's shapes: `GenerateContentResponse` (whole, or one per stream
+//! event with the new parts), and Google's error body `{"error": {code, message, status}}`.
+//!
+//! Why tool calls are held back in streams: OpenAI streams a call's arguments in pieces;
+//! Gemini sends each `functionCall` whole, so pieces are collected and the calls are emitted
+//! with the finish reason.
+
+use std::collections::BTreeMap;
+
+use heimdall_schema::chat::{ChatChunk, ChatResponse};
+use heimdall_schema::error::GatewayError;
+use heimdall_schema::usage::Usage;
+use serde_json::{Value, json};
+
+/// OpenAI `finish_reason` → Gemini `finishReason`.
+pub fn finish_reason(f: &str) -> &'static str {
+    match f {
+        "length" => "MAX_TOKENS",
+        "content_filter" => "SAFETY",
+        _ => "STOP",
+    }
+}
+
+fn usage_json(u: Option<&Usage>) -> Value {
+    let u = u.cloned().unwrap_or_default();
+    let mut v = json!({"promptTokenCount": u.prompt_tokens,
+        "candidatesTokenCount": u.completion_tokens, "totalTokenCount": u.total_tokens});
+    if let (Some(c), Some(o)) = (
+        u.prompt_tokens_details.and_then(|d| d.cached_tokens),
+        v.as_object_mut(),
+    ) {
+        o.insert("cachedContentTokenCount".into(), json!(c));
+    }
+    v
+}
+
+fn call_part(name: &str, arguments: &str) -> Value {
+    let args: Value = serde_json::from_str(arguments).unwrap_or(json!({}));
+    json!({"functionCall": {"name": name, "args": args}})
+}
+
+/// A complete response.
+pub fn to_generate_response(r: &ChatResponse) -> Value {
+    let candidates: Vec<Value> = r
+        .choices
+        .iter()
+        .map(|c| {
+            let mut parts = Vec::new();
+            if let Some(t) = c
+                .message
+                .reasoning_content
+                .as_ref()
+                .filter(|t| !t.is_empty())
+            {
+                parts.push(json!({"text": t, "thought": true}));
+            }
+            if let Some(t) = c.message.content.as_ref().filter(|t| !t.is_empty()) {
+                parts.push(json!({"text": t}));
+            }
+            for call in c.message.tool_calls.iter().flatten() {
+                parts.push(call_part(&call.function.name, &call.function.arguments));
+            }
+            json!({"content": {"role": "model", "parts": parts}, "index": c.index,
+                "finishReason": finish_reason(c.finish_reason.as_deref().unwrap_or("stop"))})
+        })
+        .collect();
+    json!({"candidates": candidates, "usageMetadata": usage_json(r.usage.as_ref()),
+        "modelVersion": r.model, "responseId": r.id})
+}
+
+/// Google's error body for a gateway error.
+pub fn error_body(e: &GatewayError) -> Value {
+    let status = match e.status {
+        400 | 413 | 422 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        429 => "RESOURCE_EXHAUSTED",
+        503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => "INTERNAL",
+    };
+    json!({"error": {"code": e.status, "message": e.message, "status": status}})
+}
+
+/// Turns chunks into stream events.
+#[derive(Debug, Default)]
+pub struct EventEncoder {
+    calls: BTreeMap<u32, (String, String)>,
+    usage: Option<Usage>,
+    id: String,
+    model: String,
+    finish: Option<String>,
+}
+
+impl EventEncoder {
+    fn response(&self, parts: Vec<Value>, finish: Option<&str>, with_usage: bool) -> Value {
+        let mut c = json!({"content": {"role": "model", "parts": parts}, "index": 0});
+        if let (Some(f), Some(o)) = (finish, c.as_object_mut()) {
+            o.insert("finishReason".into(), json!(f));
+        }
+        let mut r = json!({"candidates": [c], "modelVersion": self.model, "responseId": self.id});
+        if with_usage && let Some(o) = r.as_object_mut() {
+            o.insert("usageMetadata".into(), usage_json(self.usage.as_ref()));
+        }
+        r
+    }
+
+    /// The event for one chunk, if it carries anything to send now.
+    pub fn chunk(&mut self, c: &ChatChunk) -> Option<Value> {
+        c.id.clone_into(&mut self.id);
+        c.model.clone_into(&mut self.model);
+        if let Some(u) = &c.usage {
+            self.usage = Some(u.clone());
+        }
+        let choice = c.choices.first()?;
+        let d = &choice.delta;
+        for call in d.tool_calls.iter().flatten() {
+            let entry = self.calls.entry(call.index).or_default();
+            if let Some(f) = &call.function {
+                if let Some(n) = &f.name {
+                    entry.0.push_str(n);
+                }
+                if let Some(a) = &f.arguments {
+                    entry.1.push_str(a);
+                }
+            }
+        }
+        if let Some(f) = &choice.finish_reason {
+            self.finish = Some(f.clone());
+        }
+        let mut parts = Vec::new();
+        if let Some(t) = d.reasoning_content.as_ref().filter(|t| !t.is_empty()) {
+            parts.push(json!({"text": t, "thought": true}));
+        }
+        if let Some(Some(t)) = &d.content
+            && !t.is_empty()
+        {
+            parts.push(json!({"text": t}));
+        }
+        (!parts.is_empty()).then(|| self.response(parts, None, false))
+    }
+
+    /// The last event: held-back function calls, the finish reason and the usage.
+    pub fn finish(&mut self) -> Value {
+        let parts: Vec<Value> = self
+            .calls
+            .values()
+            .map(|(name, args)| call_part(name, args))
+            .collect();
+        let finish = finish_reason(self.finish.as_deref().unwrap_or("stop"));
+        self.response(parts, Some(finish), true)
+    }
+}

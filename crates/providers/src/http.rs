@@ -182,6 +182,16 @@ pub fn host_override(config: &ProviderConfig) -> Option<String> {
     })
 }
 
+/// The error for a key without the provider-specific settings it needs (`azure_key_config`,
+/// `vertex_key_config`, `bedrock_key_config`): the key cannot serve, another may.
+pub fn missing_key_config(provider: &str, section: &str) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::NoKeyAvailable,
+        format!("provider '{provider}' has no {section} on this key"),
+    )
+    .with_provider(provider)
+}
+
 /// A `Retry-After` header in seconds.
 pub fn retry_after_secs(headers: &HeaderMap) -> Option<u64> {
     headers

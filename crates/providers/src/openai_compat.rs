@@ -22,7 +22,7 @@ use heimdall_schema::usage::Usage;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::http::{build_client, status_error, transport_error};
+use crate::http::{build_client, missing_key_config, status_error, transport_error};
 use crate::oauth::{TokenCache, request_token};
 use crate::provider::{ChatStream, CompletionStream, Provider};
 use crate::sse_json::sse_json_stream;
@@ -80,16 +80,9 @@ impl OpenAiCompatProvider {
         model: &str,
     ) -> Result<reqwest::Url, GatewayError> {
         if self.azure {
-            let az = key.and_then(|k| k.azure.as_ref()).ok_or_else(|| {
-                GatewayError::new(
-                    ErrorKind::NoKeyAvailable,
-                    format!(
-                        "provider '{}' has no azure_key_config on this key",
-                        self.name
-                    ),
-                )
-                .with_provider(&*self.name)
-            })?;
+            let az = key
+                .and_then(|k| k.azure.as_ref())
+                .ok_or_else(|| missing_key_config(&self.name, "azure_key_config"))?;
             let deployment = az.deployments.get(model).map_or(model, String::as_str);
             let url = format!(
                 "{}/openai/deployments/{deployment}{path}?api-version={}",

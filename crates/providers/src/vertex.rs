@@ -25,7 +25,7 @@ use crate::anthropic::stream::AnthropicStream;
 use crate::gemini::google_error;
 use crate::gemini::stream::GeminiStream;
 use crate::google_auth::GoogleAuth;
-use crate::http::{build_client, host_override, read_json, transport_error};
+use crate::http::{build_client, host_override, missing_key_config, read_json, transport_error};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;
 
@@ -64,16 +64,8 @@ impl VertexProvider {
         &self,
         key: Option<&'k KeyConfig>,
     ) -> Result<&'k VertexKeyConfig, GatewayError> {
-        key.and_then(|k| k.vertex.as_ref()).ok_or_else(|| {
-            GatewayError::new(
-                ErrorKind::NoKeyAvailable,
-                format!(
-                    "provider '{}' has no vertex_key_config on this key",
-                    self.name
-                ),
-            )
-            .with_provider(&*self.name)
-        })
+        key.and_then(|k| k.vertex.as_ref())
+            .ok_or_else(|| missing_key_config(&self.name, "vertex_key_config"))
     }
 
     fn host(&self, region: &str) -> String {

@@ -128,15 +128,7 @@ async fn rate_limited_key_rotates() -> Row {
     for _ in 0..10 {
         ok += usize::from(h.chat(chat(model, &[], false)).await.status() == 200);
     }
-    let report: Value = h
-        .client
-        .get(h.url("/api/providers/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report = health_report(&h).await;
     let cooling = &report["providers"][1]["keys"][0]["cooling_down"];
     let observed = format!(
         "{ok}/10 × 200; sk-p1 called {}×, sk-p2 {}×; sk-p1 cooling_down={cooling}",
@@ -440,15 +432,7 @@ async fn breaker_opens_and_closes() -> Row {
             .await;
         recovered += usize::from(header(&r, "x-heimdall-provider") == "primary");
     }
-    let report: Value = h
-        .client
-        .get(h.url("/api/providers/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report = health_report(&h).await;
     let observed = format!(
         "{served_by_backup}/10 served by backup, primary called {primary_calls}×; after cooldown {recovered}/3 served by primary, state {}",
         report["providers"][1]["state"]

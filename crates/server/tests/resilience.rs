@@ -36,14 +36,7 @@ fn bearer_count(h: &Harness, key: &str) -> usize {
 }
 
 async fn health(h: &Harness) -> Value {
-    h.client
-        .get(h.url("/api/providers/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    health_report(h).await
 }
 
 // ---- deadlines -------------------------------------------------------------------------

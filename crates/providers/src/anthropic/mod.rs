@@ -19,7 +19,7 @@ use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::models::Model;
 use serde::Deserialize;
 
-use crate::http::{build_client, retry_after_secs, transport_error, upstream_message};
+use crate::http::{build_client, read_json, retry_after_secs, transport_error, upstream_message};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;
 
@@ -143,26 +143,6 @@ impl AnthropicProvider {
         e.retry_after_secs = retry_after;
         e
     }
-
-    async fn read_json<T: for<'de> Deserialize<'de>>(
-        &self,
-        response: reqwest::Response,
-    ) -> Result<T, GatewayError> {
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(&self.name, &e))?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            GatewayError::new(
-                ErrorKind::UpstreamProtocol,
-                format!(
-                    "provider '{}' returned an unreadable response: {e}",
-                    self.name
-                ),
-            )
-            .with_provider(&*self.name)
-        })
-    }
 }
 
 #[derive(Deserialize)]
@@ -190,7 +170,7 @@ impl Provider for AnthropicProvider {
         req: &ChatRequest,
     ) -> Result<ChatResponse, GatewayError> {
         let response = self.send(key, req, false).await?;
-        let parsed: response::MessagesResponse = self.read_json(response).await?;
+        let parsed: response::MessagesResponse = read_json(&self.name, response).await?;
         Ok(response::from_messages_response(parsed))
     }
 
@@ -211,7 +191,7 @@ impl Provider for AnthropicProvider {
             .get(self.url(key, "/models?limit=1000")?)
             .timeout(self.backstop);
         let response = self.execute(rb, key).await?;
-        let page: ModelPage = self.read_json(response).await?;
+        let page: ModelPage = read_json(&self.name, response).await?;
         Ok(page
             .data
             .into_iter()

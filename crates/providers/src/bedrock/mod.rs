@@ -33,7 +33,8 @@ use serde_json::Value;
 
 use crate::anthropic::response::now_secs;
 use crate::http::{
-    build_client, host_override, read_json, retry_after_secs, transport_error, upstream_message,
+    build_client, host_override, missing_key_config, read_json, retry_after_secs, transport_error,
+    upstream_message,
 };
 use crate::provider::{ChatStream, Provider};
 
@@ -117,16 +118,8 @@ impl BedrockProvider {
         &self,
         key: Option<&'k KeyConfig>,
     ) -> Result<&'k BedrockKeyConfig, GatewayError> {
-        key.and_then(|k| k.bedrock.as_ref()).ok_or_else(|| {
-            GatewayError::new(
-                ErrorKind::NoKeyAvailable,
-                format!(
-                    "provider '{}' has no bedrock_key_config on this key",
-                    self.name
-                ),
-            )
-            .with_provider(&*self.name)
-        })
+        key.and_then(|k| k.bedrock.as_ref())
+            .ok_or_else(|| missing_key_config(&self.name, "bedrock_key_config"))
     }
 
     fn url(&self, cfg: &BedrockKeyConfig, model: &str, op: &str) -> String {

@@ -112,6 +112,18 @@ pub fn sse_data(body: &str) -> Vec<String> {
         .collect()
 }
 
+/// `GET /api/providers/health` as JSON.
+pub async fn health_report(h: &Harness) -> serde_json::Value {
+    h.client
+        .get(h.url("/api/providers/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The chunks of a complete stream (asserting it ended with `[DONE]`).
 pub fn done_chunks(text: &str) -> Vec<serde_json::Value> {
     let events = sse_data(text);

@@ -32,6 +32,7 @@ SDKS = {
     "test_openai_python_azure.py": "openai `AzureOpenAI` (Python), deployment paths",
     "test_anthropic_python.py": "anthropic (Python), `/anthropic`",
     "test_google_genai.py": "google-genai (Python), `/genai`",
+    "test_cohere_python.py": "cohere `ClientV2` (Python), `/cohere`",
 }
 MODES = ["plain", "stream", "tool call", "streamed tool call", "embeddings", "errors"]
 _results: dict = {}
@@ -95,6 +96,6 @@ def pytest_terminal_summary(terminalreporter):
                 "front of the mock provider's native faces. Cells are passed/run for that run; — = no\n"
                 "test of that mode for that SDK yet. Do not edit by hand.\n\n"
                 + table + "\n\n"
-                "Not covered yet: the Cohere and boto3 Bedrock SDKs (their drop-in routes are not\n"
-                "built), Node.js SDKs, langchain-openai and litellm as clients.\n"
+                "Not covered yet: boto3 `bedrock-runtime` (its drop-in route is not built), Node.js\n"
+                "SDKs, langchain-openai and litellm as clients.\n"
             )

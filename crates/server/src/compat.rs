@@ -38,6 +38,10 @@ pub fn mount(router: Router<AppState>) -> Router<AppState> {
                 post(crate::anthropic::messages),
             )
             .route(
+                &format!("{prefix}/cohere/v2/chat"),
+                post(crate::cohere::chat),
+            )
+            .route(
                 &format!("{prefix}/genai/v1beta/models"),
                 get(crate::genai::list_models),
             )

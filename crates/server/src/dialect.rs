@@ -4,9 +4,13 @@
 //! Why: each drop-in dialect differs only in body shapes; status, headers and metadata must
 //! behave the same everywhere.
 
+use std::convert::Infallible;
+
 use axum::Json;
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::Stream;
 use heimdall_core::RequestContext;
 use heimdall_schema::error::GatewayError;
 use serde_json::Value;
@@ -37,5 +41,19 @@ pub fn reply(
     };
     apply_meta_headers(response.headers_mut(), ctx);
     apply_overhead_header(response.headers_mut(), ctx);
+    response
+}
+
+/// A streamed reply: the encoded body, its content type, no caching, metadata headers.
+pub fn streamed(
+    body: impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static,
+    content_type: &'static str,
+    ctx: &RequestContext,
+) -> Response {
+    let mut response = Response::new(Body::from_stream(body));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    apply_meta_headers(h, ctx);
     response
 }

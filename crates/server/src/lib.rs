@@ -7,6 +7,7 @@
 pub mod anthropic;
 pub mod app;
 pub mod body;
+pub mod cohere;
 pub mod compat;
 pub mod dialect;
 pub mod error;

@@ -7,10 +7,10 @@ pub mod outbound;
 
 use std::convert::Infallible;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::StreamExt;
 use heimdall_core::{Operation, Outcome};
@@ -19,7 +19,6 @@ use serde_json::Value;
 
 use crate::app::AppState;
 use crate::body::{body_error, decode_json};
-use crate::headers::apply_meta_headers;
 use crate::openai::new_context;
 
 fn error_response(e: &GatewayError) -> Response {
@@ -72,15 +71,7 @@ pub async fn messages(
                     }
                 }
             });
-            let mut response = Response::new(Body::from_stream(body));
-            let h = response.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream"),
-            );
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            apply_meta_headers(h, &ctx);
-            response
+            crate::dialect::streamed(body, "text/event-stream", &ctx)
         }
     }
 }

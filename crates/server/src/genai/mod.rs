@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use heimdall_core::{Operation, Outcome};
@@ -157,16 +157,12 @@ async fn generate(
                     }
                 },
             );
-            let mut response = Response::new(Body::from_stream(body));
-            let h = response.headers_mut();
             let ct = if sse {
                 "text/event-stream"
             } else {
                 "application/json"
             };
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-            apply_meta_headers(h, &ctx);
-            response
+            crate::dialect::streamed(body, ct, &ctx)
         }
     }
 }

@@ -1,0 +1,284 @@
+//! The Cohere drop-in route: `POST /cohere/v2/chat` (JSON and SSE), so the Cohere SDK
+//! (`ClientV2(base_url=…/cohere)`) reaches any configured provider. Cohere v2 is close to the
+//! OpenAI shape: the request maps field by field, the reply is rebuilt as Cohere's message,
+//! usage (`billed_units` and `tokens`) and stream events.
+
+use std::convert::Infallible;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use futures::StreamExt;
+use heimdall_core::{Operation, Outcome};
+use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
+use heimdall_schema::error::GatewayError;
+use heimdall_schema::usage::Usage;
+use serde_json::{Map, Value, json};
+
+use crate::app::AppState;
+use crate::body::{body_error, decode_json};
+use crate::openai::new_context;
+
+fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
+    GatewayError::invalid_request(message, Some(param.to_owned()))
+}
+
+/// Cohere's error body (`{"message": …}`).
+pub fn error_body(e: &GatewayError) -> Value {
+    json!({"message": e.message})
+}
+
+/// A Cohere v2 chat request → the canonical request.
+pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| invalid("body must be a JSON object", "body"))?;
+    let mut out = Map::new();
+    for k in [
+        "model",
+        "max_tokens",
+        "temperature",
+        "seed",
+        "frequency_penalty",
+        "presence_penalty",
+        "tools",
+    ] {
+        if let Some(v) = obj.get(k) {
+            out.insert(k.to_owned(), v.clone());
+        }
+    }
+    if let Some(p) = obj.get("p") {
+        out.insert("top_p".into(), p.clone());
+    }
+    if let Some(s) = obj.get("stop_sequences") {
+        out.insert("stop".into(), s.clone());
+    }
+    let messages: Vec<Value> = obj
+        .get("messages")
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid("messages is required", "messages"))?
+        .iter()
+        .map(|m| {
+            let mut m = m.clone();
+            if let Some(o) = m.as_object_mut() {
+                // Cohere's assistant `tool_plan` is the text next to its tool calls.
+                if let Some(plan) = o.remove("tool_plan")
+                    && !o.contains_key("content")
+                {
+                    o.insert("content".into(), plan);
+                }
+                // Tool results may be a list of document/text objects.
+                if o.get("role").and_then(Value::as_str) == Some("tool")
+                    && let Some(Value::Array(items)) = o.get("content").cloned()
+                {
+                    let text: Vec<String> = items
+                        .iter()
+                        .map(|i| {
+                            i["text"]
+                                .as_str()
+                                .map_or_else(|| i["document"].to_string(), str::to_owned)
+                        })
+                        .collect();
+                    o.insert("content".into(), json!(text.join("\n")));
+                }
+            }
+            m
+        })
+        .collect();
+    out.insert("messages".into(), Value::Array(messages));
+    if obj.get("stream").and_then(Value::as_bool) == Some(true) {
+        out.insert("stream".into(), json!(true));
+        out.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    match obj.get("tool_choice").and_then(Value::as_str) {
+        Some("REQUIRED") => {
+            out.insert("tool_choice".into(), json!("required"));
+        }
+        Some("NONE") => {
+            out.insert("tool_choice".into(), json!("none"));
+        }
+        _ => {}
+    }
+    if let Some(rf) = obj.get("response_format") {
+        out.insert(
+            "response_format".into(),
+            match rf.get("json_schema") {
+                Some(s) => {
+                    json!({"type": "json_schema", "json_schema": {"name": "response", "schema": s}})
+                }
+                None => json!({"type": "json_object"}),
+            },
+        );
+    }
+    let req: ChatRequest = serde_json::from_value(Value::Object(out))
+        .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
+    req.validate()?;
+    Ok(req)
+}
+
+fn finish_reason(f: &str) -> &'static str {
+    match f {
+        "length" => "MAX_TOKENS",
+        "tool_calls" => "TOOL_CALL",
+        _ => "COMPLETE",
+    }
+}
+
+fn usage_json(u: Option<&Usage>) -> Value {
+    let u = u.cloned().unwrap_or_default();
+    let t = json!({"input_tokens": u.prompt_tokens, "output_tokens": u.completion_tokens});
+    json!({"billed_units": t, "tokens": t})
+}
+
+/// A complete reply as Cohere's chat response.
+pub fn to_chat_response(r: &ChatResponse) -> Value {
+    let c = r.choices.first();
+    let m = c.map(|c| &c.message);
+    let mut message = json!({"role": "assistant"});
+    if let Some(o) = message.as_object_mut() {
+        let text = m.and_then(|m| m.content.clone()).unwrap_or_default();
+        let calls = m.and_then(|m| m.tool_calls.clone()).unwrap_or_default();
+        if calls.is_empty() {
+            o.insert("content".into(), json!([{"type": "text", "text": text}]));
+        } else {
+            if !text.is_empty() {
+                o.insert("tool_plan".into(), json!(text));
+            }
+            o.insert(
+                "tool_calls".into(),
+                serde_json::to_value(calls).unwrap_or_default(),
+            );
+        }
+    }
+    json!({"id": r.id, "finish_reason": finish_reason(c.and_then(|c| c.finish_reason.as_deref()).unwrap_or("stop")),
+        "message": message, "usage": usage_json(r.usage.as_ref())})
+}
+
+fn event(data: &Value) -> String {
+    format!(
+        "event: {}\ndata: {data}\n\n",
+        data["type"].as_str().unwrap_or("unknown")
+    )
+}
+
+/// Cohere's stream events for a chunk sequence.
+#[derive(Debug, Default)]
+struct Events {
+    started: bool,
+    text_open: bool,
+    open_call: Option<u32>,
+    finish: Option<String>,
+    usage: Option<Usage>,
+}
+
+impl Events {
+    fn chunk(&mut self, c: &ChatChunk, out: &mut String) {
+        if !self.started {
+            self.started = true;
+            out.push_str(&event(&json!({"id": c.id, "type": "message-start", "delta": {"message":
+                {"role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}}})));
+        }
+        if let Some(u) = &c.usage {
+            self.usage = Some(u.clone());
+        }
+        let Some(choice) = c.choices.first() else {
+            return;
+        };
+        if let Some(Some(t)) = &choice.delta.content
+            && !t.is_empty()
+        {
+            if !self.text_open {
+                self.text_open = true;
+                out.push_str(&event(&json!({"type": "content-start", "index": 0,
+                    "delta": {"message": {"content": {"type": "text", "text": ""}}}})));
+            }
+            out.push_str(&event(&json!({"type": "content-delta", "index": 0,
+                "delta": {"message": {"content": {"text": t}}}})));
+        }
+        for call in choice.delta.tool_calls.iter().flatten() {
+            let f = call.function.as_ref();
+            if call.id.is_some() {
+                self.close_call(out);
+                self.open_call = Some(call.index);
+                out.push_str(&event(&json!({"type": "tool-call-start", "index": call.index,
+                    "delta": {"message": {"tool_calls": {"id": call.id, "type": "function",
+                        "function": {"name": f.and_then(|f| f.name.clone()),
+                            "arguments": f.and_then(|f| f.arguments.clone()).unwrap_or_default()}}}}})));
+            } else if let Some(a) = f
+                .and_then(|f| f.arguments.as_deref())
+                .filter(|a| !a.is_empty())
+            {
+                out.push_str(&event(
+                    &json!({"type": "tool-call-delta", "index": call.index,
+                    "delta": {"message": {"tool_calls": {"function": {"arguments": a}}}}}),
+                ));
+            }
+        }
+        if let Some(f) = &choice.finish_reason {
+            self.finish = Some(f.clone());
+        }
+    }
+
+    fn close_call(&mut self, out: &mut String) {
+        if let Some(i) = self.open_call.take() {
+            out.push_str(&event(&json!({"type": "tool-call-end", "index": i})));
+        }
+    }
+
+    fn finish(&mut self, out: &mut String) {
+        if self.text_open {
+            out.push_str(&event(&json!({"type": "content-end", "index": 0})));
+        }
+        self.close_call(out);
+        out.push_str(&event(&json!({"type": "message-end", "delta": {
+            "finish_reason": finish_reason(self.finish.as_deref().unwrap_or("stop")),
+            "usage": usage_json(self.usage.as_ref())}})));
+    }
+}
+
+/// `POST /cohere/v2/chat`
+pub async fn chat(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let parsed = body
+        .map_err(|r| body_error(r, state.body_limit))
+        .and_then(|b| decode_json::<Value>(&b))
+        .and_then(|v| to_chat_request(&v));
+    let req = match parsed {
+        Ok(r) => r,
+        Err(e) => return crate::dialect::error_response(&e, error_body),
+    };
+    let ctx = new_context(&headers, Operation::Chat, &req.model);
+    match state.gateway.chat(ctx, req).await {
+        Outcome::Done(ctx, result) => {
+            crate::dialect::reply(&ctx, result.map(|r| to_chat_response(&r)), error_body)
+        }
+        Outcome::Stream(s) => {
+            let ctx = s.context().clone();
+            let body = futures::stream::unfold(Some((s, Events::default())), |state| async move {
+                let (mut s, mut ev) = state?;
+                let mut out = String::new();
+                match s.next().await {
+                    Some(Ok(c)) => {
+                        ev.chunk(&c, &mut out);
+                        Some((Ok::<Bytes, Infallible>(Bytes::from(out)), Some((s, ev))))
+                    }
+                    Some(Err(e)) => {
+                        let end = json!({"type": "message-end", "delta": {"finish_reason": "ERROR",
+                            "error": e.message}});
+                        Some((Ok(Bytes::from(event(&end))), None))
+                    }
+                    None => {
+                        ev.finish(&mut out);
+                        Some((Ok(Bytes::from(out)), None))
+                    }
+                }
+            });
+            crate::dialect::streamed(body, "text/event-stream", &ctx)
+        }
+    }
+}

@@ -33,6 +33,7 @@ SDKS = {
     "test_anthropic_python.py": "anthropic (Python), `/anthropic`",
     "test_google_genai.py": "google-genai (Python), `/genai`",
     "test_cohere_python.py": "cohere `ClientV2` (Python), `/cohere`",
+    "test_boto3_bedrock.py": "boto3 `bedrock-runtime` (Python), `/bedrock`",
 }
 MODES = ["plain", "stream", "tool call", "streamed tool call", "embeddings", "errors"]
 _results: dict = {}
@@ -96,6 +97,5 @@ def pytest_terminal_summary(terminalreporter):
                 "front of the mock provider's native faces. Cells are passed/run for that run; — = no\n"
                 "test of that mode for that SDK yet. Do not edit by hand.\n\n"
                 + table + "\n\n"
-                "Not covered yet: boto3 `bedrock-runtime` (its drop-in route is not built), Node.js\n"
-                "SDKs, langchain-openai and litellm as clients.\n"
+                "Not covered yet: Node.js SDKs, langchain-openai and litellm as clients.\n"
             )

@@ -42,6 +42,10 @@ pub fn mount(router: Router<AppState>) -> Router<AppState> {
                 post(crate::cohere::chat),
             )
             .route(
+                &format!("{prefix}/bedrock/model/{{*rest}}"),
+                post(crate::bedrock::model_operation),
+            )
+            .route(
                 &format!("{prefix}/genai/v1beta/models"),
                 get(crate::genai::list_models),
             )

@@ -57,3 +57,12 @@ pub fn streamed(
     apply_meta_headers(h, ctx);
     response
 }
+
+/// Copy `src[from]` to `dst[to]` for each pair present (field renames between dialects).
+pub fn copy_fields(src: &Value, dst: &mut serde_json::Map<String, Value>, pairs: &[(&str, &str)]) {
+    for (from, to) in pairs {
+        if let Some(v) = src.get(*from) {
+            dst.insert((*to).to_owned(), v.clone());
+        }
+    }
+}

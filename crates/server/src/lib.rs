@@ -6,6 +6,7 @@
 
 pub mod anthropic;
 pub mod app;
+pub mod bedrock;
 pub mod body;
 pub mod cohere;
 pub mod compat;

@@ -74,3 +74,48 @@ async fn azure_deployment_paths_name_the_model() {
     let body: Value = r.json().await.unwrap();
     assert!(body["error"]["message"].is_string());
 }
+
+#[tokio::test]
+async fn bedrock_converse_stream_answers_in_event_stream_frames() {
+    use heimdall_providers::bedrock::stream::decode_all;
+    let h = start().await;
+    let r = h
+        .client
+        .post(h.url("/bedrock/model/mock%2Fgpt-4o%3Bchunks%3D2/converse-stream"))
+        .json(&json!({"messages": [{"role": "user", "content": [{"text": "Hi"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/vnd.amazon.eventstream"
+    );
+    let bytes = r.bytes().await.unwrap();
+    let kinds: Vec<String> = decode_all(&bytes)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "messageStart",
+            "contentBlockDelta",
+            "contentBlockDelta",
+            "contentBlockStop",
+            "messageStop",
+            "metadata"
+        ]
+    );
+
+    let r = h
+        .client
+        .post(h.url("/bedrock/model/nope%2Fx/converse"))
+        .json(&json!({"messages": [{"role": "user", "content": [{"text": "Hi"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["x-amzn-errortype"], "ResourceNotFoundException");
+}

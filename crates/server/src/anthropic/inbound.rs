@@ -147,15 +147,15 @@ pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
     out.insert("model".into(), json!(model));
     out.insert("messages".into(), Value::Array(messages));
     out.insert("max_tokens".into(), json!(max_tokens));
-    for (from, to) in [
-        ("temperature", "temperature"),
-        ("top_p", "top_p"),
-        ("stream", "stream"),
-    ] {
-        if let Some(v) = obj.get(from) {
-            out.insert(to.into(), v.clone());
-        }
-    }
+    crate::dialect::copy_fields(
+        body,
+        &mut out,
+        &[
+            ("temperature", "temperature"),
+            ("top_p", "top_p"),
+            ("stream", "stream"),
+        ],
+    );
     if let Some(s) = obj.get("stop_sequences") {
         out.insert("stop".into(), s.clone());
     }

@@ -123,19 +123,19 @@ pub fn to_chat_request(
         out.insert("stream_options".into(), json!({"include_usage": true}));
     }
     let g = &body["generationConfig"];
-    for (from, to) in [
-        ("temperature", "temperature"),
-        ("topP", "top_p"),
-        ("maxOutputTokens", "max_tokens"),
-        ("stopSequences", "stop"),
-        ("seed", "seed"),
-        ("presencePenalty", "presence_penalty"),
-        ("frequencyPenalty", "frequency_penalty"),
-    ] {
-        if let Some(v) = g.get(from) {
-            out.insert(to.into(), v.clone());
-        }
-    }
+    crate::dialect::copy_fields(
+        g,
+        &mut out,
+        &[
+            ("temperature", "temperature"),
+            ("topP", "top_p"),
+            ("maxOutputTokens", "max_tokens"),
+            ("stopSequences", "stop"),
+            ("seed", "seed"),
+            ("presencePenalty", "presence_penalty"),
+            ("frequencyPenalty", "frequency_penalty"),
+        ],
+    );
     if g["responseMimeType"] == "application/json" {
         let schema = g
             .get("responseJsonSchema")

@@ -1,0 +1,406 @@
+//! The Bedrock drop-in route: `POST /bedrock/model/{modelId}/converse` and `/converse-stream`,
+//! so boto3's `bedrock-runtime` client (`endpoint_url=…/bedrock`) reaches any configured
+//! provider. Streams answer in AWS event-stream framing; errors carry `x-amzn-errortype`.
+//! The SigV4 signature a client sends is accepted without checking (the gateway's own provider
+//! credentials are used; virtual keys arrive with governance).
+
+use std::convert::Infallible;
+
+use aws_smithy_eventstream::frame::write_message_to;
+use aws_smithy_types::event_stream::{Header, HeaderValue as EsValue, Message};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use heimdall_core::{Operation, Outcome};
+use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
+use heimdall_schema::error::GatewayError;
+use heimdall_schema::usage::Usage;
+use serde_json::{Map, Value, json};
+
+use crate::app::AppState;
+use crate::body::{body_error, decode_json};
+use crate::headers::{apply_meta_headers, apply_overhead_header};
+use crate::openai::new_context;
+
+fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
+    GatewayError::invalid_request(message, Some(param.to_owned()))
+}
+
+fn error_type(e: &GatewayError) -> &'static str {
+    match e.status {
+        400 | 413 | 422 => "ValidationException",
+        401 | 403 => "AccessDeniedException",
+        404 => "ResourceNotFoundException",
+        408 | 504 => "ModelTimeoutException",
+        429 => "ThrottlingException",
+        503 => "ServiceUnavailableException",
+        _ => "InternalServerException",
+    }
+}
+
+fn error_response(e: &GatewayError) -> Response {
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = (status, Json(json!({"message": e.message}))).into_response();
+    if let Ok(v) = HeaderValue::from_str(error_type(e)) {
+        r.headers_mut().insert("x-amzn-errortype", v);
+    }
+    r
+}
+
+/// A Converse request for `model` → the canonical request.
+pub fn to_chat_request(
+    model: &str,
+    body: &Value,
+    stream: bool,
+) -> Result<ChatRequest, GatewayError> {
+    let mut messages: Vec<Value> = Vec::new();
+    let system: String = body["system"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["text"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    if !system.is_empty() {
+        messages.push(json!({"role": "system", "content": system}));
+    }
+    let turns = body["messages"]
+        .as_array()
+        .ok_or_else(|| invalid("messages is required", "messages"))?;
+    for (i, m) in turns.iter().enumerate() {
+        let blocks = m["content"].as_array().cloned().unwrap_or_default();
+        match m["role"].as_str() {
+            Some("assistant") => {
+                let mut text = String::new();
+                let mut calls = Vec::new();
+                for b in &blocks {
+                    if let Some(t) = b["text"].as_str() {
+                        text.push_str(t);
+                    } else if let Some(tu) = b.get("toolUse") {
+                        calls.push(json!({"id": tu["toolUseId"], "type": "function",
+                            "function": {"name": tu["name"], "arguments": tu["input"].to_string()}}));
+                    }
+                }
+                let mut msg = json!({"role": "assistant",
+                    "content": if text.is_empty() { Value::Null } else { Value::String(text) }});
+                if !calls.is_empty()
+                    && let Some(o) = msg.as_object_mut()
+                {
+                    o.insert("tool_calls".into(), Value::Array(calls));
+                }
+                messages.push(msg);
+            }
+            Some("user") => {
+                let mut parts = Vec::new();
+                for b in &blocks {
+                    if let Some(t) = b["text"].as_str() {
+                        parts.push(json!({"type": "text", "text": t}));
+                    } else if let Some(img) = b.get("image") {
+                        let url = format!(
+                            "data:image/{};base64,{}",
+                            img["format"].as_str().unwrap_or("png"),
+                            img.pointer("/source/bytes")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                        );
+                        parts.push(json!({"type": "image_url", "image_url": {"url": url}}));
+                    } else if let Some(tr) = b.get("toolResult") {
+                        let content: Vec<String> = tr["content"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|c| {
+                                c["text"]
+                                    .as_str()
+                                    .map_or_else(|| c["json"].to_string(), str::to_owned)
+                            })
+                            .collect();
+                        messages.push(json!({"role": "tool", "tool_call_id": tr["toolUseId"],
+                            "content": content.join("\n")}));
+                    }
+                }
+                if !parts.is_empty() {
+                    messages.push(json!({"role": "user", "content": parts}));
+                }
+            }
+            _ => {
+                return Err(invalid(
+                    "role must be user or assistant",
+                    &format!("messages.{i}.role"),
+                ));
+            }
+        }
+    }
+    let mut out = Map::new();
+    out.insert("model".into(), json!(model));
+    out.insert("messages".into(), Value::Array(messages));
+    crate::dialect::copy_fields(
+        &body["inferenceConfig"],
+        &mut out,
+        &[
+            ("maxTokens", "max_tokens"),
+            ("temperature", "temperature"),
+            ("topP", "top_p"),
+            ("stopSequences", "stop"),
+        ],
+    );
+    if stream {
+        out.insert("stream".into(), json!(true));
+        out.insert("stream_options".into(), json!({"include_usage": true}));
+    }
+    let tools: Vec<Value> = body
+        .pointer("/toolConfig/tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.get("toolSpec"))
+        .map(|s| json!({"type": "function", "function": {"name": s["name"],
+            "description": s.get("description").cloned().unwrap_or(Value::Null),
+            "parameters": s.pointer("/inputSchema/json").cloned().unwrap_or(json!({"type": "object"}))}}))
+        .collect();
+    if !tools.is_empty() {
+        out.insert("tools".into(), Value::Array(tools));
+    }
+    if let Some(tc) = body.pointer("/toolConfig/toolChoice") {
+        let choice = if tc.get("any").is_some() {
+            json!("required")
+        } else if let Some(name) = tc.pointer("/tool/name") {
+            json!({"type": "function", "function": {"name": name}})
+        } else {
+            json!("auto")
+        };
+        out.insert("tool_choice".into(), choice);
+    }
+    let req: ChatRequest = serde_json::from_value(Value::Object(out))
+        .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
+    req.validate()?;
+    Ok(req)
+}
+
+fn stop_reason(f: &str) -> &'static str {
+    match f {
+        "length" => "max_tokens",
+        "tool_calls" => "tool_use",
+        "content_filter" => "content_filtered",
+        _ => "end_turn",
+    }
+}
+
+fn usage_json(u: Option<&Usage>) -> Value {
+    let u = u.cloned().unwrap_or_default();
+    json!({"inputTokens": u.prompt_tokens, "outputTokens": u.completion_tokens,
+        "totalTokens": u.total_tokens})
+}
+
+/// A complete reply as a Converse response.
+pub fn to_converse_response(r: &ChatResponse, latency_ms: u64) -> Value {
+    let c = r.choices.first();
+    let mut content = Vec::new();
+    if let Some(m) = c.map(|c| &c.message) {
+        if let Some(t) = m.content.as_ref().filter(|t| !t.is_empty()) {
+            content.push(json!({"text": t}));
+        }
+        for call in m.tool_calls.iter().flatten() {
+            let input: Value = serde_json::from_str(&call.function.arguments).unwrap_or(json!({}));
+            content.push(json!({"toolUse": {"toolUseId": call.id, "name": call.function.name, "input": input}}));
+        }
+    }
+    json!({"output": {"message": {"role": "assistant", "content": content}},
+        "stopReason": stop_reason(c.and_then(|c| c.finish_reason.as_deref()).unwrap_or("stop")),
+        "usage": usage_json(r.usage.as_ref()), "metrics": {"latencyMs": latency_ms}})
+}
+
+/// One event-stream message: `:message-type`, the type header, JSON content, the payload.
+fn message(message_type: &str, type_header: &str, kind: &str, payload: &Value) -> Bytes {
+    let m = Message::new(Bytes::from(payload.to_string()))
+        .add_header(Header::new(
+            type_header.to_owned(),
+            EsValue::String(kind.to_owned().into()),
+        ))
+        .add_header(Header::new(
+            ":content-type",
+            EsValue::String("application/json".into()),
+        ))
+        .add_header(Header::new(
+            ":message-type",
+            EsValue::String(message_type.to_owned().into()),
+        ));
+    let mut buf = Vec::new();
+    let _ = write_message_to(&m, &mut buf);
+    Bytes::from(buf)
+}
+
+fn frame(event: &str, payload: &Value) -> Bytes {
+    message("event", ":event-type", event, payload)
+}
+
+fn exception_frame(e: &GatewayError) -> Bytes {
+    let kind = match e.status {
+        429 => "throttlingException",
+        400 => "validationException",
+        503 => "serviceUnavailableException",
+        _ => "modelStreamErrorException",
+    };
+    message(
+        "exception",
+        ":exception-type",
+        kind,
+        &json!({"message": e.message}),
+    )
+}
+
+/// ConverseStream events for a chunk sequence.
+#[derive(Debug, Default)]
+struct Events {
+    started: bool,
+    open: Option<(u32, bool)>,
+    next_block: u32,
+    finish: Option<String>,
+    usage: Option<Usage>,
+}
+
+impl Events {
+    fn close(&mut self, out: &mut Vec<Bytes>) {
+        if let Some((i, _)) = self.open.take() {
+            out.push(frame("contentBlockStop", &json!({"contentBlockIndex": i})));
+        }
+    }
+
+    fn chunk(&mut self, c: &ChatChunk, out: &mut Vec<Bytes>) {
+        if !self.started {
+            self.started = true;
+            out.push(frame("messageStart", &json!({"role": "assistant"})));
+        }
+        if let Some(u) = &c.usage {
+            self.usage = Some(u.clone());
+        }
+        let Some(choice) = c.choices.first() else {
+            return;
+        };
+        if let Some(Some(t)) = &choice.delta.content
+            && !t.is_empty()
+        {
+            let index = match self.open {
+                Some((i, false)) => i,
+                _ => {
+                    self.close(out);
+                    let i = self.next_block;
+                    self.next_block += 1;
+                    self.open = Some((i, false));
+                    i
+                }
+            };
+            out.push(frame(
+                "contentBlockDelta",
+                &json!({"contentBlockIndex": index, "delta": {"text": t}}),
+            ));
+        }
+        for call in choice.delta.tool_calls.iter().flatten() {
+            let f = call.function.as_ref();
+            if call.id.is_some() {
+                self.close(out);
+                let i = self.next_block;
+                self.next_block += 1;
+                self.open = Some((i, true));
+                out.push(frame(
+                    "contentBlockStart",
+                    &json!({"contentBlockIndex": i, "start": {"toolUse":
+                    {"toolUseId": call.id, "name": f.and_then(|f| f.name.clone())}}}),
+                ));
+            }
+            if let (Some((i, true)), Some(a)) = (
+                self.open,
+                f.and_then(|f| f.arguments.as_deref())
+                    .filter(|a| !a.is_empty()),
+            ) {
+                out.push(frame(
+                    "contentBlockDelta",
+                    &json!({"contentBlockIndex": i, "delta": {"toolUse": {"input": a}}}),
+                ));
+            }
+        }
+        if let Some(f) = &choice.finish_reason {
+            self.finish = Some(f.clone());
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<Bytes>, latency_ms: u64) {
+        self.close(out);
+        out.push(frame(
+            "messageStop",
+            &json!({"stopReason": stop_reason(self.finish.as_deref().unwrap_or("stop"))}),
+        ));
+        out.push(frame("metadata", &json!({"usage": usage_json(self.usage.as_ref()), "metrics": {"latencyMs": latency_ms}})));
+    }
+}
+
+/// `POST /bedrock/model/{modelId}/{converse|converse-stream}`
+pub async fn model_operation(
+    State(state): State<AppState>,
+    Path(rest): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    // The model id may hold `/` (ARNs, `provider/model`), encoded or not: the operation is
+    // the last segment.
+    let (model, operation) = rest.rsplit_once('/').unwrap_or((rest.as_str(), ""));
+    let model = model.to_owned();
+    let stream = match operation {
+        "converse" => false,
+        "converse-stream" => true,
+        other => {
+            return error_response(&invalid(
+                format!("operation '{other}' is not supported"),
+                "operation",
+            ));
+        }
+    };
+    let parsed = body
+        .map_err(|r| body_error(r, state.body_limit))
+        .and_then(|b| decode_json::<Value>(&b))
+        .and_then(|v| to_chat_request(&model, &v, stream));
+    let req = match parsed {
+        Ok(r) => r,
+        Err(e) => return error_response(&e),
+    };
+    let ctx = new_context(&headers, Operation::Chat, &req.model);
+    match state.gateway.chat(ctx, req).await {
+        Outcome::Done(ctx, result) => {
+            let latency = u64::try_from(ctx.received_at.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let mut response = match result {
+                Ok(r) => Json(to_converse_response(&r, latency)).into_response(),
+                Err(e) => error_response(&e),
+            };
+            apply_meta_headers(response.headers_mut(), &ctx);
+            apply_overhead_header(response.headers_mut(), &ctx);
+            response
+        }
+        Outcome::Stream(s) => {
+            let ctx = s.context().clone();
+            let started = ctx.received_at;
+            let body =
+                futures::stream::unfold(Some((s, Events::default())), move |st| async move {
+                    let (mut s, mut ev) = st?;
+                    let mut out = Vec::new();
+                    match s.next().await {
+                        Some(Ok(c)) => {
+                            ev.chunk(&c, &mut out);
+                            Some((Ok::<Bytes, Infallible>(out.concat().into()), Some((s, ev))))
+                        }
+                        Some(Err(e)) => Some((Ok(exception_frame(&e)), None)),
+                        None => {
+                            let latency =
+                                u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                            ev.finish(&mut out, latency);
+                            Some((Ok(out.concat().into()), None))
+                        }
+                    }
+                });
+            crate::dialect::streamed(body, "application/vnd.amazon.eventstream", &ctx)
+        }
+    }
+}

@@ -54,3 +54,11 @@ def test_errors_are_anthropic_exceptions(client: anthropic.Anthropic) -> None:
                                messages=[{"role": "user", "content": "Hi"}])
     with pytest.raises(anthropic.BadRequestError):
         client.messages.create(model="mock/gpt-4o", max_tokens=10, messages=[])
+
+
+def test_count_tokens_and_models(client: anthropic.Anthropic) -> None:
+    count = client.messages.count_tokens(model="mock/gpt-4o",
+                                         messages=[{"role": "user", "content": "Hello there"}])
+    assert count.input_tokens > 0
+    ids = [m.id for m in client.models.list()]
+    assert "mock/gpt-4o" in ids

@@ -40,3 +40,9 @@ def test_tool_call(co: cohere.ClientV2, model: str) -> None:
     assert call.function.name == "get_weather"
     assert json.loads(call.function.arguments) == {"city": "mock"}
     assert r.finish_reason == "TOOL_CALL"
+
+
+def test_embed(co: cohere.ClientV2) -> None:
+    r = co.embed(model="mock/text-embedding-3-small", texts=["a", "bb"], input_type="search_document",
+                 embedding_types=["float"])
+    assert len(r.embeddings.float_) == 2

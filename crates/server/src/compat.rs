@@ -38,6 +38,18 @@ pub fn mount(router: Router<AppState>) -> Router<AppState> {
                 post(crate::anthropic::messages),
             )
             .route(
+                &format!("{prefix}/anthropic/v1/messages/count_tokens"),
+                post(crate::anthropic::count_tokens),
+            )
+            .route(
+                &format!("{prefix}/anthropic/v1/models"),
+                get(crate::anthropic::list_models),
+            )
+            .route(
+                &format!("{prefix}/cohere/v2/embed"),
+                post(crate::cohere::embed),
+            )
+            .route(
                 &format!("{prefix}/cohere/v2/chat"),
                 post(crate::cohere::chat),
             )

@@ -27,7 +27,7 @@ use crate::headers::{apply_meta_headers, apply_overhead_header};
 use crate::sse::sse_response;
 
 /// How long `/v1/models` waits for each upstream listing.
-const MODEL_LIST_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const MODEL_LIST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `POST /v1/chat/completions`
 pub async fn chat_completions(

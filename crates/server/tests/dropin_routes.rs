@@ -119,3 +119,50 @@ async fn bedrock_converse_stream_answers_in_event_stream_frames() {
     assert_eq!(r.status(), 404);
     assert_eq!(r.headers()["x-amzn-errortype"], "ResourceNotFoundException");
 }
+
+#[tokio::test]
+async fn anthropic_count_tokens_and_models_and_cohere_embed() {
+    let h = start().await;
+    let r = h
+        .client
+        .post(h.url("/anthropic/v1/messages/count_tokens"))
+        .json(&json!({"model": "mock/gpt-4o", "messages": [{"role": "user", "content": "Hello there"}]}))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert!(v["input_tokens"].as_u64().unwrap() > 0);
+
+    let v: Value = h
+        .client
+        .get(h.url("/anthropic/v1/models"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["id"] == "mock/gpt-4o")
+    );
+    assert_eq!(v["has_more"], false);
+
+    let r = h
+        .client
+        .post(h.url("/cohere/v2/embed"))
+        .json(
+            &json!({"model": "mock/text-embedding-3-small", "texts": ["a", "bb"],
+            "input_type": "search_document", "embedding_types": ["float"]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["embeddings"]["float"].as_array().unwrap().len(), 2);
+    assert_eq!(v["response_type"], "embeddings_by_type");
+}

@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use heimdall_core::{Operation, Outcome};
 use heimdall_schema::error::GatewayError;
@@ -74,4 +74,51 @@ pub async fn messages(
             crate::dialect::streamed(body, "text/event-stream", &ctx)
         }
     }
+}
+
+/// `POST /anthropic/v1/messages/count_tokens`: an estimate (about four characters per token of
+/// the request's text) without calling a provider; providers count differently anyway.
+pub async fn count_tokens(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let value = match body
+        .map_err(|r| body_error(r, state.body_limit))
+        .and_then(|b| decode_json::<Value>(&b))
+    {
+        Ok(v) => v,
+        Err(e) => return error_response(&e),
+    };
+    let chars = value["system"].to_string().len()
+        + value["messages"].to_string().len()
+        + value["tools"].to_string().len();
+    axum::Json(serde_json::json!({"input_tokens": chars.div_ceil(4)})).into_response()
+}
+
+/// `GET /anthropic/v1/models`: the gateway's models in Anthropic's list shape.
+pub async fn list_models(State(state): State<AppState>) -> Response {
+    let (data, _) = state
+        .gateway
+        .list_models(crate::openai::MODEL_LIST_TIMEOUT)
+        .await;
+    let models: Vec<Value> = data
+        .iter()
+        .map(|m| {
+            serde_json::json!({"type": "model", "id": m.id, "display_name": m.id,
+            "created_at": "1970-01-01T00:00:00Z"})
+        })
+        .collect();
+    let first = models
+        .first()
+        .map(|m| m["id"].clone())
+        .unwrap_or(Value::Null);
+    let last = models
+        .last()
+        .map(|m| m["id"].clone())
+        .unwrap_or(Value::Null);
+    axum::Json(
+        serde_json::json!({"data": models, "has_more": false, "first_id": first,
+        "last_id": last}),
+    )
+    .into_response()
 }

@@ -34,7 +34,7 @@ fn error_response(e: &GatewayError) -> Response {
 pub async fn list_models(State(state): State<AppState>) -> Response {
     let (data, _) = state
         .gateway
-        .list_models(std::time::Duration::from_secs(5))
+        .list_models(crate::openai::MODEL_LIST_TIMEOUT)
         .await;
     let models: Vec<Value> = data
         .iter()

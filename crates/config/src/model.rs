@@ -390,10 +390,6 @@ impl GatewayConfig {
             ),
             ("prometheus_labels", !c.prometheus_labels.is_empty()),
             ("allowed_origins", !c.allowed_origins.is_empty()),
-            (
-                "enable_litellm_fallbacks",
-                c.enable_litellm_fallbacks != d.enable_litellm_fallbacks,
-            ),
         ];
         out.extend(
             flags

@@ -14,6 +14,7 @@ pub mod dialect;
 pub mod error;
 pub mod genai;
 pub mod headers;
+pub mod litellm_compat;
 pub mod openai;
 pub mod sse;
 

@@ -62,6 +62,21 @@ pub async fn completions(
         Ok(r) => r,
         Err(e) => return reject(&headers, e),
     };
+    if crate::litellm_compat::applies(&state, &headers, &req.model) {
+        let chat = match crate::litellm_compat::to_chat(&req) {
+            Ok(c) => c,
+            Err(e) => return reject(&headers, e),
+        };
+        let ctx = new_context(&headers, Operation::Completion, &chat.model);
+        return match state.gateway.chat(ctx, chat).await {
+            Outcome::Stream(s) => {
+                crate::sse::sse_response_mapped(s, crate::litellm_compat::to_completion_chunk)
+            }
+            Outcome::Done(ctx, result) => {
+                json_reply(&ctx, result.map(crate::litellm_compat::to_completion))
+            }
+        };
+    }
     let ctx = new_context(&headers, Operation::Completion, &req.model);
     match state.gateway.completion(ctx, req).await {
         Outcome::Stream(s) => sse_response(s),

@@ -22,12 +22,22 @@ pub fn sse_response<C>(stream: ObservedStream<C>) -> Response
 where
     C: ObservedChunk + Serialize,
 {
+    sse_response_mapped(stream, |c| c)
+}
+
+/// The SSE response for an observed stream whose chunks are rewritten by `map` on the way out
+/// (e.g. chat chunks answered as text-completion chunks).
+pub fn sse_response_mapped<C, T>(stream: ObservedStream<C>, map: fn(C) -> T) -> Response
+where
+    C: ObservedChunk,
+    T: Serialize + 'static,
+{
     let ctx = stream.context().clone();
-    let body = futures::stream::unfold(Some(stream), |state| async move {
+    let body = futures::stream::unfold(Some(stream), move |state| async move {
         let mut stream = state?;
         let frame = match stream.next().await {
             Some(Ok(chunk)) => {
-                let frame = data_frame(&chunk);
+                let frame = data_frame(&map(chunk));
                 return Some((Ok::<Bytes, Infallible>(frame), Some(stream)));
             }
             Some(Err(e)) => {

@@ -123,21 +123,48 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     out
 }
 
-/// Turn a non-success upstream response into a typed error, keeping status and message.
-pub async fn status_error(provider: &str, response: reqwest::Response) -> GatewayError {
-    let status = response.status().as_u16();
-    let retry_after = retry_after_secs(response.headers());
-    let body = response.bytes().await.unwrap_or_default();
+/// Turns an upstream's non-2xx answer (status, headers, body) into a typed error: one per
+/// wire dialect (OpenAI, Anthropic, Google, AWS). `Retry-After` is added by the caller.
+pub type ErrorParser =
+    fn(provider: &str, status: u16, headers: &HeaderMap, body: &[u8]) -> GatewayError;
+
+/// OpenAI-style errors (`{"error": {"message", "code"}}`, or any text).
+pub fn openai_error(
+    provider: &str,
+    status: u16,
+    _headers: &HeaderMap,
+    body: &[u8],
+) -> GatewayError {
     let mut err = GatewayError::from_upstream_status(
         status,
-        format!("provider '{provider}': {}", upstream_message(&body)),
+        format!("provider '{provider}': {}", upstream_message(body)),
     )
     .with_provider(provider);
-    if let Some(code) = upstream_code(&body) {
+    if let Some(code) = upstream_code(body) {
         err = err.with_code(code);
     }
-    err.retry_after_secs = retry_after;
     err
+}
+
+/// Read a non-2xx response and parse it with `parse`, keeping `Retry-After`.
+pub async fn error_from(
+    provider: &str,
+    response: reqwest::Response,
+    parse: ErrorParser,
+) -> GatewayError {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.unwrap_or_default();
+    let mut err = parse(provider, status, &headers, &body);
+    if err.retry_after_secs.is_none() {
+        err.retry_after_secs = retry_after_secs(&headers);
+    }
+    err
+}
+
+/// An OpenAI-style upstream error from a non-2xx response.
+pub async fn status_error(provider: &str, response: reqwest::Response) -> GatewayError {
+    error_from(provider, response, openai_error).await
 }
 
 /// Send a request; a transport failure or a non-2xx answer becomes a typed error.
@@ -145,9 +172,18 @@ pub async fn send_checked(
     provider: &str,
     rb: reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, GatewayError> {
+    send_checked_with(provider, rb, openai_error).await
+}
+
+/// [`send_checked`] for a dialect whose errors `parse` reads.
+pub async fn send_checked_with(
+    provider: &str,
+    rb: reqwest::RequestBuilder,
+    parse: ErrorParser,
+) -> Result<reqwest::Response, GatewayError> {
     let response = rb.send().await.map_err(|e| transport_error(provider, &e))?;
     if !response.status().is_success() {
-        return Err(status_error(provider, response).await);
+        return Err(error_from(provider, response, parse).await);
     }
     Ok(response)
 }

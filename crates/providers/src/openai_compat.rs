@@ -22,7 +22,7 @@ use heimdall_schema::usage::Usage;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::http::{build_client, missing_key_config, status_error, transport_error};
+use crate::http::{build_client, missing_key_config, send_checked, transport_error};
 use crate::oauth::{TokenCache, request_token};
 use crate::provider::{ChatStream, CompletionStream, Provider};
 use crate::sse_json::sse_json_stream;
@@ -186,14 +186,7 @@ impl OpenAiCompatProvider {
     }
 
     async fn send(&self, rb: reqwest::RequestBuilder) -> Result<reqwest::Response, GatewayError> {
-        let response = rb
-            .send()
-            .await
-            .map_err(|e| transport_error(&self.name, &e))?;
-        if !response.status().is_success() {
-            return Err(status_error(&self.name, response).await);
-        }
-        Ok(response)
+        send_checked(&self.name, rb).await
     }
 
     async fn json<T: DeserializeOwned>(

@@ -25,7 +25,7 @@ use crate::anthropic::stream::AnthropicStream;
 use crate::gemini::google_error;
 use crate::gemini::stream::GeminiStream;
 use crate::google_auth::GoogleAuth;
-use crate::http::{build_client, host_override, missing_key_config, read_json, transport_error};
+use crate::http::{build_client, host_override, missing_key_config, read_json, send_checked_with};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;
 
@@ -113,14 +113,7 @@ impl VertexProvider {
         if !stream {
             rb = rb.timeout(self.backstop);
         }
-        let response = rb
-            .send()
-            .await
-            .map_err(|e| transport_error(&self.name, &e))?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        Err(google_error(&self.name, response).await)
+        send_checked_with(&self.name, rb, google_error).await
     }
 
     /// The Anthropic body for Vertex: no `model` (it is in the URL), `anthropic_version` in it.

@@ -19,9 +19,10 @@ use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::models::Model;
 use serde::Deserialize;
 
-use crate::http::{build_client, read_json, retry_after_secs, transport_error, upstream_message};
+use crate::http::{build_client, openai_error, read_json, send_checked_with};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;
+use http::HeaderMap;
 
 /// The API version sent unless `extra_headers` sets another.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -111,37 +112,7 @@ impl AnthropicProvider {
         rb: reqwest::RequestBuilder,
         key: Option<&KeyConfig>,
     ) -> Result<reqwest::Response, GatewayError> {
-        let response = self
-            .authed(rb, key)
-            .send()
-            .await
-            .map_err(|e| transport_error(&self.name, &e))?;
-        if !response.status().is_success() {
-            return Err(self.status_error(response).await);
-        }
-        Ok(response)
-    }
-
-    async fn status_error(&self, response: reqwest::Response) -> GatewayError {
-        let status = response.status().as_u16();
-        let retry_after = retry_after_secs(response.headers());
-        let body = response.bytes().await.unwrap_or_default();
-        let mut e = match serde_json::from_slice::<serde_json::Value>(&body) {
-            Ok(v) if v.pointer("/error/type").is_some() => {
-                response::anthropic_error(&self.name, Some(status), &v)
-            }
-            _ => GatewayError::from_upstream_status(
-                status,
-                format!("provider '{}': {}", self.name, upstream_message(&body)),
-            )
-            .with_provider(&*self.name),
-        };
-        if status == 529 {
-            e.kind = ErrorKind::UpstreamServer;
-            e.status = 503;
-        }
-        e.retry_after_secs = retry_after;
-        e
+        send_checked_with(&self.name, self.authed(rb, key), anthropic_status_error).await
     }
 }
 
@@ -204,4 +175,25 @@ impl Provider for AnthropicProvider {
             })
             .collect())
     }
+}
+
+/// Anthropic's errors (`{"type":"error","error":{"type","message"}}`), or any other body; the
+/// 529 `overloaded_error` is a server-side condition OpenAI clients know as 503.
+pub fn anthropic_status_error(
+    provider: &str,
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> GatewayError {
+    let mut e = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(v) if v.pointer("/error/type").is_some() => {
+            response::anthropic_error(provider, Some(status), &v)
+        }
+        _ => openai_error(provider, status, headers, body),
+    };
+    if status == 529 {
+        e.kind = ErrorKind::UpstreamServer;
+        e.status = 503;
+    }
+    e
 }

@@ -33,10 +33,10 @@ use serde_json::Value;
 
 use crate::anthropic::response::now_secs;
 use crate::http::{
-    build_client, host_override, missing_key_config, read_json, retry_after_secs, transport_error,
-    upstream_message,
+    build_client, host_override, missing_key_config, read_json, send_checked_with, upstream_message,
 };
 use crate::provider::{ChatStream, Provider};
+use http::HeaderMap;
 
 /// A Bedrock provider instance.
 pub struct BedrockProvider {
@@ -194,29 +194,18 @@ impl BedrockProvider {
         if !stream {
             rb = rb.timeout(self.backstop);
         }
-        let response = rb
-            .send()
-            .await
-            .map_err(|e| transport_error(&self.name, &e))?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        Err(aws_error(&self.name, response).await)
+        send_checked_with(&self.name, rb, aws_error).await
     }
 }
 
 /// An AWS error (`x-amzn-errortype: Type:…`, body `{"message": …}`) → a typed error; the AWS
 /// error type becomes the code.
-pub async fn aws_error(provider: &str, response: reqwest::Response) -> GatewayError {
-    let status = response.status().as_u16();
-    let retry_after = retry_after_secs(response.headers());
-    let kind = response
-        .headers()
+pub fn aws_error(provider: &str, status: u16, headers: &HeaderMap, body: &[u8]) -> GatewayError {
+    let kind = headers
         .get("x-amzn-errortype")
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(':').next().unwrap_or(v).to_owned());
-    let body = response.bytes().await.unwrap_or_default();
-    let message = serde_json::from_slice::<Value>(&body)
+    let message = serde_json::from_slice::<Value>(body)
         .ok()
         .and_then(|v| {
             v.get("message")
@@ -224,14 +213,13 @@ pub async fn aws_error(provider: &str, response: reqwest::Response) -> GatewayEr
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         })
-        .unwrap_or_else(|| upstream_message(&body));
+        .unwrap_or_else(|| upstream_message(body));
     let mut e =
         GatewayError::from_upstream_status(status, format!("provider '{provider}': {message}"))
             .with_provider(provider);
     if let Some(k) = kind {
         e = e.with_code(k);
     }
-    e.retry_after_secs = retry_after;
     e
 }
 

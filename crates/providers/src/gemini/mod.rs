@@ -19,9 +19,10 @@ use heimdall_schema::models::Model;
 use serde_json::Value;
 
 use crate::anthropic::response::now_secs;
-use crate::http::{build_client, read_json, retry_after_secs, transport_error, upstream_message};
+use crate::http::{build_client, read_json, send_checked_with, upstream_message};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;
+use http::HeaderMap;
 
 /// A Gemini API provider instance.
 pub struct GeminiProvider {
@@ -58,14 +59,7 @@ impl GeminiProvider {
             Some(k) => rb.header("x-goog-api-key", k.value.expose()),
             None => rb,
         };
-        let response = rb
-            .send()
-            .await
-            .map_err(|e| transport_error(&self.name, &e))?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        Err(google_error(&self.name, response).await)
+        send_checked_with(&self.name, rb, google_error).await
     }
 
     async fn post(
@@ -85,16 +79,18 @@ impl GeminiProvider {
 
 /// A Google error (`{"error": {"code", "message", "status"}}`) → a typed error; an invalid API
 /// key (400 `API_KEY_INVALID`) is the gateway's credential problem, so it counts as auth.
-pub async fn google_error(provider: &str, response: reqwest::Response) -> GatewayError {
-    let status = response.status().as_u16();
-    let retry_after = retry_after_secs(response.headers());
-    let body = response.bytes().await.unwrap_or_default();
-    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let key_invalid = String::from_utf8_lossy(&body).contains("API_KEY_INVALID");
+pub fn google_error(
+    provider: &str,
+    status: u16,
+    _headers: &HeaderMap,
+    body: &[u8],
+) -> GatewayError {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let key_invalid = String::from_utf8_lossy(body).contains("API_KEY_INVALID");
     let status = if key_invalid { 401 } else { status };
     let mut e = GatewayError::from_upstream_status(
         status,
-        format!("provider '{provider}': {}", upstream_message(&body)),
+        format!("provider '{provider}': {}", upstream_message(body)),
     )
     .with_provider(provider);
     if let Some(s) = v.pointer("/error/status").and_then(Value::as_str) {
@@ -103,7 +99,6 @@ pub async fn google_error(provider: &str, response: reqwest::Response) -> Gatewa
     if key_invalid {
         e.kind = ErrorKind::UpstreamAuth;
     }
-    e.retry_after_secs = retry_after;
     e
 }
 

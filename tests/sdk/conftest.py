@@ -34,6 +34,10 @@ SDKS = {
     "test_google_genai.py": "google-genai (Python), `/genai`",
     "test_cohere_python.py": "cohere `ClientV2` (Python), `/cohere`",
     "test_boto3_bedrock.py": "boto3 `bedrock-runtime` (Python), `/bedrock`",
+    "test_langchain_openai.py": "langchain-openai `ChatOpenAI` (Python), `/langchain`",
+    "test_litellm_client.py": "litellm as a client (Python), `/litellm`",
+    "test_node_sdks.py::openai": "openai (Node.js)",
+    "test_node_sdks.py::anthropic": "@anthropic-ai/sdk (Node.js), `/anthropic`",
 }
 MODES = ["plain", "stream", "tool call", "streamed tool call", "embeddings", "errors"]
 _results: dict = {}
@@ -56,10 +60,19 @@ def _mode(name: str) -> str:
     return "plain"
 
 
+def pytest_configure(config):
+    # LiteLLM's pydantic models trip a pydantic UserWarning per TypedDict; it says nothing about us.
+    config.addinivalue_line("filterwarnings", "ignore::UserWarning:pydantic.*")
+
+
 def pytest_runtest_logreport(report):
     if report.when != "call" and not (report.when == "setup" and report.failed):
         return
     file = report.nodeid.split("::")[0].rsplit("/", 1)[-1]
+    if file == "test_node_sdks.py":
+        # One pytest file drives both Node SDKs: test_node_<sdk>[<case>].
+        func = report.nodeid.split("::")[-1].split("[")[0]
+        file = f"{file}::{func.removeprefix('test_node_')}"
     sdk = SDKS.get(file)
     if sdk is None:
         return
@@ -97,5 +110,6 @@ def pytest_terminal_summary(terminalreporter):
                 "front of the mock provider's native faces. Cells are passed/run for that run; — = no\n"
                 "test of that mode for that SDK yet. Do not edit by hand.\n\n"
                 + table + "\n\n"
-                "Not covered yet: Node.js SDKs, langchain-openai and litellm as clients.\n"
+                "Node.js SDKs run under Node's own runtime (`tests/sdk/node`, installed with `npm ci`);\n"
+                "pytest starts each case so that they land in this table.\n"
             )

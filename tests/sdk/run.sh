@@ -11,6 +11,12 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
 
+# Node.js SDKs (openai, @anthropic-ai/sdk), pinned by tests/sdk/node/package-lock.json.
+if ! command -v npm >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq nodejs npm
+fi
+(cd tests/sdk/node && npm ci --no-audit --no-fund --loglevel=error)
+
 cargo build --locked --quiet -p heimdall -p heimdall-mock-provider
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
 

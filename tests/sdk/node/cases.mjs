@@ -1,0 +1,162 @@
+// The official Node.js SDKs against Heimdall. One case per run:
+//   node cases.mjs <openai|anthropic> <case>
+// Exit 0 when the case holds; otherwise the failed assertion is printed and the exit code is 1.
+// Driven by tests/sdk/test_node_sdks.py so that the results join the SDK x mode table.
+import assert from "node:assert/strict";
+import OpenAI from "openai";
+import Anthropic from "@anthropic-ai/sdk";
+
+const gateway = process.env.HEIMDALL_URL;
+if (!gateway) throw new Error("HEIMDALL_URL is not set: run through tests/sdk/run.sh");
+
+const openai = new OpenAI({ baseURL: `${gateway}/openai/v1`, apiKey: "unused", maxRetries: 0 });
+const anthropic = new Anthropic({ baseURL: `${gateway}/anthropic`, apiKey: "unused", maxRetries: 0 });
+
+const weatherOpenAI = [{
+  type: "function",
+  function: {
+    name: "get_weather",
+    description: "Weather for a city",
+    parameters: { type: "object", properties: { location: { type: "string" } }, required: ["location"] },
+  },
+}];
+const weatherAnthropic = [{
+  name: "get_weather",
+  description: "Weather for a city",
+  input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+}];
+const ask = (content) => [{ role: "user", content }];
+
+const openaiCases = {
+  async plain(model = "mock/gpt-4o-mini") {
+    const r = await openai.chat.completions.create({ model: `${model};chunks=3`, messages: ask("Hi") });
+    assert.equal(r.choices[0].message.content, "Hello from the");
+    assert.equal(r.choices[0].finish_reason, "stop");
+    assert.equal(r.usage.completion_tokens, 3);
+  },
+  async stream(model = "mock/gpt-4o-mini") {
+    const stream = await openai.chat.completions.create({
+      model: `${model};chunks=4`, messages: ask("Hi"), stream: true, stream_options: { include_usage: true },
+    });
+    let text = "", finish = null, usage = null;
+    for await (const chunk of stream) {
+      if (chunk.usage) usage = chunk.usage;
+      if (!chunk.choices.length) continue;
+      text += chunk.choices[0].delta.content ?? "";
+      finish = chunk.choices[0].finish_reason ?? finish;
+    }
+    assert.equal(text, "Hello from the mock");
+    assert.equal(finish, "stop");
+    assert.equal(usage?.completion_tokens, 4);
+  },
+  async tool_call(model = "mock/gpt-4o") {
+    const r = await openai.chat.completions.create({
+      model, messages: ask("Weather in Paris?"), tools: weatherOpenAI, tool_choice: "required",
+    });
+    const call = r.choices[0].message.tool_calls[0];
+    assert.equal(r.choices[0].finish_reason, "tool_calls");
+    assert.equal(call.function.name, "get_weather");
+    assert.equal(typeof JSON.parse(call.function.arguments), "object");
+  },
+  async streamed_tool_call(model = "mock/gpt-4o") {
+    // The SDK's own helper assembles the streamed tool-call deltas.
+    const stream = openai.chat.completions.stream({
+      model: `${model};chunks=4`, messages: ask("Weather in Paris?"), tools: weatherOpenAI, tool_choice: "required",
+    });
+    const final = await stream.finalChatCompletion();
+    const call = final.choices[0].message.tool_calls[0];
+    assert.equal(call.function.name, "get_weather");
+    assert.equal(typeof JSON.parse(call.function.arguments), "object");
+    assert.equal(final.choices[0].finish_reason, "tool_calls");
+  },
+  // Cross-dialect: the OpenAI SDK talking to a Claude model through the Anthropic provider.
+  async claude_streamed_tool_call() {
+    await openaiCases.streamed_tool_call("anthropic/claude-sonnet-4-5");
+  },
+  async embeddings() {
+    const r = await openai.embeddings.create({ model: "mock/text-embedding-3-small", input: ["one", "two"] });
+    assert.equal(r.data.length, 2);
+    assert.ok(r.data[0].embedding.length > 0);
+  },
+  async errors() {
+    await assert.rejects(
+      openai.chat.completions.create({ model: "nope/model", messages: ask("Hi") }),
+      (e) => e instanceof OpenAI.NotFoundError,
+    );
+    await assert.rejects(
+      openai.chat.completions.create({ model: "mock/gpt-4o", messages: [] }),
+      (e) => e instanceof OpenAI.BadRequestError,
+    );
+  },
+};
+
+const anthropicCases = {
+  async plain(model = "anthropic/claude-sonnet-4-5") {
+    const m = await anthropic.messages.create({
+      model: `${model};chunks=3`, max_tokens: 100, system: "Be brief.", messages: ask("Hi"),
+    });
+    assert.equal(m.type, "message");
+    assert.equal(m.content[0].type, "text");
+    assert.equal(m.content[0].text, "Hello from the");
+    assert.equal(m.stop_reason, "end_turn");
+    assert.equal(m.usage.output_tokens, 3);
+  },
+  async stream(model = "anthropic/claude-sonnet-4-5") {
+    const stream = anthropic.messages.stream({ model: `${model};chunks=4`, max_tokens: 100, messages: ask("Hi") });
+    let text = "";
+    stream.on("text", (t) => { text += t; });
+    const final = await stream.finalMessage();
+    assert.equal(text, "Hello from the mock");
+    assert.equal(final.stop_reason, "end_turn");
+  },
+  async tool_call(model = "anthropic/claude-sonnet-4-5") {
+    const m = await anthropic.messages.create({
+      model, max_tokens: 100, tools: weatherAnthropic, tool_choice: { type: "any" }, messages: ask("Weather in Paris?"),
+    });
+    const tool = m.content.find((b) => b.type === "tool_use");
+    assert.equal(tool.name, "get_weather");
+    assert.deepEqual(tool.input, { city: "mock" });
+    assert.equal(m.stop_reason, "tool_use");
+  },
+  async streamed_tool_call(model = "anthropic/claude-sonnet-4-5") {
+    const stream = anthropic.messages.stream({
+      model: `${model};chunks=4`, max_tokens: 100, tools: weatherAnthropic, tool_choice: { type: "any" },
+      messages: ask("Weather in Paris?"),
+    });
+    const final = await stream.finalMessage();
+    const tool = final.content.find((b) => b.type === "tool_use");
+    assert.equal(tool.name, "get_weather");
+    assert.deepEqual(tool.input, { city: "mock" });
+    assert.equal(final.stop_reason, "tool_use");
+  },
+  // Cross-dialect: the Anthropic SDK talking to an OpenAI-compatible model.
+  async openai_streamed_tool_call() {
+    await anthropicCases.streamed_tool_call("mock/gpt-4o");
+  },
+  async errors() {
+    await assert.rejects(
+      anthropic.messages.create({ model: "nope/model", max_tokens: 10, messages: ask("Hi") }),
+      (e) => e instanceof Anthropic.NotFoundError,
+    );
+    await assert.rejects(
+      anthropic.messages.create({ model: "mock/gpt-4o", max_tokens: 10, messages: [] }),
+      (e) => e instanceof Anthropic.BadRequestError,
+    );
+  },
+};
+
+const [sdk, name] = process.argv.slice(2);
+const cases = { openai: openaiCases, anthropic: anthropicCases }[sdk];
+if (name === "--list") {
+  console.log(Object.keys(cases ?? {}).join("\n"));
+} else if (!cases?.[name]) {
+  console.error(`unknown case: ${sdk} ${name}`);
+  process.exit(2);
+} else {
+  try {
+    await cases[name]();
+  } catch (e) {
+    console.error(e);
+    process.exit(1);
+  }
+}

@@ -62,3 +62,38 @@ def test_count_tokens_and_models(client: anthropic.Anthropic) -> None:
     assert count.input_tokens > 0
     ids = [m.id for m in client.models.list()]
     assert "mock/gpt-4o" in ids
+
+
+# ---- Claude targets get the request as written: thinking, cache_control and betas survive ----
+
+CLAUDE = ["anthropic/claude-sonnet-4-5", "vertex/claude-sonnet-4-5"]
+CACHED_SYSTEM = [{"type": "text", "text": "A long, cacheable system prompt.",
+                  "cache_control": {"type": "ephemeral"}}]
+
+
+@pytest.mark.parametrize("model", CLAUDE)
+def test_message_keeps_claude_only_features(client: anthropic.Anthropic, model: str) -> None:
+    msg = client.messages.create(
+        model=model, max_tokens=2048, system=CACHED_SYSTEM,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=[{"role": "user", "content": "Hi"}],
+        extra_headers={"anthropic-beta": "extended-cache-ttl-2025-04-11"})
+    assert msg.content[0].type == "thinking"
+    assert msg.content[0].signature.startswith("mock-signature-")
+    assert msg.content[1].type == "text"
+    assert msg.usage.cache_creation_input_tokens > 0
+
+
+@pytest.mark.parametrize("model", CLAUDE)
+def test_streamed_message_keeps_claude_only_features(client: anthropic.Anthropic,
+                                                       model: str) -> None:
+    with client.messages.stream(
+            model=f"{model};chunks=3", max_tokens=2048, system=CACHED_SYSTEM,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+            messages=[{"role": "user", "content": "Hi"}]) as stream:
+        final = stream.get_final_message()
+    # The SDK assembled the thinking block, its signature (signature_delta) and the text.
+    assert final.content[0].type == "thinking"
+    assert final.content[0].signature.startswith("mock-signature-")
+    assert final.content[1].text == "Hello from the"
+    assert final.usage.cache_creation_input_tokens > 0

@@ -36,6 +36,20 @@ pub(crate) struct MessagesIn {
     tools: Vec<Value>,
     #[serde(default)]
     tool_choice: Option<Value>,
+    /// `{"type": "enabled", "budget_tokens": …}` makes the answer start with a signed thinking
+    /// block, as Claude's extended thinking does.
+    #[serde(default)]
+    thinking: Option<Value>,
+}
+
+/// The thinking text and signature the mock "thinks" when `thinking` is enabled.
+const THINKING: &str = "Let me think about that.";
+
+/// A cache breakpoint anywhere in the request: the mock reports the prompt as written to the
+/// cache (`cache_creation_input_tokens`), so a test can see `cache_control` arrived.
+fn uses_cache_control(body: &[u8]) -> bool {
+    body.windows(b"\"cache_control\"".len())
+        .any(|w| w == b"\"cache_control\"")
 }
 
 /// An Anthropic error response.
@@ -169,18 +183,34 @@ async fn answer(
     } else {
         "end_turn"
     };
+    let thinking = req
+        .thinking
+        .as_ref()
+        .is_some_and(|t| t["type"] == "enabled");
+    let signature = format!("mock-signature-{n}");
+    let cache_write = if uses_cache_control(body) {
+        input_tokens
+    } else {
+        0
+    };
     if !req.stream {
-        let content = match &tool {
+        let mut content = match &tool {
             Some((tid, name, input)) => {
                 json!([{"type": "tool_use", "id": tid, "name": name, "input": input}])
             }
             None => json!([{"type": "text", "text": pieces.concat()}]),
         };
+        if thinking && let Some(blocks) = content.as_array_mut() {
+            blocks.insert(
+                0,
+                json!({"type": "thinking", "thinking": THINKING, "signature": signature}),
+            );
+        }
         return Json(json!({
             "id": id, "type": "message", "role": "assistant", "model": model,
             "content": content, "stop_reason": stop_reason, "stop_sequence": null,
             "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens,
-                "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+                "cache_creation_input_tokens": cache_write, "cache_read_input_tokens": 0}
         }))
         .into_response();
     }
@@ -188,12 +218,22 @@ async fn answer(
         json!({"type": "message_start", "message": {"id": id, "type": "message",
             "role": "assistant", "content": [], "model": model, "stop_reason": null,
             "stop_sequence": null, "usage": {"input_tokens": input_tokens, "output_tokens": 1,
-            "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}}),
+            "cache_creation_input_tokens": cache_write, "cache_read_input_tokens": 0}}}),
         json!({"type": "ping"}),
     ];
+    let index = u64::from(thinking);
+    if thinking {
+        events.push(json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "thinking", "thinking": "", "signature": ""}}));
+        events.push(json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": THINKING}}));
+        events.push(json!({"type": "content_block_delta", "index": 0,
+            "delta": {"type": "signature_delta", "signature": signature}}));
+        events.push(json!({"type": "content_block_stop", "index": 0}));
+    }
     match &tool {
         Some((tid, name, input)) => {
-            events.push(json!({"type": "content_block_start", "index": 0,
+            events.push(json!({"type": "content_block_start", "index": index,
                 "content_block": {"type": "tool_use", "id": tid, "name": name, "input": {}}}));
             let args = input.to_string();
             let per = args.len().div_ceil(knobs.chunks.max(1)).max(1);
@@ -204,21 +244,21 @@ async fn answer(
                     cut += 1;
                 }
                 let (piece, tail) = rest.split_at(cut);
-                events.push(json!({"type": "content_block_delta", "index": 0,
+                events.push(json!({"type": "content_block_delta", "index": index,
                     "delta": {"type": "input_json_delta", "partial_json": piece}}));
                 rest = tail;
             }
         }
         None => {
-            events.push(json!({"type": "content_block_start", "index": 0,
+            events.push(json!({"type": "content_block_start", "index": index,
                 "content_block": {"type": "text", "text": ""}}));
             for p in &pieces {
-                events.push(json!({"type": "content_block_delta", "index": 0,
+                events.push(json!({"type": "content_block_delta", "index": index,
                     "delta": {"type": "text_delta", "text": p}}));
             }
         }
     }
-    events.push(json!({"type": "content_block_stop", "index": 0}));
+    events.push(json!({"type": "content_block_stop", "index": index}));
     events.push(json!({"type": "message_delta",
         "delta": {"stop_reason": stop_reason, "stop_sequence": null},
         "usage": {"output_tokens": output_tokens}}));

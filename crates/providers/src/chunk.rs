@@ -36,6 +36,7 @@ impl ChunkEnvelope {
             system_fingerprint: None,
             service_tier: None,
             extra: Map::new(),
+            native: None,
         }
     }
 

@@ -189,6 +189,17 @@ pub async fn send_checked_with(
 }
 
 /// Read a whole JSON body into `T`; an unreadable one is an upstream protocol error.
+/// The whole body of a successful upstream answer.
+pub async fn read_body(
+    provider: &str,
+    response: reqwest::Response,
+) -> Result<bytes::Bytes, GatewayError> {
+    response
+        .bytes()
+        .await
+        .map_err(|e| transport_error(provider, &e))
+}
+
 pub async fn read_json<T: serde::de::DeserializeOwned>(
     provider: &str,
     response: reqwest::Response,

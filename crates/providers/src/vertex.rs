@@ -18,14 +18,18 @@ use heimdall_schema::chat::{ChatRequest, ChatResponse};
 use heimdall_schema::embeddings::{EmbeddingInput, EmbeddingRequest, EmbeddingResponse};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::models::Model;
+use heimdall_schema::native::NativeRequest;
 use serde_json::{Value, json};
 
-use crate::anthropic::response::{MessagesResponse, from_messages_response, now_secs};
+use crate::anthropic::native;
+use crate::anthropic::response::now_secs;
 use crate::anthropic::stream::AnthropicStream;
 use crate::gemini::google_error;
 use crate::gemini::stream::GeminiStream;
 use crate::google_auth::GoogleAuth;
-use crate::http::{build_client, host_override, missing_key_config, read_json, send_checked_with};
+use crate::http::{
+    build_client, host_override, missing_key_config, read_body, read_json, send_checked_with,
+};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;
 
@@ -96,6 +100,7 @@ impl VertexProvider {
         url: String,
         body: &Value,
         stream: bool,
+        native: Option<&NativeRequest>,
     ) -> Result<reqwest::Response, GatewayError> {
         let vc = self.vertex_config(key)?;
         let key_name = key.map_or("", |k| k.name.as_str());
@@ -109,7 +114,8 @@ impl VertexProvider {
                 vc.token_url.as_deref(),
             )
             .await?;
-        let mut rb = self.client.post(url).bearer_auth(token).json(body);
+        let rb = self.client.post(url).bearer_auth(token).json(body);
+        let mut rb = native::with_headers(rb, native);
         if !stream {
             rb = rb.timeout(self.backstop);
         }
@@ -117,19 +123,24 @@ impl VertexProvider {
     }
 
     /// The Anthropic body for Vertex: no `model` (it is in the URL), `anthropic_version` in it.
+    /// A request from the Anthropic SDK goes as the client wrote it (`native`), keeping
+    /// `cache_control`, `thinking` and the rest; the client's own `anthropic_version`, if any,
+    /// is kept too.
     fn anthropic_body(req: &ChatRequest, stream: bool) -> Result<Value, GatewayError> {
-        let mut body = crate::anthropic::request::to_messages_request(req)?;
-        if stream {
-            body.set_stream();
-        }
-        let mut v = serde_json::to_value(&body)
-            .map_err(|e| GatewayError::internal(format!("cannot encode request: {e}")))?;
+        let mut v = if let Some(n) = native::native_of(req) {
+            Value::Object(native::messages_body(n, &req.model, stream)?)
+        } else {
+            let mut body = crate::anthropic::request::to_messages_request(req)?;
+            if stream {
+                body.set_stream();
+            }
+            serde_json::to_value(&body)
+                .map_err(|e| GatewayError::internal(format!("cannot encode request: {e}")))?
+        };
         if let Some(o) = v.as_object_mut() {
             o.remove("model");
-            o.insert(
-                "anthropic_version".to_owned(),
-                Value::String(VERTEX_ANTHROPIC_VERSION.to_owned()),
-            );
+            o.entry("anthropic_version")
+                .or_insert_with(|| Value::String(VERTEX_ANTHROPIC_VERSION.to_owned()));
         }
         Ok(v)
     }
@@ -150,10 +161,16 @@ impl Provider for VertexProvider {
         if is_anthropic(&req.model) {
             let body = Self::anthropic_body(req, false)?;
             let response = self
-                .post(key, self.url(vc, &req.model, "rawPredict"), &body, false)
+                .post(
+                    key,
+                    self.url(vc, &req.model, "rawPredict"),
+                    &body,
+                    false,
+                    native::native_of(req),
+                )
                 .await?;
-            let parsed: MessagesResponse = read_json(&self.name, response).await?;
-            return Ok(from_messages_response(parsed));
+            let bytes = read_body(&self.name, response).await?;
+            return native::parse_response(&self.name, &bytes, native::native_of(req).is_some());
         }
         let body = crate::gemini::request::to_generate_request(req)?;
         let response = self
@@ -162,6 +179,7 @@ impl Provider for VertexProvider {
                 self.url(vc, &req.model, "generateContent"),
                 &body,
                 false,
+                None,
             )
             .await?;
         let v: Value = read_json(&self.name, response).await?;
@@ -184,9 +202,11 @@ impl Provider for VertexProvider {
                     self.url(vc, &req.model, "streamRawPredict"),
                     &body,
                     true,
+                    native::native_of(req),
                 )
                 .await?;
-            let t = AnthropicStream::new(&self.name, None);
+            let t = AnthropicStream::new(&self.name, None)
+                .keeping_frames(native::native_of(req).is_some());
             return Ok(Box::pin(
                 translated_sse_stream(name, response.bytes_stream(), t).boxed(),
             ));
@@ -196,7 +216,7 @@ impl Provider for VertexProvider {
             "{}?alt=sse",
             self.url(vc, &req.model, "streamGenerateContent")
         );
-        let response = self.post(key, url, &body, true).await?;
+        let response = self.post(key, url, &body, true, None).await?;
         let t = GeminiStream::new(&req.model, now_secs());
         Ok(Box::pin(
             translated_sse_stream(name, response.bytes_stream(), t).boxed(),
@@ -226,7 +246,7 @@ impl Provider for VertexProvider {
             o.insert("parameters".into(), json!({"outputDimensionality": d}));
         }
         let response = self
-            .post(key, self.url(vc, &req.model, "predict"), &body, false)
+            .post(key, self.url(vc, &req.model, "predict"), &body, false, None)
             .await?;
         let v: Value = read_json(&self.name, response).await?;
         let predictions = v["predictions"].as_array().cloned().unwrap_or_default();

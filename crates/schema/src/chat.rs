@@ -87,6 +87,9 @@ pub struct ChatRequest {
     /// Fields not modelled here, forwarded untouched.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The client's original body when it arrived in a provider dialect (never serialised).
+    #[serde(skip)]
+    pub native: Option<crate::native::NativeRequest>,
 }
 
 /// `stream_options`.
@@ -565,6 +568,10 @@ pub struct ChatResponse {
     /// Fields not modelled here.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The upstream's own JSON answer, when the request was sent in its native dialect (never
+    /// serialised).
+    #[serde(skip)]
+    pub native: Option<std::sync::Arc<Value>>,
 }
 
 /// One choice of a chat completion.
@@ -647,6 +654,10 @@ pub struct ChatChunk {
     /// Fields not modelled here.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// The upstream's own SSE frames this chunk came from, when the request was sent in its
+    /// native dialect (never serialised).
+    #[serde(skip)]
+    pub native: Option<String>,
 }
 
 impl ChatChunk {

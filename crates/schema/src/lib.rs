@@ -10,6 +10,7 @@ pub mod completions;
 pub mod embeddings;
 pub mod error;
 pub mod models;
+pub mod native;
 pub mod serde_util;
 pub mod usage;
 

@@ -129,5 +129,6 @@ pub fn to_completion_chunk(c: ChatChunk) -> CompletionChunk {
         system_fingerprint: None,
         service_tier: None,
         extra: Map::new(),
+        native: None,
     })
 }

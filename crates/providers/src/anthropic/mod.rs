@@ -5,6 +5,7 @@
 //! fixtures from Anthropic's published reference (`tests/fixtures/anthropic/`); this module
 //! only adds authentication, headers and transport.
 
+pub mod native;
 pub mod request;
 pub mod response;
 pub mod stream;
@@ -19,7 +20,7 @@ use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::models::Model;
 use serde::Deserialize;
 
-use crate::http::{build_client, openai_error, read_json, send_checked_with};
+use crate::http::{build_client, openai_error, read_body, read_json, send_checked_with};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;
 use http::HeaderMap;
@@ -88,18 +89,26 @@ impl AnthropicProvider {
         req: &ChatRequest,
         stream: bool,
     ) -> Result<reqwest::Response, GatewayError> {
-        let mut body = request::to_messages_request(req)?;
-        if stream {
-            body.set_stream();
-        }
-        let bytes = serde_json::to_vec(&body).map_err(|e| {
+        let native = native::native_of(req);
+        let encoded = match native {
+            Some(n) => serde_json::to_vec(&native::messages_body(n, &req.model, stream)?),
+            None => {
+                let mut body = request::to_messages_request(req)?;
+                if stream {
+                    body.set_stream();
+                }
+                serde_json::to_vec(&body)
+            }
+        };
+        let bytes = encoded.map_err(|e| {
             GatewayError::internal(format!("cannot encode request for '{}': {e}", self.name))
         })?;
-        let mut rb = self
+        let rb = self
             .client
             .post(self.url(key, "/messages")?)
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(bytes);
+        let mut rb = native::with_headers(rb, native);
         if !stream {
             rb = rb.timeout(self.backstop);
         }
@@ -141,8 +150,8 @@ impl Provider for AnthropicProvider {
         req: &ChatRequest,
     ) -> Result<ChatResponse, GatewayError> {
         let response = self.send(key, req, false).await?;
-        let parsed: response::MessagesResponse = read_json(&self.name, response).await?;
-        Ok(response::from_messages_response(parsed))
+        let bytes = read_body(&self.name, response).await?;
+        native::parse_response(&self.name, &bytes, native::native_of(req).is_some())
     }
 
     async fn chat_stream(
@@ -151,7 +160,8 @@ impl Provider for AnthropicProvider {
         req: &ChatRequest,
     ) -> Result<ChatStream, GatewayError> {
         let response = self.send(key, req, true).await?;
-        let translator = stream::AnthropicStream::new(&self.name, None);
+        let translator = stream::AnthropicStream::new(&self.name, None)
+            .keeping_frames(native::native_of(req).is_some());
         let s = translated_sse_stream(self.name.to_string(), response.bytes_stream(), translator);
         Ok(Box::pin(s.boxed()))
     }

@@ -146,6 +146,7 @@ pub fn from_messages_response(r: MessagesResponse) -> ChatResponse {
         system_fingerprint: None,
         service_tier: None,
         extra: Map::new(),
+        native: None,
     }
 }
 

@@ -28,6 +28,10 @@ pub struct AnthropicStream {
     tool_index: HashMap<u64, u32>,
     next_tool: u32,
     started: bool,
+    /// Keep the upstream's SSE frames on the chunks (the client speaks Anthropic too).
+    keep_frames: bool,
+    /// Frames not yet attached to a chunk (`ping`, `content_block_stop`, `signature_delta`, …).
+    pending_frames: String,
 }
 
 impl AnthropicStream {
@@ -41,6 +45,15 @@ impl AnthropicStream {
             },
             ..Self::default()
         }
+    }
+
+    /// Attach the upstream's own SSE frames to the chunks (`ChatChunk::native`): every frame
+    /// rides on the next chunk produced, so forwarding each chunk's frames replays the stream
+    /// byte for byte. `message_stop` always produces a chunk, so nothing is left behind.
+    #[must_use]
+    pub fn keeping_frames(mut self, keep: bool) -> Self {
+        self.keep_frames = keep;
+        self
     }
 
     fn protocol(&self, what: &str) -> GatewayError {
@@ -76,6 +89,45 @@ impl EventTranslator for AnthropicStream {
     type Chunk = ChatChunk;
 
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<ChatChunk>) -> Result<bool, GatewayError> {
+        if !self.keep_frames {
+            return self.translate(ev, out);
+        }
+        if let Some(name) = &ev.event {
+            self.pending_frames.push_str("event: ");
+            self.pending_frames.push_str(name);
+            self.pending_frames.push('\n');
+        }
+        for line in ev.data.split('\n') {
+            self.pending_frames.push_str("data: ");
+            self.pending_frames.push_str(line);
+            self.pending_frames.push('\n');
+        }
+        self.pending_frames.push('\n');
+        let before = out.len();
+        let result = self.translate(ev, out);
+        if out.len() > before
+            && let Some(last) = out.last_mut()
+        {
+            last.native = Some(std::mem::take(&mut self.pending_frames));
+        }
+        result
+    }
+
+    fn on_body_end(&mut self, _out: &mut Vec<ChatChunk>) -> Result<(), GatewayError> {
+        Err(GatewayError::new(
+            ErrorKind::UpstreamProtocol,
+            format!(
+                "provider '{}' ended the stream before message_stop (truncated stream)",
+                self.provider
+            ),
+        )
+        .with_provider(&self.provider))
+    }
+}
+
+impl AnthropicStream {
+    /// One event → canonical chunks; `Ok(true)` on the clean end.
+    fn translate(&mut self, ev: &SseEvent, out: &mut Vec<ChatChunk>) -> Result<bool, GatewayError> {
         let data: Value = match serde_json::from_str(&ev.data) {
             Ok(v) => v,
             Err(e) => return Err(self.protocol(&e.to_string())),
@@ -177,17 +229,6 @@ impl EventTranslator for AnthropicStream {
             _ => {}
         }
         Ok(false)
-    }
-
-    fn on_body_end(&mut self, _out: &mut Vec<ChatChunk>) -> Result<(), GatewayError> {
-        Err(GatewayError::new(
-            ErrorKind::UpstreamProtocol,
-            format!(
-                "provider '{}' ended the stream before message_stop (truncated stream)",
-                self.provider
-            ),
-        )
-        .with_provider(&self.provider))
     }
 }
 

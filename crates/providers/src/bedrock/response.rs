@@ -94,5 +94,6 @@ pub fn from_converse_response(r: &Value, id: &str, model: &str, created: u64) ->
         system_fingerprint: None,
         service_tier: None,
         extra: Map::new(),
+        native: None,
     }
 }

@@ -97,6 +97,7 @@ pub fn from_chat_response(
         system_fingerprint: None,
         service_tier: None,
         extra: Map::new(),
+        native: None,
     })
 }
 

@@ -166,6 +166,7 @@ pub fn from_generate_response(
         system_fingerprint: None,
         service_tier: None,
         extra: Map::new(),
+        native: None,
     })
 }
 

@@ -44,6 +44,16 @@ fn image_part(block: &Value, at: &str) -> Result<Value, GatewayError> {
     Ok(json!({"type": "image_url", "image_url": {"url": url}}))
 }
 
+/// Anthropic `thinking` → an OpenAI `reasoning_effort`: a budget up to 1,024 tokens → low, up
+/// to 4,096 → medium, more → high; disabled (the default) sets nothing.
+fn thinking_effort(thinking: &Value) -> Option<&'static str> {
+    (thinking["type"] == "enabled").then(|| match thinking["budget_tokens"].as_u64().unwrap_or(0) {
+        0..=1024 => "low",
+        1025..=4096 => "medium",
+        _ => "high",
+    })
+}
+
 /// Translate a Messages request body into the canonical request.
 pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
     let obj = body
@@ -165,8 +175,14 @@ pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
     if let Some(k) = obj.get("top_k") {
         out.insert("top_k".into(), k.clone());
     }
-    if let Some(t) = obj.get("thinking") {
-        out.insert("thinking".into(), t.clone());
+    // Extended thinking as OpenAI's effort levels (the inverse of the Anthropic provider's
+    // budgets); a Claude target receives the client's own `thinking` (native passthrough).
+    if let Some(effort) = obj.get("thinking").and_then(thinking_effort) {
+        out.insert("reasoning_effort".into(), json!(effort));
+    }
+    // Gateway routing field (Bifrost's `fallbacks`), honoured in every dialect.
+    if let Some(f) = obj.get("fallbacks") {
+        out.insert("fallbacks".into(), f.clone());
     }
     if obj.get("stream").and_then(Value::as_bool) == Some(true) {
         out.insert("stream_options".into(), json!({"include_usage": true}));

@@ -6,6 +6,7 @@ pub mod inbound;
 pub mod outbound;
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -15,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use heimdall_core::{Operation, Outcome};
 use heimdall_schema::error::GatewayError;
+use heimdall_schema::native::{Dialect, NativeRequest};
 use serde_json::Value;
 
 use crate::app::AppState;
@@ -34,16 +36,23 @@ pub async fn messages(
     let parsed = body
         .map_err(|r| body_error(r, state.body_limit))
         .and_then(|b| decode_json::<Value>(&b))
-        .and_then(|v| inbound::to_chat_request(&v));
+        .and_then(|v| Ok((inbound::to_chat_request(&v)?, v)));
     let req = match parsed {
-        Ok(r) => r,
+        Ok((mut req, original)) => {
+            req.native = Some(native_request(original, &headers));
+            req
+        }
         Err(e) => return error_response(&e),
     };
     let ctx = new_context(&headers, Operation::Chat, &req.model);
     match state.gateway.chat(ctx, req).await {
         Outcome::Done(ctx, result) => crate::dialect::reply(
             &ctx,
-            result.map(|r| outbound::to_messages_response(&r)),
+            result.map(|r| match r.native {
+                // Claude answered a request sent as the client wrote it: its own body.
+                Some(native) => Arc::unwrap_or_clone(native),
+                None => outbound::to_messages_response(&r),
+            }),
             outbound::error_body,
         ),
         Outcome::Stream(stream) => {
@@ -54,7 +63,16 @@ pub async fn messages(
                 let mut out = String::new();
                 match stream.next().await {
                     Some(Ok(chunk)) => {
-                        enc.chunk(&chunk, &mut out);
+                        // Claude's own frames when the request went as written; a stream is
+                        // either all frames (they ride on the chunks) or all translated.
+                        match chunk.native {
+                            Some(frames) => {
+                                enc.native = true;
+                                out = frames;
+                            }
+                            None if enc.native => {}
+                            None => enc.chunk(&chunk, &mut out),
+                        }
                         Some((
                             Ok::<Bytes, Infallible>(Bytes::from(out)),
                             Some((stream, enc)),
@@ -65,7 +83,9 @@ pub async fn messages(
                         Some((Ok(Bytes::from(outbound::EventEncoder::error(&e))), None))
                     }
                     None => {
-                        enc.finish(&mut out);
+                        if !enc.native {
+                            enc.finish(&mut out);
+                        }
                         drop(stream);
                         Some((Ok(Bytes::from(out)), None))
                     }
@@ -73,6 +93,25 @@ pub async fn messages(
             });
             crate::dialect::streamed(body, "text/event-stream", &ctx)
         }
+    }
+}
+
+/// The client's body as a native request: an Anthropic-family target (Anthropic, Claude on
+/// Vertex AI) sends it as written. Gateway-only fields go; `anthropic-beta` is forwarded.
+fn native_request(mut body: Value, headers: &HeaderMap) -> NativeRequest {
+    if let Some(o) = body.as_object_mut() {
+        o.remove("fallbacks");
+    }
+    let headers = headers
+        .get_all("anthropic-beta")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| ("anthropic-beta".to_owned(), v.to_owned()))
+        .collect();
+    NativeRequest {
+        dialect: Dialect::Anthropic,
+        body: Arc::new(body),
+        headers,
     }
 }
 

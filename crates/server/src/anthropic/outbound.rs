@@ -88,6 +88,8 @@ pub struct EventEncoder {
     next_block: u32,
     stop: Option<&'static str>,
     usage: Option<Usage>,
+    /// The upstream is Claude and its own frames are forwarded: nothing to encode.
+    pub native: bool,
 }
 
 fn event(kind: &str, data: &Value) -> String {

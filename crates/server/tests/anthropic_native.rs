@@ -1,0 +1,147 @@
+//! `/anthropic/v1/messages` to a Claude target sends the request as the client wrote it and
+//! answers with Claude's own body and stream frames: `cache_control`, `thinking` (signed
+//! blocks) and `anthropic-beta` survive; other targets still get a translation.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+fn config(m: &heimdall_mock_provider::MockServer) -> Value {
+    let mut c = mock_config(m, json!({}));
+    c["providers"]["anthropic"] = json!({"type": "anthropic",
+        "keys": [{"name": "a", "value": "sk-ant", "models": [], "weight": 1.0}],
+        "network_config": {"base_url": m.base_url()}});
+    c
+}
+
+fn rich_request(model: &str, stream: bool) -> Value {
+    json!({
+        "model": model, "max_tokens": 2048, "stream": stream,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "system": [{"type": "text", "text": "A long, cacheable system prompt.",
+                    "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": [
+            {"type": "text", "text": "Hi", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]}],
+        "metadata": {"user_id": "u-1"},
+        "fallbacks": ["mock/gpt-4o"]
+    })
+}
+
+async fn post(h: &Harness, body: &Value) -> reqwest::Response {
+    h.client
+        .post(h.url("/anthropic/v1/messages"))
+        .header("anthropic-version", "2023-06-01")
+        .header("anthropic-beta", "extended-cache-ttl-2025-04-11")
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn claude_gets_the_body_as_written_and_its_answer_comes_back_whole() {
+    let h = recording_gateway(config).await;
+    let req = rich_request("anthropic/claude-sonnet-4-5", false);
+    let r = post(&h, &req).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-heimdall-provider"], "anthropic");
+    let body: Value = r.json().await.unwrap();
+
+    let sent = h.mock.requests().pop().unwrap();
+    assert_eq!(sent.path, "/v1/messages");
+    assert_eq!(
+        sent.headers["anthropic-beta"],
+        "extended-cache-ttl-2025-04-11"
+    );
+    let mut expected = req.clone();
+    let o = expected.as_object_mut().unwrap();
+    o.remove("fallbacks");
+    o.remove("stream");
+    o.insert("model".into(), json!("claude-sonnet-4-5"));
+    assert_eq!(
+        sent.body, expected,
+        "only model, stream and fallbacks change"
+    );
+
+    assert_eq!(body["content"][0]["type"], "thinking");
+    assert!(
+        body["content"][0]["signature"]
+            .as_str()
+            .unwrap()
+            .starts_with("mock-signature-")
+    );
+    assert_eq!(body["content"][1]["type"], "text");
+    assert!(
+        body["usage"]["cache_creation_input_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}
+
+#[tokio::test]
+async fn a_claude_stream_is_replayed_frame_for_frame() {
+    let h = recording_gateway(config).await;
+    let req = rich_request("anthropic/claude-sonnet-4-5;chunks=3", true);
+    let text = post(&h, &req).await.text().await.unwrap();
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "message_start",
+            "ping",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    assert!(text.contains(r#""type":"signature_delta""#), "{text}");
+    assert!(text.contains(r#""cache_creation_input_tokens":"#), "{text}");
+    assert_eq!(h.mock.requests().pop().unwrap().body["stream"], true);
+}
+
+#[tokio::test]
+async fn another_dialect_still_gets_a_translation() {
+    let h = recording_gateway(config).await;
+    let r = post(&h, &rich_request("mock/gpt-4o;chunks=2", false)).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["type"], "message");
+    assert_eq!(body["content"][0]["text"], "Hello from");
+    let sent = h.mock.requests().pop().unwrap();
+    assert_eq!(sent.path, "/v1/chat/completions");
+    // thinking {budget 1024} → reasoning_effort low; cache_control has no OpenAI form.
+    assert!(sent.body.get("thinking").is_none());
+    assert_eq!(sent.body["reasoning_effort"], "low");
+    assert!(sent.body.get("fallbacks").is_none());
+    assert!(!sent.body.to_string().contains("cache_control"));
+}
+
+#[tokio::test]
+async fn a_fallback_from_claude_to_another_dialect_is_translated() {
+    let h = recording_gateway(config).await;
+    let mut req = rich_request(
+        "anthropic/claude-sonnet-4-5;fail_rate=1;fail_status=503",
+        false,
+    );
+    req["fallbacks"] = json!(["mock/gpt-4o;chunks=2"]);
+    let r = post(&h, &req).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-heimdall-provider"], "mock");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["type"], "message");
+    assert_eq!(body["content"][0]["text"], "Hello from");
+}

@@ -86,10 +86,7 @@ async fn a_claude_stream_is_replayed_frame_for_frame() {
     let h = recording_gateway(config).await;
     let req = rich_request("anthropic/claude-sonnet-4-5;chunks=3", true);
     let text = post(&h, &req).await.text().await.unwrap();
-    let events: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("event: "))
-        .collect();
+    let events = sse_event_names(&text);
     assert_eq!(
         events,
         [

@@ -53,10 +53,7 @@ async fn a_stream_follows_anthropics_event_sequence() {
     )
     .await;
     let text = r.text().await.unwrap();
-    let events: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("event: "))
-        .collect();
+    let events = sse_event_names(&text);
     assert_eq!(
         events,
         [

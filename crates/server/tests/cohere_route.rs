@@ -36,10 +36,7 @@ async fn chat_and_stream_in_cohere_shape() {
         .text()
         .await
         .unwrap();
-    let events: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("event: "))
-        .collect();
+    let events = sse_event_names(&text);
     assert_eq!(
         events,
         [

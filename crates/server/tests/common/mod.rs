@@ -105,6 +105,13 @@ pub async fn start() -> Harness {
 }
 
 /// Split an SSE body into its `data:` payloads.
+/// The `event:` names of an SSE body, in order.
+pub fn sse_event_names(body: &str) -> Vec<&str> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect()
+}
+
 pub fn sse_data(body: &str) -> Vec<String> {
     body.split("\n\n")
         .filter_map(|ev| ev.lines().find_map(|l| l.strip_prefix("data: ")))

@@ -97,3 +97,11 @@ def test_streamed_message_keeps_claude_only_features(client: anthropic.Anthropic
     assert final.content[0].signature.startswith("mock-signature-")
     assert final.content[1].text == "Hello from the"
     assert final.usage.cache_creation_input_tokens > 0
+
+
+def test_bare_model_goes_to_the_anthropic_provider(client: anthropic.Anthropic) -> None:
+    # Several configured providers accept any model; on /anthropic a bare name means Anthropic.
+    raw = client.messages.with_raw_response.create(
+        model="claude-sonnet-4-5", max_tokens=50, messages=[{"role": "user", "content": "Hi"}])
+    assert raw.headers["x-heimdall-provider"] == "anthropic"
+    assert raw.parse().type == "message"

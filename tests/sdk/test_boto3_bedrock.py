@@ -71,3 +71,10 @@ def test_errors_are_client_errors(brt) -> None:
     with pytest.raises(ClientError) as e:
         brt.converse(modelId="nope/model", messages=user("Hi"))
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_bare_model_goes_to_the_bedrock_provider(brt) -> None:
+    # Several configured providers accept any model; on /bedrock a bare modelId means Bedrock.
+    r = brt.converse(modelId="anthropic.claude-3-5-haiku-20241022-v1:0", messages=user("Hi"))
+    assert r["ResponseMetadata"]["HTTPHeaders"]["x-heimdall-provider"] == "bedrock"
+    assert r["output"]["message"]["content"][0]["text"]

@@ -46,3 +46,11 @@ def test_embed(co: cohere.ClientV2) -> None:
     r = co.embed(model="mock/text-embedding-3-small", texts=["a", "bb"], input_type="search_document",
                  embedding_types=["float"])
     assert len(r.embeddings.float_) == 2
+
+
+def test_bare_model_goes_to_the_cohere_provider(co: cohere.ClientV2) -> None:
+    # Several configured providers accept any model; on /cohere a bare name means Cohere.
+    r = co.with_raw_response.chat(model="command-a-03-2025",
+                                  messages=[{"role": "user", "content": "Hi"}])
+    assert r.headers["x-heimdall-provider"] == "cohere"
+    assert r.data.message.content[0].text

@@ -48,3 +48,10 @@ def test_errors_are_genai_api_errors(client: genai.Client) -> None:
     with pytest.raises(errors.ClientError) as e:
         client.models.generate_content(model="nope/model", contents="Hi")
     assert e.value.code == 404
+
+
+def test_bare_model_goes_to_the_gemini_provider(client: genai.Client) -> None:
+    # Several configured providers accept any model; on /genai a bare name means Gemini.
+    r = client.models.generate_content(model="gemini-2.5-flash", contents="Hi")
+    assert r.sdk_http_response.headers["x-heimdall-provider"] == "gemini"
+    assert r.text

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use heimdall_config::GatewayConfig;
+use heimdall_config::{GatewayConfig, ProviderKind};
 use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse, StreamOptions};
 use heimdall_schema::completions::{CompletionChunk, CompletionRequest, CompletionResponse};
 use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
@@ -58,6 +58,13 @@ impl Gateway {
     /// The current snapshot.
     pub fn runtime(&self) -> Arc<Runtime> {
         self.runtime.load_full()
+    }
+
+    /// The `provider/model` a dialect route uses for a bare model name: the route's natural
+    /// provider `kind` when one has the model ([`crate::routing::natural_address`]).
+    pub fn natural_address(&self, kind: ProviderKind, model: &str) -> Option<String> {
+        let rt = self.runtime.load();
+        crate::routing::natural_address(&rt.routable, &rt.config.model_aliases, kind, model)
     }
 
     /// Swap in a new snapshot atomically; in-flight requests finish on the old one.

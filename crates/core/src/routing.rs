@@ -12,11 +12,14 @@
 //!    prefix is no provider must be declared somewhere, so a typo'd provider is a 404;
 //! 5. else a 404 that lists what is configured.
 //!
+//! Before these rules, a dialect route (`/anthropic`, `/genai`, `/cohere`, `/bedrock`) may
+//! address a bare model to its natural provider kind ([`natural_address`]).
+//!
 //! Pure over the runtime's provider table, so the rules are unit-tested without IO.
 
 use std::collections::BTreeMap;
 
-use heimdall_config::ProviderConfig;
+use heimdall_config::{ProviderConfig, ProviderKind};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 
 /// Where one attempt goes.
@@ -98,6 +101,35 @@ pub fn resolve(
         });
     }
     Err(not_found(providers, unavailable, name))
+}
+
+/// On a dialect route, a bare model name (no configured-provider prefix, not an alias) goes to
+/// a provider of the route's natural `kind` when one has that model: it declares it, or it
+/// accepts any model and no provider declares the name. Returns the `provider/model` to route,
+/// or `None` to leave the name to the general rules.
+pub fn natural_address(
+    providers: &BTreeMap<String, ProviderConfig>,
+    aliases: &BTreeMap<String, String>,
+    kind: ProviderKind,
+    requested: &str,
+) -> Option<String> {
+    let name = requested.trim();
+    if name.is_empty() || aliases.contains_key(name) {
+        return None;
+    }
+    if name
+        .split_once('/')
+        .is_some_and(|(prefix, _)| providers.contains_key(prefix))
+    {
+        return None;
+    }
+    let mut of_kind = providers.iter().filter(|(_, p)| p.kind == kind);
+    let chosen = match of_kind.clone().find(|(_, p)| declares(p, name)) {
+        Some(found) => found,
+        None if providers.values().any(|p| declares(p, name)) => return None,
+        None => of_kind.find(|(_, p)| accepts_any(p))?,
+    };
+    Some(format!("{}/{name}", chosen.0))
 }
 
 fn not_found(

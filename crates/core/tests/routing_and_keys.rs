@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use heimdall_config::{ConfigFormat, GatewayConfig, parse_str};
+use heimdall_config::{ConfigFormat, GatewayConfig, ProviderKind, parse_str};
 use heimdall_core::attempt::backoff;
 use heimdall_core::keys::pick_key;
-use heimdall_core::routing::{RouteTarget, resolve};
+use heimdall_core::routing::{RouteTarget, natural_address, resolve};
 use heimdall_schema::error::ErrorKind;
 
 fn config(json: serde_json::Value) -> GatewayConfig {
@@ -162,4 +162,36 @@ fn backoff_grows_is_capped_and_honours_retry_after() {
         assert_eq!(backoff(1, initial, max, Some(1)), Duration::from_secs(1));
         assert_eq!(backoff(1, initial, max, Some(60)), max);
     }
+}
+
+#[test]
+fn a_dialect_route_sends_a_bare_model_to_its_natural_provider() {
+    let cfg = config(serde_json::json!({
+        "providers": {
+            "claude": {"type": "anthropic", "keys": [{"name": "a", "value": "sk-a", "models": [], "weight": 1}]},
+            "local": {"type": "custom", "keys": [{"name": "l", "value": "x", "models": [], "weight": 1}],
+                      "network_config": {"base_url": "http://127.0.0.1:1/v1"}},
+            "groq": {"keys": [{"name": "g", "value": "sk-g", "models": ["llama-3.1-8b-instant"], "weight": 1}]}
+        },
+        "model_aliases": {"fast": "groq/llama-3.1-8b-instant"}
+    }));
+    let p = &cfg.providers;
+    let a = &cfg.model_aliases;
+    let natural = |m: &str| natural_address(p, a, ProviderKind::Anthropic, m);
+    // Two providers accept any model, so the general rules find no single owner; the route's
+    // natural kind settles it.
+    assert_eq!(
+        natural("claude-sonnet-4-5").as_deref(),
+        Some("claude/claude-sonnet-4-5")
+    );
+    assert!(resolve(p, &BTreeMap::new(), a, "claude-sonnet-4-5").is_err());
+    // Explicit addresses, aliases and models another provider declares are left alone.
+    assert_eq!(natural("local/claude-sonnet-4-5"), None);
+    assert_eq!(natural("fast"), None);
+    assert_eq!(natural("llama-3.1-8b-instant"), None);
+    // No provider of the kind: nothing to prefer.
+    assert_eq!(
+        natural_address(p, a, ProviderKind::Cohere, "command-a"),
+        None
+    );
 }

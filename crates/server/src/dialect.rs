@@ -66,3 +66,16 @@ pub fn copy_fields(src: &Value, dst: &mut serde_json::Map<String, Value>, pairs:
         }
     }
 }
+
+/// A bare model name on a dialect route goes to the route's natural provider kind when one has
+/// it (`claude-sonnet-4-5` on `/anthropic` → the Anthropic provider); anything else is left to
+/// the general routing rules.
+pub fn address_naturally(
+    gateway: &heimdall_core::Gateway,
+    kind: heimdall_config::ProviderKind,
+    model: &mut String,
+) {
+    if let Some(addressed) = gateway.natural_address(kind, model) {
+        *model = addressed;
+    }
+}

@@ -14,6 +14,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use heimdall_config::ProviderKind;
 use heimdall_core::{Operation, Outcome};
 use heimdall_schema::error::GatewayError;
 use heimdall_schema::native::{Dialect, NativeRequest};
@@ -37,13 +38,14 @@ pub async fn messages(
         .map_err(|r| body_error(r, state.body_limit))
         .and_then(|b| decode_json::<Value>(&b))
         .and_then(|v| Ok((inbound::to_chat_request(&v)?, v)));
-    let req = match parsed {
+    let mut req = match parsed {
         Ok((mut req, original)) => {
             req.native = Some(native_request(original, &headers));
             req
         }
         Err(e) => return error_response(&e),
     };
+    crate::dialect::address_naturally(&state.gateway, ProviderKind::Anthropic, &mut req.model);
     let ctx = new_context(&headers, Operation::Chat, &req.model);
     match state.gateway.chat(ctx, req).await {
         Outcome::Done(ctx, result) => crate::dialect::reply(

@@ -15,6 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use heimdall_config::ProviderKind;
 use heimdall_core::{Operation, Outcome};
 use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
 use heimdall_schema::error::GatewayError;
@@ -363,10 +364,11 @@ pub async fn model_operation(
         .map_err(|r| body_error(r, state.body_limit))
         .and_then(|b| decode_json::<Value>(&b))
         .and_then(|v| to_chat_request(&model, &v, stream));
-    let req = match parsed {
+    let mut req = match parsed {
         Ok(r) => r,
         Err(e) => return error_response(&e),
     };
+    crate::dialect::address_naturally(&state.gateway, ProviderKind::Bedrock, &mut req.model);
     let ctx = new_context(&headers, Operation::Chat, &req.model);
     match state.gateway.chat(ctx, req).await {
         Outcome::Done(ctx, result) => {

@@ -11,6 +11,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::StreamExt;
+use heimdall_config::ProviderKind;
 use heimdall_core::{Operation, Outcome};
 use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
 use heimdall_schema::error::GatewayError;
@@ -248,10 +249,11 @@ pub async fn chat(
         .map_err(|r| body_error(r, state.body_limit))
         .and_then(|b| decode_json::<Value>(&b))
         .and_then(|v| to_chat_request(&v));
-    let req = match parsed {
+    let mut req = match parsed {
         Ok(r) => r,
         Err(e) => return crate::dialect::error_response(&e, error_body),
     };
+    crate::dialect::address_naturally(&state.gateway, ProviderKind::Cohere, &mut req.model);
     let ctx = new_context(&headers, Operation::Chat, &req.model);
     match state.gateway.chat(ctx, req).await {
         Outcome::Done(ctx, result) => {
@@ -313,6 +315,8 @@ pub async fn embed(
         Ok(r) => r,
         Err(e) => return crate::dialect::error_response(&e, error_body),
     };
+    let mut req = req;
+    crate::dialect::address_naturally(&state.gateway, ProviderKind::Cohere, &mut req.model);
     let model = req.model.clone();
     let ctx = new_context(&headers, Operation::Embedding, &model);
     let (ctx, result) = state.gateway.embeddings(ctx, req).await;

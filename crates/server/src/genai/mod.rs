@@ -16,6 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use heimdall_config::ProviderKind;
 use heimdall_core::{Operation, Outcome};
 use heimdall_schema::embeddings::EmbeddingRequest;
 use heimdall_schema::error::{ErrorKind, GatewayError};
@@ -102,10 +103,11 @@ async fn generate(
     body: &Value,
     stream: Option<bool>,
 ) -> Response {
-    let req = match inbound::to_chat_request(model, body, stream.is_some()) {
+    let mut req = match inbound::to_chat_request(model, body, stream.is_some()) {
         Ok(r) => r,
         Err(e) => return error_response(&e),
     };
+    crate::dialect::address_naturally(&state.gateway, ProviderKind::Gemini, &mut req.model);
     let ctx = new_context(headers, Operation::Chat, &req.model);
     match state.gateway.chat(ctx, req).await {
         Outcome::Done(ctx, result) => crate::dialect::reply(
@@ -200,13 +202,14 @@ async fn embed(
     if let (Some(d), Some(o)) = (dims, req.as_object_mut()) {
         o.insert("dimensions".into(), d.clone());
     }
-    let req: EmbeddingRequest = match serde_json::from_value(req) {
+    let mut req: EmbeddingRequest = match serde_json::from_value(req) {
         Ok(r) => r,
         Err(e) => {
             return error_response(&GatewayError::invalid_request(e.to_string(), None));
         }
     };
-    let ctx = new_context(headers, Operation::Embedding, model);
+    crate::dialect::address_naturally(&state.gateway, ProviderKind::Gemini, &mut req.model);
+    let ctx = new_context(headers, Operation::Embedding, &req.model);
     let (ctx, result) = state.gateway.embeddings(ctx, req).await;
     let mut response = match result {
         Ok(r) => {

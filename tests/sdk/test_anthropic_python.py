@@ -66,7 +66,8 @@ def test_count_tokens_and_models(client: anthropic.Anthropic) -> None:
 
 # ---- Claude targets get the request as written: thinking, cache_control and betas survive ----
 
-CLAUDE = ["anthropic/claude-sonnet-4-5", "vertex/claude-sonnet-4-5"]
+CLAUDE = ["anthropic/claude-sonnet-4-5", "vertex/claude-sonnet-4-5",
+          "bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0"]
 CACHED_SYSTEM = [{"type": "text", "text": "A long, cacheable system prompt.",
                   "cache_control": {"type": "ephemeral"}}]
 

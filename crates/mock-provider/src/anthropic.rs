@@ -124,7 +124,7 @@ pub async fn messages(
     if headers.get("anthropic-version").is_none() {
         return error(400, "anthropic-version header is required");
     }
-    answer(&s, (&method, &uri, &headers, &body), None).await
+    answer(&s, (&method, &uri, &headers, &body), Host::Direct).await
 }
 
 /// Vertex AI's `rawPredict` / `streamRawPredict` for `model` (from the URL): the version is in
@@ -135,18 +135,39 @@ pub(crate) async fn vertex_raw_predict(
     model: &str,
     stream: bool,
 ) -> Response {
-    answer(s, request, Some((model, stream))).await
+    answer(s, request, Host::Vertex(model, stream)).await
+}
+
+/// Bedrock's InvokeModel / InvokeModelWithResponseStream for a Claude model id: the Messages
+/// body with `anthropic_version: bedrock-2023-05-31`, no `model` and no `stream` (the operation
+/// says it); betas in the body (`anthropic_beta`).
+pub(crate) async fn bedrock_invoke(
+    s: &Shared,
+    request: (&Method, &axum::http::Uri, &HeaderMap, &Bytes),
+    model: &str,
+    stream: bool,
+) -> Response {
+    answer(s, request, Host::Bedrock(model, stream)).await
+}
+
+/// Where the Messages API is hosted: its own `/v1/messages`, or a cloud that takes the model
+/// (and the stream flag) from the URL.
+#[derive(Clone, Copy)]
+enum Host<'a> {
+    Direct,
+    Vertex(&'a str, bool),
+    Bedrock(&'a str, bool),
 }
 
 async fn answer(
     s: &Shared,
     request: (&Method, &axum::http::Uri, &HeaderMap, &Bytes),
-    vertex: Option<(&str, bool)>,
+    host: Host<'_>,
 ) -> Response {
     let body = request.3;
-    let parsed = match vertex {
-        None => begin::<MessagesIn>(s, request, |r| r.model.clone(), |r| r.stream).await,
-        Some((model, stream)) => {
+    let parsed = match host {
+        Host::Direct => begin::<MessagesIn>(s, request, |r| r.model.clone(), |r| r.stream).await,
+        Host::Vertex(model, stream) | Host::Bedrock(model, stream) => {
             begin::<MessagesIn>(s, request, |_| model.to_owned(), |_| stream).await
         }
     };
@@ -154,11 +175,16 @@ async fn answer(
         Ok(x) => x,
         Err(r) => return reshape(r).await,
     };
-    if let Some((_, stream)) = vertex {
-        if req.anthropic_version.as_deref() != Some("vertex-2023-10-16") {
+    let cloud = match host {
+        Host::Direct => None,
+        Host::Vertex(_, stream) => Some(("vertex-2023-10-16", "Vertex AI", stream)),
+        Host::Bedrock(_, stream) => Some(("bedrock-2023-05-31", "Bedrock", stream)),
+    };
+    if let Some((version, cloud, stream)) = cloud {
+        if req.anthropic_version.as_deref() != Some(version) {
             return error(
                 400,
-                "anthropic_version: must be vertex-2023-10-16 on Vertex AI",
+                &format!("anthropic_version: must be {version} on {cloud}"),
             );
         }
         if !req.model.is_empty() {
@@ -166,6 +192,9 @@ async fn answer(
                 400,
                 "model: Extra inputs are not permitted (it is in the URL)",
             );
+        }
+        if matches!(host, Host::Bedrock(..)) && req.stream {
+            return error(400, "stream: Extra inputs are not permitted");
         }
         req.stream = stream;
     }
@@ -263,10 +292,17 @@ async fn answer(
         "delta": {"stop_reason": stop_reason, "stop_sequence": null},
         "usage": {"output_tokens": output_tokens}}));
     events.push(json!({"type": "message_stop"}));
-    sse_response(sse_body_in(
-        Dialect::Anthropic,
-        events,
-        &knobs,
-        &s.active_streams,
-    ))
+    let framing = if matches!(host, Host::Bedrock(..)) {
+        Dialect::BedrockInvoke
+    } else {
+        Dialect::Anthropic
+    };
+    let mut response = sse_response(sse_body_in(framing, events, &knobs, &s.active_streams));
+    if framing == Dialect::BedrockInvoke {
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/vnd.amazon.eventstream"),
+        );
+    }
+    response
 }

@@ -174,6 +174,11 @@ pub async fn model_operation(
     let stream = match operation.as_str() {
         "converse" => false,
         "converse-stream" => true,
+        "invoke" | "invoke-with-response-stream" if model_id.contains("anthropic.claude") => {
+            let stream = operation == "invoke-with-response-stream";
+            let request = (&method, &uri, &headers, &body);
+            return crate::anthropic::bedrock_invoke(&s, request, &model_id, stream).await;
+        }
         "invoke" => return invoke_embedding(&s, &model_id, &body),
         _ => {
             return aws_error(

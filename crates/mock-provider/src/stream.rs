@@ -33,6 +33,9 @@ pub enum Dialect {
     /// AWS event-stream binary messages (Bedrock ConverseStream); events are given as
     /// `{"event": <type>, "payload": {...}}`.
     Bedrock,
+    /// Bedrock InvokeModelWithResponseStream for Claude: each Anthropic event, base64-encoded,
+    /// in a `chunk` event-stream message (`{"bytes": …}`).
+    BedrockInvoke,
 }
 
 /// One AWS event-stream message.
@@ -62,6 +65,18 @@ impl Dialect {
                 ],
                 &v["payload"],
             ),
+            Self::BedrockInvoke => {
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::STANDARD.encode(v.to_string());
+                eventstream_message(
+                    &[
+                        (":event-type", "chunk"),
+                        (":content-type", "application/json"),
+                        (":message-type", "event"),
+                    ],
+                    &serde_json::json!({"bytes": bytes}),
+                )
+            }
             Self::Anthropic | Self::Cohere => {
                 let mut buf = Vec::with_capacity(256);
                 buf.extend_from_slice(b"event: ");
@@ -78,7 +93,7 @@ impl Dialect {
             Self::OpenAi => Bytes::from_static(
                 b"data: {\"error\":{\"message\":\"mock in-band error\",\"type\":\"server_error\",\"param\":null,\"code\":\"mock_error\"}}\n\n",
             ),
-            Self::Bedrock => eventstream_message(
+            Self::Bedrock | Self::BedrockInvoke => eventstream_message(
                 &[
                     (":exception-type", "modelStreamErrorException"),
                     (":content-type", "application/json"),

@@ -29,6 +29,21 @@ fn rich_request(model: &str, stream: bool) -> Value {
     })
 }
 
+/// Claude's body as the mock sent it: a signed thinking block, the text, and the cache write
+/// that `cache_control` caused — none of which survives a round trip through OpenAI shapes.
+fn assert_claudes_own_answer(body: &Value) {
+    assert_eq!(body["content"][0]["type"], "thinking");
+    let signature = body["content"][0]["signature"].as_str().unwrap();
+    assert!(signature.starts_with("mock-signature-"));
+    assert_eq!(body["content"][1]["type"], "text");
+    assert!(
+        body["usage"]["cache_creation_input_tokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}
+
 async fn post(h: &Harness, body: &Value) -> reqwest::Response {
     h.client
         .post(h.url("/anthropic/v1/messages"))
@@ -65,20 +80,7 @@ async fn claude_gets_the_body_as_written_and_its_answer_comes_back_whole() {
         "only model, stream and fallbacks change"
     );
 
-    assert_eq!(body["content"][0]["type"], "thinking");
-    assert!(
-        body["content"][0]["signature"]
-            .as_str()
-            .unwrap()
-            .starts_with("mock-signature-")
-    );
-    assert_eq!(body["content"][1]["type"], "text");
-    assert!(
-        body["usage"]["cache_creation_input_tokens"]
-            .as_u64()
-            .unwrap()
-            > 0
-    );
+    assert_claudes_own_answer(&body);
 }
 
 #[tokio::test]
@@ -141,4 +143,74 @@ async fn a_fallback_from_claude_to_another_dialect_is_translated() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["type"], "message");
     assert_eq!(body["content"][0]["text"], "Hello from");
+}
+
+const BEDROCK_CLAUDE: &str = "anthropic.claude-sonnet-4-5-20250929-v1:0";
+
+async fn bedrock_harness() -> Harness {
+    start_with(
+        heimdall_mock_provider::MockConfig {
+            record_requests: true,
+            aws_credentials: vec![("AKIDMOCK".into(), "secret".into())],
+            ..Default::default()
+        },
+        |m| {
+            let mut c = config(m);
+            c["providers"]["bedrock"] = json!({"type": "bedrock",
+                "network_config": {"base_url": format!("http://{}", m.addr())},
+                "keys": [{"name": "iam", "bedrock_key_config": {"region": "us-east-1",
+                    "access_key": "AKIDMOCK", "secret_key": "secret"}}]});
+            c
+        },
+        vec![],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn claude_on_bedrock_is_invoked_with_the_body_as_written() {
+    let h = bedrock_harness().await;
+    let req = rich_request(&format!("bedrock/{BEDROCK_CLAUDE}"), false);
+    let r = post(&h, &req).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    let sent = h.mock.requests().pop().unwrap();
+    assert!(sent.path.ends_with("/invoke"), "{}", sent.path);
+    assert_eq!(sent.body["anthropic_version"], "bedrock-2023-05-31");
+    assert_eq!(
+        sent.body["anthropic_beta"],
+        json!(["extended-cache-ttl-2025-04-11"])
+    );
+    assert_eq!(sent.body["thinking"], req["thinking"]);
+    assert_eq!(sent.body["system"], req["system"]);
+    assert!(sent.body.get("model").is_none() && sent.body.get("stream").is_none());
+    assert_claudes_own_answer(&body);
+}
+
+#[tokio::test]
+async fn a_claude_stream_from_bedrock_is_replayed_as_anthropic_sse() {
+    let h = bedrock_harness().await;
+    let req = rich_request(&format!("bedrock/{BEDROCK_CLAUDE};chunks=2"), true);
+    let r = post(&h, &req).await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let text = r.text().await.unwrap();
+    let events = sse_event_names(&text);
+    assert_eq!(events.first(), Some(&"message_start"));
+    assert_eq!(events.last(), Some(&"message_stop"));
+    assert!(text.contains(r#""type":"signature_delta""#), "{text}");
+    let sent = h.mock.requests().pop().unwrap();
+    assert!(sent.path.ends_with("/invoke-with-response-stream"));
+    // The OpenAI API to the same model still goes through Converse.
+    let r = h
+        .chat(json!({"model": format!("bedrock/{BEDROCK_CLAUDE}"),
+            "messages": [{"role": "user", "content": "Hi"}]}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(h.mock.requests().pop().unwrap().path.ends_with("/converse"));
 }

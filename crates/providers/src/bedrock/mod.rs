@@ -7,6 +7,7 @@
 //! encoded and sign the encoded path, so the gateway does the same and signs exactly the URL
 //! it sends.
 
+pub mod claude;
 pub mod embed;
 pub mod request;
 pub mod response;
@@ -28,12 +29,14 @@ use heimdall_schema::embeddings::{
 };
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::models::Model;
+use heimdall_schema::native::NativeRequest;
 use heimdall_schema::usage::EmbeddingUsage;
 use serde_json::Value;
 
 use crate::anthropic::response::now_secs;
 use crate::http::{
-    build_client, host_override, missing_key_config, read_json, send_checked_with, upstream_message,
+    build_client, host_override, missing_key_config, read_body, read_json, send_checked_with,
+    upstream_message,
 };
 use crate::provider::{ChatStream, Provider};
 use http::HeaderMap;
@@ -120,6 +123,21 @@ impl BedrockProvider {
     ) -> Result<&'k BedrockKeyConfig, GatewayError> {
         key.and_then(|k| k.bedrock.as_ref())
             .ok_or_else(|| missing_key_config(&self.name, "bedrock_key_config"))
+    }
+
+    /// The client's Anthropic body when the request came as one and the model is Claude:
+    /// such a request goes through InvokeModel as written ([`claude`]).
+    fn claude_native<'r>(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &'r ChatRequest,
+    ) -> Result<Option<&'r NativeRequest>, GatewayError> {
+        let Some(native) = crate::anthropic::native::native_of(req) else {
+            return Ok(None);
+        };
+        let cfg = self.bedrock_config(key)?;
+        let id = cfg.deployments.get(&req.model).unwrap_or(&req.model);
+        Ok(claude::is_claude(id).then_some(native))
     }
 
     fn url(&self, cfg: &BedrockKeyConfig, model: &str, op: &str) -> String {
@@ -245,6 +263,12 @@ impl Provider for BedrockProvider {
         key: Option<&KeyConfig>,
         req: &ChatRequest,
     ) -> Result<ChatResponse, GatewayError> {
+        if let Some(native) = self.claude_native(key, req)? {
+            let body = Value::Object(claude::invoke_body(native)?);
+            let response = self.post(key, &req.model, "invoke", &body, false).await?;
+            let bytes = read_body(&self.name, response).await?;
+            return crate::anthropic::native::parse_response(&self.name, &bytes, true);
+        }
         let body = request::to_converse_request(req)?;
         let response = self.post(key, &req.model, "converse", &body, false).await?;
         let id = response_id(&response);
@@ -262,6 +286,16 @@ impl Provider for BedrockProvider {
         key: Option<&KeyConfig>,
         req: &ChatRequest,
     ) -> Result<ChatStream, GatewayError> {
+        if let Some(native) = self.claude_native(key, req)? {
+            let body = Value::Object(claude::invoke_body(native)?);
+            let response = self
+                .post(key, &req.model, "invoke-with-response-stream", &body, true)
+                .await?;
+            let t = claude::ClaudeInvokeStream::new(&self.name);
+            return Ok(Box::pin(
+                stream::converse_stream(self.name.to_string(), response.bytes_stream(), t).boxed(),
+            ));
+        }
         let body = request::to_converse_request(req)?;
         let response = self
             .post(key, &req.model, "converse-stream", &body, true)

@@ -59,6 +59,45 @@ pub fn event_of(m: &Message) -> BedrockEvent {
     }
 }
 
+/// A translator of decoded event-stream events into canonical chunks (ConverseStream, or
+/// Claude's own events inside InvokeModelWithResponseStream).
+pub trait EventStreamTranslator: Send + 'static {
+    /// Translate one event; `Ok(true)` ends the stream cleanly.
+    fn on_event(
+        &mut self,
+        ev: &BedrockEvent,
+        out: &mut Vec<ChatChunk>,
+    ) -> Result<bool, GatewayError>;
+    /// The body ended; an error unless the stream had ended cleanly.
+    fn on_body_end(&mut self) -> Result<(), GatewayError>;
+}
+
+impl EventStreamTranslator for BedrockStream {
+    fn on_event(
+        &mut self,
+        ev: &BedrockEvent,
+        out: &mut Vec<ChatChunk>,
+    ) -> Result<bool, GatewayError> {
+        BedrockStream::on_event(self, ev, out)
+    }
+    fn on_body_end(&mut self) -> Result<(), GatewayError> {
+        BedrockStream::on_body_end(self)
+    }
+}
+
+/// An exception message of the stream as a typed error.
+pub fn stream_exception(ev: &BedrockEvent) -> GatewayError {
+    let message = ev.payload["message"]
+        .as_str()
+        .or(ev.payload["Message"].as_str())
+        .unwrap_or("stream failed");
+    GatewayError::new(
+        ErrorKind::UpstreamStreamError,
+        format!("reported an error in the stream: {message}"),
+    )
+    .with_code(ev.kind.as_str())
+}
+
 /// Translator state for one stream.
 #[derive(Debug)]
 pub struct BedrockStream {
@@ -125,15 +164,7 @@ impl BedrockStream {
         out: &mut Vec<ChatChunk>,
     ) -> Result<bool, GatewayError> {
         if ev.exception {
-            let message = ev.payload["message"]
-                .as_str()
-                .or(ev.payload["Message"].as_str())
-                .unwrap_or("stream failed");
-            return Err(GatewayError::new(
-                ErrorKind::UpstreamStreamError,
-                format!("reported an error in the stream: {message}"),
-            )
-            .with_code(ev.kind.as_str()));
+            return Err(stream_exception(ev));
         }
         let p = &ev.payload;
         match ev.kind.as_str() {
@@ -255,14 +286,16 @@ fn tag(provider: &str, mut e: GatewayError) -> GatewayError {
     e
 }
 
-/// Stream the translated chunks of a ConverseStream body.
-pub fn converse_stream<S>(
+/// Stream the translated chunks of an event-stream body (ConverseStream or
+/// InvokeModelWithResponseStream).
+pub fn converse_stream<S, T>(
     provider: String,
     body: S,
-    translator: BedrockStream,
+    translator: T,
 ) -> impl Stream<Item = Result<ChatChunk, GatewayError>> + Send + 'static
 where
     S: Stream<Item = Result<Bytes, reqwest::Error>> + Send + Unpin + 'static,
+    T: EventStreamTranslator,
 {
     struct St<S> {
         body: S,

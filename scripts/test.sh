@@ -23,5 +23,5 @@ step "micro-benchmarks, smoke mode (each benchmark runs once; timings come from 
 cargo test --workspace --locked --benches
 step "fault-injection matrix (written to docs/reliability.md by the run above)"
 sed -n '/^| Case/,/^$/p' docs/reliability.md
-step "SDK tests (official OpenAI Python SDK against the gateway binary)"
+step "SDK tests (official Python and Node.js SDKs against the gateway binary; SDK x mode table at the end)"
 bash tests/sdk/run.sh

@@ -106,3 +106,14 @@ def test_bare_model_goes_to_the_anthropic_provider(client: anthropic.Anthropic) 
         model="claude-sonnet-4-5", max_tokens=50, messages=[{"role": "user", "content": "Hi"}])
     assert raw.headers["x-heimdall-provider"] == "anthropic"
     assert raw.parse().type == "message"
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_tool_use(client: anthropic.Anthropic, model: str) -> None:
+    msg = client.messages.create(model=model, max_tokens=100, tools=[WEATHER],
+                                 tool_choice={"type": "any"},
+                                 messages=[{"role": "user", "content": "Weather in Paris?"}])
+    tool = [b for b in msg.content if b.type == "tool_use"][0]
+    assert tool.name == "get_weather"
+    assert tool.input == {"city": "mock"}
+    assert msg.stop_reason == "tool_use"

@@ -78,3 +78,12 @@ def test_bare_model_goes_to_the_bedrock_provider(brt) -> None:
     r = brt.converse(modelId="anthropic.claude-3-5-haiku-20241022-v1:0", messages=user("Hi"))
     assert r["ResponseMetadata"]["HTTPHeaders"]["x-heimdall-provider"] == "bedrock"
     assert r["output"]["message"]["content"][0]["text"]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_tool_use(brt, model: str) -> None:
+    r = brt.converse(modelId=model, messages=user("Weather in Paris?"), toolConfig=TOOLS)
+    tool = [b["toolUse"] for b in r["output"]["message"]["content"] if "toolUse" in b][0]
+    assert tool["name"] == "get_weather"
+    assert tool["input"] == {"city": "mock"}
+    assert r["stopReason"] == "tool_use"

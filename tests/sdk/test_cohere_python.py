@@ -54,3 +54,27 @@ def test_bare_model_goes_to_the_cohere_provider(co: cohere.ClientV2) -> None:
                                   messages=[{"role": "user", "content": "Hi"}])
     assert r.headers["x-heimdall-provider"] == "cohere"
     assert r.data.message.content[0].text
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_streamed_tool_call(co: cohere.ClientV2, model: str) -> None:
+    name, args, finish = None, "", None
+    for ev in co.chat_stream(model=f"{model};chunks=4", tools=[TOOL], tool_choice="REQUIRED",
+                             messages=[{"role": "user", "content": "Weather in Paris?"}]):
+        if ev.type == "tool-call-start":
+            name = ev.delta.message.tool_calls.function.name
+            args += ev.delta.message.tool_calls.function.arguments or ""
+        elif ev.type == "tool-call-delta":
+            args += ev.delta.message.tool_calls.function.arguments or ""
+        elif ev.type == "message-end":
+            finish = ev.delta.finish_reason
+    assert name == "get_weather"
+    assert json.loads(args) == {"city": "mock"}
+    assert finish == "TOOL_CALL"
+
+
+def test_errors_are_cohere_api_errors(co: cohere.ClientV2) -> None:
+    with pytest.raises(cohere.NotFoundError):
+        co.chat(model="nope/model", messages=[{"role": "user", "content": "Hi"}])
+    with pytest.raises(cohere.BadRequestError):
+        co.chat(model="mock/gpt-4o", messages=[])

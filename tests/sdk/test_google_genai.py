@@ -55,3 +55,26 @@ def test_bare_model_goes_to_the_gemini_provider(client: genai.Client) -> None:
     r = client.models.generate_content(model="gemini-2.5-flash", contents="Hi")
     assert r.sdk_http_response.headers["x-heimdall-provider"] == "gemini"
     assert r.text
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_streamed_function_call(client: genai.Client, model: str) -> None:
+    tool = types.Tool(function_declarations=[types.FunctionDeclaration(
+        name="get_weather", description="Weather for a city",
+        parameters_json_schema={"type": "object", "properties": {"city": {"type": "string"}},
+                                "required": ["city"]})])
+    config = types.GenerateContentConfig(
+        tools=[tool],
+        tool_config=types.ToolConfig(function_calling_config=types.FunctionCallingConfig(mode="ANY")),
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))
+    calls = [fc for chunk in client.models.generate_content_stream(
+        model=f"{model};chunks=4", contents="Weather in Paris?", config=config)
+        for fc in (chunk.function_calls or [])]
+    assert [c.name for c in calls] == ["get_weather"]
+    assert calls[0].args == {"city": "mock"}
+
+
+def test_embed_content(client: genai.Client) -> None:
+    r = client.models.embed_content(model="mock/text-embedding-3-small", contents=["one", "two"])
+    assert len(r.embeddings) == 2
+    assert len(r.embeddings[0].values) > 0

@@ -54,28 +54,33 @@ def test_streamed_chat_with_usage(client: OpenAI) -> None:
     assert len(usage) == 1 and usage[0].completion_tokens > 0
 
 
-def test_tool_call_json_and_stream(client: OpenAI) -> None:
-    tools = [{
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "description": "Weather for a city",
-            "parameters": {
-                "type": "object",
-                "properties": {"location": {"type": "string"}},
-                "required": ["location"],
-            },
+WEATHER_TOOLS = [{
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"location": {"type": "string"}},
+            "required": ["location"],
         },
-    }]
-    messages = [{"role": "user", "content": "Weather in Paris?"}]
-    resp = client.chat.completions.create(model="mock/gpt-4o", messages=messages, tools=tools)
+    },
+}]
+WEATHER_QUESTION = [{"role": "user", "content": "Weather in Paris?"}]
+
+
+def test_tool_call(client: OpenAI) -> None:
+    resp = client.chat.completions.create(model="mock/gpt-4o", messages=WEATHER_QUESTION,
+                                          tools=WEATHER_TOOLS)
     call = resp.choices[0].message.tool_calls[0]
     assert resp.choices[0].finish_reason == "tool_calls"
     assert call.function.name == "get_weather"
 
+
+def test_streamed_tool_call(client: OpenAI) -> None:
     args, name = "", ""
     for chunk in client.chat.completions.create(
-        model="mock/gpt-4o", messages=messages, tools=tools, stream=True
+        model="mock/gpt-4o", messages=WEATHER_QUESTION, tools=WEATHER_TOOLS, stream=True
     ):
         for tc in (chunk.choices[0].delta.tool_calls or []) if chunk.choices else []:
             name += tc.function.name or ""

@@ -35,3 +35,28 @@ def test_streamed_tool_call_through_a_deployment_path(azure: AzureOpenAI) -> Non
 def test_embeddings_through_a_deployment_path(azure: AzureOpenAI) -> None:
     resp = azure.embeddings.create(model="mock/text-embedding-3-small", input=["a", "b"])
     assert len(resp.data) == 2
+
+
+def test_stream_through_a_deployment_path(azure: AzureOpenAI) -> None:
+    stream = azure.chat.completions.create(
+        model="mock/gpt-4o;chunks=4", messages=[{"role": "user", "content": "Hi"}], stream=True)
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == "Hello from the mock"
+
+
+def test_tool_call_through_a_deployment_path(azure: AzureOpenAI) -> None:
+    resp = azure.chat.completions.create(
+        model="gemini/gemini-2.5-flash", messages=[{"role": "user", "content": "Weather?"}],
+        tools=[{"type": "function", "function": {"name": "get_weather", "parameters": {
+            "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}],
+        tool_choice="required")
+    call = resp.choices[0].message.tool_calls[0]
+    assert call.function.name == "get_weather"
+    assert json.loads(call.function.arguments) == {"city": "mock"}
+
+
+def test_errors_through_a_deployment_path(azure: AzureOpenAI) -> None:
+    import openai
+    with pytest.raises(openai.NotFoundError):
+        azure.chat.completions.create(model="nope/model",
+                                      messages=[{"role": "user", "content": "Hi"}])

@@ -86,3 +86,24 @@ def test_streamed_tool_call_is_assembled_by_the_sdk(client: OpenAI, model: str) 
     assert calls[0].function.name == "get_weather"
     assert json.loads(calls[0].function.arguments) == {"city": "mock"}
     assert calls[0].id
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_tool_call(client: OpenAI, model: str) -> None:
+    resp = client.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=[WEATHER_TOOL], tool_choice="required")
+    choice = resp.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.tool_calls[0].function.name == "get_weather"
+    assert json.loads(choice.message.tool_calls[0].function.arguments) == {"city": "mock"}
+
+
+@pytest.mark.parametrize("model", ["mock/gpt-4o", "anthropic/claude-sonnet-4-5",
+                                   "gemini/gemini-2.5-flash"])
+def test_errors_keep_the_openai_exception_types(client: OpenAI, model: str) -> None:
+    import openai
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(
+            model=f"{model};fail_rate=1;fail_status=429",
+            messages=[{"role": "user", "content": "Hi"}])

@@ -103,7 +103,7 @@ pub fn resolve(
     Err(not_found(providers, unavailable, name))
 }
 
-/// On a dialect route, a bare model name (no configured-provider prefix, not an alias) goes to
+/// On a dialect route, a bare model name (no `/`, not an alias) goes to
 /// a provider of the route's natural `kind` when one has that model: it declares it, or it
 /// accepts any model and no provider declares the name. Returns the `provider/model` to route,
 /// or `None` to leave the name to the general rules.
@@ -114,13 +114,8 @@ pub fn natural_address(
     requested: &str,
 ) -> Option<String> {
     let name = requested.trim();
-    if name.is_empty() || aliases.contains_key(name) {
-        return None;
-    }
-    if name
-        .split_once('/')
-        .is_some_and(|(prefix, _)| providers.contains_key(prefix))
-    {
+    // `prefix/model` is explicit (or a typo'd provider, which must stay a 404).
+    if name.is_empty() || name.contains('/') || aliases.contains_key(name) {
         return None;
     }
     let mut of_kind = providers.iter().filter(|(_, p)| p.kind == kind);

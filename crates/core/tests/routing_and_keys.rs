@@ -187,6 +187,11 @@ fn a_dialect_route_sends_a_bare_model_to_its_natural_provider() {
     assert!(resolve(p, &BTreeMap::new(), a, "claude-sonnet-4-5").is_err());
     // Explicit addresses, aliases and models another provider declares are left alone.
     assert_eq!(natural("local/claude-sonnet-4-5"), None);
+    assert_eq!(
+        natural("nope/claude-sonnet-4-5"),
+        None,
+        "a typo'd provider stays a 404"
+    );
     assert_eq!(natural("fast"), None);
     assert_eq!(natural("llama-3.1-8b-instant"), None);
     // No provider of the kind: nothing to prefer.

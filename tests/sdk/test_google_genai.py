@@ -7,6 +7,18 @@ from google.genai import errors, types
 MODELS = ["mock/gpt-4o", "anthropic/claude-sonnet-4-5", "gemini/gemini-2.5-flash"]
 
 
+def weather_config() -> types.GenerateContentConfig:
+    """A get_weather function the model must call (mode ANY), without the SDK calling it."""
+    tool = types.Tool(function_declarations=[types.FunctionDeclaration(
+        name="get_weather", description="Weather for a city",
+        parameters_json_schema={"type": "object", "properties": {"city": {"type": "string"}},
+                                "required": ["city"]})])
+    return types.GenerateContentConfig(
+        tools=[tool],
+        tool_config=types.ToolConfig(function_calling_config=types.FunctionCallingConfig(mode="ANY")),
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))
+
+
 @pytest.fixture()
 def client(gateway_url: str) -> genai.Client:
     return genai.Client(api_key="unused", http_options=types.HttpOptions(
@@ -30,14 +42,7 @@ def test_stream_generate_content(client: genai.Client, model: str) -> None:
 
 @pytest.mark.parametrize("model", MODELS)
 def test_function_call(client: genai.Client, model: str) -> None:
-    tool = types.Tool(function_declarations=[types.FunctionDeclaration(
-        name="get_weather", description="Weather for a city",
-        parameters_json_schema={"type": "object", "properties": {"city": {"type": "string"}},
-                                "required": ["city"]})])
-    config = types.GenerateContentConfig(
-        tools=[tool],
-        tool_config=types.ToolConfig(function_calling_config=types.FunctionCallingConfig(mode="ANY")),
-        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))
+    config = weather_config()
     r = client.models.generate_content(model=f"{model};chunks=4", contents="Weather in Paris?", config=config)
     call = r.function_calls[0]
     assert call.name == "get_weather"
@@ -59,14 +64,7 @@ def test_bare_model_goes_to_the_gemini_provider(client: genai.Client) -> None:
 
 @pytest.mark.parametrize("model", MODELS)
 def test_streamed_function_call(client: genai.Client, model: str) -> None:
-    tool = types.Tool(function_declarations=[types.FunctionDeclaration(
-        name="get_weather", description="Weather for a city",
-        parameters_json_schema={"type": "object", "properties": {"city": {"type": "string"}},
-                                "required": ["city"]})])
-    config = types.GenerateContentConfig(
-        tools=[tool],
-        tool_config=types.ToolConfig(function_calling_config=types.FunctionCallingConfig(mode="ANY")),
-        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))
+    config = weather_config()
     calls = [fc for chunk in client.models.generate_content_stream(
         model=f"{model};chunks=4", contents="Weather in Paris?", config=config)
         for fc in (chunk.function_calls or [])]

@@ -13,6 +13,18 @@ fi
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
 python3 -m venv --help >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq python3-venv; }
 
+# Services and tools the tests use: PostgreSQL on 127.0.0.1:5432 (log store tests run against
+# it, trust auth, database `postgres`) and promtool (the /metrics check).
+step "services: PostgreSQL, promtool"
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  command -v pg_ctlcluster >/dev/null || { apt-get update -qq && apt-get install -y -qq postgresql; }
+  service postgresql start || pg_ctlcluster "$(ls /usr/lib/postgresql | sort -n | tail -1)" main start || true
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+pg_isready -h 127.0.0.1 -p 5432
+command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus; }
+promtool --version | head -1
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy -D warnings"

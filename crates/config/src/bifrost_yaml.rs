@@ -77,6 +77,7 @@ pub fn load(value: Value, ctx: &mut LoadCtx<'_>) -> Option<GatewayConfig> {
         ..GatewayConfig::default()
     };
     crate::balancing::take_sections(&mut cfg, ctx);
+    crate::observability::take_sections(&mut cfg, ctx);
     if let Some(s) = raw.server {
         cfg.server = ServerConfig {
             host: s.host,

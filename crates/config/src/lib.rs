@@ -13,6 +13,7 @@ mod env;
 mod kinds;
 mod model;
 mod native;
+mod observability;
 mod validate;
 mod zero;
 
@@ -27,6 +28,7 @@ pub use model::{
     EntraConfig, GatewayConfig, KeyConfig, NetworkConfig, ProviderConfig, ProxyConfig, ProxyKind,
     Secret, ServerConfig, VertexKeyConfig, normalize_base_url,
 };
+pub use observability::{LogsStoreConfig, LogsStoreKind, ModelPrice, PricingConfig};
 
 /// File format, chosen by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

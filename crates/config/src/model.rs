@@ -59,6 +59,10 @@ pub struct GatewayConfig {
     pub load_balancing: crate::balancing::LoadBalancingConfig,
     /// Failure classes that move a request to its next fallback target.
     pub fallback_triggers: Vec<crate::balancing::FallbackTrigger>,
+    /// Where request logs are kept.
+    pub logs_store: crate::observability::LogsStoreConfig,
+    /// Price overrides and the price for unknown models.
+    pub pricing: crate::observability::PricingConfig,
     /// Sections parsed and kept but not active in this version.
     pub inactive_sections: BTreeMap<String, serde_json::Value>,
 }
@@ -73,6 +77,8 @@ impl Default for GatewayConfig {
             fallbacks: BTreeMap::new(),
             load_balancing: crate::balancing::LoadBalancingConfig::default(),
             fallback_triggers: crate::balancing::FallbackTrigger::DEFAULT.to_vec(),
+            logs_store: crate::observability::LogsStoreConfig::default(),
+            pricing: crate::observability::PricingConfig::default(),
             inactive_sections: BTreeMap::new(),
         }
     }
@@ -344,6 +350,8 @@ pub struct ClientConfig {
     pub allowed_origins: Vec<String>,
     /// Serve `/v1/completions` to chat-only models by conversion.
     pub enable_litellm_fallbacks: bool,
+    /// Prefix of every Prometheus metric name (`heimdall`; `bifrost` gives Bifrost's names).
+    pub metrics_prefix: String,
     /// Other client keys, kept.
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
@@ -358,6 +366,7 @@ impl Default for ClientConfig {
             prometheus_labels: Vec::new(),
             allowed_origins: Vec::new(),
             enable_litellm_fallbacks: false,
+            metrics_prefix: "heimdall".to_owned(),
             extra: serde_json::Map::new(),
         }
     }
@@ -381,16 +390,7 @@ impl GatewayConfig {
     pub fn not_yet_active(&self) -> Vec<String> {
         let mut out: Vec<String> = self.inactive_sections.keys().cloned().collect();
         let c = &self.client;
-        let d = ClientConfig::default();
-        let flags = [
-            ("enable_logging", c.enable_logging != d.enable_logging),
-            (
-                "disable_content_logging",
-                c.disable_content_logging != d.disable_content_logging,
-            ),
-            ("prometheus_labels", !c.prometheus_labels.is_empty()),
-            ("allowed_origins", !c.allowed_origins.is_empty()),
-        ];
+        let flags = [("allowed_origins", !c.allowed_origins.is_empty())];
         out.extend(
             flags
                 .iter()

@@ -195,6 +195,8 @@ struct RawClient {
     allowed_origins: Vec<String>,
     #[serde(default)]
     enable_litellm_fallbacks: Option<bool>,
+    #[serde(default)]
+    metrics_prefix: Option<String>,
     #[serde(flatten)]
     extra: Map<String, Value>,
 }
@@ -225,6 +227,7 @@ pub fn load(value: Value, ctx: &mut LoadCtx<'_>) -> Option<GatewayConfig> {
         ..GatewayConfig::default()
     };
     crate::balancing::take_sections(&mut cfg, ctx);
+    crate::observability::take_sections(&mut cfg, ctx);
     if let Some(c) = raw.client {
         cfg.client = client(c);
     }
@@ -259,6 +262,7 @@ fn client(c: RawClient) -> ClientConfig {
         enable_litellm_fallbacks: c
             .enable_litellm_fallbacks
             .unwrap_or(d.enable_litellm_fallbacks),
+        metrics_prefix: c.metrics_prefix.unwrap_or(d.metrics_prefix),
         extra: c.extra,
     }
 }

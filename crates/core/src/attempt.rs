@@ -17,7 +17,7 @@ use heimdall_schema::completions::CompletionChunk;
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::context::RequestContext;
+use crate::context::{AttemptRecord, RequestContext};
 use crate::deadline::{deadlines, timed_out, with_idle_timeout};
 use crate::health::{Breaker, Transition};
 use crate::keys::{KeyPicker, select_key};
@@ -232,6 +232,14 @@ pub(crate) async fn attempt_with_retries(
         };
         let elapsed = started.elapsed();
         ctx.upstream_time += elapsed;
+        ctx.trail.push(AttemptRecord {
+            provider: entry.config.name.clone(),
+            model: model.clone(),
+            key_name: ctx.key_name.clone(),
+            status: result.as_ref().map_or_else(|e| e.status, |_| 200),
+            error: result.as_ref().err().map(|e| e.kind.as_str()),
+            latency: elapsed,
+        });
         let health = &settings.balancing.health;
         let e = match result {
             Ok(reply) => {

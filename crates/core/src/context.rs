@@ -4,7 +4,7 @@
 //! and annotate the same facts, and the server turns some of them into response headers.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The request's dialect-independent operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,23 @@ impl Operation {
             Self::Embedding => "embedding",
         }
     }
+}
+
+/// One upstream attempt, for the request log's trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// Provider name.
+    pub provider: String,
+    /// Model sent upstream.
+    pub model: String,
+    /// Key name (never the key).
+    pub key_name: Option<String>,
+    /// HTTP status of the attempt's answer (200 when it succeeded).
+    pub status: u16,
+    /// The failure class, when it failed.
+    pub error: Option<&'static str>,
+    /// Time waiting on the upstream (to first chunk for streams).
+    pub latency: Duration,
 }
 
 /// State of one request on its way through the gateway.
@@ -67,6 +84,14 @@ pub struct RequestContext {
     pub headers: BTreeMap<String, String>,
     /// Free-form annotations plugins attach for later hooks.
     pub annotations: BTreeMap<String, String>,
+    /// Wall-clock time the request arrived (for logs; `received_at` is for durations).
+    pub started_at: SystemTime,
+    /// The API dialect the client spoke (`openai`, `anthropic`, `genai`, `cohere`, `bedrock`).
+    pub route: &'static str,
+    /// Every upstream attempt, in order.
+    pub trail: Vec<AttemptRecord>,
+    /// USD the request cost, when a plugin priced it (non-streamed answers).
+    pub cost: Option<f64>,
 }
 
 impl RequestContext {
@@ -91,7 +116,18 @@ impl RequestContext {
             key_rotations: 0,
             headers: BTreeMap::new(),
             annotations: BTreeMap::new(),
+            started_at: SystemTime::now(),
+            route: "openai",
+            trail: Vec::new(),
+            cost: None,
         }
+    }
+
+    /// The same context for a request that arrived in `route`'s dialect.
+    #[must_use]
+    pub fn in_route(mut self, route: &'static str) -> Self {
+        self.route = route;
+        self
     }
 
     /// Time spent inside the gateway itself so far (elapsed minus upstream waiting).

@@ -144,7 +144,7 @@ impl Gateway {
             Ok(_) => Err(mismatch()),
             Err(e) => Err(e),
         };
-        let result = run_post(&rt.pipeline, &ctx, result)
+        let result = run_post(&rt.pipeline, &mut ctx, result)
             .await
             .and_then(|r| match r {
                 GatewayResponse::Embedding(e) => Ok(e),
@@ -403,7 +403,7 @@ fn prepare_upstream(req: &mut GatewayRequest, model: &str, stream: bool) {
 
 async fn run_post(
     pipeline: &Pipeline,
-    ctx: &RequestContext,
+    ctx: &mut RequestContext,
     mut result: Result<GatewayResponse, GatewayError>,
 ) -> Result<GatewayResponse, GatewayError> {
     if !pipeline.is_empty() {
@@ -414,11 +414,11 @@ async fn run_post(
 
 async fn finish<R, C: ObservedChunk>(
     pipeline: &Pipeline,
-    ctx: RequestContext,
+    mut ctx: RequestContext,
     result: Result<GatewayResponse, GatewayError>,
     unwrap: impl Fn(GatewayResponse) -> Option<R>,
 ) -> Outcome<R, C> {
-    let result = run_post(pipeline, &ctx, result)
+    let result = run_post(pipeline, &mut ctx, result)
         .await
         .and_then(|r| unwrap(r).ok_or_else(mismatch));
     Outcome::Done(Box::new(ctx), result)

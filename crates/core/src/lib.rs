@@ -14,6 +14,7 @@ pub mod health;
 pub mod keys;
 pub mod limiter;
 pub mod plugin;
+pub mod pricing;
 pub mod probe;
 pub mod routing;
 pub mod runtime;

@@ -110,10 +110,11 @@ pub trait Plugin: Send + Sync + 'static {
         Ok(PreOutcome::Continue)
     }
 
-    /// After a non-streamed result (or a stream that failed before its first chunk).
+    /// After a non-streamed result (or a stream that failed before its first chunk). May
+    /// annotate the context (e.g. the request's cost) before the response headers are built.
     async fn post(
         &self,
-        _ctx: &RequestContext,
+        _ctx: &mut RequestContext,
         _result: &mut Result<GatewayResponse, GatewayError>,
     ) {
     }
@@ -167,7 +168,7 @@ impl Pipeline {
     /// Run `post` hooks in reverse order.
     pub async fn post(
         &self,
-        ctx: &RequestContext,
+        ctx: &mut RequestContext,
         result: &mut Result<GatewayResponse, GatewayError>,
     ) {
         for p in self.plugins.iter().rev() {

@@ -61,6 +61,18 @@ impl ProviderEntry {
         }
     }
 
+    /// Keys whose circuit is not open (a keyless provider counts its own circuit as one).
+    pub fn healthy_keys(&self, h: &heimdall_config::HealthConfig) -> usize {
+        if self.key_breakers.is_empty() {
+            usize::from(self.breaker.is_available(h))
+        } else {
+            self.key_breakers
+                .iter()
+                .filter(|b| b.is_available(h))
+                .count()
+        }
+    }
+
     /// The provider's circuit state (derived from its keys' when it has keys).
     pub fn state(&self, h: &heimdall_config::HealthConfig) -> crate::health::BreakerState {
         use crate::health::BreakerState;

@@ -77,6 +77,14 @@ pub struct ServeArgs {
     /// e.g. under `taskset` or a container CPU set), not all CPUs of the machine].
     #[arg(long, env = "HEIMDALL_WORKER_THREADS", global = true)]
     pub worker_threads: Option<usize>,
+    /// Data directory (the default SQLite request-log store lives here as `logs.db`).
+    #[arg(
+        long,
+        env = "HEIMDALL_APP_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    pub app_dir: PathBuf,
 }
 
 /// `heimdall check-config FILE`.

@@ -73,7 +73,14 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         .unwrap_or(10)
         .saturating_mul(1024 * 1024);
 
-    let gateway = Arc::new(Gateway::from_config(config, Pipeline::default()));
+    let (observability, log_task) = heimdall_server::observe::start(&config, &args.app_dir);
+    if observability.writer.is_some() {
+        tracing::info!(kind = ?config.logs_store.kind, app_dir = %args.app_dir.display(), "request logging on");
+    }
+    let logger: Arc<dyn heimdall_core::Plugin> = Arc::new(heimdall_server::observe::RequestLogger(
+        Arc::clone(&observability),
+    ));
+    let gateway = Arc::new(Gateway::from_config(config, Pipeline::new(vec![logger])));
     let rt = gateway.runtime();
     for (name, reason) in &rt.unavailable {
         tracing::warn!(provider = %name, "provider not available: {reason}");
@@ -108,6 +115,7 @@ async fn serve(args: &ServeArgs) -> ExitCode {
     let app = router(AppState {
         gateway,
         body_limit,
+        observability: Arc::clone(&observability),
     });
     tracing::info!(
         "heimdall {} listening on http://{addr}",
@@ -133,7 +141,22 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         "shutting down: finishing in-flight requests"
     );
     let _ = stop_tx.send(());
-    match tokio::time::timeout(Duration::from_secs(args.shutdown_grace_seconds), server).await {
+    let served =
+        tokio::time::timeout(Duration::from_secs(args.shutdown_grace_seconds), server).await;
+    // Write what the log queue holds before leaving.
+    if let (Some(w), Some(task)) = (&observability.writer, log_task) {
+        w.shutdown();
+        if tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                pending = w.pending(),
+                "log writer did not finish within 10 s"
+            );
+        }
+    }
+    match served {
         Ok(Ok(Ok(()))) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS

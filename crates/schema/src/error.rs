@@ -207,6 +207,28 @@ impl ErrorKind {
         }
     }
 
+    /// Stable snake_case name (logs, metrics labels).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::ModelNotFound => "model_not_found",
+            Self::RouteNotFound => "route_not_found",
+            Self::UpstreamAuth => "upstream_auth",
+            Self::UpstreamRateLimited => "upstream_rate_limited",
+            Self::UpstreamBadRequest => "upstream_bad_request",
+            Self::UpstreamModelNotFound => "upstream_model_not_found",
+            Self::UpstreamServer => "upstream_server",
+            Self::UpstreamConnection => "upstream_connection",
+            Self::UpstreamTimeout => "upstream_timeout",
+            Self::UpstreamProtocol => "upstream_protocol",
+            Self::UpstreamStreamError => "upstream_stream_error",
+            Self::NoKeyAvailable => "no_key_available",
+            Self::Overloaded => "overloaded",
+            Self::Internal => "internal",
+        }
+    }
+
     /// The HTTP status used when none is given explicitly.
     pub fn default_status(self) -> u16 {
         match self {

@@ -24,6 +24,8 @@ pub struct AppState {
     pub gateway: Arc<Gateway>,
     /// Maximum request body size in bytes.
     pub body_limit: usize,
+    /// Request logs, metrics, prices.
+    pub observability: Arc<crate::observe::Observability>,
 }
 
 /// Build the router.
@@ -33,9 +35,18 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/api/providers/health", get(providers_health))
+        .route("/api/logs", get(crate::observe::api::list))
+        .route("/api/logs/stats", get(crate::observe::api::stats))
+        .route("/api/logs/dropped", get(crate::observe::api::dropped))
+        .route("/api/logs/{id}", get(crate::observe::api::get_one))
+        .route("/metrics", get(crate::observe::api::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state.observability),
+            crate::observe::http_metrics,
+        ))
         .with_state(state)
 }
 

@@ -25,6 +25,9 @@ pub fn apply_meta_headers(headers: &mut HeaderMap, ctx: &RequestContext) {
         );
         put(headers, "x-heimdall-retries", &ctx.retries.to_string());
     }
+    if let Some(cost) = ctx.cost {
+        put(headers, "x-heimdall-cost", &format!("{cost:.10}"));
+    }
     if !ctx.queue_time.is_zero() {
         put(
             headers,

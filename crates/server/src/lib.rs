@@ -15,6 +15,7 @@ pub mod error;
 pub mod genai;
 pub mod headers;
 pub mod litellm_compat;
+pub mod observe;
 pub mod openai;
 pub mod sse;
 

@@ -152,7 +152,7 @@ impl Plugin for RecorderPlugin {
     }
     async fn post(
         &self,
-        _ctx: &RequestContext,
+        _ctx: &mut RequestContext,
         result: &mut Result<GatewayResponse, GatewayError>,
     ) {
         self.0.post.fetch_add(1, Ordering::SeqCst);

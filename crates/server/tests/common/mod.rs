@@ -7,6 +7,7 @@ use std::sync::Arc;
 use heimdall_config::{ConfigFormat, parse_str};
 use heimdall_core::{Gateway, Pipeline, Plugin, Runtime};
 use heimdall_mock_provider::{MockConfig, MockServer};
+use heimdall_server::observe::{Observability, RequestLogger};
 use heimdall_server::{AppState, router};
 
 pub struct Harness {
@@ -52,12 +53,24 @@ pub async fn start_with(
     config: impl FnOnce(&MockServer) -> serde_json::Value,
     plugins: Vec<Arc<dyn Plugin>>,
 ) -> Harness {
+    start_observed(mock_cfg, config, plugins, None).await
+}
+
+/// A harness whose request logger writes to `writer` (metrics are always on).
+pub async fn start_observed(
+    mock_cfg: MockConfig,
+    config: impl FnOnce(&MockServer) -> serde_json::Value,
+    mut plugins: Vec<Arc<dyn Plugin>>,
+    writer: Option<heimdall_store::LogWriter>,
+) -> Harness {
     let mock = MockServer::start(mock_cfg).await.unwrap();
     let json = config(&mock).to_string();
     let empty: std::collections::BTreeMap<String, String> = Default::default();
     let loaded = parse_str(&json, ConfigFormat::Json, &empty).unwrap();
     let limit =
         usize::try_from(loaded.config.client.max_request_body_size_mb).unwrap() * 1024 * 1024;
+    let observability = Arc::new(Observability::new(&loaded.config, writer));
+    plugins.insert(0, Arc::new(RequestLogger(Arc::clone(&observability))));
     let gateway = Arc::new(Gateway::new(Runtime::build(
         loaded.config,
         Pipeline::new(plugins),
@@ -67,6 +80,7 @@ pub async fn start_with(
     let app = router(AppState {
         gateway: Arc::clone(&gateway),
         body_limit: limit,
+        observability,
     });
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;

@@ -1,0 +1,225 @@
+//! The observability and cost sections: `logs_store` (where request logs go) and `pricing`
+//! (per-model price overrides and the price for models the catalog does not know).
+//!
+//! Why typed here: both are read by the server at start and on reload; a mistyped field must
+//! be reported with its path like every other section, not silently ignored.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::build::LoadCtx;
+use crate::model::{GatewayConfig, Secret};
+
+/// Which database holds the request logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogsStoreKind {
+    /// A file in the data directory (the default; no external service).
+    #[default]
+    Sqlite,
+    /// A PostgreSQL server (production, shared by replicas).
+    Postgres,
+}
+
+/// `logs_store`: `{enabled, type, config: {…}}` as in Bifrost's config.json.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogsStoreConfig {
+    /// Keep request logs at all.
+    pub enabled: bool,
+    /// SQLite or PostgreSQL.
+    pub kind: LogsStoreKind,
+    /// SQLite file (default `<app-dir>/logs.db`).
+    pub path: Option<String>,
+    /// PostgreSQL URL; built from the parts below when absent.
+    pub url: Option<Secret>,
+    /// PostgreSQL host.
+    pub host: String,
+    /// PostgreSQL port.
+    pub port: u16,
+    /// PostgreSQL user.
+    pub user: String,
+    /// PostgreSQL password.
+    pub password: Option<Secret>,
+    /// PostgreSQL database.
+    pub db_name: String,
+    /// PostgreSQL `sslmode` (disable, prefer, require, verify-ca, verify-full).
+    pub ssl_mode: String,
+    /// Records older than this many days are deleted (0 = keep forever).
+    pub retention_days: u32,
+    /// Most records written in one batch.
+    pub batch_size: usize,
+    /// Longest a record waits before its batch is written, in milliseconds.
+    pub flush_interval_ms: u64,
+    /// Records held while the store is slow or down; past this, new records are dropped and
+    /// counted.
+    pub max_pending: usize,
+}
+
+impl Default for LogsStoreConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            kind: LogsStoreKind::Sqlite,
+            path: None,
+            url: None,
+            host: "127.0.0.1".to_owned(),
+            port: 5432,
+            user: "postgres".to_owned(),
+            password: None,
+            db_name: "postgres".to_owned(),
+            ssl_mode: "prefer".to_owned(),
+            retention_days: 30,
+            batch_size: 500,
+            flush_interval_ms: 200,
+            max_pending: 50_000,
+        }
+    }
+}
+
+/// One model's prices in USD per 1M tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ModelPrice {
+    /// Input (prompt) tokens.
+    pub input: f64,
+    /// Output (completion) tokens.
+    #[serde(default)]
+    pub output: f64,
+    /// Input tokens read from the provider's prompt cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input: Option<f64>,
+    /// Input tokens written to the provider's prompt cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write: Option<f64>,
+    /// Reasoning tokens, when priced apart from output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<f64>,
+}
+
+/// `pricing`: overrides of the built-in catalog and a price for unknown models.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PricingConfig {
+    /// `provider/model` (a configured provider name) or a bare model → price.
+    #[serde(default)]
+    pub overrides: std::collections::BTreeMap<String, ModelPrice>,
+    /// Price applied to a model neither the overrides nor the catalog know; without it such a
+    /// request is logged as unpriced (never as $0).
+    #[serde(default)]
+    pub default_price: Option<ModelPrice>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLogsStore {
+    #[serde(default)]
+    enabled: Option<bool>,
+    #[serde(default, rename = "type")]
+    kind: Option<LogsStoreKind>,
+    #[serde(default)]
+    config: Option<RawStoreConfig>,
+    #[serde(default)]
+    retention_days: Option<u32>,
+    #[serde(default)]
+    batch_size: Option<usize>,
+    #[serde(default)]
+    flush_interval_ms: Option<u64>,
+    #[serde(default)]
+    max_pending: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStoreConfig {
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    host: Option<String>,
+    #[serde(default)]
+    port: Option<Value>,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    db_name: Option<String>,
+    #[serde(default)]
+    ssl_mode: Option<String>,
+}
+
+/// Move `logs_store` and `pricing` out of the not-yet-active sections into typed config.
+pub(crate) fn take_sections(cfg: &mut GatewayConfig, ctx: &mut LoadCtx<'_>) {
+    for name in ["logs_store", "logsStore"] {
+        if let Some(v) = cfg.inactive_sections.remove(name) {
+            logs_store(cfg, name, v, ctx);
+        }
+    }
+    if let Some(v) = cfg.inactive_sections.remove("pricing") {
+        match serde_path_to_error::deserialize::<_, PricingConfig>(v) {
+            Ok(p) => cfg.pricing = p,
+            Err(e) => ctx.issue(format!("pricing.{}", e.path()), e.into_inner().to_string()),
+        }
+    }
+}
+
+fn logs_store(cfg: &mut GatewayConfig, name: &str, v: Value, ctx: &mut LoadCtx<'_>) {
+    let raw: RawLogsStore = match serde_path_to_error::deserialize(v) {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.issue(format!("{name}.{}", e.path()), e.into_inner().to_string());
+            return;
+        }
+    };
+    let mut out = LogsStoreConfig {
+        enabled: raw.enabled.unwrap_or(true),
+        kind: raw.kind.unwrap_or_default(),
+        ..LogsStoreConfig::default()
+    };
+    if let Some(n) = raw.retention_days {
+        out.retention_days = n;
+    }
+    if let Some(n) = raw.batch_size.filter(|n| *n > 0) {
+        out.batch_size = n;
+    }
+    if let Some(n) = raw.flush_interval_ms.filter(|n| *n > 0) {
+        out.flush_interval_ms = n;
+    }
+    if let Some(n) = raw.max_pending {
+        out.max_pending = n;
+    }
+    if let Some(c) = raw.config {
+        let at = |f: &str| format!("{name}.config.{f}");
+        out.path = c.path.map(|p| ctx.resolve(&at("path"), &p));
+        out.url = c
+            .url
+            .map(|u| Secret::new(ctx.resolve(&at("url"), &u)))
+            .filter(|s| !s.expose().is_empty());
+        if let Some(h) = c.host {
+            out.host = ctx.resolve(&at("host"), &h);
+        }
+        if let Some(p) = c.port {
+            let text = match p {
+                Value::String(s) => ctx.resolve(&at("port"), &s),
+                other => other.to_string(),
+            };
+            match text.trim().parse() {
+                Ok(port) => out.port = port,
+                Err(_) => ctx.issue(at("port"), format!("'{text}' is not a port number")),
+            }
+        }
+        if let Some(u) = c.user {
+            out.user = ctx.resolve(&at("user"), &u);
+        }
+        out.password = c
+            .password
+            .map(|p| Secret::new(ctx.resolve(&at("password"), &p)));
+        if let Some(d) = c.db_name {
+            out.db_name = ctx.resolve(&at("db_name"), &d);
+        }
+        if let Some(s) = c.ssl_mode {
+            out.ssl_mode = ctx.resolve(&at("ssl_mode"), &s);
+        }
+    }
+    cfg.logs_store = out;
+}

@@ -1,0 +1,160 @@
+//! `GET /metrics` and the log query API: `GET /api/logs`, `/api/logs/{id}`, `/api/logs/stats`,
+//! `/api/logs/dropped`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use heimdall_store::{LogQuery, LogStore};
+use serde_json::json;
+
+use crate::app::AppState;
+
+/// An API failure, rendered as `{"error": {message, type, param}}`.
+pub struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+    param: Option<String>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"error": {"message": self.message, "type": self.kind,
+                "param": self.param}})),
+        )
+            .into_response()
+    }
+}
+
+fn store_of(state: &AppState) -> Result<&LogStore, ApiError> {
+    state
+        .observability
+        .writer
+        .as_ref()
+        .and_then(|w| w.store())
+        .ok_or_else(|| ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            kind: "logs_unavailable",
+            message: "request logging is disabled, or its store is not reachable yet".to_owned(),
+            param: None,
+        })
+}
+
+fn query_of(params: &BTreeMap<String, String>) -> Result<LogQuery, ApiError> {
+    LogQuery::from_params(params).map_err(|e| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        kind: "invalid_request_error",
+        message: e.to_string(),
+        param: Some(e.param),
+    })
+}
+
+fn db_error(e: &heimdall_store::StoreError) -> ApiError {
+    tracing::warn!(error = %e, "log query failed");
+    ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        kind: "logs_unavailable",
+        message: e.to_string(),
+        param: None,
+    }
+}
+
+/// `GET /api/logs`
+pub async fn list(
+    State(state): State<AppState>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let store = store_of(&state)?;
+    let q = query_of(&params)?;
+    let page = store.query(&q).await.map_err(|e| db_error(&e))?;
+    Ok(Json(page).into_response())
+}
+
+/// `GET /api/logs/stats`
+pub async fn stats(
+    State(state): State<AppState>,
+    Query(mut params): Query<BTreeMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let store = store_of(&state)?;
+    for page_only in ["limit", "offset", "sort_by", "order"] {
+        params.remove(page_only);
+    }
+    let q = query_of(&params)?;
+    let stats = store.stats(&q).await.map_err(|e| db_error(&e))?;
+    Ok(Json(stats).into_response())
+}
+
+/// `GET /api/logs/{id}`: one record with its input and output.
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = store_of(&state)?;
+    match store.get(&id).await.map_err(|e| db_error(&e))? {
+        Some(r) => Ok(Json(r).into_response()),
+        None => Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            kind: "not_found_error",
+            message: format!("no log record with id '{id}'"),
+            param: Some("id".to_owned()),
+        }),
+    }
+}
+
+/// `GET /api/logs/dropped`: records the writer could not keep, and its queue.
+pub async fn dropped(State(state): State<AppState>) -> Response {
+    let Some(w) = &state.observability.writer else {
+        return Json(json!({"enabled": false, "dropped": 0, "pending": 0})).into_response();
+    };
+    let s = w.stats();
+    Json(json!({
+        "enabled": true,
+        "dropped": s.dropped.load(Ordering::Relaxed),
+        "pending": w.pending(),
+        "accepted": s.accepted.load(Ordering::Relaxed),
+        "written": s.written.load(Ordering::Relaxed),
+        "failed_writes": s.failed_writes.load(Ordering::Relaxed),
+        "store_open": w.store().is_some(),
+        "last_error": s.last_error(),
+    }))
+    .into_response()
+}
+
+/// `GET /metrics`: Prometheus text exposition format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let obs = &state.observability;
+    let (pending, dropped) = obs.writer.as_ref().map_or((0, 0), |w| {
+        (w.pending(), w.stats().dropped.load(Ordering::Relaxed))
+    });
+    let rt = state.gateway.runtime();
+    let text = obs.metrics.render(&rt, pending, dropped);
+    let mut r = text.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::observe::metrics::to_prometheus_text;
+
+    #[test]
+    fn counters_are_declared_under_their_sample_name() {
+        let om = "# HELP x_requests Requests.\n# TYPE x_requests counter\nx_requests_total{a=\"b\"} 1\n\
+                  # HELP x_lat Latency.\n# TYPE x_lat histogram\nx_lat_bucket{le=\"+Inf\"} 0\n# EOF\n";
+        let text = to_prometheus_text(om);
+        assert_eq!(
+            text,
+            "# HELP x_requests_total Requests.\n# TYPE x_requests_total counter\nx_requests_total{a=\"b\"} 1\n\
+             # HELP x_lat Latency.\n# TYPE x_lat histogram\nx_lat_bucket{le=\"+Inf\"} 0\n"
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! Observability wired into the request path: the request logger plugin (one log record, one
+//! metrics update and one structured log line per request), the HTTP metrics layer, and the
+//! state behind `/metrics` and `/api/logs`.
+//!
+//! Why one plugin for all three: the record is built once from the context and the result or
+//! stream summary; metrics and the log line are views of the same record, so they never
+//! disagree.
+
+pub mod api;
+pub mod metrics;
+pub mod record;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use heimdall_config::{GatewayConfig, ProviderKind};
+use heimdall_core::pricing::{PriceBook, Priced};
+use heimdall_core::{
+    GatewayRequest, GatewayResponse, Plugin, PreOutcome, RequestContext, StreamSummary,
+};
+use heimdall_schema::error::GatewayError;
+use heimdall_schema::usage::{CompletionTokensDetails, PromptTokensDetails, Usage};
+use heimdall_store::{LogRecord, LogWriter};
+
+use self::metrics::Metrics;
+use self::record::{INPUT_ANNOTATION, NO_CONTENT_HEADER, PAYLOAD_CAP, capped};
+
+/// The observability state shared by the plugin and the handlers.
+pub struct Observability {
+    /// The log writer (and through it the store), when request logging is on.
+    pub writer: Option<LogWriter>,
+    /// Prices for cost.
+    pub prices: PriceBook,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    /// Input/output kept in records unless `client.disable_content_logging`.
+    content_logging: bool,
+    /// Provider name → kind, for pricing.
+    kinds: HashMap<String, ProviderKind>,
+}
+
+impl Observability {
+    /// From the config, with the log writer when request logging is on.
+    pub fn new(config: &GatewayConfig, writer: Option<LogWriter>) -> Self {
+        Self {
+            writer,
+            prices: PriceBook::new(&config.pricing),
+            metrics: Metrics::new(
+                &config.client.metrics_prefix,
+                config.client.prometheus_labels.clone(),
+            ),
+            content_logging: !config.client.disable_content_logging,
+            kinds: config
+                .providers
+                .iter()
+                .map(|(n, p)| (n.clone(), p.kind))
+                .collect(),
+        }
+    }
+
+    fn keeps_content(&self, ctx: &RequestContext) -> bool {
+        self.writer.is_some()
+            && self.content_logging
+            && ctx
+                .headers
+                .get(NO_CONTENT_HEADER)
+                .is_none_or(|v| v != "true")
+    }
+
+    /// Price the record's usage (sets `cost` or `unpriced`).
+    fn price(&self, r: &mut LogRecord) -> Option<f64> {
+        if r.prompt_tokens == 0 && r.completion_tokens == 0 {
+            return None;
+        }
+        let provider = r.provider.as_deref().unwrap_or("");
+        let kind = self
+            .kinds
+            .get(provider)
+            .copied()
+            .unwrap_or(ProviderKind::Custom);
+        let model = r.model.as_deref().unwrap_or(&r.model_requested);
+        let usage = Usage {
+            prompt_tokens: r.prompt_tokens.max(0) as u64,
+            completion_tokens: r.completion_tokens.max(0) as u64,
+            total_tokens: r.total_tokens.max(0) as u64,
+            prompt_tokens_details: Some(PromptTokensDetails {
+                cached_tokens: Some(r.cached_tokens.max(0) as u64),
+                ..Default::default()
+            }),
+            completion_tokens_details: Some(CompletionTokensDetails {
+                reasoning_tokens: Some(r.reasoning_tokens.max(0) as u64),
+                ..Default::default()
+            }),
+            ..Usage::default()
+        };
+        match self.prices.cost(provider, kind, model, &usage) {
+            Priced::Cost(c) => {
+                r.cost = Some(c);
+                Some(c)
+            }
+            Priced::Unpriced => {
+                r.unpriced = true;
+                None
+            }
+        }
+    }
+
+    /// Metrics, the log line, and the store, for one finished request.
+    fn finish(&self, ctx: &RequestContext, rec: LogRecord, cost: Option<f64>) {
+        self.metrics.record(ctx, &rec, cost);
+        tracing::info!(
+            target: "heimdall::request",
+            request_id = %rec.id,
+            route = %rec.route,
+            provider = rec.provider.as_deref().unwrap_or(""),
+            model = rec.model.as_deref().unwrap_or(&rec.model_requested),
+            status = rec.status,
+            success = rec.success,
+            stream = rec.stream,
+            latency_ms = format_args!("{:.2}", rec.latency_ms),
+            ttft_ms = rec.ttft_ms.map(|t| format!("{t:.2}")).unwrap_or_default(),
+            prompt_tokens = rec.prompt_tokens,
+            completion_tokens = rec.completion_tokens,
+            cost = cost.map(|c| format!("{c:.8}")).unwrap_or_else(|| if rec.unpriced { "unpriced".to_owned() } else { String::new() }),
+            attempts = rec.attempts,
+            error_type = rec.error_type.as_deref().unwrap_or(""),
+            "request"
+        );
+        if let Some(w) = &self.writer {
+            w.log(rec);
+        }
+    }
+}
+
+/// Observability for `config`: when request logging is on (`client.enable_logging` and
+/// `logs_store.enabled`), a writer that opens the store in the background (SQLite in
+/// `app_dir` unless configured otherwise) — a database that is down at start does not stop
+/// the gateway; records queue until it answers. Returns the writer task to await at shutdown.
+pub fn start(
+    config: &GatewayConfig,
+    app_dir: &Path,
+) -> (Arc<Observability>, Option<tokio::task::JoinHandle<()>>) {
+    let (writer, task) = if config.client.enable_logging && config.logs_store.enabled {
+        let (w, t) = LogWriter::connect(&config.logs_store, app_dir.to_path_buf());
+        (Some(w), Some(t))
+    } else {
+        (None, None)
+    };
+    (Arc::new(Observability::new(config, writer)), task)
+}
+
+/// The request logger: records every request that reaches the engine.
+pub struct RequestLogger(pub Arc<Observability>);
+
+#[async_trait]
+impl Plugin for RequestLogger {
+    fn name(&self) -> &str {
+        "request-logger"
+    }
+
+    async fn pre(
+        &self,
+        ctx: &mut RequestContext,
+        req: &mut GatewayRequest,
+    ) -> Result<PreOutcome, GatewayError> {
+        // Fallback targets run the pre hooks again: the input is the same.
+        if self.0.keeps_content(ctx) && !ctx.annotations.contains_key(INPUT_ANNOTATION) {
+            let input = match req {
+                GatewayRequest::Chat(c) => serde_json::to_string(&c.messages),
+                GatewayRequest::Completion(c) => serde_json::to_string(&c.prompt),
+                GatewayRequest::Embedding(e) => serde_json::to_string(&e.input),
+            };
+            if let Ok(text) = input {
+                ctx.annotations
+                    .insert(INPUT_ANNOTATION.to_owned(), capped(text, PAYLOAD_CAP));
+            }
+        }
+        Ok(PreOutcome::Continue)
+    }
+
+    async fn post(
+        &self,
+        ctx: &mut RequestContext,
+        result: &mut Result<GatewayResponse, GatewayError>,
+    ) {
+        let mut rec = record::from_result(ctx, result, self.0.keeps_content(ctx));
+        let cost = self.0.price(&mut rec);
+        ctx.cost = cost;
+        self.0.finish(ctx, rec, cost);
+    }
+
+    fn on_stream_end(&self, ctx: &RequestContext, summary: &StreamSummary) {
+        let mut rec = record::from_stream(ctx, summary, self.0.keeps_content(ctx));
+        let cost = self.0.price(&mut rec);
+        if let (Some(first), true) = (summary.time_to_first_chunk, summary.chunks > 1) {
+            let rest = summary.duration.saturating_sub(first).as_secs_f64();
+            let provider = rec.provider.as_deref().unwrap_or("none");
+            let model = rec.model.as_deref().unwrap_or(&rec.model_requested);
+            self.0
+                .metrics
+                .inter_chunk(ctx, provider, model, rest / (summary.chunks - 1) as f64);
+        }
+        self.0.finish(ctx, rec, cost);
+    }
+}
+
+/// HTTP metrics for every route (including requests refused before the engine).
+pub async fn http_metrics(
+    State(obs): State<Arc<Observability>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    obs.metrics.http(
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}

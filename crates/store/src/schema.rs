@@ -1,0 +1,56 @@
+//! Versioned migrations written once for both databases (types both accept: TEXT, BIGINT,
+//! DOUBLE PRECISION), applied in order and recorded in `heimdall_migrations`.
+
+/// (version, statements). Append only: a released migration never changes.
+pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
+    1,
+    &[
+        "CREATE TABLE IF NOT EXISTS logs (
+            id TEXT PRIMARY KEY,
+            timestamp_ms BIGINT NOT NULL,
+            route TEXT NOT NULL,
+            operation TEXT NOT NULL,
+            provider TEXT,
+            model_requested TEXT NOT NULL,
+            model TEXT,
+            key_name TEXT,
+            virtual_key_id TEXT,
+            team_id TEXT,
+            customer_id TEXT,
+            status BIGINT NOT NULL,
+            success BIGINT NOT NULL,
+            error_type TEXT,
+            error TEXT,
+            stream BIGINT NOT NULL,
+            ttft_ms DOUBLE PRECISION,
+            latency_ms DOUBLE PRECISION NOT NULL,
+            overhead_ms DOUBLE PRECISION NOT NULL,
+            prompt_tokens BIGINT NOT NULL,
+            completion_tokens BIGINT NOT NULL,
+            cached_tokens BIGINT NOT NULL,
+            reasoning_tokens BIGINT NOT NULL,
+            total_tokens BIGINT NOT NULL,
+            cost DOUBLE PRECISION,
+            unpriced BIGINT NOT NULL,
+            attempts BIGINT NOT NULL,
+            retries BIGINT NOT NULL,
+            fallback_index BIGINT NOT NULL,
+            trail TEXT NOT NULL,
+            finish_reason TEXT,
+            client_disconnected BIGINT NOT NULL
+        )",
+        "CREATE TABLE IF NOT EXISTS log_payloads (
+            id TEXT PRIMARY KEY,
+            input TEXT,
+            output TEXT
+        )",
+        "CREATE INDEX IF NOT EXISTS logs_ts ON logs (timestamp_ms)",
+        "CREATE INDEX IF NOT EXISTS logs_provider_ts ON logs (provider, timestamp_ms)",
+        "CREATE INDEX IF NOT EXISTS logs_model_ts ON logs (model, timestamp_ms)",
+        "CREATE INDEX IF NOT EXISTS logs_status_ts ON logs (status, timestamp_ms)",
+        "CREATE INDEX IF NOT EXISTS logs_vk_ts ON logs (virtual_key_id, timestamp_ms)",
+        "CREATE INDEX IF NOT EXISTS logs_latency ON logs (latency_ms)",
+        "CREATE INDEX IF NOT EXISTS logs_tokens ON logs (total_tokens)",
+        "CREATE INDEX IF NOT EXISTS logs_cost ON logs (cost)",
+    ],
+)];

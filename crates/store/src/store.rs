@@ -1,0 +1,333 @@
+//! The database behind the log store: connection (SQLite file or PostgreSQL), migrations, and
+//! batch inserts — one code path for both through sqlx's `Any` driver.
+
+use std::path::Path;
+
+use heimdall_config::{LogsStoreConfig, LogsStoreKind};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
+
+use crate::record::LogRecord;
+use crate::schema::MIGRATIONS;
+
+/// Columns of `logs`, in insert order.
+pub(crate) const LOG_COLUMNS: &[&str] = &[
+    "id",
+    "timestamp_ms",
+    "route",
+    "operation",
+    "provider",
+    "model_requested",
+    "model",
+    "key_name",
+    "virtual_key_id",
+    "team_id",
+    "customer_id",
+    "status",
+    "success",
+    "error_type",
+    "error",
+    "stream",
+    "ttft_ms",
+    "latency_ms",
+    "overhead_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost",
+    "unpriced",
+    "attempts",
+    "retries",
+    "fallback_index",
+    "trail",
+    "finish_reason",
+    "client_disconnected",
+];
+
+/// Most records in one INSERT (32 columns × 1,000 stays under SQLite's 32,766 variables).
+pub const MAX_BATCH: usize = 1_000;
+
+/// A log store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or is unreachable.
+    #[error("log store database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The configuration cannot make a connection.
+    #[error("log store configuration: {0}")]
+    Config(String),
+}
+
+/// A connected, migrated log database.
+#[derive(Debug, Clone)]
+pub struct LogStore {
+    pool: AnyPool,
+    kind: LogsStoreKind,
+}
+
+/// Percent-encode a URL userinfo part.
+fn encode_userinfo(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The connection URL for a config (`app_dir` holds the default SQLite file).
+pub fn connection_url(cfg: &LogsStoreConfig, app_dir: &Path) -> String {
+    match cfg.kind {
+        LogsStoreKind::Sqlite => {
+            let path = cfg
+                .path
+                .clone()
+                .unwrap_or_else(|| app_dir.join("logs.db").to_string_lossy().into_owned());
+            format!("sqlite://{path}?mode=rwc")
+        }
+        LogsStoreKind::Postgres => match &cfg.url {
+            Some(u) => u.expose().to_owned(),
+            None => {
+                let auth = match &cfg.password {
+                    Some(p) => format!(
+                        "{}:{}",
+                        encode_userinfo(&cfg.user),
+                        encode_userinfo(p.expose())
+                    ),
+                    None => encode_userinfo(&cfg.user),
+                };
+                format!(
+                    "postgres://{auth}@{}:{}/{}?sslmode={}",
+                    cfg.host, cfg.port, cfg.db_name, cfg.ssl_mode
+                )
+            }
+        },
+    }
+}
+
+impl LogStore {
+    /// Connect as configured and bring the schema up to date.
+    pub async fn open(cfg: &LogsStoreConfig, app_dir: &Path) -> Result<Self, StoreError> {
+        if cfg.kind == LogsStoreKind::Sqlite && cfg.path.is_none() {
+            std::fs::create_dir_all(app_dir).map_err(|e| {
+                StoreError::Config(format!("cannot create {}: {e}", app_dir.display()))
+            })?;
+        }
+        Self::connect(&connection_url(cfg, app_dir)).await
+    }
+
+    /// Connect to `url` (`sqlite://…` or `postgres://…`) and migrate.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let kind = if url.starts_with("sqlite:") {
+            LogsStoreKind::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            LogsStoreKind::Postgres
+        } else {
+            return Err(StoreError::Config(
+                "the URL must start with sqlite: or postgres:".to_owned(),
+            ));
+        };
+        let sqlite = kind == LogsStoreKind::Sqlite;
+        let pool = AnyPoolOptions::new()
+            // SQLite has one writer; a small pool serves the readers of the query API.
+            .max_connections(if sqlite { 4 } else { 8 })
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        conn.execute("PRAGMA journal_mode=WAL").await?;
+                        conn.execute("PRAGMA synchronous=NORMAL").await?;
+                        conn.execute("PRAGMA busy_timeout=5000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        let store = Self { pool, kind };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// A connection to `url` without migrations, for administrative statements (creating and
+    /// dropping databases in tests and tools).
+    pub async fn admin(url: &str) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let kind = if url.starts_with("sqlite:") {
+            LogsStoreKind::Sqlite
+        } else {
+            LogsStoreKind::Postgres
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await?;
+        Ok(Self { pool, kind })
+    }
+
+    /// Run one statement outside a transaction.
+    pub async fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
+        self.pool.execute(AssertSqlSafe(sql.to_owned())).await?;
+        Ok(())
+    }
+
+    /// Close the connections.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Which database this is.
+    pub fn kind(&self) -> LogsStoreKind {
+        self.kind
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.pool
+            .execute("CREATE TABLE IF NOT EXISTS heimdall_migrations (version BIGINT PRIMARY KEY)")
+            .await?;
+        let applied: Vec<i64> = sqlx::query("SELECT version FROM heimdall_migrations")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64, _>(0))
+            .collect::<Result<_, _>>()?;
+        for (version, statements) in MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            for stmt in *statements {
+                tx.execute(*stmt).await?;
+            }
+            sqlx::query(
+                "INSERT INTO heimdall_migrations (version) VALUES ($1) ON CONFLICT DO NOTHING",
+            )
+            .bind(*version)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Write records (at most [`MAX_BATCH`] per statement) in one transaction; a record whose
+    /// id is already stored is skipped, so a batch retried after a lost acknowledgement does
+    /// not duplicate.
+    pub async fn insert(&self, records: &[LogRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for batch in records.chunks(MAX_BATCH) {
+            let sql = insert_sql("logs", LOG_COLUMNS, batch.len());
+            // Not a cached prepared statement: PostgreSQL fixes parameter types at prepare
+            // time from the first call's values, and a NULL there would poison later calls
+            // whose value in that slot is not NULL.
+            let mut q = sqlx::query(AssertSqlSafe(sql.clone())).persistent(false);
+            for r in batch {
+                let trail = serde_json::to_string(&r.trail).unwrap_or_else(|_| "[]".to_owned());
+                q = q
+                    .bind(r.id.clone())
+                    .bind(r.timestamp_ms)
+                    .bind(r.route.clone())
+                    .bind(r.operation.clone())
+                    .bind(r.provider.clone())
+                    .bind(r.model_requested.clone())
+                    .bind(r.model.clone())
+                    .bind(r.key_name.clone())
+                    .bind(r.virtual_key_id.clone())
+                    .bind(r.team_id.clone())
+                    .bind(r.customer_id.clone())
+                    .bind(r.status)
+                    .bind(i64::from(r.success))
+                    .bind(r.error_type.clone())
+                    .bind(r.error.clone())
+                    .bind(i64::from(r.stream))
+                    .bind(r.ttft_ms)
+                    .bind(r.latency_ms)
+                    .bind(r.overhead_ms)
+                    .bind(r.prompt_tokens)
+                    .bind(r.completion_tokens)
+                    .bind(r.cached_tokens)
+                    .bind(r.reasoning_tokens)
+                    .bind(r.total_tokens)
+                    .bind(r.cost)
+                    .bind(i64::from(r.unpriced))
+                    .bind(r.attempts)
+                    .bind(r.retries)
+                    .bind(r.fallback_index)
+                    .bind(trail)
+                    .bind(r.finish_reason.clone())
+                    .bind(i64::from(r.client_disconnected));
+            }
+            q.execute(&mut *tx).await?;
+            let with_payload: Vec<&LogRecord> = batch
+                .iter()
+                .filter(|r| r.input.is_some() || r.output.is_some())
+                .collect();
+            if !with_payload.is_empty() {
+                let sql = insert_sql(
+                    "log_payloads",
+                    &["id", "input", "output"],
+                    with_payload.len(),
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql.clone())).persistent(false);
+                for r in with_payload {
+                    q = q
+                        .bind(r.id.clone())
+                        .bind(r.input.clone())
+                        .bind(r.output.clone());
+                }
+                q.execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Delete records that arrived before `cutoff_ms` (Unix ms); returns how many.
+    pub async fn delete_older_than(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM log_payloads WHERE id IN (SELECT id FROM logs WHERE timestamp_ms < $1)",
+        )
+        .bind(cutoff_ms)
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query("DELETE FROM logs WHERE timestamp_ms < $1")
+            .bind(cutoff_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// `INSERT INTO table (cols) VALUES ($1, …), (…) ON CONFLICT (id) DO NOTHING`.
+fn insert_sql(table: &str, columns: &[&str], rows: usize) -> String {
+    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
+    let mut n = 0;
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for col in 0..columns.len() {
+            if col > 0 {
+                sql.push_str(", ");
+            }
+            n += 1;
+            sql.push('$');
+            sql.push_str(&n.to_string());
+        }
+        sql.push(')');
+    }
+    sql.push_str(" ON CONFLICT (id) DO NOTHING");
+    sql
+}

@@ -1,0 +1,283 @@
+//! The bounded batch writer between the request path and the database.
+//!
+//! Why: a request must never wait on the log database. `log()` is a non-blocking push into a
+//! bounded queue; one background task takes batches (by size, or after the flush interval) and
+//! writes them. When the database fails, the task keeps its batch and retries with backoff
+//! while new records wait in the queue; once the queue is full, new records are dropped and
+//! counted (`dropped`), never blocking a request. Shutdown drains what is queued.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use heimdall_config::LogsStoreConfig;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::record::LogRecord;
+use crate::store::{LogStore, MAX_BATCH};
+
+/// Counters of the writer, shared with the metrics and `GET /api/logs/dropped`.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Records accepted into the queue.
+    pub accepted: AtomicU64,
+    /// Records written to the database.
+    pub written: AtomicU64,
+    /// Records dropped because the queue was full.
+    pub dropped: AtomicU64,
+    /// Batches that failed to write (and were retried).
+    pub failed_writes: AtomicU64,
+    /// Records taken from the queue but not yet written (the batch in hand).
+    pub in_hand: AtomicU64,
+    /// The last write failure, for operators (`GET /api/logs/dropped`).
+    pub last_error: std::sync::Mutex<Option<String>>,
+}
+
+impl WriterStats {
+    /// The last write failure, if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|e| e.clone())
+    }
+}
+
+/// The handle the request path logs through (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct LogWriter {
+    tx: mpsc::Sender<LogRecord>,
+    stats: Arc<WriterStats>,
+    shutdown: Arc<Notify>,
+    store: Arc<OnceLock<LogStore>>,
+}
+
+impl LogWriter {
+    /// Start the writer task for an open `store`.
+    pub fn start(store: LogStore, cfg: &LogsStoreConfig) -> (Self, JoinHandle<()>) {
+        let cell = OnceLock::new();
+        let _ = cell.set(store);
+        Self::spawn(Arc::new(cell), None, cfg)
+    }
+
+    /// Start the writer task; it opens the store as configured (retrying while the database
+    /// is unreachable — records queue meanwhile, up to the bound).
+    pub fn connect(cfg: &LogsStoreConfig, app_dir: PathBuf) -> (Self, JoinHandle<()>) {
+        Self::spawn(Arc::new(OnceLock::new()), Some((cfg.clone(), app_dir)), cfg)
+    }
+
+    fn spawn(
+        store: Arc<OnceLock<LogStore>>,
+        open: Option<(LogsStoreConfig, PathBuf)>,
+        cfg: &LogsStoreConfig,
+    ) -> (Self, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(cfg.max_pending.max(1));
+        let stats = Arc::new(WriterStats::default());
+        let shutdown = Arc::new(Notify::new());
+        let task = Task {
+            store: Arc::clone(&store),
+            open,
+            retention_days: cfg.retention_days,
+            rx,
+            stats: Arc::clone(&stats),
+            shutdown: Arc::clone(&shutdown),
+            batch_size: cfg.batch_size.clamp(1, MAX_BATCH),
+            flush_interval: Duration::from_millis(cfg.flush_interval_ms.max(1)),
+        };
+        let handle = tokio::spawn(task.run());
+        (
+            Self {
+                tx,
+                stats,
+                shutdown,
+                store,
+            },
+            handle,
+        )
+    }
+
+    /// The store, once it is open (the query API reads through it).
+    pub fn store(&self) -> Option<&LogStore> {
+        self.store.get()
+    }
+
+    /// Queue a record; never waits. Returns false (and counts a drop) when the queue is full.
+    pub fn log(&self, record: LogRecord) -> bool {
+        match self.tx.try_send(record) {
+            Ok(()) => {
+                self.stats.accepted.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(_) => {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Arc<WriterStats> {
+        &self.stats
+    }
+
+    /// Records waiting (queued plus the batch in hand).
+    pub fn pending(&self) -> u64 {
+        let queued = self.tx.max_capacity().saturating_sub(self.tx.capacity()) as u64;
+        queued + self.stats.in_hand.load(Ordering::Relaxed)
+    }
+
+    /// Ask the task to write what is queued and stop.
+    pub fn shutdown(&self) {
+        self.shutdown.notify_one();
+    }
+}
+
+struct Task {
+    store: Arc<OnceLock<LogStore>>,
+    open: Option<(LogsStoreConfig, PathBuf)>,
+    retention_days: u32,
+    rx: mpsc::Receiver<LogRecord>,
+    stats: Arc<WriterStats>,
+    shutdown: Arc<Notify>,
+    batch_size: usize,
+    flush_interval: Duration,
+}
+
+impl Task {
+    async fn run(mut self) {
+        let mut batch: Vec<LogRecord> = Vec::with_capacity(self.batch_size);
+        let mut stopping = false;
+        loop {
+            if !stopping {
+                // Wait for the first record of a batch (or the shutdown signal).
+                if batch.is_empty() {
+                    tokio::select! {
+                        r = self.rx.recv() => match r {
+                            Some(r) => batch.push(r),
+                            None => stopping = true,
+                        },
+                        () = self.shutdown.notified() => stopping = true,
+                    }
+                }
+                // Fill the batch until it is full or the flush interval has passed.
+                let deadline = tokio::time::Instant::now() + self.flush_interval;
+                while !stopping && batch.len() < self.batch_size {
+                    tokio::select! {
+                        r = self.rx.recv() => match r {
+                            Some(r) => batch.push(r),
+                            None => stopping = true,
+                        },
+                        () = tokio::time::sleep_until(deadline) => break,
+                        () = self.shutdown.notified() => stopping = true,
+                    }
+                }
+            }
+            if stopping {
+                while batch.len() < self.batch_size {
+                    match self.rx.try_recv() {
+                        Ok(r) => batch.push(r),
+                        Err(_) => break,
+                    }
+                }
+                if batch.is_empty() {
+                    return;
+                }
+            }
+            self.stats
+                .in_hand
+                .store(batch.len() as u64, Ordering::Relaxed);
+            self.write(&batch, stopping).await;
+            self.stats.in_hand.store(0, Ordering::Relaxed);
+            batch.clear();
+        }
+    }
+
+    /// Write one batch, retrying with backoff while the database fails (a few tries only when
+    /// stopping, so shutdown is not held forever).
+    async fn write(&self, batch: &[LogRecord], stopping: bool) {
+        let mut delay = Duration::from_millis(100);
+        let mut tries = 0u32;
+        loop {
+            let written = match self.ready_store().await {
+                Ok(store) => store.insert(batch).await,
+                Err(e) => Err(e),
+            };
+            match written {
+                Ok(()) => {
+                    self.stats
+                        .written
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    if tries > 0 {
+                        tracing::info!(
+                            records = batch.len(),
+                            "log store reachable again; batch written"
+                        );
+                    }
+                    return;
+                }
+                Err(e) => {
+                    self.stats.failed_writes.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut last) = self.stats.last_error.lock() {
+                        *last = Some(e.to_string());
+                    }
+                    tries += 1;
+                    if tries == 1 || tries.is_power_of_two() {
+                        tracing::warn!(error = %e, records = batch.len(), tries, "log store write failed; retrying");
+                    }
+                    if stopping && tries >= 3 {
+                        self.stats
+                            .dropped
+                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        tracing::error!(
+                            records = batch.len(),
+                            "log store unreachable at shutdown; records dropped"
+                        );
+                        return;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
+
+impl Task {
+    /// The open store, opening it first when needed (and starting retention then).
+    async fn ready_store(&self) -> Result<&LogStore, crate::store::StoreError> {
+        if let Some(s) = self.store.get() {
+            return Ok(s);
+        }
+        let Some((cfg, dir)) = &self.open else {
+            return Err(crate::store::StoreError::Config("no store".to_owned()));
+        };
+        let opened = LogStore::open(cfg, dir).await?;
+        tracing::info!(kind = ?opened.kind(), "log store open");
+        let _ = self.store.set(opened.clone());
+        spawn_retention(opened, self.retention_days);
+        self.store
+            .get()
+            .ok_or_else(|| crate::store::StoreError::Config("log store not set".to_owned()))
+    }
+}
+
+/// Delete records older than `days` now and then every hour (0 days = keep forever).
+pub fn spawn_retention(store: LogStore, days: u32) -> Option<JoinHandle<()>> {
+    if days == 0 {
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let cutoff = now_ms - i64::from(days) * 86_400_000;
+            match store.delete_older_than(cutoff).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, days, "log retention: old records deleted"),
+                Err(e) => tracing::warn!(error = %e, "log retention failed"),
+            }
+        }
+    }))
+}

@@ -28,7 +28,9 @@ pub use model::{
     EntraConfig, GatewayConfig, KeyConfig, NetworkConfig, ProviderConfig, ProxyConfig, ProxyKind,
     Secret, ServerConfig, VertexKeyConfig, normalize_base_url,
 };
-pub use observability::{LogsStoreConfig, LogsStoreKind, ModelPrice, PricingConfig};
+pub use observability::{
+    LogsStoreConfig, LogsStoreKind, ModelPrice, OtelConfig, OtlpProtocol, PricingConfig,
+};
 
 /// File format, chosen by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

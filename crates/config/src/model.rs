@@ -63,6 +63,8 @@ pub struct GatewayConfig {
     pub logs_store: crate::observability::LogsStoreConfig,
     /// Price overrides and the price for unknown models.
     pub pricing: crate::observability::PricingConfig,
+    /// OpenTelemetry trace export.
+    pub otel: crate::observability::OtelConfig,
     /// Sections parsed and kept but not active in this version.
     pub inactive_sections: BTreeMap<String, serde_json::Value>,
 }
@@ -79,6 +81,7 @@ impl Default for GatewayConfig {
             fallback_triggers: crate::balancing::FallbackTrigger::DEFAULT.to_vec(),
             logs_store: crate::observability::LogsStoreConfig::default(),
             pricing: crate::observability::PricingConfig::default(),
+            otel: crate::observability::OtelConfig::default(),
             inactive_sections: BTreeMap::new(),
         }
     }

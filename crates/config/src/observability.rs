@@ -108,6 +108,63 @@ pub struct PricingConfig {
     pub default_price: Option<ModelPrice>,
 }
 
+/// OTLP wire protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OtlpProtocol {
+    /// HTTP with protobuf bodies (`POST {endpoint}/v1/traces`).
+    #[default]
+    #[serde(alias = "http/protobuf")]
+    Http,
+    /// gRPC (`TraceService/Export`).
+    Grpc,
+}
+
+/// `otel`: OpenTelemetry traces over OTLP.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtelConfig {
+    /// Export traces at all.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Collector endpoint (`http://collector:4318` for HTTP, `http://collector:4317` for gRPC).
+    #[serde(default, alias = "collector_url")]
+    pub endpoint: Option<String>,
+    /// `http` (protobuf) or `grpc`.
+    #[serde(default)]
+    pub protocol: OtlpProtocol,
+    /// Extra headers sent to the collector (authentication).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// `service.name` of the spans.
+    #[serde(default = "default_service_name")]
+    pub service_name: String,
+    /// Share of requests traced (0–1) when the client sent no sampled `traceparent`.
+    #[serde(default = "default_sample_rate", alias = "sampleRate")]
+    pub sample_rate: f64,
+}
+
+fn default_service_name() -> String {
+    "heimdall".to_owned()
+}
+
+fn default_sample_rate() -> f64 {
+    1.0
+}
+
+impl Default for OtelConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            endpoint: None,
+            protocol: OtlpProtocol::Http,
+            headers: std::collections::BTreeMap::new(),
+            service_name: default_service_name(),
+            sample_rate: default_sample_rate(),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLogsStore {
@@ -153,6 +210,24 @@ pub(crate) fn take_sections(cfg: &mut GatewayConfig, ctx: &mut LoadCtx<'_>) {
     for name in ["logs_store", "logsStore"] {
         if let Some(v) = cfg.inactive_sections.remove(name) {
             logs_store(cfg, name, v, ctx);
+        }
+    }
+    if let Some(v) = cfg.inactive_sections.remove("otel") {
+        match serde_path_to_error::deserialize::<_, OtelConfig>(v) {
+            Ok(mut o) => {
+                o.endpoint = o.endpoint.map(|e| ctx.resolve("otel.endpoint", &e));
+                for (k, v) in &mut o.headers {
+                    *v = ctx.resolve(&format!("otel.headers.{k}"), v);
+                }
+                if !(0.0..=1.0).contains(&o.sample_rate) {
+                    ctx.issue("otel.sample_rate", "must be between 0 and 1".to_owned());
+                }
+                if o.enabled && o.endpoint.is_none() {
+                    ctx.issue("otel.endpoint", "required when otel is enabled".to_owned());
+                }
+                cfg.otel = o;
+            }
+            Err(e) => ctx.issue(format!("otel.{}", e.path()), e.into_inner().to_string()),
         }
     }
     if let Some(v) = cfg.inactive_sections.remove("pricing") {

@@ -211,12 +211,20 @@ pub(crate) async fn attempt_with_retries(
         ctx.queue_time += queued;
         ctx.attempts += 1;
         let started = Instant::now();
+        let attempt_started = started
+            .duration_since(ctx.received_at)
+            .saturating_sub(queued);
+        let span_id = ctx.trace.map(|_| rand::random::<u64>() | 1);
+        let traceparent = ctx.trace.zip(span_id).map(|(t, s)| t.traceparent(s));
         let result = {
             let _provider_inflight = entry.stats.begin();
             let _key_inflight = index
                 .and_then(|i| entry.key_stats.get(i))
                 .map(|s| s.begin());
-            let call = call_once(entry.provider.as_ref(), key, req, ctx.stream);
+            let call = heimdall_providers::http::with_traceparent(
+                traceparent,
+                call_once(entry.provider.as_ref(), key, req, ctx.stream),
+            );
             match tokio::time::timeout(limit, call).await {
                 Ok(r) => r,
                 Err(_) => Err(timed_out(
@@ -239,6 +247,9 @@ pub(crate) async fn attempt_with_retries(
             status: result.as_ref().map_or_else(|e| e.status, |_| 200),
             error: result.as_ref().err().map(|e| e.kind.as_str()),
             latency: elapsed,
+            started: attempt_started,
+            queued,
+            span_id,
         });
         let health = &settings.balancing.health;
         let e = match result {

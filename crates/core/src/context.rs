@@ -43,6 +43,50 @@ pub struct AttemptRecord {
     pub error: Option<&'static str>,
     /// Time waiting on the upstream (to first chunk for streams).
     pub latency: Duration,
+    /// When the attempt began, from the request's arrival.
+    pub started: Duration,
+    /// Time the attempt waited for a provider slot before calling.
+    pub queued: Duration,
+    /// The trace span id of the upstream call (sent upstream in `traceparent`), when tracing.
+    pub span_id: Option<u64>,
+}
+
+/// W3C trace identity of a request, when tracing is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceIds {
+    /// Trace id (the client's, from `traceparent`, or a new one).
+    pub trace_id: u128,
+    /// The client's span, parent of the gateway's request span.
+    pub parent_span_id: Option<u64>,
+    /// The gateway's request span.
+    pub span_id: u64,
+    /// Whether this request's spans are exported.
+    pub sampled: bool,
+}
+
+impl TraceIds {
+    /// Read a `traceparent` header (`00-<32 hex>-<16 hex>-<2 hex>`); invalid → None.
+    pub fn parse_traceparent(value: &str) -> Option<(u128, u64, bool)> {
+        let mut parts = value.trim().split('-');
+        let (version, trace, parent, flags) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if version.len() != 2 || version == "ff" || trace.len() != 32 || parent.len() != 16 {
+            return None;
+        }
+        let trace_id = u128::from_str_radix(trace, 16).ok().filter(|t| *t != 0)?;
+        let span_id = u64::from_str_radix(parent, 16).ok().filter(|s| *s != 0)?;
+        let flags = u8::from_str_radix(flags.get(..2)?, 16).ok()?;
+        Some((trace_id, span_id, flags & 1 == 1))
+    }
+
+    /// The `traceparent` value naming `span_id` of this trace as the parent.
+    pub fn traceparent(&self, span_id: u64) -> String {
+        format!(
+            "00-{:032x}-{span_id:016x}-{}",
+            self.trace_id,
+            if self.sampled { "01" } else { "00" }
+        )
+    }
 }
 
 /// State of one request on its way through the gateway.
@@ -92,6 +136,8 @@ pub struct RequestContext {
     pub trail: Vec<AttemptRecord>,
     /// USD the request cost, when a plugin priced it (non-streamed answers).
     pub cost: Option<f64>,
+    /// Trace identity, when tracing is on.
+    pub trace: Option<TraceIds>,
 }
 
 impl RequestContext {
@@ -120,6 +166,7 @@ impl RequestContext {
             route: "openai",
             trail: Vec::new(),
             cost: None,
+            trace: None,
         }
     }
 

@@ -20,7 +20,7 @@ pub mod routing;
 pub mod runtime;
 pub mod stream;
 
-pub use context::{Operation, RequestContext};
+pub use context::{Operation, RequestContext, TraceIds};
 pub use engine::{Gateway, Outcome};
 pub use plugin::{
     GatewayRequest, GatewayResponse, Pipeline, Plugin, PreOutcome, StreamChunk, StreamSummary,

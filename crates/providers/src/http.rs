@@ -181,14 +181,37 @@ pub async fn send_checked_with(
     rb: reqwest::RequestBuilder,
     parse: ErrorParser,
 ) -> Result<reqwest::Response, GatewayError> {
-    let response = rb.send().await.map_err(|e| transport_error(provider, &e))?;
+    let response = traced(rb)
+        .send()
+        .await
+        .map_err(|e| transport_error(provider, &e))?;
     if !response.status().is_success() {
         return Err(error_from(provider, response, parse).await);
     }
     Ok(response)
 }
 
-/// Read a whole JSON body into `T`; an unreadable one is an upstream protocol error.
+tokio::task_local! {
+    /// The W3C `traceparent` of the upstream call in progress (set by the engine per attempt
+    /// when tracing is on), added to every upstream request.
+    static TRACEPARENT: Option<String>;
+}
+
+/// Run an upstream call with `traceparent` sent on its requests.
+pub async fn with_traceparent<F: std::future::Future>(
+    traceparent: Option<String>,
+    call: F,
+) -> F::Output {
+    TRACEPARENT.scope(traceparent, call).await
+}
+
+fn traced(rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    match TRACEPARENT.try_with(Clone::clone) {
+        Ok(Some(tp)) => rb.header("traceparent", tp),
+        _ => rb,
+    }
+}
+
 /// The whole body of a successful upstream answer.
 pub async fn read_body(
     provider: &str,
@@ -200,6 +223,7 @@ pub async fn read_body(
         .map_err(|e| transport_error(provider, &e))
 }
 
+/// Read a whole JSON body into `T`; an unreadable one is an upstream protocol error.
 pub async fn read_json<T: serde::de::DeserializeOwned>(
     provider: &str,
     response: reqwest::Response,

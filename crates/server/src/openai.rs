@@ -133,9 +133,9 @@ pub(crate) fn new_context(headers: &HeaderMap, op: Operation, model: &str) -> Re
     let mut ctx = RequestContext::new(request_id, op, model.to_owned());
     for (name, value) in headers {
         let n = name.as_str();
-        // Only Bifrost's `x-bf-*` request headers for now: credentials (Authorization,
-        // x-api-key) reach plugins once the governance hook exists, with redaction.
-        if n.starts_with("x-bf-")
+        // Bifrost's `x-bf-*` request headers and the W3C trace context; credentials
+        // (Authorization, x-api-key) reach plugins once the governance hook exists.
+        if (n.starts_with("x-bf-") || n == "traceparent")
             && let Ok(v) = value.to_str()
         {
             ctx.headers.insert(n.to_owned(), v.to_owned());

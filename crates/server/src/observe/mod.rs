@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod metrics;
+pub mod otel;
 pub mod record;
 
 use std::collections::HashMap;
@@ -39,6 +40,8 @@ pub struct Observability {
     pub prices: PriceBook,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// OpenTelemetry trace export, when `otel.enabled`.
+    pub tracing: Option<otel::Tracing>,
     /// Input/output kept in records unless `client.disable_content_logging`.
     content_logging: bool,
     /// Provider name → kind, for pricing.
@@ -46,9 +49,22 @@ pub struct Observability {
 }
 
 impl Observability {
-    /// From the config, with the log writer when request logging is on.
+    /// From the config, with the log writer when request logging is on. Call inside the
+    /// tokio runtime (the gRPC trace exporter runs on it).
     pub fn new(config: &GatewayConfig, writer: Option<LogWriter>) -> Self {
+        let tracing = if config.otel.enabled {
+            match otel::Tracing::new(&config.otel) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::error!(error = %e, "OpenTelemetry export disabled");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         Self {
+            tracing,
             writer,
             prices: PriceBook::new(&config.pricing),
             metrics: Metrics::new(
@@ -114,6 +130,9 @@ impl Observability {
     /// Metrics, the log line, and the store, for one finished request.
     fn finish(&self, ctx: &RequestContext, rec: LogRecord, cost: Option<f64>) {
         self.metrics.record(ctx, &rec, cost);
+        if let Some(t) = &self.tracing {
+            t.export(ctx, &rec);
+        }
         tracing::info!(
             target: "heimdall::request",
             request_id = %rec.id,
@@ -169,6 +188,9 @@ impl Plugin for RequestLogger {
         ctx: &mut RequestContext,
         req: &mut GatewayRequest,
     ) -> Result<PreOutcome, GatewayError> {
+        if let (Some(t), None) = (&self.0.tracing, ctx.trace) {
+            ctx.trace = Some(t.ids_for(ctx.headers.get("traceparent").map(String::as_str)));
+        }
         // Fallback targets run the pre hooks again: the input is the same.
         if self.0.keeps_content(ctx) && !ctx.annotations.contains_key(INPUT_ANNOTATION) {
             let input = match req {

@@ -231,6 +231,9 @@ mod tests {
             status: 503,
             error: Some("upstream_server"),
             latency: Duration::from_millis(5),
+            started: Duration::from_millis(1),
+            queued: Duration::ZERO,
+            span_id: None,
         });
         c.annotations.insert(
             INPUT_ANNOTATION.into(),

@@ -15,6 +15,7 @@ pub struct Harness {
     pub gateway: Arc<Gateway>,
     pub addr: SocketAddr,
     pub client: reqwest::Client,
+    pub observability: Arc<Observability>,
 }
 
 impl Harness {
@@ -80,7 +81,7 @@ pub async fn start_observed(
     let app = router(AppState {
         gateway: Arc::clone(&gateway),
         body_limit: limit,
-        observability,
+        observability: Arc::clone(&observability),
     });
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -90,6 +91,7 @@ pub async fn start_observed(
         gateway,
         addr,
         client: reqwest::Client::new(),
+        observability,
     }
 }
 

@@ -16,7 +16,7 @@ mod schema;
 mod store;
 mod writer;
 
-pub use query::{LogPage, LogQuery, LogStats, QueryError, SortBy};
+pub use query::{COUNT_CAP, LogPage, LogQuery, LogStats, QueryError, SortBy};
 pub use record::{LogRecord, TrailEntry};
 pub use store::{LogStore, StoreError};
 pub use writer::{LogWriter, WriterStats, spawn_retention};

@@ -11,7 +11,14 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::record::{LogRecord, TrailEntry};
-use crate::store::{LOG_COLUMNS, LogStore, StoreError};
+use heimdall_config::LogsStoreKind;
+
+use crate::store::{LOG_COLUMNS, LogStore, StoreError, placeholder};
+
+/// `total` is counted exactly up to this many records; past it, `total` is this number and
+/// `total_capped` is set (counting every match of a broad filter over millions of rows would
+/// cost more than the page itself).
+pub const COUNT_CAP: i64 = 10_000;
 
 /// Default page size.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -224,13 +231,15 @@ enum Arg {
 struct Filter {
     sql: String,
     args: Vec<Arg>,
+    kind: LogsStoreKind,
 }
 
 impl Filter {
-    fn build(q: &LogQuery) -> Self {
+    fn build(q: &LogQuery, kind: LogsStoreKind) -> Self {
         let mut f = Self {
             sql: String::new(),
             args: Vec::new(),
+            kind,
         };
         let any_of = |f: &mut Self, column: &str, values: &[String]| {
             if values.is_empty() {
@@ -306,7 +315,7 @@ impl Filter {
 
     fn arg(&mut self, a: Arg) -> String {
         self.args.push(a);
-        format!("${}", self.args.len())
+        placeholder(self.kind, self.args.len())
     }
 
     fn and(&mut self, clause: &str) {
@@ -338,8 +347,10 @@ impl Filter {
 pub struct LogPage {
     /// The records.
     pub logs: Vec<LogRecord>,
-    /// Records matching the filter.
+    /// Records matching the filter (at most [`COUNT_CAP`]).
     pub total: i64,
+    /// More than [`COUNT_CAP`] records match.
+    pub total_capped: bool,
     /// The page size used.
     pub limit: u32,
     /// Records skipped.
@@ -407,16 +418,16 @@ fn record_from_row(row: &AnyRow) -> Result<LogRecord, sqlx::Error> {
 impl LogStore {
     /// One page of records matching `q`, newest first unless asked otherwise.
     pub async fn query(&self, q: &LogQuery) -> Result<LogPage, StoreError> {
-        let f = Filter::build(q);
+        let f = Filter::build(q, self.kind());
         let order = if q.descending { "DESC" } else { "ASC" };
-        // NULL costs sort last either way.
+        // Unpriced (NULL cost) records sort last either way.
         let nulls = if q.sort_by == SortBy::Cost {
-            "(cost IS NULL), "
+            " NULLS LAST"
         } else {
             ""
         };
         let sql = format!(
-            "SELECT {} FROM logs{} ORDER BY {nulls}{} {order}, id {order} LIMIT {} OFFSET {}",
+            "SELECT {} FROM logs{} ORDER BY {} {order}{nulls}, id {order} LIMIT {} OFFSET {}",
             LOG_COLUMNS.join(", "),
             f.sql,
             q.sort_by.column(),
@@ -431,16 +442,23 @@ impl LogStore {
             .iter()
             .map(record_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        let count_sql = format!("SELECT COUNT(*) FROM logs{}", f.sql);
-        let total: i64 = f
+        let count_sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM logs{} LIMIT {}) matched",
+            f.sql,
+            COUNT_CAP + 1
+        );
+        let counted: i64 = f
             .bind(sqlx::query(AssertSqlSafe(count_sql)))
             .fetch_one(self.pool())
             .await?
             .try_get(0)?;
-        let has_more = q.offset + (logs.len() as u64) < (total.max(0) as u64);
+        let total = counted.min(COUNT_CAP);
+        let total_capped = counted > COUNT_CAP;
+        let has_more = total_capped || q.offset + (logs.len() as u64) < (total.max(0) as u64);
         Ok(LogPage {
             logs,
             total,
+            total_capped,
             limit: q.limit,
             offset: q.offset,
             has_more,
@@ -471,7 +489,7 @@ impl LogStore {
 
     /// Aggregates over the records matching `q` (pagination and sort ignored).
     pub async fn stats(&self, q: &LogQuery) -> Result<LogStats, StoreError> {
-        let f = Filter::build(q);
+        let f = Filter::build(q, self.kind());
         let sql = format!(
             "SELECT COUNT(*) AS n, \
              CAST(COALESCE(SUM(success), 0) AS BIGINT) AS ok, \

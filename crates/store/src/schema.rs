@@ -2,10 +2,11 @@
 //! DOUBLE PRECISION), applied in order and recorded in `heimdall_migrations`.
 
 /// (version, statements). Append only: a released migration never changes.
-pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
-    1,
-    &[
-        "CREATE TABLE IF NOT EXISTS logs (
+pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "CREATE TABLE IF NOT EXISTS logs (
             id TEXT PRIMARY KEY,
             timestamp_ms BIGINT NOT NULL,
             route TEXT NOT NULL,
@@ -39,18 +40,29 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[(
             finish_reason TEXT,
             client_disconnected BIGINT NOT NULL
         )",
-        "CREATE TABLE IF NOT EXISTS log_payloads (
+            "CREATE TABLE IF NOT EXISTS log_payloads (
             id TEXT PRIMARY KEY,
             input TEXT,
             output TEXT
         )",
-        "CREATE INDEX IF NOT EXISTS logs_ts ON logs (timestamp_ms)",
-        "CREATE INDEX IF NOT EXISTS logs_provider_ts ON logs (provider, timestamp_ms)",
-        "CREATE INDEX IF NOT EXISTS logs_model_ts ON logs (model, timestamp_ms)",
-        "CREATE INDEX IF NOT EXISTS logs_status_ts ON logs (status, timestamp_ms)",
-        "CREATE INDEX IF NOT EXISTS logs_vk_ts ON logs (virtual_key_id, timestamp_ms)",
-        "CREATE INDEX IF NOT EXISTS logs_latency ON logs (latency_ms)",
-        "CREATE INDEX IF NOT EXISTS logs_tokens ON logs (total_tokens)",
-        "CREATE INDEX IF NOT EXISTS logs_cost ON logs (cost)",
-    ],
-)];
+            "CREATE INDEX IF NOT EXISTS logs_ts ON logs (timestamp_ms)",
+            "CREATE INDEX IF NOT EXISTS logs_provider_ts ON logs (provider, timestamp_ms)",
+            "CREATE INDEX IF NOT EXISTS logs_model_ts ON logs (model, timestamp_ms)",
+            "CREATE INDEX IF NOT EXISTS logs_status_ts ON logs (status, timestamp_ms)",
+            "CREATE INDEX IF NOT EXISTS logs_vk_ts ON logs (virtual_key_id, timestamp_ms)",
+            "CREATE INDEX IF NOT EXISTS logs_latency ON logs (latency_ms)",
+            "CREATE INDEX IF NOT EXISTS logs_tokens ON logs (total_tokens)",
+            "CREATE INDEX IF NOT EXISTS logs_cost ON logs (cost)",
+        ],
+    ),
+    (
+        2,
+        &[
+            // Filters on success/failure, and statistics per provider without touching the table
+            // (covering index): measured over 1M rows with crates/store/examples/scale.rs.
+            "CREATE INDEX IF NOT EXISTS logs_success_ts ON logs (success, timestamp_ms)",
+            "CREATE INDEX IF NOT EXISTS logs_provider_stats ON logs \
+         (provider, timestamp_ms, success, latency_ms, total_tokens, cost)",
+        ],
+    ),
+];

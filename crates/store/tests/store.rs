@@ -178,3 +178,15 @@ fn invalid_parameters_are_named() {
         SortBy::Timestamp
     );
 }
+
+#[tokio::test]
+async fn a_broad_filter_counts_up_to_the_cap() {
+    let (store, _dir) = sqlite().await;
+    let records: Vec<_> = (0..10_050).map(record).collect();
+    store.insert(&records).await.unwrap();
+    let page = store.query(&q(&[("limit", "10")])).await.unwrap();
+    assert_eq!(page.total, heimdall_store::COUNT_CAP);
+    assert!(page.total_capped && page.has_more);
+    let narrow = store.query(&q(&[("providers", "openai"), ("max_tokens", "500")])).await.unwrap();
+    assert!(!narrow.total_capped);
+}

@@ -187,6 +187,9 @@ async fn a_broad_filter_counts_up_to_the_cap() {
     let page = store.query(&q(&[("limit", "10")])).await.unwrap();
     assert_eq!(page.total, heimdall_store::COUNT_CAP);
     assert!(page.total_capped && page.has_more);
-    let narrow = store.query(&q(&[("providers", "openai"), ("max_tokens", "500")])).await.unwrap();
+    let narrow = store
+        .query(&q(&[("providers", "openai"), ("max_tokens", "500")]))
+        .await
+        .unwrap();
     assert!(!narrow.total_capped);
 }

@@ -143,7 +143,10 @@ async fn serve(args: &ServeArgs) -> ExitCode {
     let _ = stop_tx.send(());
     let served =
         tokio::time::timeout(Duration::from_secs(args.shutdown_grace_seconds), server).await;
-    // Write what the log queue holds before leaving.
+    // Export buffered spans and write what the log queue holds before leaving.
+    if let Some(t) = &observability.tracing {
+        t.flush();
+    }
     if let (Some(w), Some(task)) = (&observability.writer, log_task) {
         w.shutdown();
         if tokio::time::timeout(Duration::from_secs(10), task)

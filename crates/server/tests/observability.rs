@@ -426,9 +426,11 @@ async fn metrics_pass_promtool_and_carry_bifrosts_names() {
         "{text}"
     );
     assert!(
-        text.contains(r#"bifrost_request_errors_total{provider="none",model="nope/model",team="",error_type="model_not_found"}"#),
+        text.contains(r#"bifrost_request_errors_total{provider="none",model="none",team="",error_type="model_not_found"}"#),
         "{text}"
     );
+    // Client-chosen names of unroutable models never become label values.
+    assert!(!text.contains("nope/model"));
     // No key or virtual-key label by default.
     assert!(!text.contains("key_name=") && !text.contains("virtual_key"));
 }

@@ -399,8 +399,13 @@ impl Metrics {
 
     /// Record one finished request (the same facts as its log record).
     pub fn record(&self, ctx: &RequestContext, r: &LogRecord, cost: Option<f64>) {
+        // A request no provider took (unknown model, bad input) is labelled `none`/`none`: the
+        // requested name is client input and would make label values unbounded.
         let provider = r.provider.as_deref().unwrap_or("none");
-        let model = r.model.as_deref().unwrap_or(&r.model_requested);
+        let model = match (&r.provider, &r.model) {
+            (Some(_), Some(m)) => m.as_str(),
+            _ => "none",
+        };
         let l = self.labels(ctx, provider, model);
         let status = if r.success { "success" } else { "error" };
         self.requests

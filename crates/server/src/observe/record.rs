@@ -114,7 +114,8 @@ fn base(ctx: &RequestContext) -> LogRecord {
         model_requested: ctx.requested_model.clone(),
         model: ctx.upstream_model.clone(),
         key_name: ctx.key_name.clone(),
-        virtual_key_id: ctx.headers.get("x-bf-vk").cloned(),
+        // Virtual key, team and customer ids are filled in by governance: the `x-bf-vk` header
+        // carries the key itself, which must never be logged.
         stream: ctx.stream,
         latency_ms: ms(ctx.received_at.elapsed()),
         overhead_ms: ms(ctx.overhead()),

@@ -32,14 +32,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--on", required=True)
     ap.add_argument("--off", required=True)
+    ap.add_argument("--direct", help="the mock itself, for the added latency")
     ap.add_argument("-n", type=int, default=3000)
     a = ap.parse_args()
     body = json.dumps({"model": "mock/gpt-4o", "messages": [{"role": "user", "content": "x" * 900}]})
+    direct_body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "x" * 900}]})
     targets = {"logging on": conn(a.on), "logging off": conn(a.off)}
+    if a.direct:
+        targets["direct (mock)"] = conn(a.direct)
     res = {k: ([], []) for k in targets}
     for i in range(a.n + 200):
         for name, c in targets.items():
-            lat, over = once(c, body)
+            lat, over = once(c, direct_body if name.startswith("direct") else body)
             if i >= 200:
                 res[name][0].append(lat)
                 res[name][1].append(over)
@@ -47,7 +51,20 @@ def main():
     print("|---|---|---|---|")
     for name, (lat, over) in res.items():
         lat.sort()
-        print(f"| {name} | {lat[len(lat)//2]:.3f} | {lat[int(len(lat)*0.9)]:.3f} | {statistics.median(over):.0f} |")
+        o = "—" if name.startswith("direct") else f"{statistics.median(over):.0f}"
+        print(f"| {name} | {lat[len(lat)//2]:.3f} | {lat[int(len(lat)*0.9)]:.3f} | {o} |")
+    # The in-process histogram on /metrics, for comparison with the external difference.
+    for name, base in (("logging on", a.on), ("logging off", a.off)):
+        c = conn(base)
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode()
+        vals = {}
+        for line in text.splitlines():
+            if line.startswith("heimdall_gateway_overhead_seconds_sum") or line.startswith("heimdall_gateway_overhead_seconds_count"):
+                k, v = line.rsplit(" ", 1)
+                vals[k.split("{")[0].rsplit("_", 1)[1]] = float(v)
+        if vals.get("count"):
+            print(f"{name}: /metrics gateway_overhead_seconds mean = {vals['sum'] / vals['count'] * 1e6:.0f} µs over {vals['count']:.0f} requests")
 
 
 if __name__ == "__main__":

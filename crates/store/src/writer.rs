@@ -143,6 +143,13 @@ struct Task {
 }
 
 impl Task {
+    /// Take a record off the queue into the batch in hand (counted as pending at once, so
+    /// `pending()` never misses a record between the queue and the database).
+    fn hold(&self, batch: &mut Vec<LogRecord>, r: LogRecord) {
+        self.stats.in_hand.fetch_add(1, Ordering::Relaxed);
+        batch.push(r);
+    }
+
     async fn run(mut self) {
         let mut batch: Vec<LogRecord> = Vec::with_capacity(self.batch_size);
         let mut stopping = false;
@@ -152,7 +159,7 @@ impl Task {
                 if batch.is_empty() {
                     tokio::select! {
                         r = self.rx.recv() => match r {
-                            Some(r) => batch.push(r),
+                            Some(r) => self.hold(&mut batch, r),
                             None => stopping = true,
                         },
                         () = self.shutdown.notified() => stopping = true,
@@ -163,7 +170,7 @@ impl Task {
                 while !stopping && batch.len() < self.batch_size {
                     tokio::select! {
                         r = self.rx.recv() => match r {
-                            Some(r) => batch.push(r),
+                            Some(r) => self.hold(&mut batch, r),
                             None => stopping = true,
                         },
                         () = tokio::time::sleep_until(deadline) => break,
@@ -174,7 +181,7 @@ impl Task {
             if stopping {
                 while batch.len() < self.batch_size {
                     match self.rx.try_recv() {
-                        Ok(r) => batch.push(r),
+                        Ok(r) => self.hold(&mut batch, r),
                         Err(_) => break,
                     }
                 }
@@ -182,9 +189,6 @@ impl Task {
                     return;
                 }
             }
-            self.stats
-                .in_hand
-                .store(batch.len() as u64, Ordering::Relaxed);
             self.write(&batch, stopping).await;
             self.stats.in_hand.store(0, Ordering::Relaxed);
             batch.clear();

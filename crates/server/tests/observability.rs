@@ -479,3 +479,30 @@ async fn cost_comes_from_the_price_book_and_unknown_models_are_unpriced() {
     assert_eq!(page["logs"][1]["unpriced"], true);
     assert!(page["logs"][1]["cost"].is_null());
 }
+
+#[tokio::test]
+async fn a_record_names_the_dialect_the_client_spoke() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("logs.db").display());
+    let (h, writer) = harness(LogStore::connect(&url).await.unwrap(), 100).await;
+    let r = h.chat(user_chat("mock/gpt-4o")).await;
+    assert_eq!(r.status(), 200);
+    let r = h
+        .client
+        .post(h.url("/anthropic/v1/messages"))
+        .json(&json!({"model": "mock/gpt-4o", "max_tokens": 10,
+            "messages": [{"role": "user", "content": "Hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    wait_written(&writer, 2).await;
+    let (_, page) = api(&h, "/api/logs?order=asc").await;
+    let routes: Vec<&str> = page["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["route"].as_str().unwrap())
+        .collect();
+    assert_eq!(routes, ["openai", "anthropic"]);
+}

@@ -46,7 +46,7 @@ pub async fn messages(
         Err(e) => return error_response(&e),
     };
     crate::dialect::address_naturally(&state.gateway, ProviderKind::Anthropic, &mut req.model);
-    let ctx = new_context(&headers, Operation::Chat, &req.model);
+    let ctx = new_context(&headers, Operation::Chat, &req.model).in_route("anthropic");
     match state.gateway.chat(ctx, req).await {
         Outcome::Done(ctx, result) => crate::dialect::reply(
             &ctx,

@@ -369,7 +369,7 @@ pub async fn model_operation(
         Err(e) => return error_response(&e),
     };
     crate::dialect::address_naturally(&state.gateway, ProviderKind::Bedrock, &mut req.model);
-    let ctx = new_context(&headers, Operation::Chat, &req.model);
+    let ctx = new_context(&headers, Operation::Chat, &req.model).in_route("bedrock");
     match state.gateway.chat(ctx, req).await {
         Outcome::Done(ctx, result) => {
             let latency = u64::try_from(ctx.received_at.elapsed().as_millis()).unwrap_or(u64::MAX);

@@ -254,7 +254,7 @@ pub async fn chat(
         Err(e) => return crate::dialect::error_response(&e, error_body),
     };
     crate::dialect::address_naturally(&state.gateway, ProviderKind::Cohere, &mut req.model);
-    let ctx = new_context(&headers, Operation::Chat, &req.model);
+    let ctx = new_context(&headers, Operation::Chat, &req.model).in_route("cohere");
     match state.gateway.chat(ctx, req).await {
         Outcome::Done(ctx, result) => {
             crate::dialect::reply(&ctx, result.map(|r| to_chat_response(&r)), error_body)
@@ -318,7 +318,7 @@ pub async fn embed(
     let mut req = req;
     crate::dialect::address_naturally(&state.gateway, ProviderKind::Cohere, &mut req.model);
     let model = req.model.clone();
-    let ctx = new_context(&headers, Operation::Embedding, &model);
+    let ctx = new_context(&headers, Operation::Embedding, &model).in_route("cohere");
     let (ctx, result) = state.gateway.embeddings(ctx, req).await;
     let result = result.map(|r| {
         let vectors: Vec<Value> = r

@@ -108,7 +108,7 @@ async fn generate(
         Err(e) => return error_response(&e),
     };
     crate::dialect::address_naturally(&state.gateway, ProviderKind::Gemini, &mut req.model);
-    let ctx = new_context(headers, Operation::Chat, &req.model);
+    let ctx = new_context(headers, Operation::Chat, &req.model).in_route("genai");
     match state.gateway.chat(ctx, req).await {
         Outcome::Done(ctx, result) => crate::dialect::reply(
             &ctx,
@@ -209,7 +209,7 @@ async fn embed(
         }
     };
     crate::dialect::address_naturally(&state.gateway, ProviderKind::Gemini, &mut req.model);
-    let ctx = new_context(headers, Operation::Embedding, &req.model);
+    let ctx = new_context(headers, Operation::Embedding, &req.model).in_route("genai");
     let (ctx, result) = state.gateway.embeddings(ctx, req).await;
     let mut response = match result {
         Ok(r) => {

@@ -74,7 +74,7 @@ pub fn build_client(config: &ProviderConfig) -> Result<reqwest::Client, GatewayE
     })
 }
 
-fn extra_headers(config: &ProviderConfig) -> Result<HeaderMap, GatewayError> {
+pub(crate) fn extra_headers(config: &ProviderConfig) -> Result<HeaderMap, GatewayError> {
     let mut map = HeaderMap::new();
     for (name, value) in &config.network.extra_headers {
         let bad = |what: &str| {
@@ -109,7 +109,7 @@ pub fn transport_error(provider: &str, err: &reqwest::Error) -> GatewayError {
 }
 
 /// The error and its sources in one line, for messages (never includes request bodies or keys).
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {
@@ -205,6 +205,11 @@ pub async fn with_traceparent<F: std::future::Future>(
     TRACEPARENT.scope(traceparent, call).await
 }
 
+/// The `traceparent` of the upstream call in progress, if tracing set one.
+pub(crate) fn current_traceparent() -> Option<String> {
+    TRACEPARENT.try_with(Clone::clone).ok().flatten()
+}
+
 fn traced(rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     match TRACEPARENT.try_with(Clone::clone) {
         Ok(Some(tp)) => rb.header("traceparent", tp),
@@ -269,6 +274,31 @@ pub fn retry_after_secs(headers: &HeaderMap) -> Option<u64> {
         .get(http::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+/// A body stream's transport error, as the typed error of a stream cut off mid-way.
+pub trait BodyError {
+    /// The error for `provider`'s stream ending on this failure.
+    fn interrupted(&self, provider: &str) -> GatewayError;
+}
+
+impl BodyError for reqwest::Error {
+    fn interrupted(&self, provider: &str) -> GatewayError {
+        stream_interrupted(provider, self)
+    }
+}
+
+impl BodyError for hyper::Error {
+    fn interrupted(&self, provider: &str) -> GatewayError {
+        GatewayError::new(
+            ErrorKind::UpstreamConnection,
+            format!(
+                "provider '{provider}' stream was interrupted: {}",
+                error_chain(self)
+            ),
+        )
+        .with_provider(provider)
+    }
 }
 
 /// A transport failure in the middle of a stream body.

@@ -9,6 +9,7 @@ pub mod anthropic;
 pub mod bedrock;
 pub mod chunk;
 pub mod cohere;
+pub mod direct;
 pub mod gemini;
 pub mod google_auth;
 pub mod http;

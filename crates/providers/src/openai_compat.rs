@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use heimdall_config::{KeyConfig, ProviderConfig, ProviderKind};
 use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
 use heimdall_schema::completions::{CompletionChunk, CompletionRequest, CompletionResponse};
@@ -19,10 +20,12 @@ use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::models::{Model, ModelList};
 use heimdall_schema::usage::Usage;
+use http::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::http::{build_client, missing_key_config, send_checked, transport_error};
+use crate::direct::{DirectClient, body_stream, read_all};
+use crate::http::{build_client, missing_key_config, openai_error, send_checked, transport_error};
 use crate::oauth::{TokenCache, request_token};
 use crate::provider::{ChatStream, CompletionStream, Provider};
 use crate::sse_json::sse_json_stream;
@@ -39,6 +42,16 @@ pub struct OpenAiCompatProvider {
     /// The provider base URL's operation URLs, parsed once: parsing (with IDNA) on every
     /// request showed in profiles.
     parsed: Vec<(&'static str, reqwest::Url)>,
+    /// The same, as the direct client takes them.
+    parsed_uris: Vec<(&'static str, http::Uri)>,
+    /// The hot-path client for POSTs (`None` behind a proxy: reqwest then).
+    direct: Option<DirectClient>,
+}
+
+/// An upstream answer from either client.
+enum Answer {
+    Reqwest(reqwest::Response),
+    Direct(http::Response<hyper::body::Incoming>),
 }
 
 /// The operations whose URLs are pre-parsed.
@@ -68,6 +81,16 @@ impl OpenAiCompatProvider {
                         .collect()
                 })
                 .unwrap_or_default(),
+            parsed_uris: config
+                .base_url()
+                .map(|b| {
+                    PATHS
+                        .iter()
+                        .filter_map(|p| Some((*p, format!("{b}{p}").parse::<http::Uri>().ok()?)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            direct: DirectClient::new(config)?,
         })
     }
 
@@ -79,23 +102,55 @@ impl OpenAiCompatProvider {
         path: &str,
         model: &str,
     ) -> Result<reqwest::Url, GatewayError> {
+        if !self.azure
+            && key.is_none_or(|k| k.base_url.is_none())
+            && let Some((_, url)) = self.parsed.iter().find(|(p, _)| *p == path)
+        {
+            return Ok(url.clone());
+        }
+        self.parse(&self.url_string(key, path, model)?)
+    }
+
+    /// [`Self::url`] for the direct client.
+    fn uri(
+        &self,
+        key: Option<&KeyConfig>,
+        path: &str,
+        model: &str,
+    ) -> Result<http::Uri, GatewayError> {
+        if !self.azure
+            && key.is_none_or(|k| k.base_url.is_none())
+            && let Some((_, uri)) = self.parsed_uris.iter().find(|(p, _)| *p == path)
+        {
+            return Ok(uri.clone());
+        }
+        let url = self.url_string(key, path, model)?;
+        url.parse::<http::Uri>().map_err(|e| {
+            GatewayError::new(
+                ErrorKind::NoKeyAvailable,
+                format!("provider '{}' has an invalid URL '{url}': {e}", self.name),
+            )
+            .with_provider(&*self.name)
+        })
+    }
+
+    fn url_string(
+        &self,
+        key: Option<&KeyConfig>,
+        path: &str,
+        model: &str,
+    ) -> Result<String, GatewayError> {
         if self.azure {
             let az = key
                 .and_then(|k| k.azure.as_ref())
                 .ok_or_else(|| missing_key_config(&self.name, "azure_key_config"))?;
             let deployment = az.deployments.get(model).map_or(model, String::as_str);
-            let url = format!(
+            return Ok(format!(
                 "{}/openai/deployments/{deployment}{path}?api-version={}",
                 az.endpoint, az.api_version
-            );
-            return self.parse(&url);
+            ));
         }
-        if key.is_none_or(|k| k.base_url.is_none())
-            && let Some((_, url)) = self.parsed.iter().find(|(p, _)| *p == path)
-        {
-            return Ok(url.clone());
-        }
-        self.parse(&self.base(key, path)?)
+        self.base(key, path)
     }
 
     fn parse(&self, url: &str) -> Result<reqwest::Url, GatewayError> {
@@ -126,32 +181,64 @@ impl OpenAiCompatProvider {
         Ok(format!("{base}{path}"))
     }
 
+    /// POST `body` as JSON to the operation `path`: through the direct client, or reqwest
+    /// behind a proxy. A non-2xx answer is an error.
     async fn post<B: Serialize + ?Sized>(
         &self,
         key: Option<&KeyConfig>,
         path: &str,
         model: &str,
         body: &B,
-    ) -> Result<reqwest::RequestBuilder, GatewayError> {
+    ) -> Result<Answer, GatewayError> {
         let body = serde_json::to_vec(body).map_err(|e| {
             GatewayError::internal(format!("cannot encode request for '{}': {e}", self.name))
         })?;
-        let rb = self
-            .client
-            .post(self.url(key, path, model)?)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(body);
-        self.authed(rb, key).await
+        let auth = self.auth_headers(key).await?;
+        match &self.direct {
+            Some(direct) => direct
+                .post_json(
+                    &self.name,
+                    self.uri(key, path, model)?,
+                    auth,
+                    body,
+                    openai_error,
+                )
+                .await
+                .map(Answer::Direct),
+            None => {
+                let rb = self
+                    .client
+                    .post(self.url(key, path, model)?)
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .headers(auth)
+                    .body(body);
+                self.send(rb).await.map(Answer::Reqwest)
+            }
+        }
     }
 
     /// Credentials: `Authorization: Bearer <key>`; for Azure, `api-key: <key>` or an Entra ID
     /// token from the client-credentials flow (cached until shortly before expiry).
-    async fn authed(
-        &self,
-        rb: reqwest::RequestBuilder,
-        key: Option<&KeyConfig>,
-    ) -> Result<reqwest::RequestBuilder, GatewayError> {
-        let Some(k) = key else { return Ok(rb) };
+    async fn auth_headers(&self, key: Option<&KeyConfig>) -> Result<HeaderMap, GatewayError> {
+        let mut headers = HeaderMap::new();
+        let Some(k) = key else { return Ok(headers) };
+        let secret = |v: String| {
+            HeaderValue::try_from(v)
+                .map(|mut v| {
+                    v.set_sensitive(true);
+                    v
+                })
+                .map_err(|_| {
+                    GatewayError::new(
+                        ErrorKind::NoKeyAvailable,
+                        format!(
+                            "provider '{}': key '{}' cannot be sent in a header",
+                            self.name, k.name
+                        ),
+                    )
+                    .with_provider(&*self.name)
+                })
+        };
         if self.azure {
             if let Some(entra) = k.azure.as_ref().and_then(|a| a.entra.as_ref()) {
                 let token = self
@@ -170,34 +257,39 @@ impl OpenAiCompatProvider {
                         )
                     })
                     .await?;
-                return Ok(rb.bearer_auth(token));
+                headers.insert(AUTHORIZATION, secret(format!("Bearer {token}"))?);
+            } else if !k.value.is_empty() {
+                headers.insert("api-key", secret(k.value.expose().to_owned())?);
             }
-            return Ok(if k.value.is_empty() {
-                rb
-            } else {
-                rb.header("api-key", k.value.expose())
-            });
+            return Ok(headers);
         }
-        Ok(if k.value.is_empty() {
-            rb
-        } else {
-            rb.bearer_auth(k.value.expose())
-        })
+        if !k.value.is_empty() {
+            headers.insert(
+                AUTHORIZATION,
+                secret(format!("Bearer {}", k.value.expose()))?,
+            );
+        }
+        Ok(headers)
     }
 
     async fn send(&self, rb: reqwest::RequestBuilder) -> Result<reqwest::Response, GatewayError> {
         send_checked(&self.name, rb).await
     }
 
+    /// A whole JSON answer, bounded by the provider's backstop timeout.
     async fn json<T: DeserializeOwned>(
         &self,
-        rb: reqwest::RequestBuilder,
+        answer: impl std::future::Future<Output = Result<Answer, GatewayError>>,
     ) -> Result<T, GatewayError> {
-        let response = self.send(rb.timeout(self.timeout)).await?;
-        let bytes = response
-            .bytes()
+        let read = async {
+            match answer.await? {
+                Answer::Direct(r) => read_all(&self.name, r).await,
+                Answer::Reqwest(r) => r.bytes().await.map_err(|e| transport_error(&self.name, &e)),
+            }
+        };
+        let bytes = tokio::time::timeout(self.timeout, read)
             .await
-            .map_err(|e| transport_error(&self.name, &e))?;
+            .map_err(|_| self.timed_out("finish answering"))??;
         serde_json::from_slice(&bytes).map_err(|e| {
             GatewayError::new(
                 ErrorKind::UpstreamProtocol,
@@ -210,29 +302,46 @@ impl OpenAiCompatProvider {
         })
     }
 
+    fn timed_out(&self, what: &str) -> GatewayError {
+        GatewayError::new(
+            ErrorKind::UpstreamTimeout,
+            format!(
+                "provider '{}' did not {what} within {:?}",
+                self.name, self.timeout
+            ),
+        )
+        .with_provider(&*self.name)
+    }
+
     async fn stream<T: DeserializeOwned + Send + 'static>(
         &self,
-        rb: reqwest::RequestBuilder,
-    ) -> Result<impl futures::Stream<Item = Result<T, GatewayError>> + Send + 'static, GatewayError>
-    {
-        // Time to first byte (response headers) is bounded by the request timeout; after that the
-        // client's per-read timeout bounds the silence between chunks.
-        let response = tokio::time::timeout(self.timeout, self.send(rb))
+        answer: impl std::future::Future<Output = Result<Answer, GatewayError>>,
+    ) -> Result<BoxStream<'static, Result<T, GatewayError>>, GatewayError> {
+        // Time to first byte (response headers) is bounded by the request timeout; after that
+        // the engine's idle deadline bounds the silence between chunks.
+        let answer = tokio::time::timeout(self.timeout, answer)
             .await
-            .map_err(|_| {
-                GatewayError::new(
-                    ErrorKind::UpstreamTimeout,
-                    format!(
-                        "provider '{}' did not start answering within {:?}",
-                        self.name, self.timeout
-                    ),
-                )
-                .with_provider(&*self.name)
-            })??;
-        Ok(sse_json_stream::<T, _>(
-            self.name.to_string(),
-            response.bytes_stream(),
-        ))
+            .map_err(|_| self.timed_out("start answering"))??;
+        let name = self.name.to_string();
+        Ok(match answer {
+            Answer::Direct(r) => sse_json_stream::<T, _, _>(name, body_stream(r)).boxed(),
+            Answer::Reqwest(r) => sse_json_stream::<T, _, _>(name, r.bytes_stream()).boxed(),
+        })
+    }
+
+    /// An authenticated GET through reqwest (model listing: off the hot path).
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        key: Option<&KeyConfig>,
+        url: String,
+    ) -> Result<T, GatewayError> {
+        let rb = self
+            .client
+            .get(url)
+            .headers(self.auth_headers(key).await?)
+            .timeout(self.timeout);
+        let response = self.send(rb).await?;
+        self.json(async { Ok(Answer::Reqwest(response)) }).await
     }
 }
 
@@ -247,7 +356,7 @@ impl Provider for OpenAiCompatProvider {
         key: Option<&KeyConfig>,
         req: &ChatRequest,
     ) -> Result<ChatResponse, GatewayError> {
-        self.json(self.post(key, "/chat/completions", &req.model, req).await?)
+        self.json(self.post(key, "/chat/completions", &req.model, req))
             .await
     }
 
@@ -257,9 +366,9 @@ impl Provider for OpenAiCompatProvider {
         req: &ChatRequest,
     ) -> Result<ChatStream, GatewayError> {
         let stream = self
-            .stream::<ChatChunk>(self.post(key, "/chat/completions", &req.model, req).await?)
+            .stream::<ChatChunk>(self.post(key, "/chat/completions", &req.model, req))
             .await?;
-        Ok(Box::pin(stream.map(|item| item.map(normalize_chunk))))
+        Ok(stream.map(|item| item.map(normalize_chunk)).boxed())
     }
 
     async fn completion(
@@ -267,7 +376,7 @@ impl Provider for OpenAiCompatProvider {
         key: Option<&KeyConfig>,
         req: &CompletionRequest,
     ) -> Result<CompletionResponse, GatewayError> {
-        self.json(self.post(key, "/completions", &req.model, req).await?)
+        self.json(self.post(key, "/completions", &req.model, req))
             .await
     }
 
@@ -277,9 +386,9 @@ impl Provider for OpenAiCompatProvider {
         req: &CompletionRequest,
     ) -> Result<CompletionStream, GatewayError> {
         let stream = self
-            .stream::<CompletionChunk>(self.post(key, "/completions", &req.model, req).await?)
+            .stream::<CompletionChunk>(self.post(key, "/completions", &req.model, req))
             .await?;
-        Ok(Box::pin(stream))
+        Ok(stream)
     }
 
     async fn embeddings(
@@ -287,7 +396,7 @@ impl Provider for OpenAiCompatProvider {
         key: Option<&KeyConfig>,
         req: &EmbeddingRequest,
     ) -> Result<EmbeddingResponse, GatewayError> {
-        self.json(self.post(key, "/embeddings", &req.model, req).await?)
+        self.json(self.post(key, "/embeddings", &req.model, req))
             .await
     }
 
@@ -299,8 +408,7 @@ impl Provider for OpenAiCompatProvider {
             ),
             _ => self.base(key, "/models")?,
         };
-        let rb = self.authed(self.client.get(url), key).await?;
-        let list: ModelList = self.json(rb).await?;
+        let list: ModelList = self.get_json(key, url).await?;
         Ok(list.data)
     }
 }

@@ -12,17 +12,18 @@ use futures::{Stream, StreamExt};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use serde::de::DeserializeOwned;
 
-use crate::http::stream_interrupted;
+use crate::http::BodyError;
 use crate::sse::{SseDecoder, SseEvent};
 
 /// Decode an OpenAI-style SSE body into typed items.
-pub fn sse_json_stream<T, S>(
+pub fn sse_json_stream<T, S, E>(
     provider: String,
     body: S,
 ) -> impl Stream<Item = Result<T, GatewayError>> + Send + 'static
 where
     T: DeserializeOwned + Send + 'static,
-    S: Stream<Item = Result<Bytes, reqwest::Error>> + Send + Unpin + 'static,
+    S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
+    E: BodyError,
 {
     let state = State {
         provider,
@@ -47,9 +48,10 @@ struct State<S> {
     finished: bool,
 }
 
-impl<S> State<S>
+impl<S, E> State<S>
 where
-    S: Stream<Item = Result<Bytes, reqwest::Error>> + Unpin,
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: BodyError,
 {
     async fn next_item<T: DeserializeOwned>(&mut self) -> Option<Result<T, GatewayError>> {
         if self.finished {
@@ -77,7 +79,7 @@ where
                 }
                 Some(Err(e)) => {
                     self.finished = true;
-                    let err = stream_interrupted(&self.provider, &e);
+                    let err = e.interrupted(&self.provider);
                     return Some(Err(err));
                 }
                 None => {
@@ -164,7 +166,9 @@ mod tests {
 
     async fn collect(parts: Vec<Result<Bytes, reqwest::Error>>) -> Vec<Result<Item, GatewayError>> {
         let body = futures::stream::iter(parts);
-        sse_json_stream::<Item, _>("p".into(), body).collect().await
+        sse_json_stream::<Item, _, _>("p".into(), body)
+            .collect()
+            .await
     }
 
     #[tokio::test]

@@ -221,7 +221,9 @@ impl LogStore {
 
     /// Write records (at most [`MAX_BATCH`] per statement) in one transaction; a record whose
     /// id is already stored is skipped, so a batch retried after a lost acknowledgement does
-    /// not duplicate.
+    /// not duplicate. Multi-row statements on SQLite too: a cached single-row statement per
+    /// record measured 2× slower (sqlx hands every statement to its SQLite worker thread;
+    /// `examples/insert_cost.rs`).
     pub async fn insert(&self, records: &[LogRecord]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for batch in records.chunks(MAX_BATCH) {
@@ -229,42 +231,9 @@ impl LogStore {
             // Not a cached prepared statement: PostgreSQL fixes parameter types at prepare
             // time from the first call's values, and a NULL there would poison later calls
             // whose value in that slot is not NULL.
-            let mut q = sqlx::query(AssertSqlSafe(sql.clone())).persistent(false);
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
             for r in batch {
-                let trail = serde_json::to_string(&r.trail).unwrap_or_else(|_| "[]".to_owned());
-                q = q
-                    .bind(r.id.clone())
-                    .bind(r.timestamp_ms)
-                    .bind(r.route.clone())
-                    .bind(r.operation.clone())
-                    .bind(r.provider.clone())
-                    .bind(r.model_requested.clone())
-                    .bind(r.model.clone())
-                    .bind(r.key_name.clone())
-                    .bind(r.virtual_key_id.clone())
-                    .bind(r.team_id.clone())
-                    .bind(r.customer_id.clone())
-                    .bind(r.status)
-                    .bind(i64::from(r.success))
-                    .bind(r.error_type.clone())
-                    .bind(r.error.clone())
-                    .bind(i64::from(r.stream))
-                    .bind(r.ttft_ms)
-                    .bind(r.latency_ms)
-                    .bind(r.overhead_ms)
-                    .bind(r.prompt_tokens)
-                    .bind(r.completion_tokens)
-                    .bind(r.cached_tokens)
-                    .bind(r.reasoning_tokens)
-                    .bind(r.total_tokens)
-                    .bind(r.cost)
-                    .bind(i64::from(r.unpriced))
-                    .bind(r.attempts)
-                    .bind(r.retries)
-                    .bind(r.fallback_index)
-                    .bind(trail)
-                    .bind(r.finish_reason.clone())
-                    .bind(i64::from(r.client_disconnected));
+                q = bind_record(q, r);
             }
             q.execute(&mut *tx).await?;
             let with_payload: Vec<&LogRecord> = batch
@@ -275,15 +244,12 @@ impl LogStore {
                 let sql = insert_sql(
                     self.kind,
                     "log_payloads",
-                    &["id", "input", "output"],
+                    PAYLOAD_COLUMNS,
                     with_payload.len(),
                 );
-                let mut q = sqlx::query(AssertSqlSafe(sql.clone())).persistent(false);
+                let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
                 for r in with_payload {
-                    q = q
-                        .bind(r.id.clone())
-                        .bind(r.input.clone())
-                        .bind(r.output.clone());
+                    q = bind_payload(q, r);
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -321,6 +287,55 @@ pub(crate) fn placeholder(kind: LogsStoreKind, n: usize) -> String {
         LogsStoreKind::Postgres => format!("${n}"),
         LogsStoreKind::Sqlite => "?".to_owned(),
     }
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Columns of `log_payloads`, in insert order.
+const PAYLOAD_COLUMNS: &[&str] = &["id", "input", "output"];
+
+/// Bind one record's values in [`LOG_COLUMNS`] order.
+fn bind_record<'q>(q: AnyQuery<'q>, r: &LogRecord) -> AnyQuery<'q> {
+    let trail = serde_json::to_string(&r.trail).unwrap_or_else(|_| "[]".to_owned());
+    q.bind(r.id.clone())
+        .bind(r.timestamp_ms)
+        .bind(r.route.clone())
+        .bind(r.operation.clone())
+        .bind(r.provider.clone())
+        .bind(r.model_requested.clone())
+        .bind(r.model.clone())
+        .bind(r.key_name.clone())
+        .bind(r.virtual_key_id.clone())
+        .bind(r.team_id.clone())
+        .bind(r.customer_id.clone())
+        .bind(r.status)
+        .bind(i64::from(r.success))
+        .bind(r.error_type.clone())
+        .bind(r.error.clone())
+        .bind(i64::from(r.stream))
+        .bind(r.ttft_ms)
+        .bind(r.latency_ms)
+        .bind(r.overhead_ms)
+        .bind(r.prompt_tokens)
+        .bind(r.completion_tokens)
+        .bind(r.cached_tokens)
+        .bind(r.reasoning_tokens)
+        .bind(r.total_tokens)
+        .bind(r.cost)
+        .bind(i64::from(r.unpriced))
+        .bind(r.attempts)
+        .bind(r.retries)
+        .bind(r.fallback_index)
+        .bind(trail)
+        .bind(r.finish_reason.clone())
+        .bind(i64::from(r.client_disconnected))
+}
+
+/// Bind one record's content in [`PAYLOAD_COLUMNS`] order.
+fn bind_payload<'q>(q: AnyQuery<'q>, r: &LogRecord) -> AnyQuery<'q> {
+    q.bind(r.id.clone())
+        .bind(r.input.clone())
+        .bind(r.output.clone())
 }
 
 /// `INSERT INTO table (cols) VALUES ($1, …), (…) ON CONFLICT (id) DO NOTHING`.

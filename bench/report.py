@@ -17,6 +17,9 @@ import sys
 import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# "heimdall" runs the defaults (request log on: SQLite, content kept); "heimdall-nolog" the same
+# with `client.enable_logging: false`, to show what the log costs.
+TARGETS = ("direct", "nginx", "heimdall", "heimdall-nolog")
 
 
 def record(path, target, rate, ticks, hwm_kb):
@@ -86,7 +89,7 @@ def table(results, ttfb_nginx, ttfb_heimdall):
     ratio_lines = []
     for rate in rates:
         d = by.get(("direct", rate))
-        for t in ("direct", "nginx", "heimdall"):
+        for t in TARGETS:
             r = by.get((t, rate))
             if not r:
                 continue
@@ -94,21 +97,24 @@ def table(results, ttfb_nginx, ttfb_heimdall):
             out.append(f"| {rate} | {t} | {r['success']*100:.2f}% | {fmt(r['p50'])} | {fmt(r['p90'])} | "
                        f"{fmt(r['p99'])} | {fmt(r['max'])} | {fmt(added) if t != 'direct' else ''} | "
                        f"{fmt(r['cpu_us_per_req'], 1)} | {r['hwm_mb']:.1f} |")
-        n, h = by.get(("nginx", rate)), by.get(("heimdall", rate))
-        if d and n and h:
+        n = by.get(("nginx", rate))
+        for variant in ("heimdall", "heimdall-nolog"):
+            h = by.get((variant, rate))
+            if not (d and n and h):
+                continue
             na, ha = n["p50"] - d["p50"], h["p50"] - d["p50"]
             cpu_ratio = (h["cpu_us_per_req"] / n["cpu_us_per_req"]) if n["cpu_us_per_req"] else None
-            ratio_lines.append(f"| {rate} | {fmt(na)} | {fmt(ha)} | {fmt(ha / na if na > 0 else None, 2)} | "
+            ratio_lines.append(f"| {rate} | {variant} | {fmt(na)} | {fmt(ha)} | {fmt(ha / na if na > 0 else None, 2)} | "
                                f"{fmt(h['p99'])} | {h['success']*100:.2f}% | {fmt(cpu_ratio, 2)} |")
     out.append("\n**Budget view (same run)**\n")
-    out.append("| rate | nginx added p50 ms | Heimdall added p50 ms | Heimdall/nginx added | Heimdall p99 ms | Heimdall success | CPU Heimdall/nginx |")
-    out.append("|---|---|---|---|---|---|---|")
+    out.append("| rate | Heimdall | nginx added p50 ms | Heimdall added p50 ms | Heimdall/nginx added | Heimdall p99 ms | Heimdall success | CPU Heimdall/nginx |")
+    out.append("|---|---|---|---|---|---|---|---|")
     out.extend(ratio_lines)
     out.append("\n**Closed loop (64 connections)**\n")
     out.append("| target | requests/s | ratio to direct | ratio to nginx | CPU µs/req |")
     out.append("|---|---|---|---|---|")
     d, n = by.get(("direct", "max")), by.get(("nginx", "max"))
-    for t in ("direct", "nginx", "heimdall"):
+    for t in TARGETS:
         r = by.get((t, "max"))
         if r and r["rps"]:
             out.append(f"| {t} | {r['rps']:.0f} | {fmt(r['rps'] / d['rps'] if d else None, 2)} | "
@@ -117,9 +123,10 @@ def table(results, ttfb_nginx, ttfb_heimdall):
     out.append("| target | TTFB p50 ms | p90 | p99 | total p50 ms | added TTFB p50 ms |")
     out.append("|---|---|---|---|---|---|")
     tn, th = ttfb(ttfb_nginx), ttfb(ttfb_heimdall)
-    base = th.get("direct") or tn.get("direct")
+    # Each target's added TTFB is taken against the direct requests interleaved with its own.
     for name, rowset, key in (("direct", th, "direct"), ("nginx", tn, "heimdall"), ("heimdall", th, "heimdall")):
         c = rowset.get(key)
+        base = rowset.get("direct")
         if c:
             added = float(c[2]) - float(base[2]) if base and name != "direct" else None
             out.append(f"| {name} | {c[2]} | {c[3]} | {c[4]} | {c[5]} | {fmt(added) if added is not None else ''} |")

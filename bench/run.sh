@@ -5,7 +5,7 @@
 #
 #   bench/run.sh            # quick: 500 1000 3000 5000 RPS x 15 s, closed loop, streaming
 #   RATES="1000" DURATION=5 bench/run.sh     # shorter
-#   bench/run.sh soak       # Heimdall only, 1000 RPS for SOAK_MINUTES (default 30), RSS every minute
+#   bench/run.sh soak       # Heimdall only, 1000 RPS for SOAK_MINUTES (default 30): success, latency, RSS per minute
 #
 # Installs what it needs (oha via cargo, nginx and wrk from Debian), writes the table to stdout
 # and to bench/results/<timestamp>.md. See docs/benchmarks.md for the method.
@@ -36,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-mock_port=$(port); nginx_port=$(port); gw_port=$(port)
+mock_port=$(port); nginx_port=$(port); gw_port=$(port); gw2_port=$(port)
 
 taskset -c 1 "$bin/heimdall-mock-provider" --port "$mock_port" --worker-threads 1 >"$work/mock.log" 2>&1 &
 pids+=($!)
@@ -68,11 +68,22 @@ cat >"$work/heimdall.json" <<JSON
   "keys": [{"name": "k", "value": "sk-bench", "models": [], "weight": 1}],
   "network_config": {"base_url": "http://127.0.0.1:$mock_port/v1"}}}}
 JSON
-taskset -c 0 "$bin/heimdall" --config "$work/heimdall.json" --port "$gw_port" --log-level warn >"$work/gw.log" 2>&1 &
+taskset -c 0 "$bin/heimdall" --config "$work/heimdall.json" --port "$gw_port" --app-dir "$work/data" \
+  --log-level warn >"$work/gw.log" 2>&1 &
 gw_pid=$!
 pids+=($gw_pid)
+# The same gateway with the request log off, to show what logging costs.
+python3 - "$work/heimdall.json" "$work/heimdall-nolog.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["client"] = {"enable_logging": False}
+json.dump(c, open(sys.argv[2], "w"))
+PY
+taskset -c 0 "$bin/heimdall" --config "$work/heimdall-nolog.json" --port "$gw2_port" --app-dir "$work/data2" \
+  --log-level warn >"$work/gw2.log" 2>&1 &
+gw2_pid=$!
+pids+=($gw2_pid)
 
-for u in "http://127.0.0.1:$mock_port/health" "http://127.0.0.1:$gw_port/ready" "http://127.0.0.1:$nginx_port/health"; do
+for u in "http://127.0.0.1:$mock_port/health" "http://127.0.0.1:$gw_port/ready" "http://127.0.0.1:$gw2_port/ready" "http://127.0.0.1:$nginx_port/health"; do
   for _ in $(seq 1 100); do curl -fsS "$u" >/dev/null 2>&1 && break; sleep 0.1; done
 done
 
@@ -107,13 +118,34 @@ run_closed() { # name url body pid
 
 mock_pid=${pids[0]}
 if [ "$mode" = soak ]; then
+  # Heimdall with its defaults (request log on), 1,000 RPS open loop; per minute: success,
+  # latency and resident memory. RSS growth is judged from minute 2 (after the warm-up).
   minutes=${SOAK_MINUTES:-30}
-  echo "soak: Heimdall at 1000 RPS for $minutes min; RSS (VmRSS kB) each minute"
+  mkdir -p bench/results
+  out="bench/results/soak-$(date -u +%Y%m%dT%H%M%SZ).md"
+  {
+    echo "Soak: Heimdall (defaults, request log on) at 1000 RPS for $minutes min, $(date -u +%F)"
+    echo
+    echo "| minute | requests | success | p50 ms | p99 ms | RSS MB | log DB MB |"
+    echo "|---|---|---|---|---|---|---|"
+  } | tee "$out"
   for m in $(seq 1 "$minutes"); do
-    taskset -c 1 oha --no-tui -z 60s -q 1000 -c 64 -m POST -H 'content-type: application/json' \
-      -D "$work/gateway.json" "http://127.0.0.1:$gw_port/v1/chat/completions" >/dev/null 2>&1 || true
-    echo "minute $m: $(awk '/VmRSS/ {print $2}' "/proc/$gw_pid/status") kB"
-  done | tee "$work/soak.txt"
+    taskset -c 1 oha --no-tui --output-format json -z 60s -q 1000 -c 64 --latency-correction \
+      -m POST -H 'content-type: application/json' \
+      -D "$work/gateway.json" "http://127.0.0.1:$gw_port/v1/chat/completions" >"$work/soak.json" 2>/dev/null || true
+    rss=$(awk '/VmRSS/ {print $2}' "/proc/$gw_pid/status")
+    db=$(du -sk "$work/data" | awk '{print $1}')
+    python3 - "$work/soak.json" "$m" "$rss" "$db" <<'PY' | tee -a "$out"
+import json, sys
+d = json.load(open(sys.argv[1])); p = d["latencyPercentiles"]
+codes = d.get("statusCodeDistribution", {})
+ok = sum(int(v) for k, v in codes.items() if str(k).startswith("2"))
+total = sum(int(v) for v in codes.values()) + sum(int(v) for v in d.get("errorDistribution", {}).values())
+print(f"| {sys.argv[2]} | {total} | {100 * ok / max(total, 1):.3f}% | {p['p50'] * 1000:.3f} | "
+      f"{p['p99'] * 1000:.3f} | {int(sys.argv[3]) / 1024:.1f} | {int(sys.argv[4]) / 1024:.0f} |")
+PY
+  done
+  echo "written: $out"
   exit 0
 fi
 
@@ -121,10 +153,12 @@ for rate in $rates; do
   run_target direct "http://127.0.0.1:$mock_port/v1/chat/completions" "$work/direct.json" "$mock_pid" "$rate"
   run_target nginx "http://127.0.0.1:$nginx_port/v1/chat/completions" "$work/direct.json" "$(nginx_worker)" "$rate"
   run_target heimdall "http://127.0.0.1:$gw_port/v1/chat/completions" "$work/gateway.json" "$gw_pid" "$rate"
+  run_target heimdall-nolog "http://127.0.0.1:$gw2_port/v1/chat/completions" "$work/gateway.json" "$gw2_pid" "$rate"
 done
 run_closed direct "http://127.0.0.1:$mock_port/v1/chat/completions" "$work/direct.json" "$mock_pid"
 run_closed nginx "http://127.0.0.1:$nginx_port/v1/chat/completions" "$work/direct.json" "$(nginx_worker)"
 run_closed heimdall "http://127.0.0.1:$gw_port/v1/chat/completions" "$work/gateway.json" "$gw_pid"
+run_closed heimdall-nolog "http://127.0.0.1:$gw2_port/v1/chat/completions" "$work/gateway.json" "$gw2_pid"
 
 # Streaming time to first chunk: 8 chunks, 5 ms apart.
 taskset -c 1 python3 bench/ttfb.py --direct "http://127.0.0.1:$mock_port/v1" --gateway "http://127.0.0.1:$nginx_port/v1" \

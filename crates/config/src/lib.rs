@@ -30,6 +30,7 @@ pub use model::{
 };
 pub use observability::{
     LogsStoreConfig, LogsStoreKind, ModelPrice, OtelConfig, OtlpProtocol, PricingConfig,
+    WriterPriority,
 };
 
 /// File format, chosen by extension.

@@ -21,6 +21,21 @@ pub enum LogsStoreKind {
     Postgres,
 }
 
+/// The CPU priority of the log writer thread (and the database threads it starts) against
+/// the request path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum WriterPriority {
+    /// Linux `SCHED_IDLE`: writes use only CPU time the request path leaves (the default).
+    /// Under sustained full load the queue fills and records are dropped and counted.
+    #[default]
+    Idle,
+    /// Nice +10: requests usually win, the writer still gets a share under full load.
+    Low,
+    /// The same priority as requests.
+    Normal,
+}
+
 /// `logs_store`: `{enabled, type, config: {…}}` as in Bifrost's config.json.
 #[derive(Debug, Clone, Serialize)]
 pub struct LogsStoreConfig {
@@ -53,6 +68,8 @@ pub struct LogsStoreConfig {
     /// Records held while the store is slow or down; past this, new records are dropped and
     /// counted.
     pub max_pending: usize,
+    /// CPU priority of the writer against the request path.
+    pub writer_priority: WriterPriority,
 }
 
 impl Default for LogsStoreConfig {
@@ -69,9 +86,12 @@ impl Default for LogsStoreConfig {
             db_name: "postgres".to_owned(),
             ssl_mode: "prefer".to_owned(),
             retention_days: 30,
-            batch_size: 500,
-            flush_interval_ms: 200,
+            // Small batches: a batch of 500 raised the p99 latency and the resident memory at
+            // 3,000 RPS (docs/benchmarks.md); 100 rows per transaction still amortises it.
+            batch_size: 100,
+            flush_interval_ms: 100,
             max_pending: 50_000,
+            writer_priority: WriterPriority::Idle,
         }
     }
 }
@@ -182,6 +202,8 @@ struct RawLogsStore {
     flush_interval_ms: Option<u64>,
     #[serde(default)]
     max_pending: Option<usize>,
+    #[serde(default)]
+    writer_priority: Option<WriterPriority>,
 }
 
 #[derive(Deserialize)]
@@ -262,6 +284,9 @@ fn logs_store(cfg: &mut GatewayConfig, name: &str, v: Value, ctx: &mut LoadCtx<'
     }
     if let Some(n) = raw.max_pending {
         out.max_pending = n;
+    }
+    if let Some(p) = raw.writer_priority {
+        out.writer_priority = p;
     }
     if let Some(c) = raw.config {
         let at = |f: &str| format!("{name}.config.{f}");

@@ -5,11 +5,12 @@
 //! a filter or sort touches lives in `logs` with indexes, and the bulky payload (input messages,
 //! output) lives apart in `log_payloads`, read only for one record or a content search. Writes
 //! never sit on the request path: [`LogWriter`] queues records in memory (bounded) and writes
-//! them in batches from a background task; when the database is slow or down, records wait up
+//! them in batches from a background thread at a lower CPU priority; when the database is slow or down, records wait up
 //! to the bound and past it are dropped and counted — serving is never slowed.
 
 #![warn(missing_docs)]
 
+mod priority;
 mod query;
 mod record;
 mod schema;

@@ -7,6 +7,7 @@
 //! label by default. Extra labels come from `x-bf-prom-<name>` / `x-bf-dim-<name>` request
 //! headers only for names listed in `client.prometheus_labels`.
 
+use std::sync::OnceLock;
 use std::sync::atomic::AtomicU64;
 
 use heimdall_core::{RequestContext, Runtime};
@@ -17,6 +18,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use super::series::SeriesCache;
 
 /// A label set (name, value) pairs.
 pub type Labels = Vec<(String, String)>;
@@ -82,6 +85,8 @@ pub struct Metrics {
     overhead: Histograms,
     log_queue: Gauges,
     log_dropped: Gauges,
+    /// Handles of the per-(provider, model) series every request touches.
+    hot: SeriesCache,
 }
 
 /// Registers families and remembers how each is exposed.
@@ -122,6 +127,38 @@ impl<'r> Describer<'r> {
     }
 }
 
+/// The counter of `family` at the labels `labels()` makes: from `cell` when cached (filled on
+/// first use), else looked up in the family.
+fn counter<N, A>(
+    cell: Option<&OnceLock<Counter<N, A>>>,
+    family: &Family<Labels, Counter<N, A>>,
+    labels: impl FnOnce() -> Labels,
+) -> Counter<N, A>
+where
+    Counter<N, A>: Clone + Default,
+{
+    match cell {
+        Some(c) => c
+            .get_or_init(|| family.get_or_create_owned(&labels()))
+            .clone(),
+        None => family.get_or_create_owned(&labels()),
+    }
+}
+
+/// [`counter`] for histograms.
+fn histogram(
+    cell: Option<&OnceLock<Histogram>>,
+    family: &Histograms,
+    labels: impl FnOnce() -> Labels,
+) -> Histogram {
+    match cell {
+        Some(h) => h
+            .get_or_init(|| family.get_or_create_owned(&labels()))
+            .clone(),
+        None => family.get_or_create_owned(&labels()),
+    }
+}
+
 fn hist(constructor: fn() -> Histogram) -> Histograms {
     Family::new_with_constructor(constructor)
 }
@@ -137,6 +174,7 @@ impl Metrics {
         let m = Self {
             registry: Registry::default(),
             described: Vec::new(),
+            hot: SeriesCache::default(),
             extra_labels,
             http_requests: Counters::default(),
             http_duration: hist(latency_buckets),
@@ -406,22 +444,34 @@ impl Metrics {
             (Some(_), Some(m)) => m.as_str(),
             _ => "none",
         };
-        let l = self.labels(ctx, provider, model);
-        let status = if r.success { "success" } else { "error" };
-        self.requests
-            .get_or_create(&Self::with(l.clone(), "status", status))
-            .inc();
-        if r.success {
-            self.success_requests.get_or_create(&l).inc();
+        let hot = if self.extra_labels.is_empty() {
+            self.hot.get(provider, model)
         } else {
-            self.error_requests.get_or_create(&l).inc();
+            None
+        };
+        let hot = hot.as_deref();
+        // The label vector is built only when a series is not cached yet.
+        let labels = || self.labels(ctx, provider, model);
+        let status = if r.success { "success" } else { "error" };
+        let (requests_cell, outcome_cell) = match hot {
+            Some(s) if r.success => (Some(&s.requests_success), Some(&s.success)),
+            Some(s) => (Some(&s.requests_error), Some(&s.errors)),
+            None => (None, None),
+        };
+        counter(requests_cell, &self.requests, || {
+            Self::with(labels(), "status", status)
+        })
+        .inc();
+        if r.success {
+            counter(outcome_cell, &self.success_requests, labels).inc();
+        } else {
+            counter(outcome_cell, &self.error_requests, labels).inc();
             let kind = r.error_type.as_deref().unwrap_or("unknown");
             self.request_errors
-                .get_or_create(&Self::with(l.clone(), "error_type", kind))
+                .get_or_create(&Self::with(labels(), "error_type", kind))
                 .inc();
         }
-        self.request_duration
-            .get_or_create(&l)
+        histogram(hot.map(|s| &s.duration), &self.request_duration, labels)
             .observe(r.latency_ms / 1000.0);
         self.overhead
             .get_or_create(&Vec::new())
@@ -432,17 +482,32 @@ impl Metrics {
                 .observe(ctx.queue_time.as_secs_f64());
         }
         for a in &ctx.trail {
-            let al = self.labels(ctx, &a.provider, &a.model);
-            let class = format!("{}xx", a.status / 100);
-            self.upstream_requests
-                .get_or_create(&Self::with(al.clone(), "status_class", &class))
+            // The usual attempt: the provider and model that answered, with a 2xx.
+            let same = a.provider == provider && a.model == model;
+            let cached = hot.filter(|_| same);
+            let al = || self.labels(ctx, &a.provider, &a.model);
+            if a.status / 100 == 2 {
+                counter(
+                    cached.map(|s| &s.upstream_2xx),
+                    &self.upstream_requests,
+                    || Self::with(al(), "status_class", "2xx"),
+                )
                 .inc();
-            self.upstream_latency
-                .get_or_create(&al)
-                .observe(a.latency.as_secs_f64());
+            } else {
+                let class = format!("{}xx", a.status / 100);
+                self.upstream_requests
+                    .get_or_create(&Self::with(al(), "status_class", &class))
+                    .inc();
+            }
+            histogram(
+                cached.map(|s| &s.upstream_latency),
+                &self.upstream_latency,
+                al,
+            )
+            .observe(a.latency.as_secs_f64());
             if let Some(kind) = a.error {
                 self.upstream_errors
-                    .get_or_create(&Self::with(al, "error_type", kind))
+                    .get_or_create(&Self::with(al(), "error_type", kind))
                     .inc();
             }
         }
@@ -461,45 +526,51 @@ impl Metrics {
             self.fallbacks.get_or_create(&fl).inc();
         }
         if r.retries > 0 {
-            self.retries.get_or_create(&l).inc_by(r.retries as u64);
+            self.retries
+                .get_or_create(&labels())
+                .inc_by(r.retries as u64);
         }
         if ctx.key_rotations > 0 {
             self.key_rotations
                 .get_or_create(&vec![("provider".to_owned(), provider.to_owned())])
                 .inc_by(u64::from(ctx.key_rotations));
         }
+        counter(hot.map(|s| &s.input_tokens), &self.input_tokens, labels)
+            .inc_by(r.prompt_tokens.max(0) as u64);
+        counter(hot.map(|s| &s.output_tokens), &self.output_tokens, labels)
+            .inc_by(r.completion_tokens.max(0) as u64);
         let tokens = [
             ("input", r.prompt_tokens),
             ("output", r.completion_tokens),
             ("cached", r.cached_tokens),
             ("reasoning", r.reasoning_tokens),
         ];
-        self.input_tokens
-            .get_or_create(&l)
-            .inc_by(r.prompt_tokens.max(0) as u64);
-        self.output_tokens
-            .get_or_create(&l)
-            .inc_by(r.completion_tokens.max(0) as u64);
-        for (kind, n) in tokens {
+        for (i, (kind, n)) in tokens.into_iter().enumerate() {
             if n > 0 {
-                self.tokens
-                    .get_or_create(&Self::with(l.clone(), "type", kind))
-                    .inc_by(n as u64);
+                counter(hot.map(|s| &s.tokens[i]), &self.tokens, || {
+                    Self::with(labels(), "type", kind)
+                })
+                .inc_by(n as u64);
             }
         }
         match cost {
             Some(c) => {
-                self.cost_total.get_or_create(&l).inc_by(c);
-                self.cost_dollars.get_or_create(&l).inc_by(c);
-                self.cost_per_request.get_or_create(&l).observe(c);
+                counter(hot.map(|s| &s.cost_total), &self.cost_total, labels).inc_by(c);
+                counter(hot.map(|s| &s.cost_dollars), &self.cost_dollars, labels).inc_by(c);
+                histogram(
+                    hot.map(|s| &s.cost_per_request),
+                    &self.cost_per_request,
+                    labels,
+                )
+                .observe(c);
             }
             None if r.unpriced => {
-                self.unpriced.get_or_create(&l).inc();
+                counter(hot.map(|s| &s.unpriced), &self.unpriced, labels).inc();
             }
             None => {}
         }
         if let Some(ttft) = r.ttft_ms {
-            self.ttft.get_or_create(&l).observe(ttft / 1000.0);
+            histogram(hot.map(|s| &s.ttft), &self.ttft, labels).observe(ttft / 1000.0);
         }
     }
 

@@ -10,6 +10,7 @@ pub mod api;
 pub mod metrics;
 pub mod otel;
 pub mod record;
+mod series;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -2,7 +2,7 @@
 """Turn the benchmark's raw measurements into the comparison table (bench/run.sh calls it).
 
     report.py record OHA_JSON TARGET RATE CPU_TICKS HWM_KB   -> one JSON line
-    report.py table RESULTS_JSONL TTFB_NGINX TTFB_HEIMDALL   -> markdown
+    report.py table RESULTS_JSONL TTFB   -> markdown
 
 Ratios are taken within one run (the machine is shared and noisy): added latency is a target's
 p50 minus the direct p50 at the same rate; CPU is the target process's user+system time per
@@ -46,6 +46,9 @@ def record(path, target, rate, ticks, hwm_kb):
         "rps": summary.get("requestsPerSec"),
         "cpu_us_per_req": (cpu_s * 1e6 / ok) if ok else None,
         "hwm_mb": int(hwm_kb) / 1024.0,
+        # What the failures were (status codes other than 2xx, and oha's error kinds).
+        "failures": {**{k: v for k, v in codes.items() if not str(k).startswith("2")},
+                     **data.get("errorDistribution", {})},
     }))
 
 
@@ -58,12 +61,12 @@ def ttfb(path):
     rows = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) >= 6 and cells[0] in ("direct", "heimdall"):
+        if len(cells) >= 6 and cells[0] in ("direct", "nginx", "heimdall"):
             rows[cells[0]] = cells
     return rows
 
 
-def table(results, ttfb_nginx, ttfb_heimdall):
+def table(results, ttfb_path):
     rows = [json.loads(l) for l in open(results) if l.strip()]
     by = {(r["target"], str(r["rate"])): r for r in rows}
     cpu = platform.processor() or ""
@@ -106,6 +109,9 @@ def table(results, ttfb_nginx, ttfb_heimdall):
             cpu_ratio = (h["cpu_us_per_req"] / n["cpu_us_per_req"]) if n["cpu_us_per_req"] else None
             ratio_lines.append(f"| {rate} | {variant} | {fmt(na)} | {fmt(ha)} | {fmt(ha / na if na > 0 else None, 2)} | "
                                f"{fmt(h['p99'])} | {h['success']*100:.2f}% | {fmt(cpu_ratio, 2)} |")
+    failures = [f"{r['target']} at {r['rate']}: {r['failures']}" for r in rows if r.get("failures")]
+    if failures:
+        out.append("\nFailures: " + "; ".join(failures))
     out.append("\n**Budget view (same run)**\n")
     out.append("| rate | Heimdall | nginx added p50 ms | Heimdall added p50 ms | Heimdall/nginx added | Heimdall p99 ms | Heimdall success | CPU Heimdall/nginx |")
     out.append("|---|---|---|---|---|---|---|---|")
@@ -119,14 +125,13 @@ def table(results, ttfb_nginx, ttfb_heimdall):
         if r and r["rps"]:
             out.append(f"| {t} | {r['rps']:.0f} | {fmt(r['rps'] / d['rps'] if d else None, 2)} | "
                        f"{fmt(r['rps'] / n['rps'] if n else None, 2)} | {fmt(r['cpu_us_per_req'], 1)} |")
-    out.append("\n**Streaming (8 chunks, 5 ms apart; 300 requests, sequential)**\n")
+    out.append("\n**Streaming (8 chunks, 5 ms apart; 300 requests per target, sequential, interleaved)**\n")
     out.append("| target | TTFB p50 ms | p90 | p99 | total p50 ms | added TTFB p50 ms |")
     out.append("|---|---|---|---|---|---|")
-    tn, th = ttfb(ttfb_nginx), ttfb(ttfb_heimdall)
-    # Each target's added TTFB is taken against the direct requests interleaved with its own.
-    for name, rowset, key in (("direct", th, "direct"), ("nginx", tn, "heimdall"), ("heimdall", th, "heimdall")):
-        c = rowset.get(key)
-        base = rowset.get("direct")
+    rows_t = ttfb(ttfb_path)
+    base = rows_t.get("direct")
+    for name in ("direct", "nginx", "heimdall"):
+        c = rows_t.get(name)
         if c:
             added = float(c[2]) - float(base[2]) if base and name != "direct" else None
             out.append(f"| {name} | {c[2]} | {c[3]} | {c[4]} | {c[5]} | {fmt(added) if added is not None else ''} |")
@@ -137,6 +142,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "record":
         record(*sys.argv[2:7])
     elif sys.argv[1] == "table":
-        table(*sys.argv[2:5])
+        table(*sys.argv[2:4])
     else:
         sys.exit(f"unknown command {sys.argv[1]}")

@@ -160,15 +160,13 @@ run_closed nginx "http://127.0.0.1:$nginx_port/v1/chat/completions" "$work/direc
 run_closed heimdall "http://127.0.0.1:$gw_port/v1/chat/completions" "$work/gateway.json" "$gw_pid"
 run_closed heimdall-nolog "http://127.0.0.1:$gw2_port/v1/chat/completions" "$work/gateway.json" "$gw2_pid"
 
-# Streaming time to first chunk: 8 chunks, 5 ms apart.
-taskset -c 1 python3 bench/ttfb.py --direct "http://127.0.0.1:$mock_port/v1" --gateway "http://127.0.0.1:$nginx_port/v1" \
-  --model-direct 'gpt-4o;chunks=8;chunk_delay_ms=5' --model-gateway 'gpt-4o;chunks=8;chunk_delay_ms=5' -n 300 \
-  >"$work/ttfb-nginx.txt"
-taskset -c 1 python3 bench/ttfb.py --direct "http://127.0.0.1:$mock_port/v1" --gateway "http://127.0.0.1:$gw_port/v1" \
+# Streaming time to first chunk: 8 chunks, 5 ms apart; direct, nginx and Heimdall interleaved.
+taskset -c 1 python3 bench/ttfb.py --direct "http://127.0.0.1:$mock_port/v1" --nginx "http://127.0.0.1:$nginx_port/v1" \
+  --gateway "http://127.0.0.1:$gw_port/v1" \
   --model-direct 'gpt-4o;chunks=8;chunk_delay_ms=5' --model-gateway 'mock/gpt-4o;chunks=8;chunk_delay_ms=5' -n 300 \
-  >"$work/ttfb-heimdall.txt"
+  >"$work/ttfb.txt"
 
 mkdir -p bench/results
 out="bench/results/$(date -u +%Y%m%dT%H%M%SZ).md"
-python3 bench/report.py table "$work/results.jsonl" "$work/ttfb-nginx.txt" "$work/ttfb-heimdall.txt" | tee "$out"
+python3 bench/report.py table "$work/results.jsonl" "$work/ttfb.txt" | tee "$out"
 echo "written: $out"

@@ -661,3 +661,93 @@ pub fn to_prometheus_text(openmetrics: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use heimdall_core::Operation;
+
+    use super::*;
+
+    fn exposition(m: &Metrics) -> String {
+        let mut om = String::new();
+        encode(&mut om, &m.registry).unwrap();
+        om
+    }
+
+    fn finished(success: bool) -> LogRecord {
+        LogRecord {
+            provider: Some("p".into()),
+            model: Some("m".into()),
+            success,
+            status: if success { 200 } else { 502 },
+            error_type: (!success).then(|| "upstream_server_error".to_owned()),
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            latency_ms: 12.0,
+            ..LogRecord::default()
+        }
+    }
+
+    /// The cached series count into the same series the families expose, for both outcomes,
+    /// with and without client-chosen extra labels (which bypass the cache).
+    #[test]
+    fn cached_series_count_like_the_families() {
+        for extra in [vec![], vec!["team".to_owned()]] {
+            let m = Metrics::new("t", extra.clone());
+            let mut ctx = RequestContext::new("r".into(), Operation::Chat, "p/m".into());
+            ctx.headers.insert("x-bf-prom-team".into(), "a".into());
+            for _ in 0..3 {
+                m.record(&ctx, &finished(true), Some(0.5));
+            }
+            m.record(&ctx, &finished(false), None);
+            let text = exposition(&m);
+            let team = if extra.is_empty() { "" } else { ",team=\"a\"" };
+            for (series, value) in [
+                (
+                    format!(
+                        "t_requests_total{{provider=\"p\",model=\"m\"{team},status=\"success\"}}"
+                    ),
+                    "3",
+                ),
+                (
+                    format!(
+                        "t_requests_total{{provider=\"p\",model=\"m\"{team},status=\"error\"}}"
+                    ),
+                    "1",
+                ),
+                (
+                    format!("t_success_requests_total{{provider=\"p\",model=\"m\"{team}}}"),
+                    "3",
+                ),
+                (
+                    format!("t_error_requests_total{{provider=\"p\",model=\"m\"{team}}}"),
+                    "1",
+                ),
+                (
+                    format!("t_input_tokens_total{{provider=\"p\",model=\"m\"{team}}}"),
+                    "40",
+                ),
+                (
+                    format!("t_tokens_total{{provider=\"p\",model=\"m\"{team},type=\"output\"}}"),
+                    "20",
+                ),
+                (
+                    format!("t_cost_total{{provider=\"p\",model=\"m\"{team}}}"),
+                    "1.5",
+                ),
+                (
+                    format!("t_request_duration_seconds_count{{provider=\"p\",model=\"m\"{team}}}"),
+                    "4",
+                ),
+            ] {
+                let line = format!("{series} {value}");
+                assert!(
+                    text.lines().any(|l| l == line),
+                    "missing `{line}` in\n{text}"
+                );
+            }
+        }
+    }
+}

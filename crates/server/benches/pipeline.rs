@@ -1,0 +1,182 @@
+//! Micro-benchmarks of the gateway's own work per request, without sockets: decoding an OpenAI
+//! request and encoding it again, and the whole in-process path of `POST /v1/chat/completions`
+//! — router, body decode and validation, engine (routing, key selection, deadlines, retries
+//! bookkeeping), the plugin chain (the request logger: record, metrics, log line) and the JSON
+//! or SSE encoding of the answer — against a provider that answers at once from memory.
+//!
+//! Why: the side-by-side benchmark (`bench/run.sh`) measures the gateway with its sockets; these
+//! isolate what the code costs so a change to it shows up without the kernel's noise.
+//! `cargo bench -p heimdall-server --bench pipeline`; CI runs each once as a smoke test
+//! (`cargo test --workspace --benches`).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::body::Body;
+use divan::{Bencher, black_box};
+use heimdall_config::{ConfigFormat, KeyConfig, parse_str};
+use heimdall_core::{Gateway, Pipeline, Plugin, Runtime};
+use heimdall_providers::provider::{ChatStream, Provider};
+use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
+use heimdall_schema::error::GatewayError;
+use heimdall_schema::models::Model;
+use heimdall_server::observe::{Observability, RequestLogger};
+use heimdall_server::{AppState, router};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+fn main() {
+    divan::main();
+}
+
+/// A ~1 KB chat request, as the side-by-side benchmark sends it.
+fn body(stream: bool) -> String {
+    serde_json::json!({
+        "model": "bench/gpt-4o",
+        "stream": stream,
+        "messages": [{"role": "user", "content": "x".repeat(900)}]
+    })
+    .to_string()
+}
+
+/// Answers from memory: one response, or a stream of `CHUNKS` chunks and a usage chunk.
+struct InstantProvider {
+    response: ChatResponse,
+    chunk: ChatChunk,
+    usage: ChatChunk,
+}
+
+const CHUNKS: usize = 8;
+
+#[async_trait]
+impl Provider for InstantProvider {
+    fn name(&self) -> &str {
+        "bench"
+    }
+
+    async fn chat(
+        &self,
+        _key: Option<&KeyConfig>,
+        _req: &ChatRequest,
+    ) -> Result<ChatResponse, GatewayError> {
+        Ok(self.response.clone())
+    }
+
+    async fn chat_stream(
+        &self,
+        _key: Option<&KeyConfig>,
+        _req: &ChatRequest,
+    ) -> Result<ChatStream, GatewayError> {
+        let chunks = std::iter::repeat_n(self.chunk.clone(), CHUNKS).chain([self.usage.clone()]);
+        Ok(Box::pin(futures::stream::iter(chunks.map(Ok))))
+    }
+
+    async fn list_models(&self, _key: Option<&KeyConfig>) -> Result<Vec<Model>, GatewayError> {
+        Ok(Vec::new())
+    }
+}
+
+fn provider() -> InstantProvider {
+    InstantProvider {
+        response: serde_json::from_str(
+            r#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"gpt-4o",
+            "choices":[{"index":0,"message":{"role":"assistant","content":"Hello from the bench provider. This answer is short."},
+            "finish_reason":"stop","logprobs":null}],
+            "usage":{"prompt_tokens":230,"completion_tokens":12,"total_tokens":242}}"#,
+        )
+        .unwrap(),
+        chunk: serde_json::from_str(
+            r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o",
+            "choices":[{"index":0,"delta":{"content":"Hello "},"finish_reason":null}]}"#,
+        )
+        .unwrap(),
+        usage: serde_json::from_str(
+            r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o",
+            "choices":[],"usage":{"prompt_tokens":230,"completion_tokens":8,"total_tokens":238}}"#,
+        )
+        .unwrap(),
+    }
+}
+
+/// The router as `heimdall serve` builds it (request logger in the plugin chain, metrics on,
+/// no database: the writer's queue push is the only part of logging left out).
+fn app() -> axum::Router {
+    let json = r#"{"providers": {"bench": {"type": "custom",
+        "keys": [{"name": "k", "value": "sk-bench", "models": [], "weight": 1}],
+        "network_config": {"base_url": "http://127.0.0.1:9/v1"}}}}"#;
+    let env: std::collections::BTreeMap<String, String> = Default::default();
+    let config = parse_str(json, ConfigFormat::Json, &env).unwrap().config;
+    let observability = Arc::new(Observability::new(&config, None));
+    let logger: Arc<dyn Plugin> = Arc::new(RequestLogger(Arc::clone(&observability)));
+    let pc = config.providers["bench"].clone();
+    let runtime = Runtime::with_providers(
+        config,
+        vec![(pc, Arc::new(provider()) as Arc<dyn Provider>)],
+        Pipeline::new(vec![logger]),
+    );
+    router(AppState {
+        gateway: Arc::new(Gateway::new(runtime)),
+        body_limit: 10 * 1024 * 1024,
+        observability,
+    })
+}
+
+/// Decode the 1 KB request into the canonical type and encode it again (what an upstream
+/// request costs before the network).
+#[divan::bench]
+fn request_parse_and_reserialise(bencher: Bencher) {
+    let raw = body(false);
+    bencher.bench(|| {
+        let req: ChatRequest =
+            heimdall_server::body::decode_json(black_box(raw.as_bytes())).unwrap();
+        black_box(serde_json::to_vec(&req).unwrap())
+    });
+}
+
+/// One non-streamed chat completion through the whole in-process path.
+#[divan::bench]
+fn chat_completion_in_process(bencher: Bencher) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = app();
+    let raw = body(false);
+    bencher.bench_local(|| {
+        rt.block_on(async {
+            let request = http::Request::post("/v1/chat/completions")
+                .header("content-type", "application/json")
+                .body(Body::from(raw.clone()))
+                .unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 200);
+            black_box(response.into_body().collect().await.unwrap().to_bytes())
+        })
+    });
+}
+
+/// One streamed chat completion (8 chunks and usage) through the whole in-process path,
+/// reading every SSE frame.
+#[divan::bench]
+fn chat_stream_in_process(bencher: Bencher) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = app();
+    let raw = body(true);
+    bencher.bench_local(|| {
+        rt.block_on(async {
+            let request = http::Request::post("/v1/chat/completions")
+                .header("content-type", "application/json")
+                .body(Body::from(raw.clone()))
+                .unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 200);
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            assert!(bytes.ends_with(b"data: [DONE]\n\n"));
+            black_box(bytes)
+        })
+    });
+}

@@ -1,0 +1,93 @@
+//! The log writer's own thread: records reach the database, and on Linux the thread (and the
+//! SQLite threads it starts) runs at the configured lower CPU priority.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use heimdall_config::{LogsStoreConfig, WriterPriority};
+use heimdall_store::LogWriter;
+
+/// Scheduling policy (field 41 of `/proc/<tid>/stat`) of this process's threads named `name`.
+#[cfg(target_os = "linux")]
+fn policies_of(prefix: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let path = task.unwrap().path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if !comm.trim().starts_with(prefix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap();
+        // Fields after the `(comm)`: state is field 3, so policy (41) is index 38.
+        let rest = stat.rsplit(')').next().unwrap();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        out.push(fields[38].parse().unwrap());
+    }
+    out
+}
+
+#[tokio::test]
+async fn writes_from_its_own_thread_at_idle_priority() {
+    let (store, _dir) = sqlite().await;
+    let cfg = LogsStoreConfig {
+        batch_size: 50,
+        flush_interval_ms: 10,
+        writer_priority: WriterPriority::Idle,
+        ..LogsStoreConfig::default()
+    };
+    let (writer, task) = LogWriter::start(store.clone(), &cfg);
+    for i in 0..120 {
+        assert!(writer.log(record(i)));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while store.count().await.unwrap() < 120 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "records not written"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        const SCHED_IDLE: u32 = 5;
+        // Every writer in this process (the tests run side by side) is at SCHED_IDLE.
+        let writer_threads = policies_of("heimdall-log-wr");
+        assert!(!writer_threads.is_empty(), "the writer has its own thread");
+        assert!(
+            writer_threads.iter().all(|p| *p == SCHED_IDLE),
+            "writer threads at SCHED_IDLE: {writer_threads:?}"
+        );
+    }
+    writer.shutdown();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the writer drains and stops")
+        .unwrap();
+    assert_eq!(store.count().await.unwrap(), 120);
+}
+
+#[tokio::test]
+async fn shutdown_writes_what_is_queued() {
+    let (store, _dir) = sqlite().await;
+    let cfg = LogsStoreConfig {
+        batch_size: 1000,
+        // Longer than the test: only the shutdown drain can write these.
+        flush_interval_ms: 60_000,
+        writer_priority: WriterPriority::Idle,
+        ..LogsStoreConfig::default()
+    };
+    let (writer, task) = LogWriter::start(store.clone(), &cfg);
+    for i in 0..30 {
+        assert!(writer.log(record(i)));
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    writer.shutdown();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the writer drains and stops")
+        .unwrap();
+    assert_eq!(store.count().await.unwrap(), 30);
+}

@@ -126,8 +126,8 @@ if [ "$mode" = soak ]; then
   {
     echo "Soak: Heimdall (defaults, request log on) at 1000 RPS for $minutes min, $(date -u +%F)"
     echo
-    echo "| minute | requests | success | p50 ms | p99 ms | RSS MB | log DB MB |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "| minute | requests | success | p50 ms | p99 ms | RSS MB | log DB MB | failures |"
+    echo "|---|---|---|---|---|---|---|---|"
   } | tee "$out"
   for m in $(seq 1 "$minutes"); do
     taskset -c 1 oha --no-tui --output-format json -z 60s -q 1000 -c 64 --latency-correction \
@@ -141,8 +141,9 @@ d = json.load(open(sys.argv[1])); p = d["latencyPercentiles"]
 codes = d.get("statusCodeDistribution", {})
 ok = sum(int(v) for k, v in codes.items() if str(k).startswith("2"))
 total = sum(int(v) for v in codes.values()) + sum(int(v) for v in d.get("errorDistribution", {}).values())
+fails = {**{k: v for k, v in codes.items() if not str(k).startswith("2")}, **d.get("errorDistribution", {})}
 print(f"| {sys.argv[2]} | {total} | {100 * ok / max(total, 1):.3f}% | {p['p50'] * 1000:.3f} | "
-      f"{p['p99'] * 1000:.3f} | {int(sys.argv[3]) / 1024:.1f} | {int(sys.argv[4]) / 1024:.0f} |")
+      f"{p['p99'] * 1000:.3f} | {int(sys.argv[3]) / 1024:.1f} | {int(sys.argv[4]) / 1024:.0f} | {fails or ''} |")
 PY
   done
   echo "written: $out"

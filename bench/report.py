@@ -20,6 +20,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # "heimdall" runs the defaults (request log on: SQLite, content kept); "heimdall-nolog" the same
 # with `client.enable_logging: false`, to show what the log costs.
 TARGETS = ("direct", "nginx", "heimdall", "heimdall-nolog")
+ABORTED = "aborted due to deadline"
 
 
 def record(path, target, rate, ticks, hwm_kb):
@@ -29,8 +30,10 @@ def record(path, target, rate, ticks, hwm_kb):
     pct = data.get("latencyPercentiles", {})
     codes = data.get("statusCodeDistribution", {})
     ok = sum(int(v) for k, v in codes.items() if str(k).startswith("2"))
-    total = sum(int(v) for v in codes.values()) + sum(
-        int(v) for v in data.get("errorDistribution", {}).values())
+    # Requests still in flight when the load generator's own run time ends are cut by oha
+    # ("aborted due to deadline"): not answered wrongly by the target, so not counted.
+    errors = {k: v for k, v in data.get("errorDistribution", {}).items() if k != ABORTED}
+    total = sum(int(v) for v in codes.values()) + sum(int(v) for v in errors.values())
     ms = lambda v: None if v is None else float(v) * 1000.0
     cpu_s = int(ticks) / CLK_TCK
     print(json.dumps({
@@ -47,8 +50,8 @@ def record(path, target, rate, ticks, hwm_kb):
         "cpu_us_per_req": (cpu_s * 1e6 / ok) if ok else None,
         "hwm_mb": int(hwm_kb) / 1024.0,
         # What the failures were (status codes other than 2xx, and oha's error kinds).
-        "failures": {**{k: v for k, v in codes.items() if not str(k).startswith("2")},
-                     **data.get("errorDistribution", {})},
+        "failures": {**{k: v for k, v in codes.items() if not str(k).startswith("2")}, **errors},
+        "aborted_at_end": int(data.get("errorDistribution", {}).get(ABORTED, 0)),
     }))
 
 
@@ -112,6 +115,9 @@ def table(results, ttfb_path):
     failures = [f"{r['target']} at {r['rate']}: {r['failures']}" for r in rows if r.get("failures")]
     if failures:
         out.append("\nFailures: " + "; ".join(failures))
+    aborted = sum(r.get("aborted_at_end", 0) for r in rows)
+    out.append(f"\n({aborted} requests in flight when the load generator's run ended were cut by it "
+               "and are not counted.)")
     out.append("\n**Budget view (same run)**\n")
     out.append("| rate | Heimdall | nginx added p50 ms | Heimdall added p50 ms | Heimdall/nginx added | Heimdall p99 ms | Heimdall success | CPU Heimdall/nginx |")
     out.append("|---|---|---|---|---|---|---|---|")

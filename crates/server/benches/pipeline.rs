@@ -134,49 +134,39 @@ fn request_parse_and_reserialise(bencher: Bencher) {
     });
 }
 
+/// Send `raw` to `/v1/chat/completions` in process and read the whole answer.
+async fn call(app: &axum::Router, raw: &str) -> axum::body::Bytes {
+    let request = http::Request::post("/v1/chat/completions")
+        .header("content-type", "application/json")
+        .body(Body::from(raw.to_owned()))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.into_body().collect().await.unwrap().to_bytes()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// One non-streamed chat completion through the whole in-process path.
 #[divan::bench]
 fn chat_completion_in_process(bencher: Bencher) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let app = app();
-    let raw = body(false);
-    bencher.bench_local(|| {
-        rt.block_on(async {
-            let request = http::Request::post("/v1/chat/completions")
-                .header("content-type", "application/json")
-                .body(Body::from(raw.clone()))
-                .unwrap();
-            let response = app.clone().oneshot(request).await.unwrap();
-            assert_eq!(response.status(), 200);
-            black_box(response.into_body().collect().await.unwrap().to_bytes())
-        })
-    });
+    let (rt, app, raw) = (runtime(), app(), body(false));
+    bencher.bench_local(|| black_box(rt.block_on(call(&app, &raw))));
 }
 
 /// One streamed chat completion (8 chunks and usage) through the whole in-process path,
 /// reading every SSE frame.
 #[divan::bench]
 fn chat_stream_in_process(bencher: Bencher) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let app = app();
-    let raw = body(true);
+    let (rt, app, raw) = (runtime(), app(), body(true));
     bencher.bench_local(|| {
-        rt.block_on(async {
-            let request = http::Request::post("/v1/chat/completions")
-                .header("content-type", "application/json")
-                .body(Body::from(raw.clone()))
-                .unwrap();
-            let response = app.clone().oneshot(request).await.unwrap();
-            assert_eq!(response.status(), 200);
-            let bytes = response.into_body().collect().await.unwrap().to_bytes();
-            assert!(bytes.ends_with(b"data: [DONE]\n\n"));
-            black_box(bytes)
-        })
+        let bytes = rt.block_on(call(&app, &raw));
+        assert!(bytes.ends_with(b"data: [DONE]\n\n"));
+        black_box(bytes)
     });
 }

@@ -49,6 +49,10 @@ pub struct LogWriter {
     stats: Arc<WriterStats>,
     shutdown: Arc<Notify>,
     store: Arc<OnceLock<LogStore>>,
+    /// How to open the store (absent when the writer was given an open one).
+    open: Option<Arc<(LogsStoreConfig, PathBuf)>>,
+    /// The query API's own pool (see [`LogWriter::reader`]).
+    reader: Arc<tokio::sync::OnceCell<LogStore>>,
 }
 
 impl LogWriter {
@@ -70,6 +74,7 @@ impl LogWriter {
         open: Option<(LogsStoreConfig, PathBuf)>,
         cfg: &LogsStoreConfig,
     ) -> (Self, JoinHandle<()>) {
+        let open_cfg = open.clone();
         let (tx, rx) = mpsc::channel(cfg.max_pending.max(1));
         let stats = Arc::new(WriterStats::default());
         let shutdown = Arc::new(Notify::new());
@@ -90,14 +95,39 @@ impl LogWriter {
                 stats,
                 shutdown,
                 store,
+                open: open_cfg.map(Arc::new),
+                reader: Arc::new(tokio::sync::OnceCell::new()),
             },
             handle,
         )
     }
 
-    /// The store, once it is open (the query API reads through it).
+    /// The writer's store, once it is open.
     pub fn store(&self) -> Option<&LogStore> {
         self.store.get()
+    }
+
+    /// The store the query API reads through, once the writer's is open (so migrations are
+    /// done): its own pool, opened on the caller's runtime. Why not the writer's pool: that
+    /// pool's connections are driven by the writer's thread, which runs at a lower priority —
+    /// under load, queries would wait on it. A writer given an open store shares that one.
+    pub async fn reader(&self) -> Option<&LogStore> {
+        let writer_store = self.store.get()?;
+        let Some(open) = &self.open else {
+            return Some(writer_store);
+        };
+        let (cfg, dir) = &**open;
+        match self
+            .reader
+            .get_or_try_init(|| LogStore::open(cfg, dir))
+            .await
+        {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "log store not readable yet");
+                None
+            }
+        }
     }
 
     /// Queue a record; never waits. Returns false (and counts a drop) when the queue is full.

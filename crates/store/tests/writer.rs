@@ -91,3 +91,33 @@ async fn shutdown_writes_what_is_queued() {
         .unwrap();
     assert_eq!(store.count().await.unwrap(), 30);
 }
+
+#[tokio::test]
+async fn the_query_api_reads_through_its_own_pool_once_the_writer_opened_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogsStoreConfig {
+        batch_size: 50,
+        flush_interval_ms: 10,
+        writer_priority: WriterPriority::Idle,
+        ..LogsStoreConfig::default()
+    };
+    let (writer, task) = LogWriter::connect(&cfg, dir.path().to_path_buf());
+    for i in 0..40 {
+        assert!(writer.log(record(i)));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(reader) = writer.reader().await
+            && reader.count().await.unwrap() == 40
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "records not readable");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    writer.shutdown();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the writer drains and stops")
+        .unwrap();
+}

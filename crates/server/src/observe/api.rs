@@ -32,18 +32,17 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn store_of(state: &AppState) -> Result<&LogStore, ApiError> {
-    state
-        .observability
-        .writer
-        .as_ref()
-        .and_then(|w| w.store())
-        .ok_or_else(|| ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            kind: "logs_unavailable",
-            message: "request logging is disabled, or its store is not reachable yet".to_owned(),
-            param: None,
-        })
+async fn store_of(state: &AppState) -> Result<&LogStore, ApiError> {
+    let store = match &state.observability.writer {
+        Some(w) => w.reader().await,
+        None => None,
+    };
+    store.ok_or_else(|| ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        kind: "logs_unavailable",
+        message: "request logging is disabled, or its store is not reachable yet".to_owned(),
+        param: None,
+    })
 }
 
 fn query_of(params: &BTreeMap<String, String>) -> Result<LogQuery, ApiError> {
@@ -70,7 +69,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let store = store_of(&state)?;
+    let store = store_of(&state).await?;
     let q = query_of(&params)?;
     let page = store.query(&q).await.map_err(|e| db_error(&e))?;
     Ok(Json(page).into_response())
@@ -81,7 +80,7 @@ pub async fn stats(
     State(state): State<AppState>,
     Query(mut params): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let store = store_of(&state)?;
+    let store = store_of(&state).await?;
     for page_only in ["limit", "offset", "sort_by", "order"] {
         params.remove(page_only);
     }
@@ -95,7 +94,7 @@ pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let store = store_of(&state)?;
+    let store = store_of(&state).await?;
     match store.get(&id).await.map_err(|e| db_error(&e))? {
         Some(r) => Ok(Json(r).into_response()),
         None => Err(ApiError {

@@ -112,7 +112,10 @@ async fn the_query_api_reads_through_its_own_pool_once_the_writer_opened_the_sto
         {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "records not readable");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "records not readable"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     writer.shutdown();

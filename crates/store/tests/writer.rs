@@ -29,13 +29,41 @@ fn policies_of(prefix: &str) -> Vec<u32> {
     out
 }
 
+/// The writer thread runs at `SCHED_IDLE`. Only the policy is checked: whether an idle thread
+/// gets the CPU soon depends on the machine (a saturated CI runner may starve it).
+#[cfg(target_os = "linux")]
 #[tokio::test]
-async fn writes_from_its_own_thread_at_idle_priority() {
+async fn the_writer_thread_runs_at_idle_priority() {
+    let (store, _dir) = sqlite().await;
+    let cfg = LogsStoreConfig {
+        writer_priority: WriterPriority::Idle,
+        ..LogsStoreConfig::default()
+    };
+    let (writer, _task) = LogWriter::start(store, &cfg);
+    const SCHED_IDLE: u32 = 5;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let policies = policies_of("heimdall-log-wr");
+        if !policies.is_empty() && policies.contains(&SCHED_IDLE) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no writer thread at SCHED_IDLE: {policies:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    writer.shutdown();
+}
+
+/// Records reach the database from the writer's thread, and shutdown drains it.
+#[tokio::test]
+async fn writes_from_its_own_thread() {
     let (store, _dir) = sqlite().await;
     let cfg = LogsStoreConfig {
         batch_size: 50,
         flush_interval_ms: 10,
-        writer_priority: WriterPriority::Idle,
+        writer_priority: WriterPriority::Normal,
         ..LogsStoreConfig::default()
     };
     let (writer, task) = LogWriter::start(store.clone(), &cfg);
@@ -49,17 +77,6 @@ async fn writes_from_its_own_thread_at_idle_priority() {
             "records not written"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    #[cfg(target_os = "linux")]
-    {
-        const SCHED_IDLE: u32 = 5;
-        // Every writer in this process (the tests run side by side) is at SCHED_IDLE.
-        let writer_threads = policies_of("heimdall-log-wr");
-        assert!(!writer_threads.is_empty(), "the writer has its own thread");
-        assert!(
-            writer_threads.iter().all(|p| *p == SCHED_IDLE),
-            "writer threads at SCHED_IDLE: {writer_threads:?}"
-        );
     }
     writer.shutdown();
     tokio::time::timeout(Duration::from_secs(10), task)
@@ -76,7 +93,7 @@ async fn shutdown_writes_what_is_queued() {
         batch_size: 1000,
         // Longer than the test: only the shutdown drain can write these.
         flush_interval_ms: 60_000,
-        writer_priority: WriterPriority::Idle,
+        writer_priority: WriterPriority::Normal,
         ..LogsStoreConfig::default()
     };
     let (writer, task) = LogWriter::start(store.clone(), &cfg);
@@ -98,10 +115,14 @@ async fn the_query_api_reads_through_its_own_pool_once_the_writer_opened_the_sto
     let cfg = LogsStoreConfig {
         batch_size: 50,
         flush_interval_ms: 10,
-        writer_priority: WriterPriority::Idle,
+        // The fixtures are dated 2023: retention would delete them as soon as the store opens.
+        retention_days: 0,
+        writer_priority: WriterPriority::Normal,
         ..LogsStoreConfig::default()
     };
     let (writer, task) = LogWriter::connect(&cfg, dir.path().to_path_buf());
+    // (Normal priority: this test is about the reader pool; on a saturated CI machine an idle
+    // writer may not get the CPU within the deadline.)
     for i in 0..40 {
         assert!(writer.log(record(i)));
     }

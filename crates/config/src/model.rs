@@ -242,7 +242,13 @@ pub struct NetworkConfig {
     /// Ceiling for a client's `x-bf-request-timeout`; `None` = the larger of
     /// `default_request_timeout` and 600 s.
     pub max_request_timeout: Option<Duration>,
+    /// Largest upstream answer read (a whole body, or one stream event), in bytes: a larger
+    /// one is a 502, never buffered.
+    pub max_response_bytes: usize,
 }
+
+/// The default response cap: far above any real completion, well below what hurts.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
 impl NetworkConfig {
     /// Time allowed for a stream's first chunk.
@@ -287,6 +293,7 @@ impl Default for NetworkConfig {
             first_byte_timeout: None,
             stream_idle_timeout: None,
             max_request_timeout: None,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }

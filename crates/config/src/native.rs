@@ -157,6 +157,8 @@ struct RawNetwork {
     stream_idle_timeout_in_seconds: Option<f64>,
     #[serde(default)]
     max_request_timeout_in_seconds: Option<f64>,
+    #[serde(default)]
+    max_response_size_mb: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -324,6 +326,19 @@ fn provider(name: &str, p: RawProvider, ctx: &mut LoadCtx<'_>) -> Option<Provide
         }
         if let Some(s) = n.key_cooldown_in_seconds {
             network.key_cooldown = Duration::from_secs(s);
+        }
+        if let Some(mb) = n.max_response_size_mb {
+            if mb.is_finite() && mb > 0.0 && mb <= 4096.0 {
+                // Bounded above, so the product fits a usize.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let bytes = (mb * 1024.0 * 1024.0) as usize;
+                network.max_response_bytes = bytes.max(1);
+            } else {
+                ctx.issue(
+                    format!("{npath}.max_response_size_mb"),
+                    "must be a number of megabytes above 0 and at most 4096",
+                );
+            }
         }
         let mut seconds = |field: &str, v: Option<f64>| -> Option<Duration> {
             let v = v?;

@@ -7,6 +7,7 @@
 //! failure and the client never sees a half-started stream. After the first chunk, failures
 //! travel in-band, and silence longer than the idle deadline ends the stream with an error.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -35,24 +36,29 @@ pub(crate) enum UpstreamReply {
 impl UpstreamReply {
     /// Keep the provider slot for as long as the upstream is busy (until a stream ends), and
     /// bound the silence between chunks.
-    fn guarded(self, slot: OwnedSemaphorePermit, idle: Duration, provider: &str) -> Self {
+    /// Mid-stream errors are scrubbed of the provider's secrets like any other upstream error.
+    fn guarded(self, slot: OwnedSemaphorePermit, idle: Duration, entry: &ProviderEntry) -> Self {
         fn guard<C: Send + 'static>(
             s: BoxChunkStream<C>,
             slot: OwnedSemaphorePermit,
             idle: Duration,
-            provider: &str,
+            entry: &ProviderEntry,
         ) -> BoxChunkStream<C> {
-            let s = with_idle_timeout(s, idle, provider.to_owned());
+            let s = with_idle_timeout(s, idle, entry.config.name.clone());
+            let redactor = Arc::clone(&entry.redactor);
             Box::pin(s.map(move |item| {
                 let _slot = &slot;
-                item
+                item.map_err(|mut e| {
+                    redactor.scrub_error(&mut e);
+                    e
+                })
             }))
         }
         match self {
             Self::Full(r) => Self::Full(r),
-            Self::ChatStream(first, s) => Self::ChatStream(first, guard(s, slot, idle, provider)),
+            Self::ChatStream(first, s) => Self::ChatStream(first, guard(s, slot, idle, entry)),
             Self::CompletionStream(first, s) => {
-                Self::CompletionStream(first, guard(s, slot, idle, provider))
+                Self::CompletionStream(first, guard(s, slot, idle, entry))
             }
         }
     }
@@ -223,7 +229,10 @@ pub(crate) async fn attempt_with_retries(
                 .map(|s| s.begin());
             let call = heimdall_providers::http::with_traceparent(
                 traceparent,
-                call_once(entry.provider.as_ref(), key, req, ctx.stream),
+                heimdall_providers::http::with_response_cap(
+                    network.max_response_bytes,
+                    call_once(entry.provider.as_ref(), key, req, ctx.stream),
+                ),
             );
             match tokio::time::timeout(limit, call).await {
                 Ok(r) => r,
@@ -238,6 +247,11 @@ pub(crate) async fn attempt_with_retries(
                 )),
             }
         };
+        // The attempt boundary: nothing an upstream sent back leaves it with a key inside.
+        let result = result.map_err(|mut e| {
+            entry.redactor.scrub_error(&mut e);
+            e
+        });
         let elapsed = started.elapsed();
         ctx.upstream_time += elapsed;
         ctx.trail.push(AttemptRecord {
@@ -255,7 +269,7 @@ pub(crate) async fn attempt_with_retries(
         let e = match result {
             Ok(reply) => {
                 record_outcome(entry, index, Ok(elapsed), health);
-                return Ok(reply.guarded(slot, limits.idle, &entry.config.name));
+                return Ok(reply.guarded(slot, limits.idle, entry));
             }
             Err(e) => e,
         };
@@ -268,7 +282,7 @@ pub(crate) async fn attempt_with_retries(
         if let (true, Some(i)) = (key_at_fault, index) {
             let cooldown = e
                 .retry_after_secs
-                .map_or(network.key_cooldown, Duration::from_secs);
+                .map_or(network.key_cooldown, |s| Duration::from_secs(u64::from(s)));
             entry.cooldowns.cool(i, cooldown);
             if rotations < entry.config.keys.len() {
                 rotations += 1;
@@ -301,13 +315,13 @@ pub fn backoff(
     attempt: u32,
     initial: Duration,
     max: Duration,
-    retry_after: Option<u64>,
+    retry_after: Option<u32>,
 ) -> Duration {
     let exp = initial.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
     let capped = exp.min(max);
     let jittered = capped.mul_f64(0.5 + rand::random::<f64>() * 0.5);
     match retry_after {
-        Some(secs) => Duration::from_secs(secs).max(jittered).min(max),
+        Some(secs) => Duration::from_secs(u64::from(secs)).max(jittered).min(max),
         None => jittered,
     }
 }

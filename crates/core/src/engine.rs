@@ -451,7 +451,7 @@ async fn list_provider_models(
                     cfg.name
                 )
             })?
-            .map_err(|e| e.message)?;
+            .map_err(|e| entry.redactor.scrub(&e.message).into_owned())?;
         listed.into_iter().map(|m| m.id).collect()
     } else {
         declared

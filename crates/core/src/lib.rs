@@ -16,6 +16,7 @@ pub mod limiter;
 pub mod plugin;
 pub mod pricing;
 pub mod probe;
+pub mod redact;
 pub mod routing;
 pub mod runtime;
 pub mod stream;

@@ -155,7 +155,14 @@ async fn check_provider(rt: &Runtime, entry: &Arc<ProviderEntry>, timeout: Durat
         let key = index.and_then(|i| entry.config.keys.get(i));
         let key_name = key.map(|k| k.name.as_str());
         let key_breaker = index.and_then(|i| entry.key_breakers.get(i));
-        let outcome = tokio::time::timeout(timeout, entry.provider.list_models(key)).await;
+        let outcome = tokio::time::timeout(timeout, entry.provider.list_models(key))
+            .await
+            .map(|r| {
+                r.map_err(|mut e| {
+                    entry.redactor.scrub_error(&mut e);
+                    e
+                })
+            });
         // Keys carry their provider's health; a keyless provider has its own breaker.
         let breaker = key_breaker.unwrap_or(&entry.breaker);
         let transition = match outcome {

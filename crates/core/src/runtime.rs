@@ -38,6 +38,8 @@ pub struct ProviderEntry {
     pub key_breakers: Box<[Breaker]>,
     /// Round-robin counter over the keys.
     pub key_turn: AtomicUsize,
+    /// The provider's secrets, scrubbed from what its upstream sends back.
+    pub redactor: Arc<crate::redact::Redactor>,
 }
 
 /// Several providers declaring the same model: balanced as one target.
@@ -154,6 +156,7 @@ impl Runtime {
                     key_stats: pc.keys.iter().map(|_| Stats::new()).collect(),
                     key_breakers: pc.keys.iter().map(|_| Breaker::default()).collect(),
                     key_turn: AtomicUsize::new(0),
+                    redactor: Arc::new(crate::redact::Redactor::for_provider(&pc)),
                     limiter: ProviderLimiter::new(
                         pc.concurrency.concurrency,
                         pc.concurrency.buffer_size,

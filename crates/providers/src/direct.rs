@@ -19,14 +19,17 @@ use heimdall_config::ProviderConfig;
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use http::{Method, Request, Response, Uri};
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls_platform_verifier::BuilderVerifierExt;
 
-use crate::http::{ErrorParser, current_traceparent, error_chain, extra_headers, retry_after_secs};
+use crate::http::{
+    ERROR_BODY_CAP, ErrorParser, current_traceparent, error_chain, extra_headers, redirect_refused,
+    response_cap, retry_after_secs, too_large,
+};
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
@@ -119,7 +122,10 @@ impl DirectClient {
         if !response.status().is_success() {
             let status = response.status().as_u16();
             let (parts, body) = response.into_parts();
-            let bytes = body
+            if (300..400).contains(&status) {
+                return Err(redirect_refused(provider, status, &parts.headers));
+            }
+            let bytes = Limited::new(body, ERROR_BODY_CAP)
                 .collect()
                 .await
                 .map(|c| c.to_bytes())
@@ -136,17 +142,20 @@ impl DirectClient {
 
 /// The whole body of a successful answer.
 pub async fn read_all(provider: &str, response: Response<Incoming>) -> Result<Bytes, GatewayError> {
-    response
-        .into_body()
+    let cap = response_cap();
+    Limited::new(response.into_body(), cap)
         .collect()
         .await
         .map(|c| c.to_bytes())
         .map_err(|e| {
+            if e.is::<LengthLimitError>() {
+                return too_large(provider, cap);
+            }
             GatewayError::new(
                 ErrorKind::UpstreamConnection,
                 format!(
                     "provider '{provider}' connection failed while sending the body: {}",
-                    error_chain(&e)
+                    error_chain(&*e)
                 ),
             )
             .with_provider(provider)

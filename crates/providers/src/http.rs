@@ -23,6 +23,9 @@ pub fn build_client(config: &ProviderConfig) -> Result<reqwest::Client, GatewayE
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(1024)
         .tcp_nodelay(true)
+        // A redirect would carry the key to wherever the upstream points: never followed, a
+        // 3xx becomes a 502 (see `redirect_refused`).
+        .redirect(reqwest::redirect::Policy::none())
         .default_headers(extra_headers(config)?);
     builder = match &config.proxy {
         None => builder.no_proxy(),
@@ -154,7 +157,10 @@ pub async fn error_from(
 ) -> GatewayError {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let body = response.bytes().await.unwrap_or_default();
+    if response.status().is_redirection() {
+        return redirect_refused(provider, status, &headers);
+    }
+    let body = read_error_body(response).await;
     let mut err = parse(provider, status, &headers, &body);
     if err.retry_after_secs.is_none() {
         err.retry_after_secs = retry_after_secs(&headers);
@@ -217,15 +223,27 @@ fn traced(rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     }
 }
 
-/// The whole body of a successful upstream answer.
+/// The whole body of a successful upstream answer, refused past the response cap.
 pub async fn read_body(
     provider: &str,
-    response: reqwest::Response,
+    mut response: reqwest::Response,
 ) -> Result<bytes::Bytes, GatewayError> {
-    response
-        .bytes()
+    let cap = response_cap();
+    if response.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(too_large(provider, cap));
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .map_err(|e| transport_error(provider, &e))
+        .map_err(|e| transport_error(provider, &e))?
+    {
+        if body.len() + chunk.len() > cap {
+            return Err(too_large(provider, cap));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// Read a whole JSON body into `T`; an unreadable one is an upstream protocol error.
@@ -233,11 +251,146 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(
     provider: &str,
     response: reqwest::Response,
 ) -> Result<T, GatewayError> {
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| transport_error(provider, &e))?;
+    let bytes = read_body(provider, response).await?;
     serde_json::from_slice(&bytes).map_err(|e| unreadable(provider, e))
+}
+
+/// An error body, read up to [`ERROR_BODY_CAP`] bytes (the rest is never read).
+async fn read_error_body(mut response: reqwest::Response) -> bytes::Bytes {
+    let mut body = bytes::BytesMut::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = ERROR_BODY_CAP.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= ERROR_BODY_CAP {
+            break;
+        }
+    }
+    body.freeze()
+}
+
+/// How much of an upstream's error body is read: enough for any real error message, bounded
+/// so a hostile upstream cannot make an error cost memory.
+pub const ERROR_BODY_CAP: usize = 64 * 1024;
+
+/// The response cap when none is set for the call (the config's default).
+pub const DEFAULT_RESPONSE_CAP: usize = heimdall_config::DEFAULT_MAX_RESPONSE_BYTES;
+
+tokio::task_local! {
+    /// The largest upstream answer (a whole body, or one stream event) the call in progress
+    /// may read: the provider's `network_config.max_response_size_mb`, set per attempt.
+    static RESPONSE_CAP: usize;
+}
+
+/// Run an upstream call with its answers bounded by `cap` bytes.
+pub async fn with_response_cap<F: std::future::Future>(cap: usize, call: F) -> F::Output {
+    RESPONSE_CAP.scope(cap, call).await
+}
+
+/// The response cap of the call in progress.
+pub fn response_cap() -> usize {
+    RESPONSE_CAP
+        .try_with(|c| *c)
+        .unwrap_or(DEFAULT_RESPONSE_CAP)
+}
+
+/// The error for an upstream answer larger than the cap (nothing of it reaches the client).
+pub fn too_large(provider: &str, cap: usize) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::UpstreamProtocol,
+        format!("provider '{provider}' sent an answer larger than the {cap}-byte response cap"),
+    )
+    .with_code("upstream_response_too_large")
+    .with_provider(provider)
+}
+
+/// The error for a 3xx: redirects are never followed (the key would go along); the message
+/// names the host it pointed to, never the whole location (it may carry tokens).
+pub fn redirect_refused(provider: &str, status: u16, headers: &HeaderMap) -> GatewayError {
+    let host = headers
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| l.parse::<http::Uri>().ok())
+        .and_then(|u| u.host().map(str::to_owned))
+        .unwrap_or_else(|| "the same host".to_owned());
+    GatewayError::new(
+        ErrorKind::UpstreamProtocol,
+        format!(
+            "provider '{provider}' answered {status}, a redirect to {host}; redirects are not followed"
+        ),
+    )
+    .with_code("upstream_redirect")
+    .with_provider(provider)
+}
+
+/// How many bytes of an unusable answer the log keeps.
+const EXCERPT_LEN: usize = 512;
+
+/// [`invalid_response`] for an answer already parsed as JSON.
+pub fn invalid_json_response(provider: &str, what: &str, body: &serde_json::Value) -> GatewayError {
+    let mut text = body.to_string();
+    if text.len() > EXCERPT_LEN {
+        let mut end = EXCERPT_LEN;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    invalid_response(provider, what, text.as_bytes())
+}
+
+/// The error for a 200 whose body is not the provider's documented answer. The first bytes
+/// are kept for the log (`upstream_excerpt`), never for the client.
+pub fn invalid_response(provider: &str, what: &str, body: &[u8]) -> GatewayError {
+    let excerpt: String =
+        String::from_utf8_lossy(body.get(..body.len().min(EXCERPT_LEN)).unwrap_or_default())
+            .into_owned();
+    let mut err = GatewayError::new(
+        ErrorKind::UpstreamProtocol,
+        format!("provider '{provider}' answered 200 without {what}"),
+    )
+    .with_code("upstream_invalid_response")
+    .with_provider(provider);
+    err.upstream_excerpt = Some(Box::new(heimdall_schema::error::UpstreamExcerpt(excerpt)));
+    err
+}
+
+/// A path segment made from user input (a model or deployment name), percent-encoded so it
+/// stays one segment: `/`, `?`, `#`, `%`, `..` and spaces cannot change the URL. RFC 3986's
+/// unreserved characters and the sub-delimiters `@:;=,!*()+` (legal inside a segment, used by
+/// model ids such as `claude-3@20240229`) stay as they are.
+pub fn path_segment(s: &str) -> std::borrow::Cow<'_, str> {
+    let keep = |b: u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'_'
+                    | b'~'
+                    | b'@'
+                    | b':'
+                    | b';'
+                    | b'='
+                    | b','
+                    | b'!'
+                    | b'*'
+                    | b'('
+                    | b')'
+                    | b'+'
+            )
+            || b == b'.'
+    };
+    let dots_only = !s.is_empty() && s.bytes().all(|b| b == b'.');
+    if !dots_only && s.bytes().all(keep) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if keep(b) && !(dots_only && b == b'.') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The error for an upstream answer that cannot be read.
@@ -246,6 +399,7 @@ pub fn unreadable(provider: &str, e: impl std::fmt::Display) -> GatewayError {
         ErrorKind::UpstreamProtocol,
         format!("provider '{provider}' returned an unreadable response: {e}"),
     )
+    .with_code("upstream_invalid_response")
     .with_provider(provider)
 }
 
@@ -269,11 +423,11 @@ pub fn missing_key_config(provider: &str, section: &str) -> GatewayError {
 }
 
 /// A `Retry-After` header in seconds.
-pub fn retry_after_secs(headers: &HeaderMap) -> Option<u64> {
+pub fn retry_after_secs(headers: &HeaderMap) -> Option<u32> {
     headers
         .get(http::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
+        .and_then(|v| v.trim().parse::<u32>().ok())
 }
 
 /// A body stream's transport error, as the typed error of a stream cut off mid-way.
@@ -358,5 +512,30 @@ mod tests {
             upstream_message(b""),
             "upstream returned an error with an empty body"
         );
+    }
+
+    #[test]
+    fn path_segments_cannot_leave_their_segment() {
+        assert_eq!(path_segment("gemini-2.0-flash"), "gemini-2.0-flash");
+        assert_eq!(path_segment("claude-3@20240229"), "claude-3@20240229");
+        assert_eq!(
+            path_segment("../../v1/files?x#y"),
+            "..%2F..%2Fv1%2Ffiles%3Fx%23y"
+        );
+        assert_eq!(path_segment(".."), "%2E%2E");
+        assert_eq!(path_segment("a b%2F"), "a%20b%252F");
+    }
+
+    #[test]
+    fn a_redirect_names_only_the_host() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::LOCATION,
+            HeaderValue::from_static("https://evil.example/steal?key=abc"),
+        );
+        let e = redirect_refused("gemini", 302, &h);
+        assert_eq!(e.status, 502);
+        assert!(e.message.contains("evil.example") && !e.message.contains("key=abc"));
+        assert_eq!(e.code.as_deref(), Some("upstream_redirect"));
     }
 }

@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::direct::{DirectClient, body_stream, read_all};
-use crate::http::{build_client, missing_key_config, openai_error, send_checked, transport_error};
+use crate::http::{build_client, missing_key_config, openai_error, read_body, send_checked};
 use crate::oauth::{TokenCache, request_token};
 use crate::provider::{ChatStream, CompletionStream, Provider};
 use crate::sse_json::sse_json_stream;
@@ -144,7 +144,8 @@ impl OpenAiCompatProvider {
             let az = key
                 .and_then(|k| k.azure.as_ref())
                 .ok_or_else(|| missing_key_config(&self.name, "azure_key_config"))?;
-            let deployment = az.deployments.get(model).map_or(model, String::as_str);
+            let deployment =
+                crate::http::path_segment(az.deployments.get(model).map_or(model, String::as_str));
             return Ok(format!(
                 "{}/openai/deployments/{deployment}{path}?api-version={}",
                 az.endpoint, az.api_version
@@ -284,21 +285,14 @@ impl OpenAiCompatProvider {
         let read = async {
             match answer.await? {
                 Answer::Direct(r) => read_all(&self.name, r).await,
-                Answer::Reqwest(r) => r.bytes().await.map_err(|e| transport_error(&self.name, &e)),
+                Answer::Reqwest(r) => read_body(&self.name, r).await,
             }
         };
         let bytes = tokio::time::timeout(self.timeout, read)
             .await
             .map_err(|_| self.timed_out("finish answering"))??;
         serde_json::from_slice(&bytes).map_err(|e| {
-            GatewayError::new(
-                ErrorKind::UpstreamProtocol,
-                format!(
-                    "provider '{}' returned an unreadable response: {e}",
-                    self.name
-                ),
-            )
-            .with_provider(&*self.name)
+            crate::http::invalid_response(&self.name, &format!("a readable answer ({e})"), &bytes)
         })
     }
 
@@ -356,8 +350,18 @@ impl Provider for OpenAiCompatProvider {
         key: Option<&KeyConfig>,
         req: &ChatRequest,
     ) -> Result<ChatResponse, GatewayError> {
-        self.json(self.post(key, "/chat/completions", &req.model, req))
-            .await
+        let answer: ChatResponse = self
+            .json(self.post(key, "/chat/completions", &req.model, req))
+            .await?;
+        // A chat completion always carries at least one choice; none is a broken upstream.
+        if answer.choices.is_empty() {
+            return Err(crate::http::invalid_response(
+                &self.name,
+                "any choice",
+                b"{\"choices\":[]}",
+            ));
+        }
+        Ok(answer)
     }
 
     async fn chat_stream(

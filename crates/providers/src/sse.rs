@@ -17,23 +17,59 @@ pub struct SseEvent {
 }
 
 /// Feeds bytes in, yields complete events.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SseDecoder {
     line: Vec<u8>,
     data: String,
     has_data: bool,
     event: Option<String>,
     last_was_cr: bool,
+    /// The largest unfinished event held: an upstream that never ends its event must not
+    /// make the gateway buffer without bound.
+    cap: usize,
+    oversized: bool,
+}
+
+impl Default for SseDecoder {
+    fn default() -> Self {
+        Self::with_cap(usize::MAX)
+    }
 }
 
 impl SseDecoder {
-    /// A fresh decoder.
+    /// A fresh decoder without a size bound.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A fresh decoder that refuses an event larger than `cap` bytes (see [`Self::is_oversized`]).
+    pub fn with_cap(cap: usize) -> Self {
+        Self {
+            line: Vec::new(),
+            data: String::new(),
+            has_data: false,
+            event: None,
+            last_was_cr: false,
+            cap,
+            oversized: false,
+        }
+    }
+
+    /// The largest event this decoder holds, in bytes.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Whether an event grew past the cap; the decoder then drops further input.
+    pub fn is_oversized(&self) -> bool {
+        self.oversized
+    }
+
     /// Feed a slice; complete events are pushed onto `out`.
     pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<SseEvent>) {
+        if self.oversized {
+            return;
+        }
         let mut rest = bytes;
         while let Some(pos) = memchr::memchr2(b'\n', b'\r', rest) {
             let (head, tail) = rest.split_at(pos);
@@ -54,6 +90,11 @@ impl SseDecoder {
         if !rest.is_empty() {
             self.last_was_cr = false;
             self.line.extend_from_slice(rest);
+        }
+        if self.line.len() + self.data.len() > self.cap {
+            self.oversized = true;
+            self.line = Vec::new();
+            self.data = String::new();
         }
     }
 
@@ -142,6 +183,19 @@ mod tests {
         let events = decode_in_pieces(b"data: a\r\n\r\ndata: b\r\rdata:c\n\n", 3);
         let data: Vec<_> = events.iter().map(|e| e.data.as_str()).collect();
         assert_eq!(data, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn refuses_an_event_that_never_ends() {
+        let mut d = SseDecoder::with_cap(64);
+        let mut out = Vec::new();
+        d.feed(b"data: {\"a\":1}\n\n", &mut out);
+        assert_eq!(out.len(), 1);
+        for _ in 0..10 {
+            d.feed(&[b'x'; 32], &mut out);
+        }
+        assert!(d.is_oversized());
+        assert_eq!(out.len(), 1);
     }
 
     #[test]

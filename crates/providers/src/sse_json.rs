@@ -28,7 +28,7 @@ where
     let state = State {
         provider,
         body,
-        decoder: SseDecoder::new(),
+        decoder: SseDecoder::with_cap(crate::http::response_cap()),
         pending: VecDeque::new(),
         scratch: Vec::new(),
         finished: false,
@@ -75,6 +75,11 @@ where
             match self.body.next().await {
                 Some(Ok(bytes)) => {
                     self.decoder.feed(&bytes, &mut self.scratch);
+                    if self.decoder.is_oversized() {
+                        self.finished = true;
+                        let cap = self.decoder.cap();
+                        return Some(Err(crate::http::too_large(&self.provider, cap)));
+                    }
                     self.pending.extend(self.scratch.drain(..));
                 }
                 Some(Err(e)) => {

@@ -74,7 +74,7 @@ where
         provider,
         body,
         translator,
-        decoder: SseDecoder::new(),
+        decoder: SseDecoder::with_cap(crate::http::response_cap()),
         events: Vec::new(),
         ready: VecDeque::new(),
         scratch: Vec::new(),
@@ -128,6 +128,12 @@ where
             match self.body.next().await {
                 Some(Ok(bytes)) => {
                     self.decoder.feed(&bytes, &mut self.events);
+                    if self.decoder.is_oversized() {
+                        self.finished = true;
+                        let cap = self.decoder.cap();
+                        self.pending_error = Some(crate::http::too_large(&self.provider, cap));
+                        continue;
+                    }
                     for ev in self.events.drain(..) {
                         match self.translator.on_event(&ev, &mut self.scratch) {
                             Ok(false) => {}

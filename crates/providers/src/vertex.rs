@@ -86,11 +86,13 @@ impl VertexProvider {
         } else {
             "google"
         };
+        use crate::http::path_segment;
         format!(
-            "{}/v1/projects/{}/locations/{}/publishers/{publisher}/models/{model}:{method}",
+            "{}/v1/projects/{}/locations/{}/publishers/{publisher}/models/{}:{method}",
             self.host(&vc.region),
-            vc.project_id,
-            vc.region
+            path_segment(&vc.project_id),
+            path_segment(&vc.region),
+            path_segment(model)
         )
     }
 
@@ -183,6 +185,7 @@ impl Provider for VertexProvider {
             )
             .await?;
         let v: Value = read_json(&self.name, response).await?;
+        crate::gemini::check_generate_response(&self.name, &v)?;
         crate::gemini::response::from_generate_response(&v, &req.model, now_secs())
             .map_err(|e| e.with_provider(&*self.name))
     }

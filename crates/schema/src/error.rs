@@ -73,10 +73,18 @@ pub struct GatewayError {
     /// A machine-readable code (OpenAI's `code`), e.g. `model_not_found`.
     pub code: Option<String>,
     /// Seconds the upstream asked us to wait (`Retry-After`), when given.
-    pub retry_after_secs: Option<u64>,
+    pub retry_after_secs: Option<u32>,
     /// Name of the provider involved, when the error comes from one.
     pub provider: Option<String>,
+    /// The first bytes of an upstream answer that could not be used: for the log line, never
+    /// rendered to the client.
+    pub upstream_excerpt: Option<Box<UpstreamExcerpt>>,
 }
+
+/// The first bytes of an unusable upstream answer (boxed on the error: a thin pointer keeps
+/// `GatewayError` small on every `Result` of the request path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamExcerpt(pub String);
 
 impl GatewayError {
     /// An error of `kind` with the kind's default status.
@@ -89,6 +97,7 @@ impl GatewayError {
             code: None,
             retry_after_secs: None,
             provider: None,
+            upstream_excerpt: None,
         }
     }
 

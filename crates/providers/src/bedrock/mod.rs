@@ -273,6 +273,17 @@ impl Provider for BedrockProvider {
         let response = self.post(key, &req.model, "converse", &body, false).await?;
         let id = response_id(&response);
         let v: Value = read_json(&self.name, response).await?;
+        // Converse's documented answer: `output.message.content` is an array.
+        if !v
+            .pointer("/output/message/content")
+            .is_some_and(Value::is_array)
+        {
+            return Err(crate::http::invalid_json_response(
+                &self.name,
+                "output.message.content",
+                &v,
+            ));
+        }
         Ok(response::from_converse_response(
             &v,
             &id,

@@ -18,7 +18,7 @@ use heimdall_schema::models::Model;
 use serde_json::Value;
 
 use crate::anthropic::response::now_secs;
-use crate::http::{build_client, read_json, send_checked, transport_error, unreadable};
+use crate::http::{build_client, read_body, read_json, send_checked, unreadable};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;
 
@@ -70,10 +70,7 @@ impl CohereProvider {
     }
 
     async fn body(&self, response: reqwest::Response) -> Result<bytes::Bytes, GatewayError> {
-        response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(&self.name, &e))
+        read_body(&self.name, response).await
     }
 
     fn unreadable(&self, e: impl std::fmt::Display) -> GatewayError {

@@ -46,7 +46,8 @@ impl GeminiProvider {
     }
 
     fn model_url(&self, model: &str, method: &str) -> String {
-        let model = model.strip_prefix("models/").unwrap_or(model);
+        // The model name comes from the client: one path segment, whatever it holds.
+        let model = crate::http::path_segment(model.strip_prefix("models/").unwrap_or(model));
         format!("{}/models/{model}:{method}", self.base_url)
     }
 
@@ -102,6 +103,19 @@ pub fn google_error(
     e
 }
 
+/// A `generateContent` answer must carry `candidates` (or say why not in `promptFeedback`):
+/// a 200 without them is a broken upstream, not an empty answer.
+pub(crate) fn check_generate_response(provider: &str, v: &Value) -> Result<(), GatewayError> {
+    if v.get("candidates").is_some_and(Value::is_array) || response::blocked_prompt(v).is_some() {
+        return Ok(());
+    }
+    Err(crate::http::invalid_json_response(
+        provider,
+        "candidates",
+        v,
+    ))
+}
+
 #[async_trait]
 impl Provider for GeminiProvider {
     fn name(&self) -> &str {
@@ -117,6 +131,7 @@ impl Provider for GeminiProvider {
         let url = self.model_url(&req.model, "generateContent");
         let response = self.post(url, &body, key, false).await?;
         let v: Value = read_json(&self.name, response).await?;
+        check_generate_response(&self.name, &v)?;
         response::from_generate_response(&v, &req.model, now_secs()).map_err(|e| {
             let msg = format!("provider '{}': {}", self.name, e.message);
             GatewayError { message: msg, ..e }.with_provider(&*self.name)

@@ -212,6 +212,19 @@ impl Plugin for RequestLogger {
         ctx: &mut RequestContext,
         result: &mut Result<GatewayResponse, GatewayError>,
     ) {
+        if let Err(GatewayError {
+            upstream_excerpt: Some(excerpt),
+            ..
+        }) = result
+        {
+            // What the upstream sent instead of its documented answer: for the operator only.
+            tracing::warn!(
+                request_id = %ctx.request_id,
+                provider = ctx.provider.as_deref().unwrap_or(""),
+                excerpt = %excerpt.0,
+                "upstream answered 200 with an unusable body"
+            );
+        }
         let mut rec = record::from_result(ctx, result, self.0.keeps_content(ctx));
         let cost = self.0.price(&mut rec);
         ctx.cost = cost;

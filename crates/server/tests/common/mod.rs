@@ -23,6 +23,12 @@ impl Harness {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The body of `GET path` as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        let r = self.client.get(self.url(path)).send().await.unwrap();
+        r.text().await.unwrap()
+    }
+
     pub async fn chat(&self, body: serde_json::Value) -> reqwest::Response {
         self.client
             .post(self.url("/v1/chat/completions"))

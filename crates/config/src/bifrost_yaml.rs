@@ -83,6 +83,7 @@ pub fn load(value: Value, ctx: &mut LoadCtx<'_>) -> Option<GatewayConfig> {
             host: s.host,
             port: s.port,
             timeout: s.timeout.map(Duration::from_millis),
+            allowed_hosts: Vec::new(),
         };
     }
     for (i, p) in raw.providers.into_iter().enumerate() {

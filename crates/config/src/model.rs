@@ -391,6 +391,9 @@ pub struct ServerConfig {
     pub port: Option<u16>,
     /// Overall request timeout.
     pub timeout: Option<Duration>,
+    /// `Host` names the gateway answers to (DNS-rebinding guard); empty: the loopback names
+    /// when bound to loopback, any host otherwise. `*` allows any; `*.example.com` a suffix.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl GatewayConfig {

@@ -211,6 +211,8 @@ struct RawServer {
     port: Option<u16>,
     #[serde(default)]
     timeout: Option<u64>,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
 }
 
 /// Load the native layout from a JSON value.
@@ -238,6 +240,7 @@ pub fn load(value: Value, ctx: &mut LoadCtx<'_>) -> Option<GatewayConfig> {
             host: s.host,
             port: s.port,
             timeout: s.timeout.map(Duration::from_millis),
+            allowed_hosts: s.allowed_hosts,
         };
     }
     for (name, p) in raw.providers {

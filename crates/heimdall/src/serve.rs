@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::serve::ListenerExt;
 use heimdall_config::{LoadedConfig, ProcessEnv};
 use heimdall_core::{Gateway, Pipeline};
-use heimdall_server::{AppState, router};
+use heimdall_server::{AppState, IngressPolicy, router_with};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{LogFormat, ServeArgs};
@@ -78,6 +78,7 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         .unwrap_or(10)
         .saturating_mul(1024 * 1024);
 
+    let allowed_hosts = config.server.allowed_hosts.clone();
     let (observability, log_task) = heimdall_server::observe::start(&config, &args.app_dir);
     if observability.writer.is_some() {
         tracing::info!(kind = ?config.logs_store.kind, app_dir = %args.app_dir.display(), "request logging on");
@@ -117,11 +118,19 @@ async fn serve(args: &ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let app = router(AppState {
-        gateway,
-        body_limit,
-        observability: Arc::clone(&observability),
-    });
+    let policy = IngressPolicy::for_bind(addr.ip(), &allowed_hosts, body_limit);
+    match policy.allowed_hosts() {
+        Some(hosts) => tracing::info!(?hosts, "answering to these Host names only"),
+        None => tracing::info!("answering to any Host name (set server.allowed_hosts to pin them)"),
+    }
+    let app = router_with(
+        AppState {
+            gateway,
+            body_limit,
+            observability: Arc::clone(&observability),
+        },
+        policy,
+    );
     tracing::info!(
         "heimdall {} listening on http://{addr}",
         env!("CARGO_PKG_VERSION")

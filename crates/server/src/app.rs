@@ -1,7 +1,8 @@
 //! The HTTP application: shared state, routes, and the layers around them.
 //!
-//! Layer order (outermost first): body-size limit → routes. Unknown routes and wrong methods
-//! answer in OpenAI's error shape, never an empty body.
+//! Layer order (outermost first): HTTP metrics → ingress guard (Host allow-list, declared
+//! size, JSON-only bodies; see `ingress`) → body-size limit → routes. Unknown routes and wrong
+//! methods answer in OpenAI's error shape, never an empty body.
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use heimdall_core::Gateway;
 use heimdall_schema::error::{ErrorKind, GatewayError};
 
 use crate::error::OpenAiError;
+use crate::ingress::IngressPolicy;
 
 /// State shared by all handlers.
 #[derive(Clone)]
@@ -28,8 +30,14 @@ pub struct AppState {
     pub observability: Arc<crate::observe::Observability>,
 }
 
-/// Build the router.
+/// Build the router, answering to any `Host` (tests; the server uses [`router_with`]).
 pub fn router(state: AppState) -> Router {
+    let policy = IngressPolicy::any_host(state.body_limit);
+    router_with(state, policy)
+}
+
+/// Build the router with the listener's ingress policy.
+pub fn router_with(state: AppState, policy: IngressPolicy) -> Router {
     let limit = state.body_limit;
     crate::compat::mount(Router::new())
         .route("/health", get(health))
@@ -43,6 +51,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(policy),
+            crate::ingress::guard,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.observability),
             crate::observe::http_metrics,

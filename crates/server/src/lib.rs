@@ -14,9 +14,11 @@ pub mod dialect;
 pub mod error;
 pub mod genai;
 pub mod headers;
+pub mod ingress;
 pub mod litellm_compat;
 pub mod observe;
 pub mod openai;
 pub mod sse;
 
-pub use app::{AppState, router};
+pub use app::{AppState, router, router_with};
+pub use ingress::IngressPolicy;

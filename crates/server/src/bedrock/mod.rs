@@ -43,7 +43,7 @@ fn error_type(e: &GatewayError) -> &'static str {
     }
 }
 
-fn error_response(e: &GatewayError) -> Response {
+pub(crate) fn error_response(e: &GatewayError) -> Response {
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut r = (status, Json(json!({"message": e.message}))).into_response();
     if let Ok(v) = HeaderValue::from_str(error_type(e)) {

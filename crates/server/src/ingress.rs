@@ -1,0 +1,272 @@
+//! What a request must look like before any handler reads it: a `Host` the gateway answers
+//! to, a declared size under the body limit, and a JSON body on every POST/PUT/PATCH.
+//!
+//! Why here, before routing: a web page in the operator's browser can reach a gateway on
+//! loopback. Through DNS rebinding its requests carry the page's host name (refused by the
+//! `Host` allow-list); as a cross-site form or a "simple" `fetch` they carry `text/plain`,
+//! form-encoded or no content type at all, which browsers send without a CORS preflight
+//! (refused with 415: a JSON body needs a preflight, which CORS — closed by default — fails).
+//! A declared `Content-Length` over the limit is refused before a byte of the body is read.
+//! Errors are rendered in the dialect of the route asked, like every other error.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use heimdall_schema::error::{ErrorKind, GatewayError};
+
+use crate::error::OpenAiError;
+
+/// The ingress rules of one listener.
+#[derive(Debug, Clone)]
+pub struct IngressPolicy {
+    /// Allowed `Host` names (lower case, no port); `None`: any.
+    hosts: Option<Vec<String>>,
+    /// Largest request body, in bytes.
+    body_limit: usize,
+}
+
+/// The names of this machine that a loopback listener answers to.
+const LOOPBACK_NAMES: [&str; 4] = ["localhost", "127.0.0.1", "::1", "[::1]"];
+
+impl IngressPolicy {
+    /// Any `Host` (tests, and listeners behind a proxy that checks it).
+    pub fn any_host(body_limit: usize) -> Self {
+        Self {
+            hosts: None,
+            body_limit,
+        }
+    }
+
+    /// The policy for a listener on `bind`: the configured host names if any (`*` = any),
+    /// else the loopback names when `bind` is a loopback address, else any host (a public
+    /// listener's names are not known; configure `server.allowed_hosts` to pin them).
+    pub fn for_bind(bind: IpAddr, configured: &[String], body_limit: usize) -> Self {
+        let hosts = if configured.iter().any(|h| h.trim() == "*") {
+            None
+        } else if !configured.is_empty() {
+            Some(
+                configured
+                    .iter()
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .collect(),
+            )
+        } else if bind.is_loopback() {
+            Some(LOOPBACK_NAMES.iter().map(|h| (*h).to_owned()).collect())
+        } else {
+            None
+        };
+        Self { hosts, body_limit }
+    }
+
+    /// The allowed host names, for the start-up log (`None`: any).
+    pub fn allowed_hosts(&self) -> Option<&[String]> {
+        self.hosts.as_deref()
+    }
+
+    fn host_allowed(&self, host: &str) -> bool {
+        let Some(allowed) = &self.hosts else {
+            return true;
+        };
+        let name = strip_port(host).to_ascii_lowercase();
+        allowed.iter().any(|a| match a.strip_prefix("*.") {
+            Some(suffix) => name
+                .strip_suffix(suffix)
+                .is_some_and(|head| head.ends_with('.') && head.len() > 1),
+            None => *a == name,
+        })
+    }
+}
+
+/// `host[:port]` → `host` (IPv6 literals keep their brackets).
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            name
+        }
+        _ => host,
+    }
+}
+
+/// Whether a content type is JSON (`application/json`, `application/*+json`, any parameters).
+fn is_json(content_type: &HeaderValue) -> bool {
+    let Ok(v) = content_type.to_str() else {
+        return false;
+    };
+    let essence = v
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"))
+}
+
+/// The middleware: refuse what the policy refuses, in the route's dialect.
+pub async fn guard(
+    State(policy): State<Arc<IngressPolicy>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match refusal(&policy, &request) {
+        None => next.run(request).await,
+        Some((e, close)) => {
+            let mut r = render(request.uri().path(), &e);
+            if close {
+                // The unread body stays on the socket: the connection cannot be reused.
+                r.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            r
+        }
+    }
+}
+
+/// Why the request is refused and whether the connection must close; `None`: let it through.
+fn refusal(policy: &IngressPolicy, request: &Request) -> Option<(GatewayError, bool)> {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    if let Some(host) = host
+        && !policy.host_allowed(host)
+    {
+        let e = GatewayError::new(
+            ErrorKind::InvalidRequest,
+            "this gateway does not answer to the Host of this request (see server.allowed_hosts)",
+        )
+        .with_status(403)
+        .with_code("host_not_allowed");
+        return Some((e, false));
+    }
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > policy.body_limit as u64) {
+        let e = GatewayError::new(
+            ErrorKind::PayloadTooLarge,
+            format!(
+                "request body is larger than the limit of {} bytes ({} MB)",
+                policy.body_limit,
+                policy.body_limit / (1024 * 1024)
+            ),
+        );
+        return Some((e, true));
+    }
+    let writes = matches!(
+        *request.method(),
+        Method::POST | Method::PUT | Method::PATCH
+    );
+    let has_body = declared.is_some_and(|n| n > 0)
+        || request.headers().contains_key(header::TRANSFER_ENCODING);
+    let content_type = request.headers().get(header::CONTENT_TYPE);
+    if writes && (has_body || content_type.is_some()) && !content_type.is_some_and(is_json) {
+        let shown = content_type
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none")
+            .chars()
+            .take(100)
+            .collect::<String>();
+        let e = GatewayError::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "unsupported content type '{shown}': send the body as JSON with Content-Type: application/json"
+            ),
+        )
+        .with_status(415)
+        .with_code("unsupported_media_type");
+        return Some((e, has_body));
+    }
+    None
+}
+
+/// An error in the dialect of the route at `path`.
+pub(crate) fn render(path: &str, e: &GatewayError) -> Response {
+    let dialect = path
+        .trim_start_matches("/litellm")
+        .trim_start_matches("/langchain");
+    if dialect.starts_with("/anthropic/") {
+        crate::dialect::error_response(e, crate::anthropic::outbound::error_body)
+    } else if dialect.starts_with("/genai/") {
+        crate::dialect::error_response(e, crate::genai::outbound::error_body)
+    } else if dialect.starts_with("/cohere/") {
+        crate::dialect::error_response(e, crate::cohere::error_body)
+    } else if dialect.starts_with("/bedrock/") {
+        crate::bedrock::error_response(e)
+    } else {
+        OpenAiError(e.clone()).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loopback() -> IngressPolicy {
+        IngressPolicy::for_bind(IpAddr::from([127, 0, 0, 1]), &[], 1024)
+    }
+
+    #[test]
+    fn a_loopback_listener_answers_to_loopback_names_only() {
+        let p = loopback();
+        for ok in ["127.0.0.1:8080", "localhost", "LOCALHOST:1", "[::1]:8080"] {
+            assert!(p.host_allowed(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:8080",
+            "127.0.0.1.evil.example",
+            "localhost.evil",
+        ] {
+            assert!(!p.host_allowed(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn configured_names_and_wildcards() {
+        let p = IngressPolicy::for_bind(
+            IpAddr::from([0, 0, 0, 0]),
+            &["gw.internal".to_owned(), "*.corp.example".to_owned()],
+            1024,
+        );
+        assert!(p.host_allowed("gw.internal:443"));
+        assert!(p.host_allowed("a.corp.example"));
+        assert!(!p.host_allowed("corp.example"));
+        assert!(!p.host_allowed("xcorp.example"));
+        assert!(IngressPolicy::for_bind(IpAddr::from([0, 0, 0, 0]), &[], 1).host_allowed("any"));
+        let star = IngressPolicy::for_bind(IpAddr::from([127, 0, 0, 1]), &["*".to_owned()], 1);
+        assert!(star.host_allowed("any.example"));
+    }
+
+    #[test]
+    fn json_content_types() {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/vnd.api+json",
+        ] {
+            assert!(is_json(&HeaderValue::from_static(ok)), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonx",
+        ] {
+            assert!(!is_json(&HeaderValue::from_static(bad)), "{bad}");
+        }
+    }
+}

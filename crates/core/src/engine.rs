@@ -17,6 +17,7 @@ use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::models::Model;
 
+use crate::abandon::AbandonGuard;
 use crate::attempt::{AttemptSettings, UpstreamReply, attempt_with_retries};
 use crate::context::RequestContext;
 use crate::keys::pick_key;
@@ -81,7 +82,12 @@ impl Gateway {
         ctx.stream = req.wants_stream();
         ctx.client_wants_stream_usage = req.client_wants_usage();
         let rt = self.runtime();
-        match self.execute(&rt, &mut ctx, GatewayRequest::Chat(req)).await {
+        let mut guard = AbandonGuard::new(ctx, &rt.pipeline);
+        let executed = self
+            .execute(&rt, guard.ctx(), GatewayRequest::Chat(req))
+            .await;
+        let ctx = guard.disarm();
+        match executed {
             Ok(UpstreamReply::ChatStream(first, rest)) => {
                 Outcome::Stream(ObservedStream::new(first, rest, rt.pipeline.clone(), ctx))
             }
@@ -110,10 +116,12 @@ impl Gateway {
             .and_then(|o| o.include_usage)
             .unwrap_or(false);
         let rt = self.runtime();
-        match self
-            .execute(&rt, &mut ctx, GatewayRequest::Completion(req))
-            .await
-        {
+        let mut guard = AbandonGuard::new(ctx, &rt.pipeline);
+        let executed = self
+            .execute(&rt, guard.ctx(), GatewayRequest::Completion(req))
+            .await;
+        let ctx = guard.disarm();
+        match executed {
             Ok(UpstreamReply::CompletionStream(first, rest)) => {
                 Outcome::Stream(ObservedStream::new(first, rest, rt.pipeline.clone(), ctx))
             }
@@ -132,14 +140,16 @@ impl Gateway {
     /// Embeddings.
     pub async fn embeddings(
         &self,
-        mut ctx: RequestContext,
+        ctx: RequestContext,
         req: EmbeddingRequest,
     ) -> (RequestContext, Result<EmbeddingResponse, GatewayError>) {
         let rt = self.runtime();
-        let result = match self
-            .execute(&rt, &mut ctx, GatewayRequest::Embedding(req))
-            .await
-        {
+        let mut guard = AbandonGuard::new(ctx, &rt.pipeline);
+        let executed = self
+            .execute(&rt, guard.ctx(), GatewayRequest::Embedding(req))
+            .await;
+        let mut ctx = guard.disarm();
+        let result = match executed {
             Ok(UpstreamReply::Full(r)) => Ok(r),
             Ok(_) => Err(mismatch()),
             Err(e) => Err(e),

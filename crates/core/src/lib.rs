@@ -4,6 +4,7 @@
 //! Why a library crate: the HTTP server is one transport over it; Rust users can embed the same
 //! engine in-process (as Bifrost's Go package is used), and tests drive it without a socket.
 
+mod abandon;
 pub mod attempt;
 pub mod balance;
 pub mod context;

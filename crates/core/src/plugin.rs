@@ -124,6 +124,9 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// Once per stream, at its end (clean, failed, or client gone).
     fn on_stream_end(&self, _ctx: &RequestContext, _summary: &StreamSummary) {}
+
+    /// Once for a request whose client left before it had an answer (no `post` hook ran).
+    fn on_abandoned(&self, _ctx: &RequestContext) {}
 }
 
 /// The ordered plugin list.
@@ -180,6 +183,13 @@ impl Pipeline {
     pub fn on_chunk(&self, ctx: &RequestContext, chunk: &mut StreamChunk<'_>) {
         for p in &self.plugins {
             p.on_chunk(ctx, chunk);
+        }
+    }
+
+    /// Run `on_abandoned` hooks in order.
+    pub fn on_abandoned(&self, ctx: &RequestContext) {
+        for p in &self.plugins {
+            p.on_abandoned(ctx);
         }
     }
 

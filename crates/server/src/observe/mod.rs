@@ -231,6 +231,11 @@ impl Plugin for RequestLogger {
         self.0.finish(ctx, rec, cost);
     }
 
+    fn on_abandoned(&self, ctx: &RequestContext) {
+        let rec = record::abandoned(ctx, self.0.keeps_content(ctx));
+        self.0.finish(ctx, rec, None);
+    }
+
     fn on_stream_end(&self, ctx: &RequestContext, summary: &StreamSummary) {
         let mut rec = record::from_stream(ctx, summary, self.0.keeps_content(ctx));
         let cost = self.0.price(&mut rec);

@@ -185,6 +185,24 @@ pub fn from_result(
     r
 }
 
+/// Status of a request whose client left before its answer (nginx's "client closed request").
+pub const CLIENT_CLOSED_REQUEST: i64 = 499;
+
+/// The record of a request whose client left before it had an answer: what the context
+/// knows (routing, attempts so far, timings), status 499, no output.
+pub fn abandoned(ctx: &RequestContext, keep_content: bool) -> LogRecord {
+    let mut r = base(ctx);
+    r.status = CLIENT_CLOSED_REQUEST;
+    r.success = false;
+    r.client_disconnected = true;
+    r.error_type = Some("client_closed_request".to_owned());
+    r.error = Some("the client closed the connection before the answer".to_owned());
+    if !keep_content {
+        r.input = None;
+    }
+    r
+}
+
 /// The record of a stream that started (its status was 200 to the client, whatever followed).
 pub fn from_stream(ctx: &RequestContext, s: &StreamSummary, keep_content: bool) -> LogRecord {
     let mut r = base(ctx);

@@ -68,6 +68,44 @@ impl Gateway {
         crate::routing::natural_address(&rt.routable, &rt.config.model_aliases, kind, model)
     }
 
+    /// Whether a request for `model` (with the client's own `request_fallbacks`) may be served
+    /// by a provider of one of `kinds`: its target, a provider of a balanced group serving the
+    /// model, or a configured or requested fallback. A dialect route keeps the client's body
+    /// for a same-dialect upstream only when one can be reached (it costs memory otherwise).
+    pub fn may_reach(
+        &self,
+        model: &str,
+        request_fallbacks: &[String],
+        kinds: &[ProviderKind],
+    ) -> bool {
+        let rt = self.runtime.load();
+        let plan = fallback::plan(model, request_fallbacks.to_vec(), &rt.config.fallbacks);
+        let of_kind = |provider: &str| {
+            rt.routable
+                .get(provider)
+                .is_some_and(|p| kinds.contains(&p.kind))
+        };
+        plan.iter().any(|reference| {
+            let name = rt
+                .config
+                .model_aliases
+                .get(reference.as_str())
+                .map_or(reference.as_str(), String::as_str);
+            let grouped = rt
+                .groups
+                .get(name)
+                .is_some_and(|g| g.providers.iter().any(|p| of_kind(p)));
+            grouped
+                || resolve(
+                    &rt.routable,
+                    &rt.unavailable,
+                    &rt.config.model_aliases,
+                    reference,
+                )
+                .is_ok_and(|t| of_kind(&t.provider))
+        })
+    }
+
     /// Swap in a new snapshot atomically; in-flight requests finish on the old one.
     pub fn replace(&self, runtime: Runtime) {
         self.runtime.store(Arc::new(runtime));

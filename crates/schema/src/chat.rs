@@ -123,8 +123,9 @@ pub enum ChatMessage {
     Developer(InstructionMessage),
     /// The user's turn.
     User(UserMessage),
-    /// The model's turn (history).
-    Assistant(AssistantMessage),
+    /// The model's turn (history). Boxed: it is the largest variant, and a long conversation
+    /// would pay its size for every message.
+    Assistant(Box<AssistantMessage>),
     /// A tool's result.
     Tool(ToolMessage),
     /// Legacy function result.

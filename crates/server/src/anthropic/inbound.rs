@@ -9,6 +9,8 @@ use heimdall_schema::chat::ChatRequest;
 use heimdall_schema::error::GatewayError;
 use serde_json::{Map, Value, json};
 
+use crate::conversation::{DialectBody, MessageSink};
+
 fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
     GatewayError::invalid_request(message, Some(param.to_owned()))
 }
@@ -54,8 +56,16 @@ fn thinking_effort(thinking: &Value) -> Option<&'static str> {
     })
 }
 
-/// Translate a Messages request body into the canonical request.
+/// Translate a Messages request body (as a `Value`: tests and tools) into the canonical request.
 pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
+    let bytes = serde_json::to_vec(body)
+        .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
+    from_body(&DialectBody::parse(&bytes, "messages")?)
+}
+
+/// Translate a Messages request body, one turn at a time, into the canonical request.
+pub fn from_body(request: &DialectBody<'_>) -> Result<ChatRequest, GatewayError> {
+    let body = request.head();
     let obj = body
         .as_object()
         .ok_or_else(|| invalid("request body must be a JSON object", "body"))?;
@@ -67,16 +77,16 @@ pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
         .get("max_tokens")
         .and_then(Value::as_u64)
         .ok_or_else(|| invalid("max_tokens: Field required", "max_tokens"))?;
-    let mut messages: Vec<Value> = Vec::new();
+    let mut messages = MessageSink::new();
     match obj.get("system") {
         None | Some(Value::Null) => {}
-        Some(s) => messages.push(json!({"role": "system", "content": text_of(s)})),
+        Some(s) => messages.push(json!({"role": "system", "content": text_of(s)}))?,
     }
-    let turns = obj
-        .get("messages")
-        .and_then(Value::as_array)
+    let turns = request
+        .turns()
         .ok_or_else(|| invalid("messages: Field required", "messages"))?;
-    for (i, turn) in turns.iter().enumerate() {
+    for (i, turn) in turns.enumerate() {
+        let turn = turn?;
         let at = format!("messages.{i}");
         let role = turn["role"].as_str().unwrap_or("");
         let blocks: Vec<Value> = match &turn["content"] {
@@ -101,11 +111,11 @@ pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
                             if !parts.is_empty() {
                                 messages.push(
                                     json!({"role": "user", "content": std::mem::take(&mut parts)}),
-                                );
+                                )?;
                             }
                             messages.push(json!({"role": "tool",
                                 "tool_call_id": b["tool_use_id"],
-                                "content": text_of(&b["content"])}));
+                                "content": text_of(&b["content"])}))?;
                         }
                         Some("document") => {
                             let src = &b["source"];
@@ -120,7 +130,7 @@ pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
                     }
                 }
                 if !parts.is_empty() {
-                    messages.push(json!({"role": "user", "content": parts}));
+                    messages.push(json!({"role": "user", "content": parts}))?;
                 }
             }
             "assistant" => {
@@ -143,7 +153,7 @@ pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
                 {
                     o.insert("tool_calls".into(), Value::Array(calls));
                 }
-                messages.push(m);
+                messages.push(m)?;
             }
             other => {
                 return Err(invalid(
@@ -155,7 +165,7 @@ pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
     }
     let mut out = Map::new();
     out.insert("model".into(), json!(model));
-    out.insert("messages".into(), Value::Array(messages));
+    out.insert("messages".into(), Value::Array(Vec::new()));
     out.insert("max_tokens".into(), json!(max_tokens));
     crate::dialect::copy_fields(
         body,
@@ -216,8 +226,9 @@ pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
             out.insert("parallel_tool_calls".into(), json!(false));
         }
     }
-    let req: ChatRequest = serde_json::from_value(Value::Object(out))
+    let mut req: ChatRequest = serde_json::from_value(Value::Object(out))
         .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
+    req.messages = messages.into_messages();
     req.validate()?;
     Ok(req)
 }

@@ -22,7 +22,15 @@ use serde_json::Value;
 
 use crate::app::AppState;
 use crate::body::{body_error, decode_json};
+use crate::conversation::DialectBody;
 use crate::openai::new_context;
+
+/// Provider kinds that take an Anthropic Messages body as the client wrote it.
+const ANTHROPIC_FAMILY: &[ProviderKind] = &[
+    ProviderKind::Anthropic,
+    ProviderKind::Vertex,
+    ProviderKind::Bedrock,
+];
 
 fn error_response(e: &GatewayError) -> Response {
     crate::dialect::error_response(e, outbound::error_body)
@@ -34,18 +42,34 @@ pub async fn messages(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let parsed = body
-        .map_err(|r| body_error(r, state.body_limit))
-        .and_then(|b| decode_json::<Value>(&b))
-        .and_then(|v| Ok((inbound::to_chat_request(&v)?, v)));
-    let mut req = match parsed {
-        Ok((mut req, original)) => {
-            req.native = Some(native_request(original, &headers));
-            req
-        }
+    let bytes = match body.map_err(|r| body_error(r, state.body_limit)) {
+        Ok(b) => b,
+        Err(e) => return error_response(&e),
+    };
+    let parsed = DialectBody::parse(&bytes, "messages").and_then(|b| {
+        let fallbacks: Vec<String> = b.head()["fallbacks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str().map(str::to_owned))
+            .collect();
+        Ok((inbound::from_body(&b)?, fallbacks))
+    });
+    let (mut req, fallbacks) = match parsed {
+        Ok(r) => r,
         Err(e) => return error_response(&e),
     };
     crate::dialect::address_naturally(&state.gateway, ProviderKind::Anthropic, &mut req.model);
+    // The client's own body goes as written to an Anthropic-family upstream; it is read into
+    // a tree only when one can serve this request.
+    if state
+        .gateway
+        .may_reach(&req.model, &fallbacks, ANTHROPIC_FAMILY)
+        && let Ok(original) = decode_json::<Value>(&bytes)
+    {
+        req.native = Some(native_request(original, &headers));
+    }
+    drop(bytes);
     let ctx = new_context(&headers, Operation::Chat, &req.model).in_route("anthropic");
     match state.gateway.chat(ctx, req).await {
         Outcome::Done(ctx, result) => crate::dialect::reply(

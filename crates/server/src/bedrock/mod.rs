@@ -23,7 +23,8 @@ use heimdall_schema::usage::Usage;
 use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
-use crate::body::{body_error, decode_json};
+use crate::body::body_error;
+use crate::conversation::{DialectBody, MessageSink};
 use crate::headers::{apply_meta_headers, apply_overhead_header};
 use crate::openai::new_context;
 
@@ -58,7 +59,19 @@ pub fn to_chat_request(
     body: &Value,
     stream: bool,
 ) -> Result<ChatRequest, GatewayError> {
-    let mut messages: Vec<Value> = Vec::new();
+    let bytes = serde_json::to_vec(body)
+        .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
+    from_body(model, &DialectBody::parse(&bytes, "messages")?, stream)
+}
+
+/// A Converse request for `model` → the canonical request, one turn at a time.
+pub fn from_body(
+    model: &str,
+    request: &DialectBody<'_>,
+    stream: bool,
+) -> Result<ChatRequest, GatewayError> {
+    let body = request.head();
+    let mut messages = MessageSink::new();
     let system: String = body["system"]
         .as_array()
         .into_iter()
@@ -67,12 +80,13 @@ pub fn to_chat_request(
         .collect::<Vec<_>>()
         .join("\n");
     if !system.is_empty() {
-        messages.push(json!({"role": "system", "content": system}));
+        messages.push(json!({"role": "system", "content": system}))?;
     }
-    let turns = body["messages"]
-        .as_array()
+    let turns = request
+        .turns()
         .ok_or_else(|| invalid("messages is required", "messages"))?;
-    for (i, m) in turns.iter().enumerate() {
+    for (i, m) in turns.enumerate() {
+        let m = m?;
         let blocks = m["content"].as_array().cloned().unwrap_or_default();
         match m["role"].as_str() {
             Some("assistant") => {
@@ -93,7 +107,7 @@ pub fn to_chat_request(
                 {
                     o.insert("tool_calls".into(), Value::Array(calls));
                 }
-                messages.push(msg);
+                messages.push(msg)?;
             }
             Some("user") => {
                 let mut parts = Vec::new();
@@ -121,11 +135,11 @@ pub fn to_chat_request(
                             })
                             .collect();
                         messages.push(json!({"role": "tool", "tool_call_id": tr["toolUseId"],
-                            "content": content.join("\n")}));
+                            "content": content.join("\n")}))?;
                     }
                 }
                 if !parts.is_empty() {
-                    messages.push(json!({"role": "user", "content": parts}));
+                    messages.push(json!({"role": "user", "content": parts}))?;
                 }
             }
             _ => {
@@ -138,7 +152,7 @@ pub fn to_chat_request(
     }
     let mut out = Map::new();
     out.insert("model".into(), json!(model));
-    out.insert("messages".into(), Value::Array(messages));
+    out.insert("messages".into(), Value::Array(Vec::new()));
     crate::dialect::copy_fields(
         &body["inferenceConfig"],
         &mut out,
@@ -176,8 +190,9 @@ pub fn to_chat_request(
         };
         out.insert("tool_choice".into(), choice);
     }
-    let req: ChatRequest = serde_json::from_value(Value::Object(out))
+    let mut req: ChatRequest = serde_json::from_value(Value::Object(out))
         .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
+    req.messages = messages.into_messages();
     req.validate()?;
     Ok(req)
 }
@@ -362,8 +377,7 @@ pub async fn model_operation(
     };
     let parsed = body
         .map_err(|r| body_error(r, state.body_limit))
-        .and_then(|b| decode_json::<Value>(&b))
-        .and_then(|v| to_chat_request(&model, &v, stream));
+        .and_then(|b| from_body(&model, &DialectBody::parse(&b, "messages")?, stream));
     let mut req = match parsed {
         Ok(r) => r,
         Err(e) => return error_response(&e),

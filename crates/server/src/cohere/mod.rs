@@ -20,6 +20,7 @@ use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
 use crate::body::{body_error, decode_json};
+use crate::conversation::{DialectBody, MessageSink};
 use crate::openai::new_context;
 
 fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
@@ -33,7 +34,15 @@ pub fn error_body(e: &GatewayError) -> Value {
 
 /// A Cohere v2 chat request → the canonical request.
 pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
-    let obj = body
+    let bytes = serde_json::to_vec(body)
+        .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
+    from_body(&DialectBody::parse(&bytes, "messages")?)
+}
+
+/// A Cohere v2 chat request → the canonical request, one message at a time.
+pub fn from_body(request: &DialectBody<'_>) -> Result<ChatRequest, GatewayError> {
+    let obj = request
+        .head()
         .as_object()
         .ok_or_else(|| invalid("body must be a JSON object", "body"))?;
     let mut out = Map::new();
@@ -56,13 +65,13 @@ pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
     if let Some(s) = obj.get("stop_sequences") {
         out.insert("stop".into(), s.clone());
     }
-    let messages: Vec<Value> = obj
-        .get("messages")
-        .and_then(Value::as_array)
-        .ok_or_else(|| invalid("messages is required", "messages"))?
-        .iter()
-        .map(|m| {
-            let mut m = m.clone();
+    let mut messages = MessageSink::new();
+    let turns = request
+        .turns()
+        .ok_or_else(|| invalid("messages is required", "messages"))?;
+    for m in turns {
+        let mut m = m?;
+        {
             if let Some(o) = m.as_object_mut() {
                 // Cohere's assistant `tool_plan` is the text next to its tool calls.
                 if let Some(plan) = o.remove("tool_plan")
@@ -85,10 +94,10 @@ pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
                     o.insert("content".into(), json!(text.join("\n")));
                 }
             }
-            m
-        })
-        .collect();
-    out.insert("messages".into(), Value::Array(messages));
+        }
+        messages.push(m)?;
+    }
+    out.insert("messages".into(), Value::Array(Vec::new()));
     if obj.get("stream").and_then(Value::as_bool) == Some(true) {
         out.insert("stream".into(), json!(true));
         out.insert("stream_options".into(), json!({"include_usage": true}));
@@ -113,8 +122,9 @@ pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
             },
         );
     }
-    let req: ChatRequest = serde_json::from_value(Value::Object(out))
+    let mut req: ChatRequest = serde_json::from_value(Value::Object(out))
         .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
+    req.messages = messages.into_messages();
     req.validate()?;
     Ok(req)
 }
@@ -247,8 +257,7 @@ pub async fn chat(
 ) -> Response {
     let parsed = body
         .map_err(|r| body_error(r, state.body_limit))
-        .and_then(|b| decode_json::<Value>(&b))
-        .and_then(|v| to_chat_request(&v));
+        .and_then(|b| from_body(&DialectBody::parse(&b, "messages")?));
     let mut req = match parsed {
         Ok(r) => r,
         Err(e) => return crate::dialect::error_response(&e, error_body),

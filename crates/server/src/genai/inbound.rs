@@ -9,6 +9,8 @@ use heimdall_schema::chat::ChatRequest;
 use heimdall_schema::error::GatewayError;
 use serde_json::{Map, Value, json};
 
+use crate::conversation::{DialectBody, MessageSink};
+
 fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
     GatewayError::invalid_request(message, Some(param.to_owned()))
 }
@@ -23,22 +25,35 @@ fn text_parts(parts: &Value) -> String {
         .join("")
 }
 
-/// Translate a `generateContent` body for `model`.
+/// Translate a `generateContent` body (as a `Value`: tests and tools) for `model`.
 pub fn to_chat_request(
     model: &str,
     body: &Value,
     stream: bool,
 ) -> Result<ChatRequest, GatewayError> {
-    let mut messages: Vec<Value> = Vec::new();
+    let bytes = serde_json::to_vec(body)
+        .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
+    from_body(model, &DialectBody::parse(&bytes, "contents")?, stream)
+}
+
+/// Translate a `generateContent` body for `model`, one turn at a time.
+pub fn from_body(
+    model: &str,
+    request: &DialectBody<'_>,
+    stream: bool,
+) -> Result<ChatRequest, GatewayError> {
+    let body = request.head();
+    let mut messages = MessageSink::new();
     if let Some(si) = body.get("systemInstruction") {
-        messages.push(json!({"role": "system", "content": text_parts(&si["parts"])}));
+        messages.push(json!({"role": "system", "content": text_parts(&si["parts"])}))?;
     }
-    let contents = body["contents"]
-        .as_array()
+    let contents = request
+        .turns()
         .ok_or_else(|| invalid("contents is required", "contents"))?;
     let mut pending: Vec<(String, String)> = Vec::new(); // (name, id) of calls awaiting responses
     let mut next_call = 0usize;
-    for (i, c) in contents.iter().enumerate() {
+    for (i, c) in contents.enumerate() {
+        let c = c?;
         let role = c["role"].as_str().unwrap_or("user");
         let parts = c["parts"].as_array().cloned().unwrap_or_default();
         match role {
@@ -68,7 +83,7 @@ pub fn to_chat_request(
                 {
                     o.insert("tool_calls".into(), Value::Array(calls));
                 }
-                messages.push(m);
+                messages.push(m)?;
             }
             "user" | "function" => {
                 let mut user_parts = Vec::new();
@@ -88,7 +103,7 @@ pub fn to_chat_request(
                             }
                         };
                         messages.push(json!({"role": "tool", "tool_call_id": id,
-                            "content": fr["response"].to_string()}));
+                            "content": fr["response"].to_string()}))?;
                     } else if let Some(t) = p["text"].as_str() {
                         user_parts.push(json!({"type": "text", "text": t}));
                     } else if let Some(d) = p.get("inlineData") {
@@ -104,7 +119,7 @@ pub fn to_chat_request(
                     }
                 }
                 if !user_parts.is_empty() {
-                    messages.push(json!({"role": "user", "content": user_parts}));
+                    messages.push(json!({"role": "user", "content": user_parts}))?;
                 }
             }
             other => {
@@ -117,7 +132,7 @@ pub fn to_chat_request(
     }
     let mut out = Map::new();
     out.insert("model".into(), json!(model));
-    out.insert("messages".into(), Value::Array(messages));
+    out.insert("messages".into(), Value::Array(Vec::new()));
     if stream {
         out.insert("stream".into(), json!(true));
         out.insert("stream_options".into(), json!({"include_usage": true}));
@@ -179,8 +194,9 @@ pub fn to_chat_request(
         };
         out.insert("tool_choice".into(), choice);
     }
-    let req: ChatRequest = serde_json::from_value(Value::Object(out))
+    let mut req: ChatRequest = serde_json::from_value(Value::Object(out))
         .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
+    req.messages = messages.into_messages();
     req.validate()?;
     Ok(req)
 }

@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::body::{body_error, decode_json};
+use crate::conversation::DialectBody;
 use crate::headers::apply_meta_headers;
 use crate::openai::new_context;
 
@@ -65,19 +66,27 @@ pub async fn model_action(
         );
     };
     let model = model.strip_prefix("models/").unwrap_or(model).to_owned();
-    let value = match body
-        .map_err(|r| body_error(r, state.body_limit))
-        .and_then(|b| decode_json::<Value>(&b))
-    {
+    let bytes = match body.map_err(|r| body_error(r, state.body_limit)) {
+        Ok(b) => b,
+        Err(e) => return error_response(&e),
+    };
+    if matches!(method, "generateContent" | "streamGenerateContent") {
+        let stream = (method == "streamGenerateContent")
+            .then(|| query.get("alt").map(String::as_str) == Some("sse"));
+        // The conversation is read one turn at a time (see `conversation`).
+        let req = DialectBody::parse(&bytes, "contents")
+            .and_then(|b| inbound::from_body(&model, &b, stream.is_some()));
+        drop(bytes);
+        return match req {
+            Ok(req) => generate(&state, &headers, req, stream).await,
+            Err(e) => error_response(&e),
+        };
+    }
+    let value = match decode_json::<Value>(&bytes) {
         Ok(v) => v,
         Err(e) => return error_response(&e),
     };
     match method {
-        "generateContent" => generate(&state, &headers, &model, &value, None).await,
-        "streamGenerateContent" => {
-            let sse = query.get("alt").map(String::as_str) == Some("sse");
-            generate(&state, &headers, &model, &value, Some(sse)).await
-        }
         "embedContent" | "batchEmbedContents" => {
             embed(&state, &headers, &model, &value, method).await
         }
@@ -99,14 +108,9 @@ pub async fn model_action(
 async fn generate(
     state: &AppState,
     headers: &HeaderMap,
-    model: &str,
-    body: &Value,
+    mut req: heimdall_schema::chat::ChatRequest,
     stream: Option<bool>,
 ) -> Response {
-    let mut req = match inbound::to_chat_request(model, body, stream.is_some()) {
-        Ok(r) => r,
-        Err(e) => return error_response(&e),
-    };
     crate::dialect::address_naturally(&state.gateway, ProviderKind::Gemini, &mut req.model);
     let ctx = new_context(headers, Operation::Chat, &req.model).in_route("genai");
     match state.gateway.chat(ctx, req).await {

@@ -31,7 +31,7 @@ use heimdall_schema::usage::{CompletionTokensDetails, PromptTokensDetails, Usage
 use heimdall_store::{LogRecord, LogWriter};
 
 use self::metrics::Metrics;
-use self::record::{INPUT_ANNOTATION, NO_CONTENT_HEADER, PAYLOAD_CAP, capped};
+use self::record::{INPUT_ANNOTATION, NO_CONTENT_HEADER, PAYLOAD_CAP};
 
 /// The observability state shared by the plugin and the handlers.
 pub struct Observability {
@@ -195,13 +195,12 @@ impl Plugin for RequestLogger {
         // Fallback targets run the pre hooks again: the input is the same.
         if self.0.keeps_content(ctx) && !ctx.annotations.contains_key(INPUT_ANNOTATION) {
             let input = match req {
-                GatewayRequest::Chat(c) => serde_json::to_string(&c.messages),
-                GatewayRequest::Completion(c) => serde_json::to_string(&c.prompt),
-                GatewayRequest::Embedding(e) => serde_json::to_string(&e.input),
+                GatewayRequest::Chat(c) => record::capped_json(&c.messages, PAYLOAD_CAP),
+                GatewayRequest::Completion(c) => record::capped_json(&c.prompt, PAYLOAD_CAP),
+                GatewayRequest::Embedding(e) => record::capped_json(&e.input, PAYLOAD_CAP),
             };
-            if let Ok(text) = input {
-                ctx.annotations
-                    .insert(INPUT_ANNOTATION.to_owned(), capped(text, PAYLOAD_CAP));
+            if let Some(text) = input {
+                ctx.annotations.insert(INPUT_ANNOTATION.to_owned(), text);
             }
         }
         Ok(PreOutcome::Continue)

@@ -69,6 +69,20 @@ impl PriceBook {
         }
     }
 
+    /// Every model id the catalog and the overrides price, exactly as listed (an override's
+    /// `provider/model` key also gives its model part).
+    pub fn model_ids(&self) -> impl Iterator<Item = &str> + '_ {
+        let overrides = self
+            .overrides
+            .keys()
+            .flat_map(|k| [Some(k.as_str()), k.split_once('/').map(|(_, m)| m)])
+            .flatten();
+        self.catalog
+            .values()
+            .flat_map(|models| models.keys().map(String::as_str))
+            .chain(overrides)
+    }
+
     /// Models in the catalog.
     pub fn catalog_len(&self) -> usize {
         self.catalog.values().map(HashMap::len).sum()

@@ -46,7 +46,10 @@ fn init_logging(args: &ServeArgs) {
         .with_target(false);
     match args.log_format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder.init(),
+        // Client-chosen values (model names, headers) cannot forge a line.
+        LogFormat::Text => builder
+            .fmt_fields(crate::log_fields::EscapedFields::default())
+            .init(),
     }
 }
 

@@ -89,7 +89,13 @@ fn text(i: usize) -> String {
 
 /// `(path, body)` of a 50,000-message request in each route's dialect.
 fn requests() -> Vec<(&'static str, Value)> {
-    let role = |i: usize| if i.is_multiple_of(2) { "user" } else { "assistant" };
+    let role = |i: usize| {
+        if i.is_multiple_of(2) {
+            "user"
+        } else {
+            "assistant"
+        }
+    };
     let openai: Vec<Value> = (0..MESSAGES)
         .map(|i| json!({"role": role(i), "content": text(i)}))
         .collect();

@@ -19,6 +19,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use super::labels::{KnownModels, ValueBudget};
 use super::series::SeriesCache;
 
 /// A label set (name, value) pairs.
@@ -51,6 +52,10 @@ pub struct Metrics {
     /// (exposed name, type, help) of every family, so an empty one is still declared.
     described: Vec<(String, &'static str, &'static str)>,
     extra_labels: Vec<String>,
+    /// Providers and models that may be label values (others are `other`).
+    known: KnownModels,
+    /// The values extra labels have taken, bounded per label.
+    extra_values: ValueBudget,
     http_requests: Counters,
     http_duration: Histograms,
     requests: Counters,
@@ -165,7 +170,7 @@ fn hist(constructor: fn() -> Histogram) -> Histograms {
 
 impl Metrics {
     /// A registry with every family, names prefixed with `prefix`.
-    pub fn new(prefix: &str, extra_labels: Vec<String>) -> Self {
+    pub fn new(prefix: &str, extra_labels: Vec<String>, known: KnownModels) -> Self {
         let mut registry = if prefix.is_empty() {
             Registry::default()
         } else {
@@ -176,6 +181,8 @@ impl Metrics {
             described: Vec::new(),
             hot: SeriesCache::default(),
             extra_labels,
+            known,
+            extra_values: ValueBudget::default(),
             http_requests: Counters::default(),
             http_duration: hist(latency_buckets),
             requests: Counters::default(),
@@ -425,7 +432,8 @@ impl Metrics {
                 .headers
                 .get(&format!("x-bf-prom-{name}"))
                 .or_else(|| ctx.headers.get(&format!("x-bf-dim-{name}")));
-            l.push((name.clone(), value.cloned().unwrap_or_default()));
+            let value = value.map_or_else(String::new, |v| self.extra_values.admit(name, v));
+            l.push((name.clone(), value));
         }
         l
     }
@@ -439,9 +447,10 @@ impl Metrics {
     pub fn record(&self, ctx: &RequestContext, r: &LogRecord, cost: Option<f64>) {
         // A request no provider took (unknown model, bad input) is labelled `none`/`none`: the
         // requested name is client input and would make label values unbounded.
-        let provider = r.provider.as_deref().unwrap_or("none");
+        // Unknown providers and models (client input) are `other` (see `labels`).
+        let provider = self.known.provider(r.provider.as_deref().unwrap_or("none"));
         let model = match (&r.provider, &r.model) {
-            (Some(_), Some(m)) => m.as_str(),
+            (Some(_), Some(m)) => self.known.model(m),
             _ => "none",
         };
         let hot = if self.extra_labels.is_empty() {
@@ -483,9 +492,11 @@ impl Metrics {
         }
         for a in &ctx.trail {
             // The usual attempt: the provider and model that answered, with a 2xx.
-            let same = a.provider == provider && a.model == model;
+            let (a_provider, a_model) =
+                (self.known.provider(&a.provider), self.known.model(&a.model));
+            let same = a_provider == provider && a_model == model;
             let cached = hot.filter(|_| same);
-            let al = || self.labels(ctx, &a.provider, &a.model);
+            let al = || self.labels(ctx, a_provider, a_model);
             if a.status / 100 == 2 {
                 counter(
                     cached.map(|s| &s.upstream_2xx),
@@ -514,12 +525,13 @@ impl Metrics {
         // A fallback served (or was last tried): from the requested target's provider to the
         // provider of the target that answered.
         if r.fallback_index > 0 {
+            let requested = self.known.reference(&r.model_requested);
             let from = r
                 .model_requested
                 .split_once('/')
-                .map_or("unknown", |(p, _)| p);
+                .map_or("unknown", |(p, _)| self.known.provider(p));
             let fl = vec![
-                ("model".to_owned(), r.model_requested.clone()),
+                ("model".to_owned(), requested.to_owned()),
                 ("from".to_owned(), from.to_owned()),
                 ("to".to_owned(), provider.to_owned()),
             ];
@@ -695,7 +707,7 @@ mod tests {
     #[test]
     fn cached_series_count_like_the_families() {
         for extra in [vec![], vec!["team".to_owned()]] {
-            let m = Metrics::new("t", extra.clone());
+            let m = Metrics::new("t", extra.clone(), KnownModels::any());
             let mut ctx = RequestContext::new("r".into(), Operation::Chat, "p/m".into());
             ctx.headers.insert("x-bf-prom-team".into(), "a".into());
             for _ in 0..3 {

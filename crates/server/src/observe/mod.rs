@@ -7,6 +7,7 @@
 //! disagree.
 
 pub mod api;
+pub mod labels;
 pub mod metrics;
 pub mod otel;
 pub mod record;
@@ -64,14 +65,16 @@ impl Observability {
         } else {
             None
         };
+        let prices = PriceBook::new(&config.pricing);
         Self {
             tracing,
             writer,
-            prices: PriceBook::new(&config.pricing),
             metrics: Metrics::new(
                 &config.client.metrics_prefix,
                 config.client.prometheus_labels.clone(),
+                labels::KnownModels::from_config(config, &prices),
             ),
+            prices,
             content_logging: !config.client.disable_content_logging,
             kinds: config
                 .providers

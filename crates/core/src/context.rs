@@ -92,8 +92,10 @@ impl TraceIds {
 /// State of one request on its way through the gateway.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
-    /// Unique id, echoed as `x-request-id`.
+    /// The gateway's unique id (UUIDv7), echoed as `x-request-id`.
     pub request_id: String,
+    /// The client's own `x-request-id`, kept beside ours (clients reuse ids; ours never repeat).
+    pub client_request_id: Option<String>,
     /// When the gateway received the request.
     pub received_at: Instant,
     /// The operation.
@@ -145,6 +147,7 @@ impl RequestContext {
     pub fn new(request_id: String, operation: Operation, requested_model: String) -> Self {
         Self {
             request_id,
+            client_request_id: None,
             received_at: Instant::now(),
             operation,
             requested_model,

@@ -63,6 +63,8 @@ pub struct LogQuery {
     pub stream: Option<bool>,
     /// Virtual key ids (any of).
     pub virtual_key_ids: Vec<String>,
+    /// The clients' own `x-request-id` values (any of).
+    pub client_request_ids: Vec<String>,
     /// Arrived at or after (Unix ms).
     pub start_time: Option<i64>,
     /// Arrived at or before (Unix ms).
@@ -137,6 +139,16 @@ fn number<T: std::str::FromStr>(param: &str, v: &str) -> Result<T, QueryError> {
         .map_err(|_| bad(param, format!("'{v}' is not a number")))
 }
 
+/// A number that is finite: `NaN` and infinities parse as `f64` but filter nothing sensibly.
+fn finite(param: &str, v: &str) -> Result<f64, QueryError> {
+    let n: f64 = number(param, v)?;
+    if n.is_finite() {
+        Ok(n)
+    } else {
+        Err(bad(param, format!("'{v}' is not a finite number")))
+    }
+}
+
 impl LogQuery {
     /// Read the query string of `GET /api/logs` (and `/api/logs/stats`).
     pub fn from_params(params: &BTreeMap<String, String>) -> Result<Self, QueryError> {
@@ -168,14 +180,15 @@ impl LogQuery {
                     });
                 }
                 "virtual_key_ids" | "virtual_key_id" => q.virtual_key_ids = list(v),
+                "client_request_ids" | "client_request_id" => q.client_request_ids = list(v),
                 "start_time" => q.start_time = Some(parse_time(k, v)?),
                 "end_time" => q.end_time = Some(parse_time(k, v)?),
-                "min_latency" => q.min_latency = Some(number(k, v)?),
-                "max_latency" => q.max_latency = Some(number(k, v)?),
+                "min_latency" => q.min_latency = Some(finite(k, v)?),
+                "max_latency" => q.max_latency = Some(finite(k, v)?),
                 "min_tokens" => q.min_tokens = Some(number(k, v)?),
                 "max_tokens" => q.max_tokens = Some(number(k, v)?),
-                "min_cost" => q.min_cost = Some(number(k, v)?),
-                "max_cost" => q.max_cost = Some(number(k, v)?),
+                "min_cost" => q.min_cost = Some(finite(k, v)?),
+                "max_cost" => q.max_cost = Some(finite(k, v)?),
                 "content_search" => {
                     q.content_search = Some(v.clone()).filter(|s| !s.trim().is_empty());
                 }
@@ -186,7 +199,9 @@ impl LogQuery {
                     }
                     q.limit = n.min(MAX_LIMIT);
                 }
-                "offset" => q.offset = number(k, v)?,
+                // Past what any table holds (and past i64, which the databases take): the
+                // last page is empty, not an error.
+                "offset" => q.offset = number::<u64>(k, v)?.min(i64::MAX as u64),
                 "sort_by" => {
                     q.sort_by = match v.as_str() {
                         "timestamp" => SortBy::Timestamp,
@@ -287,6 +302,7 @@ impl Filter {
             f.and(&format!("stream = {m}"));
         }
         any_of(&mut f, "virtual_key_id", &q.virtual_key_ids);
+        any_of(&mut f, "client_request_id", &q.client_request_ids);
         let cmp = |f: &mut Self, column: &str, op: &str, a: Option<Arg>| {
             if let Some(a) = a {
                 let m = f.arg(a);
@@ -410,6 +426,7 @@ fn record_from_row(row: &AnyRow) -> Result<LogRecord, sqlx::Error> {
         trail: serde_json::from_str::<Vec<TrailEntry>>(&trail).unwrap_or_default(),
         finish_reason: row.try_get("finish_reason")?,
         client_disconnected: flag("client_disconnected")?,
+        client_request_id: row.try_get("client_request_id")?,
         input: None,
         output: None,
     })
@@ -454,7 +471,8 @@ impl LogStore {
             .try_get(0)?;
         let total = counted.min(COUNT_CAP);
         let total_capped = counted > COUNT_CAP;
-        let has_more = total_capped || q.offset + (logs.len() as u64) < (total.max(0) as u64);
+        let has_more =
+            total_capped || q.offset.saturating_add(logs.len() as u64) < (total.max(0) as u64);
         Ok(LogPage {
             logs,
             total,

@@ -88,6 +88,9 @@ pub struct LogRecord {
     pub finish_reason: Option<String>,
     /// The stream ended because the client went away.
     pub client_disconnected: bool,
+    /// The client's own `x-request-id`, when it sent one (the record's id is always the
+    /// gateway's: a client reusing an id still gets one record per request).
+    pub client_request_id: Option<String>,
     /// Input messages as JSON (absent when content logging is off).
     pub input: Option<String>,
     /// Output text (absent when content logging is off).

@@ -77,4 +77,14 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
             "DROP INDEX IF EXISTS logs_cost",
         ],
     ),
+    (
+        4,
+        &[
+            // The client's own request id: the record's id is always the gateway's, so a
+            // reused client id cannot make two requests collide on one row.
+            "ALTER TABLE logs ADD COLUMN client_request_id TEXT",
+            "CREATE INDEX IF NOT EXISTS logs_client_request_id ON logs (client_request_id) \
+             WHERE client_request_id IS NOT NULL",
+        ],
+    ),
 ];

@@ -44,10 +44,11 @@ pub(crate) const LOG_COLUMNS: &[&str] = &[
     "trail",
     "finish_reason",
     "client_disconnected",
+    "client_request_id",
 ];
 
-/// Most records in one INSERT (32 columns × 1,000 stays under SQLite's 32,766 variables).
-pub const MAX_BATCH: usize = 1_000;
+/// Most records in one INSERT (33 columns × 900 stays under SQLite's 32,766 variables).
+pub const MAX_BATCH: usize = 900;
 
 /// A log store failure.
 #[derive(Debug, thiserror::Error)]
@@ -329,6 +330,7 @@ fn bind_record<'q>(q: AnyQuery<'q>, r: &LogRecord) -> AnyQuery<'q> {
         .bind(trail)
         .bind(r.finish_reason.clone())
         .bind(i64::from(r.client_disconnected))
+        .bind(r.client_request_id.clone())
 }
 
 /// Bind one record's content in [`PAYLOAD_COLUMNS`] order.

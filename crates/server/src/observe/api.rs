@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -54,6 +55,18 @@ fn query_of(params: &BTreeMap<String, String>) -> Result<LogQuery, ApiError> {
     })
 }
 
+/// The query string as a map; one that cannot be read is a JSON 400 like any bad parameter.
+fn params_of(
+    params: Result<Query<BTreeMap<String, String>>, QueryRejection>,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    params.map(|Query(p)| p).map_err(|e| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        kind: "invalid_request_error",
+        message: format!("invalid query string: {}", e.body_text()),
+        param: None,
+    })
+}
+
 fn db_error(e: &heimdall_store::StoreError) -> ApiError {
     tracing::warn!(error = %e, "log query failed");
     ApiError {
@@ -67,8 +80,9 @@ fn db_error(e: &heimdall_store::StoreError) -> ApiError {
 /// `GET /api/logs`
 pub async fn list(
     State(state): State<AppState>,
-    Query(params): Query<BTreeMap<String, String>>,
+    params: Result<Query<BTreeMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let params = params_of(params)?;
     let store = store_of(&state).await?;
     let q = query_of(&params)?;
     let page = store.query(&q).await.map_err(|e| db_error(&e))?;
@@ -78,8 +92,9 @@ pub async fn list(
 /// `GET /api/logs/stats`
 pub async fn stats(
     State(state): State<AppState>,
-    Query(mut params): Query<BTreeMap<String, String>>,
+    params: Result<Query<BTreeMap<String, String>>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let mut params = params_of(params)?;
     let store = store_of(&state).await?;
     for page_only in ["limit", "offset", "sort_by", "order"] {
         params.remove(page_only);
@@ -92,8 +107,14 @@ pub async fn stats(
 /// `GET /api/logs/{id}`: one record with its input and output.
 pub async fn get_one(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError {
+        status: StatusCode::BAD_REQUEST,
+        kind: "invalid_request_error",
+        message: format!("invalid record id: {}", e.body_text()),
+        param: Some("id".to_owned()),
+    })?;
     let store = store_of(&state).await?;
     match store.get(&id).await.map_err(|e| db_error(&e))? {
         Some(r) => Ok(Json(r).into_response()),

@@ -140,6 +140,7 @@ impl Observability {
         tracing::info!(
             target: "heimdall::request",
             request_id = %rec.id,
+            client_request_id = rec.client_request_id.as_deref().unwrap_or(""),
             route = %rec.route,
             provider = rec.provider.as_deref().unwrap_or(""),
             model = rec.model.as_deref().unwrap_or(&rec.model_requested),

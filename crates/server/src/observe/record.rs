@@ -175,6 +175,7 @@ fn base(ctx: &RequestContext) -> LogRecord {
             })
             .collect(),
         input: ctx.annotations.get(INPUT_ANNOTATION).cloned(),
+        client_request_id: ctx.client_request_id.clone(),
         ..LogRecord::default()
     }
 }

@@ -68,6 +68,9 @@ pub struct LogsStoreConfig {
     /// Records held while the store is slow or down; past this, new records are dropped and
     /// counted.
     pub max_pending: usize,
+    /// Bytes of records held (queued and in the batch in hand) at most; past this, new records
+    /// are dropped and counted — the record count alone let 16 KB prompts take 612 MB.
+    pub max_pending_bytes: usize,
     /// CPU priority of the writer against the request path.
     pub writer_priority: WriterPriority,
 }
@@ -91,6 +94,7 @@ impl Default for LogsStoreConfig {
             batch_size: 100,
             flush_interval_ms: 100,
             max_pending: 50_000,
+            max_pending_bytes: 32 * 1024 * 1024,
             writer_priority: WriterPriority::Idle,
         }
     }
@@ -203,6 +207,8 @@ struct RawLogsStore {
     #[serde(default)]
     max_pending: Option<usize>,
     #[serde(default)]
+    max_pending_mb: Option<usize>,
+    #[serde(default)]
     writer_priority: Option<WriterPriority>,
 }
 
@@ -284,6 +290,9 @@ fn logs_store(cfg: &mut GatewayConfig, name: &str, v: Value, ctx: &mut LoadCtx<'
     }
     if let Some(n) = raw.max_pending {
         out.max_pending = n;
+    }
+    if let Some(mb) = raw.max_pending_mb.filter(|n| *n > 0) {
+        out.max_pending_bytes = mb.saturating_mul(1024 * 1024);
     }
     if let Some(p) = raw.writer_priority {
         out.writer_priority = p;

@@ -62,8 +62,26 @@ pub fn router_with(state: AppState, policy: IngressPolicy) -> Router {
         .with_state(state)
 }
 
-async fn health() -> Response {
-    Json(serde_json::json!({"status": "ok"})).into_response()
+/// Alive (always 200); `degraded` while the request-log store is failing, with its counters —
+/// the gateway serves, but records wait in memory and may be dropped.
+async fn health(State(state): State<AppState>) -> Response {
+    use std::sync::atomic::Ordering;
+    let Some(w) = &state.observability.writer else {
+        return Json(serde_json::json!({"status": "ok"})).into_response();
+    };
+    let s = w.stats();
+    let failing = s.failing.load(Ordering::Relaxed);
+    Json(serde_json::json!({
+        "status": if failing { "degraded" } else { "ok" },
+        "log_store": {
+            "status": if failing { "failing" } else { "ok" },
+            "pending": w.pending(),
+            "dropped": s.dropped.load(Ordering::Relaxed),
+            "rejected": s.rejected.load(Ordering::Relaxed),
+            "last_error": if failing { s.last_error() } else { None },
+        },
+    }))
+    .into_response()
 }
 
 /// Circuit state, statistics and cooldowns of every provider and key.

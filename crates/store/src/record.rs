@@ -96,3 +96,38 @@ pub struct LogRecord {
     /// Output text (absent when content logging is off).
     pub output: Option<String>,
 }
+
+impl LogRecord {
+    /// Heap bytes the record holds, roughly (its strings and trail): what the writer's
+    /// byte bound counts.
+    pub fn approx_bytes(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        std::mem::size_of::<Self>()
+            + self.id.len()
+            + self.route.len()
+            + self.operation.len()
+            + self.model_requested.len()
+            + [
+                &self.provider,
+                &self.model,
+                &self.key_name,
+                &self.virtual_key_id,
+                &self.team_id,
+                &self.customer_id,
+                &self.error_type,
+                &self.error,
+                &self.finish_reason,
+                &self.client_request_id,
+                &self.input,
+                &self.output,
+            ]
+            .into_iter()
+            .map(opt)
+            .sum::<usize>()
+            + self
+                .trail
+                .iter()
+                .map(|t| std::mem::size_of::<TrailEntry>() + t.provider.len() + t.model.len())
+                .sum::<usize>()
+    }
+}

@@ -110,6 +110,38 @@ pub fn connection_url(cfg: &LogsStoreConfig, app_dir: &Path) -> String {
     }
 }
 
+impl StoreError {
+    /// Whether the database refused the records themselves (a value it cannot store, a
+    /// constraint), not the connection or the disk: retrying the same rows cannot succeed.
+    pub fn is_refused_content(&self) -> bool {
+        let Self::Db(sqlx::Error::Database(e)) = self else {
+            return false;
+        };
+        let Some(code) = e.code() else {
+            return false;
+        };
+        match self_kind_of(&code) {
+            // PostgreSQL SQLSTATE classes 22 (data exception), 23 (integrity), 54 (limits).
+            CodeKind::SqlState(class) => matches!(class, "22" | "23" | "54"),
+            // SQLite primary result codes: TOOBIG, CONSTRAINT, MISMATCH.
+            CodeKind::Sqlite(primary) => matches!(primary, 18..=20),
+        }
+    }
+}
+
+enum CodeKind<'a> {
+    SqlState(&'a str),
+    Sqlite(i64),
+}
+
+fn self_kind_of(code: &str) -> CodeKind<'_> {
+    match code.parse::<i64>() {
+        // SQLite reports (extended) result codes as numbers: the primary code is the low byte.
+        Ok(n) if code.len() < 5 || n > 99_999 => CodeKind::Sqlite(n & 0xff),
+        _ => CodeKind::SqlState(code.get(..2).unwrap_or("")),
+    }
+}
+
 impl LogStore {
     /// Connect as configured and bring the schema up to date.
     pub async fn open(cfg: &LogsStoreConfig, app_dir: &Path) -> Result<Self, StoreError> {
@@ -296,23 +328,37 @@ type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 const PAYLOAD_COLUMNS: &[&str] = &["id", "input", "output"];
 
 /// Bind one record's values in [`LOG_COLUMNS`] order.
+/// Text as a database column can hold it: PostgreSQL refuses a NUL byte in `text` (the whole
+/// batch with it), so NUL becomes U+FFFD in every stored string, on both backends alike.
+pub fn storable(s: &str) -> String {
+    if s.contains('\0') {
+        s.replace('\0', "\u{fffd}")
+    } else {
+        s.to_owned()
+    }
+}
+
+fn storable_opt(s: Option<&String>) -> Option<String> {
+    s.map(|s| storable(s))
+}
+
 fn bind_record<'q>(q: AnyQuery<'q>, r: &LogRecord) -> AnyQuery<'q> {
     let trail = serde_json::to_string(&r.trail).unwrap_or_else(|_| "[]".to_owned());
-    q.bind(r.id.clone())
+    q.bind(storable(&r.id))
         .bind(r.timestamp_ms)
-        .bind(r.route.clone())
-        .bind(r.operation.clone())
-        .bind(r.provider.clone())
-        .bind(r.model_requested.clone())
-        .bind(r.model.clone())
-        .bind(r.key_name.clone())
-        .bind(r.virtual_key_id.clone())
-        .bind(r.team_id.clone())
-        .bind(r.customer_id.clone())
+        .bind(storable(&r.route))
+        .bind(storable(&r.operation))
+        .bind(storable_opt(r.provider.as_ref()))
+        .bind(storable(&r.model_requested))
+        .bind(storable_opt(r.model.as_ref()))
+        .bind(storable_opt(r.key_name.as_ref()))
+        .bind(storable_opt(r.virtual_key_id.as_ref()))
+        .bind(storable_opt(r.team_id.as_ref()))
+        .bind(storable_opt(r.customer_id.as_ref()))
         .bind(r.status)
         .bind(i64::from(r.success))
-        .bind(r.error_type.clone())
-        .bind(r.error.clone())
+        .bind(storable_opt(r.error_type.as_ref()))
+        .bind(storable_opt(r.error.as_ref()))
         .bind(i64::from(r.stream))
         .bind(r.ttft_ms)
         .bind(r.latency_ms)
@@ -327,17 +373,17 @@ fn bind_record<'q>(q: AnyQuery<'q>, r: &LogRecord) -> AnyQuery<'q> {
         .bind(r.attempts)
         .bind(r.retries)
         .bind(r.fallback_index)
-        .bind(trail)
-        .bind(r.finish_reason.clone())
+        .bind(storable(&trail))
+        .bind(storable_opt(r.finish_reason.as_ref()))
         .bind(i64::from(r.client_disconnected))
-        .bind(r.client_request_id.clone())
+        .bind(storable_opt(r.client_request_id.as_ref()))
 }
 
 /// Bind one record's content in [`PAYLOAD_COLUMNS`] order.
 fn bind_payload<'q>(q: AnyQuery<'q>, r: &LogRecord) -> AnyQuery<'q> {
-    q.bind(r.id.clone())
-        .bind(r.input.clone())
-        .bind(r.output.clone())
+    q.bind(storable(&r.id))
+        .bind(storable_opt(r.input.as_ref()))
+        .bind(storable_opt(r.output.as_ref()))
 }
 
 /// `INSERT INTO table (cols) VALUES ($1, …), (…) ON CONFLICT (id) DO NOTHING`.

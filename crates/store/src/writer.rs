@@ -29,6 +29,13 @@ pub struct WriterStats {
     pub dropped: AtomicU64,
     /// Batches that failed to write (and were retried).
     pub failed_writes: AtomicU64,
+    /// Records the database refused for their content (written row by row, these rows could
+    /// not be stored): dropped and counted so one poison record cannot stop the writer.
+    pub rejected: AtomicU64,
+    /// Bytes of the records queued and in hand (see `LogRecord::approx_bytes`).
+    pub pending_bytes: AtomicU64,
+    /// The last write attempt failed and the store has not accepted a write since.
+    pub failing: std::sync::atomic::AtomicBool,
     /// Records taken from the queue but not yet written (the batch in hand).
     pub in_hand: AtomicU64,
     /// The last write failure, for operators (`GET /api/logs/dropped`).
@@ -46,6 +53,8 @@ impl WriterStats {
 #[derive(Debug, Clone)]
 pub struct LogWriter {
     tx: mpsc::Sender<LogRecord>,
+    /// Bytes held at most (queued and in hand).
+    max_pending_bytes: u64,
     stats: Arc<WriterStats>,
     shutdown: Arc<Notify>,
     store: Arc<OnceLock<LogStore>>,
@@ -92,6 +101,7 @@ impl LogWriter {
         (
             Self {
                 tx,
+                max_pending_bytes: cfg.max_pending_bytes as u64,
                 stats,
                 shutdown,
                 store,
@@ -132,12 +142,20 @@ impl LogWriter {
 
     /// Queue a record; never waits. Returns false (and counts a drop) when the queue is full.
     pub fn log(&self, record: LogRecord) -> bool {
+        let bytes = record.approx_bytes() as u64;
+        let held = self.stats.pending_bytes.fetch_add(bytes, Ordering::Relaxed);
+        if held.saturating_add(bytes) > self.max_pending_bytes {
+            self.stats.pending_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
         match self.tx.try_send(record) {
             Ok(()) => {
                 self.stats.accepted.fetch_add(1, Ordering::Relaxed);
                 true
             }
             Err(_) => {
+                self.stats.pending_bytes.fetch_sub(bytes, Ordering::Relaxed);
                 self.stats.dropped.fetch_add(1, Ordering::Relaxed);
                 false
             }
@@ -262,6 +280,8 @@ impl Task {
                 }
             }
             self.write(&batch, stopping).await;
+            let bytes: u64 = batch.iter().map(|r| r.approx_bytes() as u64).sum();
+            self.stats.pending_bytes.fetch_sub(bytes, Ordering::Relaxed);
             self.stats.in_hand.store(0, Ordering::Relaxed);
             batch.clear();
         }
@@ -278,7 +298,17 @@ impl Task {
                 Err(e) => Err(e),
             };
             match written {
+                Err(e) if e.is_refused_content() => {
+                    // Something in these records cannot be stored: write them one by one and
+                    // leave out only the ones refused.
+                    tracing::warn!(error = %e, records = batch.len(), "log store refused a batch; writing its records one by one");
+                    for record in batch {
+                        self.write_one(record, stopping).await;
+                    }
+                    return;
+                }
                 Ok(()) => {
+                    self.stats.failing.store(false, Ordering::Relaxed);
                     self.stats
                         .written
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -291,6 +321,7 @@ impl Task {
                     return;
                 }
                 Err(e) => {
+                    self.stats.failing.store(true, Ordering::Relaxed);
                     self.stats.failed_writes.fetch_add(1, Ordering::Relaxed);
                     if let Ok(mut last) = self.stats.last_error.lock() {
                         *last = Some(e.to_string());
@@ -318,6 +349,32 @@ impl Task {
 }
 
 impl Task {
+    /// Write one record of a refused batch: a record refused for its content is dropped and
+    /// counted as `rejected`; any other failure is retried like a batch.
+    async fn write_one(&self, record: &LogRecord, stopping: bool) {
+        let one = std::slice::from_ref(record);
+        let refused = match self.ready_store().await {
+            Ok(store) => match store.insert(one).await {
+                Ok(()) => None,
+                Err(e) if e.is_refused_content() => Some(e),
+                Err(_) => return Box::pin(self.write(one, stopping)).await,
+            },
+            Err(_) => return Box::pin(self.write(one, stopping)).await,
+        };
+        match refused {
+            None => {
+                self.stats.written.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(e) => {
+                self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut last) = self.stats.last_error.lock() {
+                    *last = Some(e.to_string());
+                }
+                tracing::warn!(error = %e, request_id = %record.id.escape_debug(), "log store refused a record; dropped");
+            }
+        }
+    }
+
     /// The open store, opening it first when needed (and starting retention then).
     async fn ready_store(&self) -> Result<&LogStore, crate::store::StoreError> {
         if let Some(s) = self.store.get() {

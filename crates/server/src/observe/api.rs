@@ -140,6 +140,8 @@ pub async fn dropped(State(state): State<AppState>) -> Response {
         "accepted": s.accepted.load(Ordering::Relaxed),
         "written": s.written.load(Ordering::Relaxed),
         "failed_writes": s.failed_writes.load(Ordering::Relaxed),
+        "rejected": s.rejected.load(Ordering::Relaxed),
+        "failing": s.failing.load(Ordering::Relaxed),
         "store_open": w.store().is_some(),
         "last_error": s.last_error(),
     }))
@@ -150,7 +152,11 @@ pub async fn dropped(State(state): State<AppState>) -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let obs = &state.observability;
     let (pending, dropped) = obs.writer.as_ref().map_or((0, 0), |w| {
-        (w.pending(), w.stats().dropped.load(Ordering::Relaxed))
+        let s = w.stats();
+        (
+            w.pending(),
+            s.dropped.load(Ordering::Relaxed) + s.rejected.load(Ordering::Relaxed),
+        )
     });
     let rt = state.gateway.runtime();
     let text = obs.metrics.render(&rt, pending, dropped);

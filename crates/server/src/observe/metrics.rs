@@ -409,7 +409,7 @@ impl Metrics {
         );
         b.add(
             "log_writer_dropped",
-            "Log records dropped because the writer queue was full (cumulative)",
+            "Log records dropped: the writer queue was full, or the store refused them (cumulative)",
             "gauge",
             m.log_dropped.clone(),
         );

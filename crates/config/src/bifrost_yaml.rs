@@ -84,6 +84,7 @@ pub fn load(value: Value, ctx: &mut LoadCtx<'_>) -> Option<GatewayConfig> {
             port: s.port,
             timeout: s.timeout.map(Duration::from_millis),
             allowed_hosts: Vec::new(),
+            limits: crate::model::ListenerLimits::default(),
         };
     }
     for (i, p) in raw.providers.into_iter().enumerate() {

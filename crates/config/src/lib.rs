@@ -25,8 +25,8 @@ pub use env::{EnvLookup, ProcessEnv, Resolved, resolve};
 pub use kinds::{ALL_KINDS, Dialect, Preset, ProviderKind};
 pub use model::{
     AzureKeyConfig, BedrockKeyConfig, ClientConfig, ConcurrencyConfig, DEFAULT_AZURE_API_VERSION,
-    DEFAULT_MAX_RESPONSE_BYTES, EntraConfig, GatewayConfig, KeyConfig, NetworkConfig,
-    ProviderConfig, ProxyConfig, ProxyKind, Secret, ServerConfig, VertexKeyConfig,
+    DEFAULT_MAX_RESPONSE_BYTES, EntraConfig, GatewayConfig, KeyConfig, ListenerLimits,
+    NetworkConfig, ProviderConfig, ProxyConfig, ProxyKind, Secret, ServerConfig, VertexKeyConfig,
     normalize_base_url,
 };
 pub use observability::{

@@ -394,6 +394,32 @@ pub struct ServerConfig {
     /// `Host` names the gateway answers to (DNS-rebinding guard); empty: the loopback names
     /// when bound to loopback, any host otherwise. `*` allows any; `*.example.com` a suffix.
     pub allowed_hosts: Vec<String>,
+    /// Ingress limits of the listener (timeouts, connections).
+    pub limits: ListenerLimits,
+}
+
+/// What one client connection may hold and for how long.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListenerLimits {
+    /// A request's head (line and headers) must arrive within this.
+    pub header_read_timeout: Duration,
+    /// A request's body must arrive within this, from its head.
+    pub body_read_timeout: Duration,
+    /// A keep-alive connection with no request in flight is closed after this.
+    pub idle_timeout: Duration,
+    /// Open client connections at most; past it, new ones get a 503 and are closed.
+    pub max_connections: usize,
+}
+
+impl Default for ListenerLimits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+        }
+    }
 }
 
 impl GatewayConfig {

@@ -4,6 +4,7 @@
 //! them together so the same engine can be embedded or tested without a process.
 
 mod cli;
+mod listener;
 mod log_fields;
 mod serve;
 

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use heimdall_config::{LoadedConfig, ProcessEnv};
 use heimdall_core::{Gateway, Pipeline};
 use heimdall_server::{AppState, IngressPolicy, router_with};
@@ -82,6 +81,7 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         .saturating_mul(1024 * 1024);
 
     let allowed_hosts = config.server.allowed_hosts.clone();
+    let listener_limits = config.server.limits.clone();
     let (observability, log_task) = heimdall_server::observe::start(&config, &args.app_dir);
     if observability.writer.is_some() {
         tracing::info!(kind = ?config.logs_store.kind, app_dir = %args.app_dir.display(), "request logging on");
@@ -121,7 +121,36 @@ async fn serve(args: &ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let policy = IngressPolicy::for_bind(addr.ip(), &allowed_hosts, body_limit);
+    let mut limits = listener_limits;
+    match raise_fd_limit() {
+        Some(fds) => {
+            // Keep room for upstream connections, the log store and files.
+            let fit = usize::try_from(fds.saturating_sub(256) / 2)
+                .unwrap_or(usize::MAX)
+                .max(1);
+            if limits.max_connections > fit {
+                tracing::warn!(
+                    max_connections = limits.max_connections,
+                    fit,
+                    "max_connections lowered to fit the open-file limit"
+                );
+                limits.max_connections = fit;
+            }
+            tracing::info!(
+                open_files = fds,
+                max_connections = limits.max_connections,
+                "open-file limit"
+            );
+        }
+        None => tracing::info!(
+            max_connections = limits.max_connections,
+            "open-file limit: unlimited"
+        ),
+    }
+    let stopping = tokio_util::sync::CancellationToken::new();
+    let policy = IngressPolicy::for_bind(addr.ip(), &allowed_hosts, body_limit)
+        .with_body_read_timeout(limits.body_read_timeout)
+        .with_shutdown(stopping.clone());
     match policy.allowed_hosts() {
         Some(hosts) => tracing::info!(?hosts, "answering to these Host names only"),
         None => tracing::info!("answering to any Host name (set server.allowed_hosts to pin them)"),
@@ -139,27 +168,15 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         env!("CARGO_PKG_VERSION")
     );
 
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    // Streams are many small writes: without TCP_NODELAY, Nagle's algorithm meets the client's
-    // delayed ACK and holds the last chunk ~40 ms.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
-    shutdown_signal().await;
-    tracing::info!(
-        grace_seconds = args.shutdown_grace_seconds,
-        "shutting down: finishing in-flight requests"
-    );
-    let _ = stop_tx.send(());
-    let served =
-        tokio::time::timeout(Duration::from_secs(args.shutdown_grace_seconds), server).await;
+    let grace = Duration::from_secs(args.shutdown_grace_seconds);
+    let finished = crate::listener::serve(
+        listener,
+        app,
+        limits,
+        shutdown_started(grace, stopping),
+        grace,
+    )
+    .await;
     // Export buffered spans and write what the log queue holds before leaving.
     if let Some(t) = &observability.tracing {
         t.flush();
@@ -176,24 +193,37 @@ async fn serve(args: &ServeArgs) -> ExitCode {
             );
         }
     }
-    match served {
-        Ok(Ok(Ok(()))) => {
-            tracing::info!("stopped");
-            ExitCode::SUCCESS
-        }
-        Ok(Ok(Err(e))) => {
-            tracing::error!(error = %e, "server failed");
-            ExitCode::FAILURE
-        }
-        Ok(Err(e)) => {
-            tracing::error!(error = %e, "server task failed");
-            ExitCode::FAILURE
-        }
-        Err(_) => {
-            tracing::warn!("grace period over; closing remaining connections");
-            ExitCode::SUCCESS
+    if finished {
+        tracing::info!("stopped");
+    }
+    ExitCode::SUCCESS
+}
+
+/// SIGTERM or SIGINT, logged.
+async fn shutdown_started(grace: Duration, stopping: tokio_util::sync::CancellationToken) {
+    shutdown_signal().await;
+    stopping.cancel();
+    tracing::info!(
+        grace_seconds = grace.as_secs(),
+        "shutting down: closing idle connections, finishing in-flight requests"
+    );
+}
+
+/// Raise the soft limit of open files to the hard limit: each client connection is a file
+/// descriptor, and the usual soft limit of 1,024 stops accepting long before memory or CPU do.
+/// Returns the limit in force.
+fn raise_fd_limit() -> Option<u64> {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if let Some(hard) = limit.maximum
+        && limit.current.is_some_and(|soft| soft < hard)
+    {
+        limit.current = Some(hard);
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            tracing::warn!(error = %e, "cannot raise the open-file limit");
         }
     }
+    getrlimit(Resource::Nofile).current
 }
 
 fn report_config(args: &ServeArgs, loaded: &LoadedConfig) {

@@ -27,6 +27,10 @@ pub struct IngressPolicy {
     hosts: Option<Vec<String>>,
     /// Largest request body, in bytes.
     body_limit: usize,
+    /// A request body must arrive whole within this (from the head); `None`: no bound.
+    body_read_timeout: Option<std::time::Duration>,
+    /// Cancelled when the server shuts down: a body still arriving is not waited for.
+    shutdown: tokio_util::sync::CancellationToken,
 }
 
 /// The names of this machine that a loopback listener answers to.
@@ -38,7 +42,25 @@ impl IngressPolicy {
         Self {
             hosts: None,
             body_limit,
+            body_read_timeout: None,
+            shutdown: tokio_util::sync::CancellationToken::new(),
         }
+    }
+
+    /// Stop waiting for request bodies once `shutdown` is cancelled (a half-sent body then
+    /// gets a 503 and its connection closes, instead of holding the drain).
+    #[must_use]
+    pub fn with_shutdown(mut self, shutdown: tokio_util::sync::CancellationToken) -> Self {
+        self.shutdown = shutdown;
+        self
+    }
+
+    /// Bound the time a request body may take to arrive (a half-sent body then gets a 408
+    /// instead of holding its connection and a handler).
+    #[must_use]
+    pub fn with_body_read_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.body_read_timeout = Some(timeout);
+        self
     }
 
     /// The policy for a listener on `bind`: the configured host names if any (`*` = any),
@@ -59,7 +81,12 @@ impl IngressPolicy {
         } else {
             None
         };
-        Self { hosts, body_limit }
+        Self {
+            hosts,
+            body_limit,
+            body_read_timeout: None,
+            shutdown: tokio_util::sync::CancellationToken::new(),
+        }
     }
 
     /// The allowed host names, for the start-up log (`None`: any).
@@ -118,7 +145,18 @@ pub async fn guard(
     next: Next,
 ) -> Response {
     match refusal(&policy, &request) {
-        None => next.run(request).await,
+        None => match policy.body_read_timeout {
+            Some(limit) if has_body(&request) => match read_body(request, limit, &policy).await {
+                Ok(request) => next.run(request).await,
+                Err((path, e)) => {
+                    let mut r = render(&path, &e);
+                    r.headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    r
+                }
+            },
+            _ => next.run(request).await,
+        },
         Some((e, close)) => {
             let mut r = render(request.uri().path(), &e);
             if close {
@@ -128,6 +166,71 @@ pub async fn guard(
             }
             r
         }
+    }
+}
+
+fn has_body(request: &Request) -> bool {
+    request.headers().contains_key(header::TRANSFER_ENCODING)
+        || request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
+}
+
+/// The whole body within `limit`, as the request's body again (handlers read it from memory:
+/// `Bytes` moves, it is not copied). A body that does not arrive in time is a 408.
+async fn read_body(
+    request: Request,
+    limit: std::time::Duration,
+    policy: &IngressPolicy,
+) -> Result<Request, (String, GatewayError)> {
+    let path = request.uri().path().to_owned();
+    let (parts, body) = request.into_parts();
+    let read = tokio::time::timeout(limit, axum::body::to_bytes(body, policy.body_limit));
+    let read = tokio::select! {
+        r = read => r,
+        () = policy.shutdown.cancelled() => {
+            return Err((
+                path,
+                GatewayError::new(
+                    ErrorKind::Overloaded,
+                    "the gateway is shutting down; the request body had not arrived",
+                )
+                .with_status(503)
+                .with_code("shutting_down"),
+            ));
+        }
+    };
+    match read {
+        Ok(Ok(bytes)) => Ok(Request::from_parts(parts, axum::body::Body::from(bytes))),
+        Ok(Err(e)) => {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            let err = if too_large {
+                GatewayError::new(
+                    ErrorKind::PayloadTooLarge,
+                    format!(
+                        "request body is larger than the limit of {} bytes",
+                        policy.body_limit
+                    ),
+                )
+            } else {
+                GatewayError::invalid_request(format!("could not read request body: {e}"), None)
+            };
+            Err((path, err))
+        }
+        Err(_) => Err((
+            path,
+            GatewayError::new(
+                ErrorKind::InvalidRequest,
+                format!(
+                    "the request body did not arrive within {} s",
+                    limit.as_secs_f64()
+                ),
+            )
+            .with_status(408)
+            .with_code("request_timeout"),
+        )),
     }
 }
 

@@ -49,7 +49,7 @@ body = json.dumps({"model": "openai/gpt-4o", "messages": [{"role": "user", "cont
 request = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
            b"content-length: %d\r\n\r\n" % len(body)) + body
 stop = time.monotonic() + duration
-held = {"slow": 0, "idle": 0, "slow_reconnects": 0}
+held = {"slow": 0, "idle": 0, "slow_reconnects": 0, "idle_closed": 0}
 
 async def slowloris(i):
     head = b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\nx-slow: " + b"a" * 10000
@@ -72,16 +72,26 @@ async def slowloris(i):
             await asyncio.sleep(0.5)
 
 async def idler(i):
-    try:
-        r, w = await asyncio.open_connection("127.0.0.1", port)
-        w.write(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
-        await w.drain()
-        await r.readuntil(b"\r\n\r\n")
-        held["idle"] += 1
-        await asyncio.sleep(max(0.0, stop - time.monotonic()))
-        w.close()
-    except (ConnectionError, OSError, asyncio.IncompleteReadError):
-        pass
+    # One request, then silence; when the gateway closes the idle connection, open another.
+    while time.monotonic() < stop:
+        try:
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+            await w.drain()
+            await r.readuntil(b"\r\n\r\n")
+            held["idle"] += 1
+            try:
+                left = max(0.0, stop - time.monotonic())
+                while await asyncio.wait_for(r.read(4096), left):
+                    left = max(0.0, stop - time.monotonic())
+                held["idle_closed"] += 1
+            except asyncio.TimeoutError:
+                pass
+            finally:
+                held["idle"] -= 1
+                w.close()
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            await asyncio.sleep(0.5)
 
 latencies, failures = [], []
 
@@ -123,7 +133,7 @@ async def main():
 asyncio.run(main())
 lat = sorted(latencies)
 pct = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000 if lat else float("nan")
-print(f"slowloris clients: {slow} (reconnects after refusal: {held['slow_reconnects']}), idle keep-alive: {idle}, duration: {duration} s")
+print(f"slowloris clients: {slow} (cut off and reconnected: {held['slow_reconnects']}), idle keep-alive: {idle} (closed by the gateway and reopened: {held['idle_closed']}), duration: {duration} s")
 print(f"normal requests: {len(latencies)} answered, {len(failures)} failed; latency p50 {pct(50):.2f} ms, p99 {pct(99):.2f} ms, max {pct(100):.2f} ms")
 if failures:
     print("first failures:", failures[:5])

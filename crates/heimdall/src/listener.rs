@@ -22,7 +22,7 @@ use heimdall_config::ListenerLimits;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
@@ -99,6 +99,8 @@ pub async fn serve(
 /// Requests in flight on one connection and when it was last active.
 struct Activity {
     in_flight: AtomicUsize,
+    /// A request has started on this connection.
+    served: std::sync::atomic::AtomicBool,
     since: std::sync::Mutex<Instant>,
 }
 
@@ -134,12 +136,14 @@ async fn connection(
 ) {
     let activity = Arc::new(Activity {
         in_flight: AtomicUsize::new(0),
+        served: std::sync::atomic::AtomicBool::new(false),
         since: std::sync::Mutex::new(Instant::now()),
     });
     let tracked = Arc::clone(&activity);
     let service = tower::ServiceBuilder::new()
         .map_request(move |req: axum::http::Request<hyper::body::Incoming>| {
             tracked.in_flight.fetch_add(1, Ordering::SeqCst);
+            tracked.served.store(true, Ordering::SeqCst);
             let mut req = req.map(axum::body::Body::new);
             req.extensions_mut().insert(Arc::new(InFlightSlot {
                 _held: InFlight(Arc::clone(&tracked)),
@@ -177,7 +181,14 @@ async fn connection(
                 }
             }
             () = tokio::time::sleep(check), if !closing => {
-                if activity.idle_for().is_some_and(|d| d >= limits.idle_timeout) {
+                // Before its first request a connection gets the header deadline (hyper's
+                // clock starts only at the first byte: a silent socket would wait forever).
+                let limit = if activity.served.load(Ordering::SeqCst) {
+                    limits.idle_timeout
+                } else {
+                    limits.header_read_timeout.min(limits.idle_timeout)
+                };
+                if activity.idle_for().is_some_and(|d| d >= limit) {
                     conn.as_mut().graceful_shutdown();
                     closing = true;
                 }
@@ -250,6 +261,10 @@ async fn refuse_overloaded(mut tcp: TcpStream) {
         body.len()
     );
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        // Take what the client sent first: closing a socket with unread data resets it, and a
+        // reset can reach the client before the answer.
+        let mut sink = [0u8; 4096];
+        let _ = tokio::time::timeout(Duration::from_millis(100), tcp.read(&mut sink)).await;
         let _ = tcp.write_all(response.as_bytes()).await;
         let _ = tcp.shutdown().await;
     })

@@ -90,6 +90,8 @@ fn slow_heads_bodies_and_idle_connections_are_closed_in_time() {
         b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"model\":",
     )
     .unwrap();
+    // A connection that never sends a byte.
+    let mut silent = TcpStream::connect(("127.0.0.1", port)).unwrap();
     // A keep-alive connection left idle after one request.
     let mut idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
     idle.write_all(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
@@ -103,6 +105,8 @@ fn slow_heads_bodies_and_idle_connections_are_closed_in_time() {
     let (answer, idle_closed) = read_until_closed(&mut idle, Duration::from_secs(4));
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(idle_closed, "an idle keep-alive connection was not closed");
+    let (_, silent_closed) = read_until_closed(&mut silent, Duration::from_secs(2));
+    assert!(silent_closed, "a silent connection was not closed");
     assert!(started.elapsed() < Duration::from_secs(5));
     let log = std::fs::read_to_string(dir.path().join("out.log")).unwrap();
     assert!(log.contains("open-file limit"), "{log}");

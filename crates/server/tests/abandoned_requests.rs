@@ -8,36 +8,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::*;
-use heimdall_config::LogsStoreConfig;
-use heimdall_mock_provider::MockConfig;
-use heimdall_store::{LogStore, LogWriter};
 use serde_json::{Value, json};
 
 #[tokio::test]
 async fn a_client_leaving_before_the_answer_leaves_one_499_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = LogStore::connect(&format!(
-        "sqlite://{}/logs.db?mode=rwc",
-        dir.path().display()
-    ))
-    .await
-    .unwrap();
-    let (writer, _task) = LogWriter::start(
-        store,
-        &LogsStoreConfig {
-            batch_size: 10,
-            flush_interval_ms: 10,
-            writer_priority: heimdall_config::WriterPriority::Normal,
-            ..LogsStoreConfig::default()
-        },
-    );
-    let h = start_observed(
-        MockConfig::default(),
-        |m| mock_config(m, json!({})),
-        vec![],
-        Some(writer.clone()),
-    )
-    .await;
+    let (h, _store, writer, _dir) = start_logged(50_000).await;
     let slow = "mock/gpt-4o;latency_ms=3000";
     let impatient = reqwest::Client::builder()
         .timeout(Duration::from_millis(300))

@@ -15,9 +15,8 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use common::*;
-use heimdall_config::LogsStoreConfig;
 use heimdall_mock_provider::MockConfig;
-use heimdall_store::{LogStore, LogWriter};
+use heimdall_store::LogWriter;
 use serde_json::{Value, json};
 
 const KEY: &str = "sk-planted-0123456789abcdefSECRETvalue";
@@ -76,15 +75,6 @@ async fn stub(behaviour: Behaviour) -> Stub {
         let _ = axum::serve(listener, app).await;
     });
     Stub { addr, hits, paths }
-}
-
-fn writer_config() -> LogsStoreConfig {
-    LogsStoreConfig {
-        batch_size: 10,
-        flush_interval_ms: 10,
-        writer_priority: heimdall_config::WriterPriority::Normal,
-        ..LogsStoreConfig::default()
-    }
 }
 
 async fn gateway(config: Value, writer: Option<LogWriter>) -> Harness {
@@ -171,14 +161,7 @@ async fn a_planted_key_echoed_by_the_upstream_reaches_no_reply_record_metric_or_
             .into_response()
     });
     let up = stub(echo).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = LogStore::connect(&format!(
-        "sqlite://{}/logs.db?mode=rwc",
-        dir.path().display()
-    ))
-    .await
-    .unwrap();
-    let (writer, _task) = LogWriter::start(store, &writer_config());
+    let (_store, writer, _dir) = sqlite_writer(50_000).await;
     let h = gateway(
         json!({"providers": {"openai": openai_provider(up.addr), "gemini": gemini_provider(up.addr)}}),
         Some(writer.clone()),

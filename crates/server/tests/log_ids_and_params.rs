@@ -10,41 +10,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::*;
-use heimdall_config::LogsStoreConfig;
-use heimdall_mock_provider::MockConfig;
-use heimdall_store::{LogStore, LogWriter};
 use serde_json::{Value, json};
-
-async fn logged() -> (Harness, LogWriter, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = LogStore::connect(&format!(
-        "sqlite://{}/logs.db?mode=rwc",
-        dir.path().display()
-    ))
-    .await
-    .unwrap();
-    let (writer, _task) = LogWriter::start(
-        store,
-        &LogsStoreConfig {
-            batch_size: 10,
-            flush_interval_ms: 10,
-            writer_priority: heimdall_config::WriterPriority::Normal,
-            ..LogsStoreConfig::default()
-        },
-    );
-    let h = start_observed(
-        MockConfig::default(),
-        |m| mock_config(m, json!({})),
-        vec![],
-        Some(writer.clone()),
-    )
-    .await;
-    (h, writer, dir)
-}
 
 #[tokio::test]
 async fn a_reused_request_id_still_gives_one_record_per_request() {
-    let (h, writer, _dir) = logged().await;
+    let (h, _store, writer, _dir) = start_logged(50_000).await;
     let mut ids = BTreeSet::new();
     for _ in 0..3 {
         let r = h
@@ -85,7 +55,7 @@ async fn a_reused_request_id_still_gives_one_record_per_request() {
 
 #[tokio::test]
 async fn log_query_parameters_are_typed_and_clamped_with_json_errors() {
-    let (h, _writer, _dir) = logged().await;
+    let (h, _store, _writer, _dir) = start_logged(50_000).await;
     let r = h
         .client
         .get(h.url("/api/logs?offset=99999999999999999999"))

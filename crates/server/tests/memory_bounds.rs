@@ -14,9 +14,7 @@ use axum::body::Body;
 use axum::response::IntoResponse;
 use common::*;
 use futures::StreamExt;
-use heimdall_config::LogsStoreConfig;
 use heimdall_mock_provider::MockConfig;
-use heimdall_store::{LogStore, LogWriter};
 use serde_json::{Value, json};
 
 struct Counting;
@@ -152,20 +150,7 @@ async fn peak_of(h: &Harness, path: &str, body: Vec<u8>) -> (usize, u16) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_50000_message_request_costs_a_small_multiple_of_its_size_on_every_route() {
     let up = discarding_upstream().await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = LogStore::connect(&format!(
-        "sqlite://{}/logs.db?mode=rwc",
-        dir.path().display()
-    ))
-    .await
-    .unwrap();
-    let (writer, _task) = LogWriter::start(
-        store,
-        &LogsStoreConfig {
-            writer_priority: heimdall_config::WriterPriority::Normal,
-            ..LogsStoreConfig::default()
-        },
-    );
+    let (_store, writer, _dir) = sqlite_writer(50_000).await;
     let h = start_observed(
         MockConfig::default(),
         move |_| {

@@ -11,9 +11,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::*;
-use heimdall_config::LogsStoreConfig;
-use heimdall_mock_provider::MockConfig;
-use heimdall_store::{LogStore, LogWriter};
 use serde_json::{Value, json};
 
 fn chattr(flag: &str, dir: &Path) {
@@ -60,30 +57,7 @@ async fn ask(h: &Harness, n: usize) {
 
 #[tokio::test]
 async fn an_unwritable_sqlite_file_degrades_health_and_loses_nothing_silently() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = LogStore::connect(&format!(
-        "sqlite://{}/logs.db?mode=rwc",
-        dir.path().display()
-    ))
-    .await
-    .unwrap();
-    let (writer, _task) = LogWriter::start(
-        store.clone(),
-        &LogsStoreConfig {
-            batch_size: 10,
-            flush_interval_ms: 10,
-            max_pending: 40,
-            writer_priority: heimdall_config::WriterPriority::Normal,
-            ..LogsStoreConfig::default()
-        },
-    );
-    let h = start_observed(
-        MockConfig::default(),
-        |m| mock_config(m, json!({})),
-        vec![],
-        Some(writer.clone()),
-    )
-    .await;
+    let (h, store, writer, dir) = start_logged(40).await;
     let s = writer.stats();
     ask(&h, 10).await;
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -182,3 +182,48 @@ pub fn finish_reasons(chunks: &[serde_json::Value]) -> Vec<String> {
 pub fn user_chat(model: &str) -> serde_json::Value {
     serde_json::json!({"model": model, "messages": [{"role": "user", "content": "Hello"}]})
 }
+
+/// A fresh SQLite log store and a writer over it that flushes every 10 ms at normal priority
+/// (tests wait for records), holding at most `max_pending` records.
+pub async fn sqlite_writer(
+    max_pending: usize,
+) -> (
+    heimdall_store::LogStore,
+    heimdall_store::LogWriter,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/logs.db?mode=rwc", dir.path().display());
+    let store = heimdall_store::LogStore::connect(&url).await.unwrap();
+    let (writer, _task) = heimdall_store::LogWriter::start(
+        store.clone(),
+        &heimdall_config::LogsStoreConfig {
+            batch_size: 10,
+            flush_interval_ms: 10,
+            max_pending,
+            writer_priority: heimdall_config::WriterPriority::Normal,
+            ..heimdall_config::LogsStoreConfig::default()
+        },
+    );
+    (store, writer, dir)
+}
+
+/// The default mock gateway with its records going to a fresh SQLite store.
+pub async fn start_logged(
+    max_pending: usize,
+) -> (
+    Harness,
+    heimdall_store::LogStore,
+    heimdall_store::LogWriter,
+    tempfile::TempDir,
+) {
+    let (store, writer, dir) = sqlite_writer(max_pending).await;
+    let h = start_observed(
+        MockConfig::default(),
+        |m| mock_config(m, serde_json::json!({})),
+        vec![],
+        Some(writer.clone()),
+    )
+    .await;
+    (h, store, writer, dir)
+}

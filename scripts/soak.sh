@@ -41,10 +41,17 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-python3 - "$gw_port" "$duration" "$slow" "$idle" "$rate" <<'PY'
+cat >"$work/soak.py" <<'PY'
 import asyncio, json, sys, time
 
-port, duration, slow, idle, rate = (int(a) for a in sys.argv[1:])
+# Two processes: the hostile clients, and the normal traffic measured apart from them (one
+# event loop busy with 2,000 sockets would add its own delay to the measured latencies).
+role = sys.argv[1]
+port, duration, slow, idle, rate = (int(a) for a in sys.argv[2:])
+if role == "hostile":
+    rate = 0
+else:
+    slow = idle = 0
 body = json.dumps({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hello"}]}).encode()
 request = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
            b"content-length: %d\r\n\r\n" % len(body)) + body
@@ -119,24 +126,35 @@ async def normal(worker, per_worker_rate):
             w = None
 
 async def main():
-    workers = 10
+    workers = 10 if rate else 0
     tasks = [asyncio.create_task(slowloris(i)) for i in range(slow)]
     tasks += [asyncio.create_task(idler(i)) for i in range(idle)]
     tasks += [asyncio.create_task(normal(i, rate / workers)) for i in range(workers)]
     async def report():
         while time.monotonic() < stop:
             await asyncio.sleep(10)
-            print(f"  held: slowloris {held['slow']}, idle {held['idle']}; normal ok {len(latencies)} failed {len(failures)}", flush=True)
+            if role == "hostile":
+                print(f"  held: slowloris {held['slow']}, idle {held['idle']}", flush=True)
+            else:
+                print(f"  normal: ok {len(latencies)} failed {len(failures)}", flush=True)
     tasks.append(asyncio.create_task(report()))
     await asyncio.gather(*tasks, return_exceptions=True)
 
 asyncio.run(main())
+if role == "hostile":
+    print(f"slowloris clients: {slow} (cut off and reconnected: {held['slow_reconnects']}), idle keep-alive: {idle} (closed by the gateway and reopened: {held['idle_closed']}), duration: {duration} s")
+    sys.exit(0)
 lat = sorted(latencies)
 pct = lambda p: lat[min(len(lat) - 1, int(p / 100 * len(lat)))] * 1000 if lat else float("nan")
-print(f"slowloris clients: {slow} (cut off and reconnected: {held['slow_reconnects']}), idle keep-alive: {idle} (closed by the gateway and reopened: {held['idle_closed']}), duration: {duration} s")
 print(f"normal requests: {len(latencies)} answered, {len(failures)} failed; latency p50 {pct(50):.2f} ms, p99 {pct(99):.2f} ms, max {pct(100):.2f} ms")
 if failures:
     print("first failures:", failures[:5])
 ok = not failures and lat and pct(99) < 50
 sys.exit(0 if ok else 1)
 PY
+python3 "$work/soak.py" hostile "$gw_port" "$duration" "$slow" "$idle" "$rate" &
+hostile=$!
+status=0
+python3 "$work/soak.py" normal "$gw_port" "$duration" "$slow" "$idle" "$rate" || status=$?
+wait "$hostile"
+exit "$status"

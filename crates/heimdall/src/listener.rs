@@ -37,6 +37,7 @@ pub async fn serve(
 ) -> bool {
     let app = app.layer(axum::middleware::from_fn(carry_slot));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS_AT_ONCE));
     let (stop_tx, stop_rx) = watch::channel(false);
     let open = Arc::new(AtomicUsize::new(0));
     let drained = Arc::new(tokio::sync::Notify::new());
@@ -59,7 +60,14 @@ pub async fn serve(
         // client's delayed ACK and holds the last chunk ~40 ms.
         let _ = tcp.set_nodelay(true);
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            tokio::spawn(refuse_overloaded(tcp));
+            // A flood past the cap must not take the descriptors kept for upstreams: a few
+            // answers are written at a time; beyond them the socket is just closed.
+            if let Ok(answering) = Arc::clone(&refusals).try_acquire_owned() {
+                tokio::spawn(async move {
+                    refuse_overloaded(tcp).await;
+                    drop(answering);
+                });
+            }
             continue;
         };
         open.fetch_add(1, Ordering::SeqCst);
@@ -95,6 +103,9 @@ pub async fn serve(
         }
     }
 }
+
+/// 503 answers written at once past the connection cap.
+const MAX_REFUSALS_AT_ONCE: usize = 64;
 
 /// Requests in flight on one connection and when it was last active.
 struct Activity {

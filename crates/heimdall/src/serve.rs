@@ -129,10 +129,10 @@ async fn serve(args: &ServeArgs) -> ExitCode {
                 .unwrap_or(usize::MAX)
                 .max(1);
             if limits.max_connections > fit {
-                tracing::warn!(
+                tracing::info!(
                     max_connections = limits.max_connections,
                     fit,
-                    "max_connections lowered to fit the open-file limit"
+                    "max_connections fitted to the open-file limit"
                 );
                 limits.max_connections = fit;
             }

@@ -2,6 +2,7 @@
 //! batch inserts — one code path for both through sqlx's `Any` driver.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use heimdall_config::{LogsStoreConfig, LogsStoreKind};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -66,6 +67,45 @@ pub enum StoreError {
 pub struct LogStore {
     pool: AnyPool,
     kind: LogsStoreKind,
+    /// The SQLite file as opened (path, device, inode): a file deleted or replaced under an
+    /// open pool takes writes into an unlinked inode — lost while reported written.
+    sqlite_file: Option<Arc<SqliteFile>>,
+}
+
+/// Where a SQLite store's file was when it was opened.
+#[derive(Debug)]
+struct SqliteFile {
+    path: std::path::PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl SqliteFile {
+    fn of(url: &str) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = std::path::PathBuf::from(path.split('?').next()?);
+        let m = std::fs::metadata(&path).ok()?;
+        Some(Self {
+            path,
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
+
+    /// An error when the file at the path is no longer the one opened.
+    fn still_there(&self) -> Result<(), StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        match std::fs::metadata(&self.path) {
+            Ok(m) if m.dev() == self.dev && m.ino() == self.ino => Ok(()),
+            _ => Err(StoreError::Config(format!(
+                "the SQLite file {} was deleted or replaced; records are held (and counted as dropped past the bound) until the gateway is restarted",
+                self.path.display()
+            ))),
+        }
+    }
 }
 
 /// Percent-encode a URL userinfo part.
@@ -182,7 +222,16 @@ impl LogStore {
             })
             .connect(url)
             .await?;
-        let store = Self { pool, kind };
+        let sqlite_file = if sqlite {
+            SqliteFile::of(url).map(Arc::new)
+        } else {
+            None
+        };
+        let store = Self {
+            pool,
+            kind,
+            sqlite_file,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -200,7 +249,11 @@ impl LogStore {
             .max_connections(1)
             .connect(url)
             .await?;
-        Ok(Self { pool, kind })
+        Ok(Self {
+            pool,
+            kind,
+            sqlite_file: None,
+        })
     }
 
     /// Run one statement outside a transaction.
@@ -258,6 +311,9 @@ impl LogStore {
     /// record measured 2× slower (sqlx hands every statement to its SQLite worker thread;
     /// `examples/insert_cost.rs`).
     pub async fn insert(&self, records: &[LogRecord]) -> Result<(), StoreError> {
+        if let Some(file) = &self.sqlite_file {
+            file.still_there()?;
+        }
         let mut tx = self.pool.begin().await?;
         for batch in records.chunks(MAX_BATCH) {
             let sql = insert_sql(self.kind, "logs", LOG_COLUMNS, batch.len());

@@ -179,7 +179,8 @@ async fn connection(
     let conn = builder
         .serve_connection_with_upgrades(TokioIo::new(tcp), TowerToHyperService::new(service));
     tokio::pin!(conn);
-    let check = (limits.idle_timeout / 4).max(Duration::from_millis(50));
+    let check =
+        (limits.idle_timeout.min(limits.header_read_timeout) / 4).max(Duration::from_millis(50));
     let mut closing = false;
     loop {
         tokio::select! {

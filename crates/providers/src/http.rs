@@ -327,14 +327,8 @@ const EXCERPT_LEN: usize = 512;
 
 /// [`invalid_response`] for an answer already parsed as JSON.
 pub fn invalid_json_response(provider: &str, what: &str, body: &serde_json::Value) -> GatewayError {
-    let mut text = body.to_string();
-    if text.len() > EXCERPT_LEN {
-        let mut end = EXCERPT_LEN;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
+    // Serialised only as far as the excerpt goes: the answer may be up to the response cap.
+    let text = heimdall_schema::serde_util::capped_json(body, EXCERPT_LEN).unwrap_or_default();
     invalid_response(provider, what, text.as_bytes())
 }
 

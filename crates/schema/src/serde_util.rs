@@ -1,4 +1,5 @@
-//! Small serde helpers for the wire quirks of OpenAI-compatible APIs.
+//! Small serde helpers for the wire quirks of OpenAI-compatible APIs, and JSON text cut to a
+//! size without first writing it whole.
 
 use serde::{Deserialize, Deserializer};
 
@@ -20,4 +21,59 @@ where
     T: Deserialize<'de> + Default,
 {
     Option::<T>::deserialize(d).map(Option::unwrap_or_default)
+}
+
+/// `value` as JSON text, at most `cap` bytes (cut on a character boundary): serialisation
+/// stops at the cap, so a huge input never exists twice in memory just to be cut.
+pub fn capped_json<T: serde::Serialize + ?Sized>(value: &T, cap: usize) -> Option<String> {
+    struct Capped {
+        buf: Vec<u8>,
+        cap: usize,
+    }
+    impl std::io::Write for Capped {
+        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+            let room = self.cap - self.buf.len();
+            if data.len() > room {
+                self.buf.extend_from_slice(&data[..room]);
+                return Err(std::io::Error::other("cap reached"));
+            }
+            self.buf.extend_from_slice(data);
+            Ok(data.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Capped {
+        buf: Vec::with_capacity(cap.min(64 * 1024)),
+        cap,
+    };
+    let finished = serde_json::to_writer(&mut out, value).is_ok();
+    let mut buf = out.buf;
+    if !finished && buf.len() < cap {
+        // Failed for another reason than the cap.
+        return None;
+    }
+    let valid = match std::str::from_utf8(&buf) {
+        Ok(_) => buf.len(),
+        Err(e) => e.valid_up_to(),
+    };
+    buf.truncate(valid);
+    buf.shrink_to_fit();
+    String::from_utf8(buf).ok()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capped_json_stops_at_the_cap_on_a_char_boundary() {
+        let v = vec!["é".repeat(100); 100];
+        let full = serde_json::to_string(&v).unwrap();
+        assert_eq!(capped_json(&v, 1 << 20).unwrap(), full);
+        let cut = capped_json(&v, 101).unwrap();
+        assert!(cut.len() <= 101 && full.starts_with(&cut) && cut.len() >= 99);
+    }
 }

@@ -32,6 +32,8 @@ use heimdall_schema::usage::{CompletionTokensDetails, PromptTokensDetails, Usage
 use heimdall_store::{LogRecord, LogWriter};
 
 use self::metrics::Metrics;
+use heimdall_schema::serde_util::capped_json;
+
 use self::record::{INPUT_ANNOTATION, NO_CONTENT_HEADER, PAYLOAD_CAP};
 
 /// The observability state shared by the plugin and the handlers.
@@ -199,9 +201,9 @@ impl Plugin for RequestLogger {
         // Fallback targets run the pre hooks again: the input is the same.
         if self.0.keeps_content(ctx) && !ctx.annotations.contains_key(INPUT_ANNOTATION) {
             let input = match req {
-                GatewayRequest::Chat(c) => record::capped_json(&c.messages, PAYLOAD_CAP),
-                GatewayRequest::Completion(c) => record::capped_json(&c.prompt, PAYLOAD_CAP),
-                GatewayRequest::Embedding(e) => record::capped_json(&e.input, PAYLOAD_CAP),
+                GatewayRequest::Chat(c) => capped_json(&c.messages, PAYLOAD_CAP),
+                GatewayRequest::Completion(c) => capped_json(&c.prompt, PAYLOAD_CAP),
+                GatewayRequest::Embedding(e) => capped_json(&e.input, PAYLOAD_CAP),
             };
             if let Some(text) = input {
                 ctx.annotations.insert(INPUT_ANNOTATION.to_owned(), text);

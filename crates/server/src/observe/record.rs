@@ -35,46 +35,6 @@ pub fn capped(mut s: String, cap: usize) -> String {
     s
 }
 
-/// `value` as JSON text, at most `cap` bytes (cut on a character boundary): serialisation
-/// stops at the cap, so a huge input never exists twice in memory just to be cut.
-pub fn capped_json<T: serde::Serialize + ?Sized>(value: &T, cap: usize) -> Option<String> {
-    struct Capped {
-        buf: Vec<u8>,
-        cap: usize,
-    }
-    impl std::io::Write for Capped {
-        fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-            let room = self.cap - self.buf.len();
-            if data.len() > room {
-                self.buf.extend_from_slice(&data[..room]);
-                return Err(std::io::Error::other("cap reached"));
-            }
-            self.buf.extend_from_slice(data);
-            Ok(data.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut out = Capped {
-        buf: Vec::with_capacity(cap.min(64 * 1024)),
-        cap,
-    };
-    let finished = serde_json::to_writer(&mut out, value).is_ok();
-    let mut buf = out.buf;
-    if !finished && buf.len() < cap {
-        // Failed for another reason than the cap.
-        return None;
-    }
-    let valid = match std::str::from_utf8(&buf) {
-        Ok(_) => buf.len(),
-        Err(e) => e.valid_up_to(),
-    };
-    buf.truncate(valid);
-    buf.shrink_to_fit();
-    String::from_utf8(buf).ok()
-}
-
 /// Token counts of a usage.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Tokens {
@@ -339,14 +299,5 @@ mod tests {
     fn payloads_are_capped_on_a_char_boundary() {
         let s = capped("é".repeat(10), 5);
         assert_eq!(s, "éé");
-    }
-
-    #[test]
-    fn capped_json_stops_at_the_cap_on_a_char_boundary() {
-        let v = vec!["é".repeat(100); 100];
-        let full = serde_json::to_string(&v).unwrap();
-        assert_eq!(capped_json(&v, 1 << 20).unwrap(), full);
-        let cut = capped_json(&v, 101).unwrap();
-        assert!(cut.len() <= 101 && full.starts_with(&cut) && cut.len() >= 99);
     }
 }

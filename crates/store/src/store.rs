@@ -60,6 +60,9 @@ pub enum StoreError {
     /// The configuration cannot make a connection.
     #[error("log store configuration: {0}")]
     Config(String),
+    /// The database refused the records themselves (see [`StoreError::is_refused_content`]).
+    #[error("log store refused the records: {0}")]
+    Refused(sqlx::Error),
 }
 
 /// A connected, migrated log database.
@@ -154,31 +157,7 @@ impl StoreError {
     /// Whether the database refused the records themselves (a value it cannot store, a
     /// constraint), not the connection or the disk: retrying the same rows cannot succeed.
     pub fn is_refused_content(&self) -> bool {
-        let Self::Db(sqlx::Error::Database(e)) = self else {
-            return false;
-        };
-        let Some(code) = e.code() else {
-            return false;
-        };
-        match self_kind_of(&code) {
-            // PostgreSQL SQLSTATE classes 22 (data exception), 23 (integrity), 54 (limits).
-            CodeKind::SqlState(class) => matches!(class, "22" | "23" | "54"),
-            // SQLite primary result codes: TOOBIG, CONSTRAINT, MISMATCH.
-            CodeKind::Sqlite(primary) => matches!(primary, 18..=20),
-        }
-    }
-}
-
-enum CodeKind<'a> {
-    SqlState(&'a str),
-    Sqlite(i64),
-}
-
-fn self_kind_of(code: &str) -> CodeKind<'_> {
-    match code.parse::<i64>() {
-        // SQLite reports (extended) result codes as numbers: the primary code is the low byte.
-        Ok(n) if code.len() < 5 || n > 99_999 => CodeKind::Sqlite(n & 0xff),
-        _ => CodeKind::SqlState(code.get(..2).unwrap_or("")),
+        matches!(self, Self::Refused(_))
     }
 }
 
@@ -324,7 +303,7 @@ impl LogStore {
             for r in batch {
                 q = bind_record(q, r);
             }
-            q.execute(&mut *tx).await?;
+            q.execute(&mut *tx).await.map_err(|e| self.classify(e))?;
             let with_payload: Vec<&LogRecord> = batch
                 .iter()
                 .filter(|r| r.input.is_some() || r.output.is_some())
@@ -340,11 +319,31 @@ impl LogStore {
                 for r in with_payload {
                     q = bind_payload(q, r);
                 }
-                q.execute(&mut *tx).await?;
+                q.execute(&mut *tx).await.map_err(|e| self.classify(e))?;
             }
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// A failed insert as `Refused` when the database refused the rows' content: PostgreSQL
+    /// SQLSTATE classes 22 (data exception), 23 (integrity), 54 (limits); SQLite primary result
+    /// codes TOOBIG, CONSTRAINT, MISMATCH (reported as numbers, extended codes included).
+    fn classify(&self, e: sqlx::Error) -> StoreError {
+        let refused = match &e {
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| match self.kind {
+                LogsStoreKind::Postgres => matches!(code.get(..2), Some("22" | "23" | "54")),
+                LogsStoreKind::Sqlite => code
+                    .parse::<i64>()
+                    .is_ok_and(|n| matches!(n & 0xff, 18..=20)),
+            }),
+            _ => false,
+        };
+        if refused {
+            StoreError::Refused(e)
+        } else {
+            StoreError::Db(e)
+        }
     }
 
     /// Delete records that arrived before `cutoff_ms` (Unix ms); returns how many.

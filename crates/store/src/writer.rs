@@ -299,11 +299,21 @@ impl Task {
             };
             match written {
                 Err(e) if e.is_refused_content() => {
+                    if let [record] = batch {
+                        // One record the database will never take: dropped and counted, so
+                        // it cannot stop the writer.
+                        self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                        if let Ok(mut last) = self.stats.last_error.lock() {
+                            *last = Some(e.to_string());
+                        }
+                        tracing::warn!(error = %e, request_id = %record.id.escape_debug(), "log store refused a record; dropped");
+                        return;
+                    }
                     // Something in these records cannot be stored: write them one by one and
                     // leave out only the ones refused.
                     tracing::warn!(error = %e, records = batch.len(), "log store refused a batch; writing its records one by one");
                     for record in batch {
-                        self.write_one(record, stopping).await;
+                        Box::pin(self.write(std::slice::from_ref(record), stopping)).await;
                     }
                     return;
                 }
@@ -349,32 +359,6 @@ impl Task {
 }
 
 impl Task {
-    /// Write one record of a refused batch: a record refused for its content is dropped and
-    /// counted as `rejected`; any other failure is retried like a batch.
-    async fn write_one(&self, record: &LogRecord, stopping: bool) {
-        let one = std::slice::from_ref(record);
-        let refused = match self.ready_store().await {
-            Ok(store) => match store.insert(one).await {
-                Ok(()) => None,
-                Err(e) if e.is_refused_content() => Some(e),
-                Err(_) => return Box::pin(self.write(one, stopping)).await,
-            },
-            Err(_) => return Box::pin(self.write(one, stopping)).await,
-        };
-        match refused {
-            None => {
-                self.stats.written.fetch_add(1, Ordering::Relaxed);
-            }
-            Some(e) => {
-                self.stats.rejected.fetch_add(1, Ordering::Relaxed);
-                if let Ok(mut last) = self.stats.last_error.lock() {
-                    *last = Some(e.to_string());
-                }
-                tracing::warn!(error = %e, request_id = %record.id.escape_debug(), "log store refused a record; dropped");
-            }
-        }
-    }
-
     /// The open store, opening it first when needed (and starting retention then).
     async fn ready_store(&self) -> Result<&LogStore, crate::store::StoreError> {
         if let Some(s) = self.store.get() {

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use heimdall_schema::chat::ChatMessage;
+use heimdall_schema::chat::{ChatMessage, ChatRequest};
 use heimdall_schema::error::GatewayError;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -99,10 +99,35 @@ impl MessageSink {
         Ok(())
     }
 
-    /// The messages, in order.
-    pub fn into_messages(self) -> Vec<ChatMessage> {
-        self.messages
+    /// The canonical request: `head` (every field but the messages, OpenAI-shaped) with these
+    /// messages, validated.
+    pub fn finish(self, mut head: Map<String, Value>) -> Result<ChatRequest, GatewayError> {
+        head.insert("messages".into(), Value::Array(Vec::new()));
+        let mut req: ChatRequest = serde_json::from_value(Value::Object(head)).map_err(|e| {
+            GatewayError::invalid_request(
+                format!("cannot read the request: {e}"),
+                Some("body".to_owned()),
+            )
+        })?;
+        req.messages = self.messages;
+        req.validate()?;
+        Ok(req)
     }
+}
+
+/// Run a translator written for [`DialectBody`] on a body given as a `Value` (tests, tools).
+pub fn translate_value<T>(
+    body: &Value,
+    list: &str,
+    translate: impl FnOnce(&DialectBody<'_>) -> Result<T, GatewayError>,
+) -> Result<T, GatewayError> {
+    let bytes = serde_json::to_vec(body).map_err(|e| {
+        GatewayError::invalid_request(
+            format!("cannot read the request: {e}"),
+            Some("body".to_owned()),
+        )
+    })?;
+    translate(&DialectBody::parse(&bytes, list)?)
 }
 
 #[cfg(test)]

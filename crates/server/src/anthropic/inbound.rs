@@ -9,7 +9,7 @@ use heimdall_schema::chat::ChatRequest;
 use heimdall_schema::error::GatewayError;
 use serde_json::{Map, Value, json};
 
-use crate::conversation::{DialectBody, MessageSink};
+use crate::conversation::{DialectBody, MessageSink, translate_value};
 
 fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
     GatewayError::invalid_request(message, Some(param.to_owned()))
@@ -58,9 +58,7 @@ fn thinking_effort(thinking: &Value) -> Option<&'static str> {
 
 /// Translate a Messages request body (as a `Value`: tests and tools) into the canonical request.
 pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
-    let bytes = serde_json::to_vec(body)
-        .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
-    from_body(&DialectBody::parse(&bytes, "messages")?)
+    translate_value(body, "messages", from_body)
 }
 
 /// Translate a Messages request body, one turn at a time, into the canonical request.
@@ -165,7 +163,6 @@ pub fn from_body(request: &DialectBody<'_>) -> Result<ChatRequest, GatewayError>
     }
     let mut out = Map::new();
     out.insert("model".into(), json!(model));
-    out.insert("messages".into(), Value::Array(Vec::new()));
     out.insert("max_tokens".into(), json!(max_tokens));
     crate::dialect::copy_fields(
         body,
@@ -226,9 +223,5 @@ pub fn from_body(request: &DialectBody<'_>) -> Result<ChatRequest, GatewayError>
             out.insert("parallel_tool_calls".into(), json!(false));
         }
     }
-    let mut req: ChatRequest = serde_json::from_value(Value::Object(out))
-        .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
-    req.messages = messages.into_messages();
-    req.validate()?;
-    Ok(req)
+    messages.finish(out)
 }

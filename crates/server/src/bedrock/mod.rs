@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
 use crate::body::body_error;
-use crate::conversation::{DialectBody, MessageSink};
+use crate::conversation::{DialectBody, MessageSink, translate_value};
 use crate::headers::{apply_meta_headers, apply_overhead_header};
 use crate::openai::new_context;
 
@@ -59,9 +59,7 @@ pub fn to_chat_request(
     body: &Value,
     stream: bool,
 ) -> Result<ChatRequest, GatewayError> {
-    let bytes = serde_json::to_vec(body)
-        .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
-    from_body(model, &DialectBody::parse(&bytes, "messages")?, stream)
+    translate_value(body, "messages", |b| from_body(model, b, stream))
 }
 
 /// A Converse request for `model` → the canonical request, one turn at a time.
@@ -152,7 +150,6 @@ pub fn from_body(
     }
     let mut out = Map::new();
     out.insert("model".into(), json!(model));
-    out.insert("messages".into(), Value::Array(Vec::new()));
     crate::dialect::copy_fields(
         &body["inferenceConfig"],
         &mut out,
@@ -190,11 +187,7 @@ pub fn from_body(
         };
         out.insert("tool_choice".into(), choice);
     }
-    let mut req: ChatRequest = serde_json::from_value(Value::Object(out))
-        .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
-    req.messages = messages.into_messages();
-    req.validate()?;
-    Ok(req)
+    messages.finish(out)
 }
 
 fn stop_reason(f: &str) -> &'static str {

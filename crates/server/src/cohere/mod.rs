@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
 use crate::body::{body_error, decode_json};
-use crate::conversation::{DialectBody, MessageSink};
+use crate::conversation::{DialectBody, MessageSink, translate_value};
 use crate::openai::new_context;
 
 fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
@@ -34,9 +34,7 @@ pub fn error_body(e: &GatewayError) -> Value {
 
 /// A Cohere v2 chat request → the canonical request.
 pub fn to_chat_request(body: &Value) -> Result<ChatRequest, GatewayError> {
-    let bytes = serde_json::to_vec(body)
-        .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
-    from_body(&DialectBody::parse(&bytes, "messages")?)
+    translate_value(body, "messages", from_body)
 }
 
 /// A Cohere v2 chat request → the canonical request, one message at a time.
@@ -71,33 +69,30 @@ pub fn from_body(request: &DialectBody<'_>) -> Result<ChatRequest, GatewayError>
         .ok_or_else(|| invalid("messages is required", "messages"))?;
     for m in turns {
         let mut m = m?;
-        {
-            if let Some(o) = m.as_object_mut() {
-                // Cohere's assistant `tool_plan` is the text next to its tool calls.
-                if let Some(plan) = o.remove("tool_plan")
-                    && !o.contains_key("content")
-                {
-                    o.insert("content".into(), plan);
-                }
-                // Tool results may be a list of document/text objects.
-                if o.get("role").and_then(Value::as_str) == Some("tool")
-                    && let Some(Value::Array(items)) = o.get("content").cloned()
-                {
-                    let text: Vec<String> = items
-                        .iter()
-                        .map(|i| {
-                            i["text"]
-                                .as_str()
-                                .map_or_else(|| i["document"].to_string(), str::to_owned)
-                        })
-                        .collect();
-                    o.insert("content".into(), json!(text.join("\n")));
-                }
+        if let Some(o) = m.as_object_mut() {
+            // Cohere's assistant `tool_plan` is the text next to its tool calls.
+            if let Some(plan) = o.remove("tool_plan")
+                && !o.contains_key("content")
+            {
+                o.insert("content".into(), plan);
+            }
+            // Tool results may be a list of document/text objects.
+            if o.get("role").and_then(Value::as_str) == Some("tool")
+                && let Some(Value::Array(items)) = o.get("content").cloned()
+            {
+                let text: Vec<String> = items
+                    .iter()
+                    .map(|i| {
+                        i["text"]
+                            .as_str()
+                            .map_or_else(|| i["document"].to_string(), str::to_owned)
+                    })
+                    .collect();
+                o.insert("content".into(), json!(text.join("\n")));
             }
         }
         messages.push(m)?;
     }
-    out.insert("messages".into(), Value::Array(Vec::new()));
     if obj.get("stream").and_then(Value::as_bool) == Some(true) {
         out.insert("stream".into(), json!(true));
         out.insert("stream_options".into(), json!({"include_usage": true}));
@@ -122,11 +117,7 @@ pub fn from_body(request: &DialectBody<'_>) -> Result<ChatRequest, GatewayError>
             },
         );
     }
-    let mut req: ChatRequest = serde_json::from_value(Value::Object(out))
-        .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
-    req.messages = messages.into_messages();
-    req.validate()?;
-    Ok(req)
+    messages.finish(out)
 }
 
 fn finish_reason(f: &str) -> &'static str {

@@ -9,7 +9,7 @@ use heimdall_schema::chat::ChatRequest;
 use heimdall_schema::error::GatewayError;
 use serde_json::{Map, Value, json};
 
-use crate::conversation::{DialectBody, MessageSink};
+use crate::conversation::{DialectBody, MessageSink, translate_value};
 
 fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
     GatewayError::invalid_request(message, Some(param.to_owned()))
@@ -31,9 +31,7 @@ pub fn to_chat_request(
     body: &Value,
     stream: bool,
 ) -> Result<ChatRequest, GatewayError> {
-    let bytes = serde_json::to_vec(body)
-        .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
-    from_body(model, &DialectBody::parse(&bytes, "contents")?, stream)
+    translate_value(body, "contents", |b| from_body(model, b, stream))
 }
 
 /// Translate a `generateContent` body for `model`, one turn at a time.
@@ -132,7 +130,6 @@ pub fn from_body(
     }
     let mut out = Map::new();
     out.insert("model".into(), json!(model));
-    out.insert("messages".into(), Value::Array(Vec::new()));
     if stream {
         out.insert("stream".into(), json!(true));
         out.insert("stream_options".into(), json!({"include_usage": true}));
@@ -194,9 +191,5 @@ pub fn from_body(
         };
         out.insert("tool_choice".into(), choice);
     }
-    let mut req: ChatRequest = serde_json::from_value(Value::Object(out))
-        .map_err(|e| invalid(format!("cannot read the request: {e}"), "body"))?;
-    req.messages = messages.into_messages();
-    req.validate()?;
-    Ok(req)
+    messages.finish(out)
 }

@@ -35,7 +35,6 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) -> bool {
-    let app = app.layer(axum::middleware::from_fn(carry_slot));
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS_AT_ONCE));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -132,6 +131,14 @@ impl Activity {
 /// Counts a request in flight from its start until its response body is done or dropped.
 struct InFlight(Arc<Activity>);
 
+impl InFlight {
+    fn start(activity: Arc<Activity>) -> Self {
+        activity.in_flight.fetch_add(1, Ordering::SeqCst);
+        activity.served.store(true, Ordering::SeqCst);
+        Self(activity)
+    }
+}
+
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -152,23 +159,21 @@ async fn connection(
     });
     let tracked = Arc::clone(&activity);
     let service = tower::ServiceBuilder::new()
-        .map_request(move |req: axum::http::Request<hyper::body::Incoming>| {
-            tracked.in_flight.fetch_add(1, Ordering::SeqCst);
-            tracked.served.store(true, Ordering::SeqCst);
-            let mut req = req.map(axum::body::Body::new);
-            req.extensions_mut().insert(Arc::new(InFlightSlot {
-                _held: InFlight(Arc::clone(&tracked)),
-            }));
-            req
+        .map_request(|req: axum::http::Request<hyper::body::Incoming>| {
+            req.map(axum::body::Body::new)
         })
-        .map_response(|mut res: axum::response::Response| {
-            // The slot rides on the response body: released when the body (a stream too)
-            // is finished or dropped.
-            let slot = res.extensions_mut().remove::<Arc<InFlightSlot>>();
-            let (parts, body) = res.into_parts();
-            let body = axum::body::Body::new(HoldUntilDone { body, _slot: slot });
-            axum::response::Response::from_parts(parts, body)
-        })
+        .map_future(
+            move |answer: axum::routing::future::RouteFuture<std::convert::Infallible>| {
+                // The request is in flight from here until its response body (a stream too)
+                // is finished or dropped: the marker rides on that body.
+                let held = InFlight::start(Arc::clone(&tracked));
+                async move {
+                    answer.await.map(|res| {
+                        res.map(|body| axum::body::Body::new(HoldUntilDone { body, _held: held }))
+                    })
+                }
+            },
+        )
         .service(app);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -220,29 +225,10 @@ async fn connection(
 /// on it is given up.
 const CLOSE_LINGER: Duration = Duration::from_millis(500);
 
-/// The in-flight marker of one request, moved from the request to its response.
-struct InFlightSlot {
-    /// Held for its `Drop`.
-    _held: InFlight,
-}
-
-/// Move the request's in-flight marker onto its response.
-async fn carry_slot(
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let slot = req.extensions().get::<Arc<InFlightSlot>>().cloned();
-    let mut res = next.run(req).await;
-    if let Some(slot) = slot {
-        res.extensions_mut().insert(slot);
-    }
-    res
-}
-
 /// A response body that keeps the in-flight marker until it is done.
 struct HoldUntilDone {
     body: axum::body::Body,
-    _slot: Option<Arc<InFlightSlot>>,
+    _held: InFlight,
 }
 
 impl http_body::Body for HoldUntilDone {

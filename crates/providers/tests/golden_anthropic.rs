@@ -101,3 +101,94 @@ fn untranslatable_requests_are_client_errors_naming_the_field() {
     assert_eq!(e.status, 400);
     assert_eq!(e.param.as_deref(), Some("messages[1].content[0]"));
 }
+
+/// The chunks' tool-call arguments, joined per call index.
+fn streamed_arguments(chunks: &[heimdall_schema::chat::ChatChunk]) -> Vec<String> {
+    let mut args: Vec<String> = Vec::new();
+    for c in chunks {
+        for ch in &c.choices {
+            for tc in ch.delta.tool_calls.iter().flatten() {
+                let i = tc.index as usize;
+                if args.len() <= i {
+                    args.resize(i + 1, String::new());
+                }
+                if let Some(a) = tc.function.as_ref().and_then(|f| f.arguments.as_deref()) {
+                    args[i].push_str(a);
+                }
+            }
+        }
+    }
+    args
+}
+
+fn event(name: &str, data: &str) -> String {
+    format!("event: {name}\ndata: {data}\n\n")
+}
+
+#[test]
+fn server_tool_blocks_are_skipped_and_the_rest_of_the_stream_translates() {
+    // The web-search streaming example of Anthropic's web search tool page: a server_tool_use
+    // block with input_json_delta pieces, its web_search_tool_result, then cited text.
+    let sse = [
+        event("message_start", r#"{"type":"message_start","message":{"id":"msg_abc","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":null,"usage":{"input_tokens":2679,"output_tokens":3}}}"#),
+        event("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#),
+        event("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"I'll check."}}"#),
+        event("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
+        event("content_block_start", r#"{"type":"content_block_start","index":1,"content_block":{"type":"server_tool_use","id":"srvtoolu_014hJH82Qum7Td6UV8gDXThB","name":"web_search","input":{}}}"#),
+        event("content_block_delta", r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":""}}"#),
+        event("content_block_delta", r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"query\": \"weather NYC today\"}"}}"#),
+        event("content_block_stop", r#"{"type":"content_block_stop","index":1}"#),
+        event("content_block_start", r#"{"type":"content_block_start","index":2,"content_block":{"type":"web_search_tool_result","tool_use_id":"srvtoolu_014hJH82Qum7Td6UV8gDXThB","content":[{"type":"web_search_result","title":"Weather","url":"https://weather.example/nyc","encrypted_content":"Ev0DCioIAxgCIiQ3","page_age":null}]}}"#),
+        event("content_block_stop", r#"{"type":"content_block_stop","index":2}"#),
+        event("content_block_start", r#"{"type":"content_block_start","index":3,"content_block":{"type":"text","text":""}}"#),
+        event("content_block_delta", r#"{"type":"content_block_delta","index":3,"delta":{"type":"citations_delta","citation":{"type":"web_search_result_location","cited_text":"Sunny","url":"https://weather.example/nyc","title":"Weather","encrypted_index":"Eo8BCioIAhgBIiQy"}}}"#),
+        event("content_block_delta", r#"{"type":"content_block_delta","index":3,"delta":{"type":"text_delta","text":" It is sunny."}}"#),
+        event("content_block_stop", r#"{"type":"content_block_stop","index":3}"#),
+        event("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":510,"server_tool_use":{"web_search_requests":1}}}"#),
+        event("message_stop", r#"{"type":"message_stop"}"#),
+    ]
+    .concat();
+    let mut t = AnthropicStream::new("anthropic", Some(0));
+    let (chunks, end) = translate_transcript(&mut t, sse.as_bytes());
+    assert!(end.unwrap(), "a complete stream ends cleanly");
+    let text: String = chunks
+        .iter()
+        .flat_map(|c| &c.choices)
+        .filter_map(|c| c.delta.content.clone().flatten())
+        .collect();
+    assert_eq!(text, "I'll check. It is sunny.");
+    assert!(streamed_arguments(&chunks).is_empty(), "no client tool calls");
+    let finish: Vec<_> = chunks
+        .iter()
+        .flat_map(|c| &c.choices)
+        .filter_map(|c| c.finish_reason.as_deref())
+        .collect();
+    assert_eq!(finish, ["stop"]);
+    let usage = chunks.last().unwrap().usage.as_ref().unwrap();
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (2679, 510));
+}
+
+#[test]
+fn a_streamed_tool_call_without_arguments_has_empty_object_arguments() {
+    // Two parallel calls of a tool with no parameters: `input: {}` and one empty partial_json.
+    let call = |i: u32, id: &str| {
+        [
+            event("content_block_start", &format!(r#"{{"type":"content_block_start","index":{i},"content_block":{{"type":"tool_use","id":"{id}","name":"get_time","input":{{}}}}}}"#)),
+            event("content_block_delta", &format!(r#"{{"type":"content_block_delta","index":{i},"delta":{{"type":"input_json_delta","partial_json":""}}}}"#)),
+            event("content_block_stop", &format!(r#"{{"type":"content_block_stop","index":{i}}}"#)),
+        ]
+        .concat()
+    };
+    let sse = [
+        event("message_start", r#"{"type":"message_start","message":{"id":"msg_t","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":null,"usage":{"input_tokens":20,"output_tokens":1}}}"#),
+        call(0, "toolu_01A"),
+        call(1, "toolu_01B"),
+        event("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":40}}"#),
+        event("message_stop", r#"{"type":"message_stop"}"#),
+    ]
+    .concat();
+    let mut t = AnthropicStream::new("anthropic", Some(0));
+    let (chunks, end) = translate_transcript(&mut t, sse.as_bytes());
+    assert!(end.unwrap());
+    assert_eq!(streamed_arguments(&chunks), ["{}", "{}"]);
+}

@@ -24,8 +24,8 @@ pub struct AnthropicStream {
     provider: String,
     env: ChunkEnvelope,
     usage: AnthropicUsage,
-    /// Content block index → OpenAI tool-call index.
-    tool_index: HashMap<u64, u32>,
+    /// Content block index → OpenAI tool-call index and whether any argument text was sent.
+    tool_index: HashMap<u64, (u32, bool)>,
     next_tool: u32,
     started: bool,
     /// Keep the upstream's SSE frames on the chunks (the client speaks Anthropic too).
@@ -158,7 +158,7 @@ impl AnthropicStream {
                     Some("tool_use") => {
                         let call = self.next_tool;
                         self.next_tool += 1;
-                        self.tool_index.insert(index, call);
+                        self.tool_index.insert(index, (call, false));
                         out.push(self.env.chunk(
                             Self::tool_delta(
                                 call,
@@ -185,11 +185,15 @@ impl AnthropicStream {
                         out.push(self.env.text(d["text"].as_str().unwrap_or("")));
                     }
                     Some("input_json_delta") => {
-                        let call = *self.tool_index.get(&index).ok_or_else(|| {
-                            self.protocol("input_json_delta outside a tool_use block")
-                        })?;
+                        // Blocks other than `tool_use` stream input too (`server_tool_use` for
+                        // web search, code execution, MCP): the server runs those, an OpenAI
+                        // client has nothing to call, so their input is not forwarded.
                         let piece = d["partial_json"].as_str().unwrap_or("");
-                        if !piece.is_empty() {
+                        if let Some((call, sent)) = self.tool_index.get_mut(&index)
+                            && !piece.is_empty()
+                        {
+                            *sent = true;
+                            let call = *call;
                             out.push(
                                 self.env
                                     .chunk(Self::tool_delta(call, None, None, piece), None),
@@ -209,6 +213,14 @@ impl AnthropicStream {
                     _ => {}
                 }
             }
+            "content_block_stop" => {
+                // A call without arguments streams no input at all (`input: {}` with an empty
+                // `partial_json`); OpenAI clients parse `arguments` as JSON, so it is `{}`.
+                let index = data["index"].as_u64().unwrap_or(0);
+                if let Some((call, false)) = self.tool_index.remove(&index) {
+                    out.push(self.env.chunk(Self::tool_delta(call, None, None, "{}"), None));
+                }
+            }
             "message_delta" => {
                 if let Ok(u) = serde_json::from_value::<AnthropicUsage>(data["usage"].clone()) {
                     self.usage.merge(&u);
@@ -225,7 +237,7 @@ impl AnthropicStream {
                 return Ok(true);
             }
             "error" => return Err(anthropic_error(&self.provider, None, &data).into_stream_error()),
-            // ping, content_block_stop, and event types added later.
+            // ping and event types added later.
             _ => {}
         }
         Ok(false)

@@ -63,6 +63,17 @@ impl ChunkEnvelope {
         )
     }
 
+    /// A piece of a signed reasoning block (its signature, or a redacted block).
+    pub fn thinking_block(&self, block: heimdall_schema::chat::ThinkingBlock) -> ChatChunk {
+        self.chunk(
+            ChunkDelta {
+                thinking_blocks: Some(vec![block]),
+                ..ChunkDelta::default()
+            },
+            None,
+        )
+    }
+
     /// The final usage-only chunk (no choices).
     pub fn usage(&self, usage: Option<heimdall_schema::usage::Usage>) -> ChatChunk {
         let mut c = self.chunk(ChunkDelta::default(), None);

@@ -60,6 +60,7 @@ pub fn assistant_message(
     text: String,
     reasoning: String,
     calls: Vec<heimdall_schema::chat::ToolCall>,
+    thinking: Vec<heimdall_schema::chat::ThinkingBlock>,
 ) -> heimdall_schema::chat::ResponseMessage {
     heimdall_schema::chat::ResponseMessage {
         role: "assistant".to_owned(),
@@ -67,6 +68,7 @@ pub fn assistant_message(
         refusal: None,
         tool_calls: (!calls.is_empty()).then_some(calls),
         reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
+        thinking_blocks: (!thinking.is_empty()).then_some(thinking),
         extra: serde_json::Map::new(),
     }
 }

@@ -157,7 +157,10 @@ fn server_tool_blocks_are_skipped_and_the_rest_of_the_stream_translates() {
         .filter_map(|c| c.delta.content.clone().flatten())
         .collect();
     assert_eq!(text, "I'll check. It is sunny.");
-    assert!(streamed_arguments(&chunks).is_empty(), "no client tool calls");
+    assert!(
+        streamed_arguments(&chunks).is_empty(),
+        "no client tool calls"
+    );
     let finish: Vec<_> = chunks
         .iter()
         .flat_map(|c| &c.choices)

@@ -86,3 +86,52 @@ fn embeddings_translate_both_ways() {
         serde_json::to_value(want).unwrap()
     );
 }
+
+#[test]
+fn thinking_becomes_reasoning_and_cache_hits_are_reported() {
+    // A reasoning model's answer (Cohere's reasoning page: `thinking` content blocks before the
+    // text) with prompt tokens served from the inference cache (`usage.cached_tokens`).
+    let body = br#"{"id":"c1","finish_reason":"COMPLETE",
+      "message":{"role":"assistant","content":[
+        {"type":"thinking","thinking":"Alice's brother has Alice's 2 sisters plus Alice."},
+        {"type":"text","text":"3"}]},
+      "usage":{"billed_units":{"input_tokens":40,"output_tokens":20},
+               "tokens":{"input_tokens":240,"output_tokens":20},"cached_tokens":32}}"#;
+    let r = from_chat_response(body, "command-a-reasoning-08-2025", 0).unwrap();
+    let m = &r.choices[0].message;
+    assert_eq!(m.content.as_deref(), Some("3"));
+    assert_eq!(
+        m.reasoning_content.as_deref(),
+        Some("Alice's brother has Alice's 2 sisters plus Alice.")
+    );
+    let usage = r.usage.unwrap();
+    assert_eq!(usage.prompt_tokens, 40);
+    assert_eq!(usage.prompt_tokens_details.unwrap().cached_tokens, Some(32));
+
+    let sse = concat!(
+        "event: message-start\ndata: {\"id\":\"c2\",\"type\":\"message-start\",\"delta\":{\"message\":{\"role\":\"assistant\",\"content\":[],\"tool_plan\":\"\",\"tool_calls\":[],\"citations\":[]}}}\n\n",
+        "event: content-start\ndata: {\"type\":\"content-start\",\"index\":0,\"delta\":{\"message\":{\"content\":{\"type\":\"thinking\",\"thinking\":\"\"}}}}\n\n",
+        "event: content-delta\ndata: {\"type\":\"content-delta\",\"index\":0,\"delta\":{\"message\":{\"content\":{\"thinking\":\"Two sisters\"}}}}\n\n",
+        "event: content-end\ndata: {\"type\":\"content-end\",\"index\":0}\n\n",
+        "event: content-start\ndata: {\"type\":\"content-start\",\"index\":1,\"delta\":{\"message\":{\"content\":{\"type\":\"text\",\"text\":\"\"}}}}\n\n",
+        "event: content-delta\ndata: {\"type\":\"content-delta\",\"index\":1,\"delta\":{\"message\":{\"content\":{\"text\":\"3\"}}}}\n\n",
+        "event: content-end\ndata: {\"type\":\"content-end\",\"index\":1}\n\n",
+        "event: message-end\ndata: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":\"COMPLETE\",\"usage\":{\"billed_units\":{\"input_tokens\":40,\"output_tokens\":3},\"tokens\":{\"input_tokens\":240,\"output_tokens\":3},\"cached_tokens\":32}}}\n\n",
+    );
+    let mut t = CohereStream::new("command-a-reasoning-08-2025", 0);
+    let (chunks, end) = translate_transcript(&mut t, sse.as_bytes());
+    assert!(end.unwrap());
+    let reasoning: String = chunks
+        .iter()
+        .flat_map(|c| &c.choices)
+        .filter_map(|c| c.delta.reasoning_content.clone())
+        .collect();
+    let text: String = chunks
+        .iter()
+        .flat_map(|c| &c.choices)
+        .filter_map(|c| c.delta.content.clone().flatten())
+        .collect();
+    assert_eq!((reasoning.as_str(), text.as_str()), ("Two sisters", "3"));
+    let usage = chunks.last().unwrap().usage.clone().unwrap();
+    assert_eq!(usage.prompt_tokens_details.unwrap().cached_tokens, Some(32));
+}

@@ -193,9 +193,52 @@ pub struct AssistantMessage {
     /// Legacy function call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function_call: Option<FunctionCall>,
+    /// Signed reasoning blocks of this turn, sent back as received (LiteLLM's `thinking_blocks` convention; not an OpenAI field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking_blocks: Option<Vec<ThinkingBlock>>,
     /// Fields not modelled here.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// A reasoning block as Anthropic and Bedrock sign it. Why: both require the block back,
+/// signature intact, on the next turn of a thinking + tool-use conversation, so a client of
+/// any dialect must be able to receive it and send it back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThinkingBlock {
+    /// `thinking`, or `redacted_thinking` (encrypted reasoning in `data`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The reasoning text (on a stream delta: a piece of it, or absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<String>,
+    /// The provider's signature over the block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// The encrypted content of a `redacted_thinking` block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+}
+
+impl ThinkingBlock {
+    /// A `thinking` block.
+    pub fn thinking(text: Option<String>, signature: Option<String>) -> Self {
+        Self {
+            kind: "thinking".to_owned(),
+            thinking: text,
+            signature,
+            data: None,
+        }
+    }
+
+    /// A `redacted_thinking` block.
+    pub fn redacted(data: String) -> Self {
+        Self {
+            kind: "redacted_thinking".to_owned(),
+            data: Some(data),
+            ..Self::default()
+        }
+    }
 }
 
 /// A tool result message.
@@ -616,6 +659,9 @@ pub struct ResponseMessage {
     /// Reasoning text (used by several OpenAI-compatible providers; not an OpenAI field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
+    /// Signed reasoning blocks (LiteLLM's `thinking_blocks` convention; not an OpenAI field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking_blocks: Option<Vec<ThinkingBlock>>,
     /// Fields not modelled here (`annotations`, `audio`, …).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -714,6 +760,9 @@ pub struct ChunkDelta {
     /// New reasoning text (non-OpenAI providers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
+    /// Signed reasoning blocks (LiteLLM's `thinking_blocks` convention; not an OpenAI field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking_blocks: Option<Vec<ThinkingBlock>>,
     /// Fields not modelled here.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

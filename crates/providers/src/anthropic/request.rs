@@ -117,10 +117,24 @@ pub fn to_messages_request(req: &ChatRequest) -> Result<MessagesRequest, Gateway
             }
             ChatMessage::User(u) => push(&mut turns, "user", blocks(&u.content, &path)?),
             ChatMessage::Assistant(a) => {
-                let mut content = match &a.content {
-                    Some(c) => blocks(c, &path)?,
-                    None => Vec::new(),
-                };
+                // Signed thinking goes back first, as received: a thinking + tool-use turn
+                // is refused without it.
+                let mut content: Vec<Value> = a
+                    .thinking_blocks
+                    .iter()
+                    .flatten()
+                    .filter_map(|b| match (b.kind.as_str(), &b.signature, &b.data) {
+                        ("thinking", Some(sig), _) => Some(json!({"type": "thinking",
+                            "thinking": b.thinking.as_deref().unwrap_or(""), "signature": sig})),
+                        ("redacted_thinking", _, Some(data)) => {
+                            Some(json!({"type": "redacted_thinking", "data": data}))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                if let Some(c) = &a.content {
+                    content.extend(blocks(c, &path)?);
+                }
                 if let Some(r) = a.refusal.as_ref().filter(|r| !r.is_empty()) {
                     content.push(json!({"type": "text", "text": r}));
                 }

@@ -6,7 +6,7 @@
 //! `prompt_tokens_details.cached_tokens` inside `prompt_tokens`, so cache writes and reads are
 //! added to the prompt count and reads are reported as cached — totals stay what was billed.
 
-use heimdall_schema::chat::{ChatChoice, ChatResponse, FunctionCall, ToolCall};
+use heimdall_schema::chat::{ChatChoice, ChatResponse, FunctionCall, ThinkingBlock, ToolCall};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::usage::{PromptTokensDetails, Usage};
 use serde::Deserialize;
@@ -107,10 +107,23 @@ pub fn from_messages_response(r: MessagesResponse) -> ChatResponse {
     let mut text = String::new();
     let mut reasoning = String::new();
     let mut tool_calls = Vec::new();
+    let mut thinking = Vec::new();
+    let str_of = |b: &Value, k: &str| b[k].as_str().map(str::to_owned);
     for block in &r.content {
         match block["type"].as_str() {
             Some("text") => text.push_str(block["text"].as_str().unwrap_or("")),
-            Some("thinking") => reasoning.push_str(block["thinking"].as_str().unwrap_or("")),
+            Some("thinking") => {
+                reasoning.push_str(block["thinking"].as_str().unwrap_or(""));
+                thinking.push(ThinkingBlock::thinking(
+                    str_of(block, "thinking"),
+                    str_of(block, "signature"),
+                ));
+            }
+            Some("redacted_thinking") => {
+                if let Some(data) = str_of(block, "data") {
+                    thinking.push(ThinkingBlock::redacted(data));
+                }
+            }
             Some("tool_use") => tool_calls.push(ToolCall {
                 id: block["id"].as_str().unwrap_or("").to_owned(),
                 kind: "function".to_owned(),
@@ -122,11 +135,11 @@ pub fn from_messages_response(r: MessagesResponse) -> ChatResponse {
                 },
                 extra: Map::new(),
             }),
-            // redacted_thinking and server-side blocks have no OpenAI form.
+            // Server-side tool blocks have no OpenAI form.
             _ => {}
         }
     }
-    let message = assistant_message(text, reasoning, tool_calls);
+    let message = assistant_message(text, reasoning, tool_calls, thinking);
     ChatResponse {
         id: r.id,
         object: "chat.completion".to_owned(),

@@ -9,7 +9,9 @@
 
 use std::collections::HashMap;
 
-use heimdall_schema::chat::{ChatChunk, ChunkDelta, FunctionCallDelta, ToolCallDelta};
+use heimdall_schema::chat::{
+    ChatChunk, ChunkDelta, FunctionCallDelta, ThinkingBlock, ToolCallDelta,
+};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use serde_json::{Map, Value};
 
@@ -174,6 +176,14 @@ impl AnthropicStream {
                             out.push(self.env.text(t));
                         }
                     }
+                    Some("redacted_thinking") => {
+                        if let Some(data) = block["data"].as_str() {
+                            out.push(
+                                self.env
+                                    .thinking_block(ThinkingBlock::redacted(data.to_owned())),
+                            );
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -209,7 +219,17 @@ impl AnthropicStream {
                         },
                         None,
                     )),
-                    // signature_delta, citations_delta, …: nothing for OpenAI clients.
+                    // The signature closes a thinking block; clients that send signed thinking
+                    // back (LiteLLM's `thinking_blocks`) need it.
+                    Some("signature_delta") => {
+                        if let Some(sig) = d["signature"].as_str() {
+                            out.push(self.env.thinking_block(ThinkingBlock::thinking(
+                                None,
+                                Some(sig.to_owned()),
+                            )));
+                        }
+                    }
+                    // citations_delta, …: nothing for OpenAI clients.
                     _ => {}
                 }
             }
@@ -218,7 +238,10 @@ impl AnthropicStream {
                 // `partial_json`); OpenAI clients parse `arguments` as JSON, so it is `{}`.
                 let index = data["index"].as_u64().unwrap_or(0);
                 if let Some((call, false)) = self.tool_index.remove(&index) {
-                    out.push(self.env.chunk(Self::tool_delta(call, None, None, "{}"), None));
+                    out.push(
+                        self.env
+                            .chunk(Self::tool_delta(call, None, None, "{}"), None),
+                    );
                 }
             }
             "message_delta" => {

@@ -83,10 +83,25 @@ pub fn to_converse_request(req: &ChatRequest) -> Result<Value, GatewayError> {
                 push_turn(&mut messages, "user", "content", blocks(&u.content, &path)?)
             }
             ChatMessage::Assistant(a) => {
-                let mut b = match &a.content {
-                    Some(c) => blocks(c, &path)?,
-                    None => Vec::new(),
-                };
+                // Signed reasoning goes back first, as received: Bedrock refuses a thinking +
+                // tool-use turn without it.
+                let mut b: Vec<Value> = a
+                    .thinking_blocks
+                    .iter()
+                    .flatten()
+                    .filter_map(|t| match (t.kind.as_str(), &t.signature, &t.data) {
+                        ("thinking", Some(sig), _) => Some(json!({"reasoningContent":
+                            {"reasoningText": {"text": t.thinking.as_deref().unwrap_or(""),
+                            "signature": sig}}})),
+                        ("redacted_thinking", _, Some(data)) => {
+                            Some(json!({"reasoningContent": {"redactedContent": data}}))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                if let Some(c) = &a.content {
+                    b.extend(blocks(c, &path)?);
+                }
                 for (j, call) in a.tool_calls.iter().flatten().enumerate() {
                     let input = tool_arguments(
                         &call.function.arguments,

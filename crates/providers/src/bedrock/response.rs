@@ -5,7 +5,7 @@
 //! and writes, which OpenAI counts inside `prompt_tokens`, so they are added and reads are
 //! reported as cached tokens.
 
-use heimdall_schema::chat::{ChatChoice, ChatResponse, FunctionCall, ToolCall};
+use heimdall_schema::chat::{ChatChoice, ChatResponse, FunctionCall, ThinkingBlock, ToolCall};
 use heimdall_schema::usage::{PromptTokensDetails, Usage};
 use serde_json::{Map, Value};
 
@@ -50,6 +50,7 @@ pub fn from_converse_response(r: &Value, id: &str, model: &str, created: u64) ->
     let mut text = String::new();
     let mut reasoning = String::new();
     let mut calls = Vec::new();
+    let mut thinking = Vec::new();
     for block in r
         .pointer("/output/message/content")
         .and_then(Value::as_array)
@@ -58,11 +59,18 @@ pub fn from_converse_response(r: &Value, id: &str, model: &str, created: u64) ->
     {
         if let Some(t) = block["text"].as_str() {
             text.push_str(t);
-        } else if let Some(t) = block
-            .pointer("/reasoningContent/reasoningText/text")
-            .and_then(Value::as_str)
-        {
-            reasoning.push_str(t);
+        } else if let Some(rc) = block.get("reasoningContent") {
+            // Kept signed: Bedrock requires the block back on the next thinking + tool turn.
+            if let Some(rt) = rc.get("reasoningText") {
+                let t = rt["text"].as_str().map(str::to_owned);
+                reasoning.push_str(t.as_deref().unwrap_or(""));
+                thinking.push(ThinkingBlock::thinking(
+                    t,
+                    rt["signature"].as_str().map(str::to_owned),
+                ));
+            } else if let Some(data) = rc["redactedContent"].as_str() {
+                thinking.push(ThinkingBlock::redacted(data.to_owned()));
+            }
         } else if let Some(tu) = block.get("toolUse") {
             calls.push(ToolCall {
                 id: tu["toolUseId"].as_str().unwrap_or("").to_owned(),
@@ -83,7 +91,7 @@ pub fn from_converse_response(r: &Value, id: &str, model: &str, created: u64) ->
         model: model.to_owned(),
         choices: vec![ChatChoice {
             index: 0,
-            message: assistant_message(text, reasoning, calls),
+            message: assistant_message(text, reasoning, calls, thinking),
             finish_reason: r["stopReason"]
                 .as_str()
                 .map(|s| finish_reason(s).to_owned()),

@@ -13,7 +13,9 @@ use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
 use aws_smithy_types::event_stream::Message;
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
-use heimdall_schema::chat::{ChatChunk, ChunkDelta, FunctionCallDelta, ToolCallDelta};
+use heimdall_schema::chat::{
+    ChatChunk, ChunkDelta, FunctionCallDelta, ThinkingBlock, ToolCallDelta,
+};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use serde_json::{Map, Value};
 
@@ -200,15 +202,30 @@ impl BedrockStream {
                     if !piece.is_empty() {
                         out.push(self.tool_delta(call, None, None, piece));
                     }
-                } else if let Some(t) = d.pointer("/reasoningContent/text").and_then(Value::as_str)
-                {
-                    out.push(self.env.chunk(
-                        ChunkDelta {
-                            reasoning_content: Some(t.to_owned()),
-                            ..ChunkDelta::default()
-                        },
-                        None,
-                    ));
+                } else if let Some(rc) = d.get("reasoningContent") {
+                    if let Some(t) = rc["text"].as_str() {
+                        out.push(self.env.chunk(
+                            ChunkDelta {
+                                reasoning_content: Some(t.to_owned()),
+                                ..ChunkDelta::default()
+                            },
+                            None,
+                        ));
+                    } else if let Some(sig) = rc["signature"].as_str() {
+                        // Bedrock requires the signed block back on the next thinking +
+                        // tool-use turn.
+                        out.push(
+                            self.env.thinking_block(ThinkingBlock::thinking(
+                                None,
+                                Some(sig.to_owned()),
+                            )),
+                        );
+                    } else if let Some(data) = rc["redactedContent"].as_str() {
+                        out.push(
+                            self.env
+                                .thinking_block(ThinkingBlock::redacted(data.to_owned())),
+                        );
+                    }
                 }
             }
             "messageStop" => {

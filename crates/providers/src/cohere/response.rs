@@ -3,12 +3,14 @@
 //! Why billed units: Cohere reports two counts, `tokens` (everything the model processed,
 //! including its own prompt scaffolding) and `billed_units` (what the account pays for). Cost
 //! tracking and budgets must match the invoice, so usage comes from `billed_units`. Text next to
-//! tool calls (`tool_plan`) is the assistant's visible text, so it becomes `content`.
+//! tool calls (`tool_plan`) is the assistant's visible text, so it becomes `content`; a reasoning
+//! model's `thinking` blocks become `reasoning_content`, and cache hits (`cached_tokens`)
+//! `prompt_tokens_details.cached_tokens`.
 
 use heimdall_schema::chat::{ChatChoice, ChatResponse, ResponseMessage, ToolCall};
 use heimdall_schema::embeddings::{Embedding, EmbeddingResponse, EmbeddingVector, EncodingFormat};
 use heimdall_schema::error::GatewayError;
-use heimdall_schema::usage::{EmbeddingUsage, Usage};
+use heimdall_schema::usage::{EmbeddingUsage, PromptTokensDetails, Usage};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -24,14 +26,20 @@ pub fn finish_reason(reason: &str) -> &'static str {
 
 /// `usage` of a chat response or `message-end` event.
 pub fn usage(v: &Value) -> Option<Usage> {
-    let billed = v.get("billed_units")?;
+    let billed = v.get("billed_units").or_else(|| v.get("tokens"))?;
     let input = billed["input_tokens"].as_f64().unwrap_or(0.0) as u64;
     let output = billed["output_tokens"].as_f64().unwrap_or(0.0) as u64;
+    // Prompt tokens served from Cohere's inference cache (`usage.cached_tokens`).
+    let cached = v["cached_tokens"].as_f64().map(|c| c as u64);
     Some(Usage {
         prompt_tokens: input,
         completion_tokens: output,
         total_tokens: input + output,
-        prompt_tokens_details: None,
+        prompt_tokens_details: cached.map(|c| PromptTokensDetails {
+            cached_tokens: Some(c),
+            audio_tokens: None,
+            extra: Map::new(),
+        }),
         completion_tokens_details: None,
         extra: Map::new(),
     })
@@ -55,12 +63,15 @@ pub fn from_chat_response(
     created: u64,
 ) -> Result<ChatResponse, serde_json::Error> {
     let r: ChatOut = serde_json::from_slice(body)?;
-    let mut text: String = r.message["content"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let blocks = || r.message["content"].as_array().into_iter().flatten();
+    let mut text: String = blocks()
         .filter(|c| c["type"] == "text")
         .filter_map(|c| c["text"].as_str())
+        .collect();
+    // Reasoning models answer with `thinking` blocks before the text.
+    let reasoning: String = blocks()
+        .filter(|c| c["type"] == "thinking")
+        .filter_map(|c| c["thinking"].as_str())
         .collect();
     if text.is_empty()
         && let Some(plan) = r.message["tool_plan"].as_str()
@@ -83,7 +94,8 @@ pub fn from_chat_response(
                 content: (!text.is_empty()).then_some(text),
                 refusal: None,
                 tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
-                reasoning_content: None,
+                reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
+                thinking_blocks: None,
                 extra: Map::new(),
             },
             finish_reason: r

@@ -61,11 +61,18 @@ impl EventTranslator for CohereStream {
                 out.push(self.env.role());
             }
             "content-delta" | "content-start" => {
-                if let Some(t) = message["content"]["text"]
-                    .as_str()
-                    .filter(|t| !t.is_empty())
-                {
+                let content = &message["content"];
+                if let Some(t) = content["text"].as_str().filter(|t| !t.is_empty()) {
                     out.push(self.env.text(t));
+                } else if let Some(t) = content["thinking"].as_str().filter(|t| !t.is_empty()) {
+                    // A reasoning model's `thinking` content.
+                    out.push(self.env.chunk(
+                        ChunkDelta {
+                            reasoning_content: Some(t.to_owned()),
+                            ..ChunkDelta::default()
+                        },
+                        None,
+                    ));
                 }
             }
             "tool-plan-delta" => {

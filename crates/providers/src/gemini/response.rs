@@ -148,7 +148,7 @@ pub fn from_generate_response(
             ChatChoice {
                 index: u32::try_from(c["index"].as_u64().unwrap_or(0)).unwrap_or(0),
                 finish_reason: Some(finish_reason(reason, !calls.is_empty()).to_owned()),
-                message: assistant_message(text, reasoning, calls),
+                message: assistant_message(text, reasoning, calls, Vec::new()),
                 logprobs: None,
                 extra: Map::new(),
             }

@@ -29,6 +29,31 @@ use crate::stream::{Dialect, sse_body_in};
 struct ConverseIn {
     #[serde(default, rename = "toolConfig")]
     tool_config: Option<Value>,
+    /// `{"thinking": {"type": "enabled", …}}` (Claude's reasoning on Bedrock) makes the answer
+    /// start with a signed `reasoningContent` block.
+    #[serde(default, rename = "additionalModelRequestFields")]
+    additional: Option<Value>,
+    #[serde(default)]
+    messages: Vec<Value>,
+}
+
+/// What the mock "reasons" when reasoning is enabled.
+const REASONING: &str = "The user asked; answer plainly.";
+
+/// With reasoning enabled, Bedrock refuses a history whose last assistant turn called a tool
+/// without its signed reasoning block first (as Claude does).
+fn unsigned_tool_turn(req: &ConverseIn) -> bool {
+    let Some(last) = req.messages.iter().rev().find(|m| m["role"] == "assistant") else {
+        return false;
+    };
+    let blocks = last["content"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    let calls_tool = blocks.iter().any(|b| b.get("toolUse").is_some());
+    let signed = blocks.first().is_some_and(|b| {
+        b.pointer("/reasoningContent/reasoningText/signature")
+            .is_some()
+            || b.pointer("/reasoningContent/redactedContent").is_some()
+    });
+    calls_tool && !signed
 }
 
 fn aws_error(status: StatusCode, kind: &str, message: &str) -> Response {
@@ -195,7 +220,19 @@ pub async fn model_operation(
             Err(r) => return r,
         };
     let _ = base;
+    let reasoning = req
+        .additional
+        .as_ref()
+        .is_some_and(|a| a.pointer("/thinking/type") == Some(&json!("enabled")));
+    if reasoning && unsigned_tool_turn(&req) {
+        return aws_error(
+            StatusCode::BAD_REQUEST,
+            "ValidationException",
+            "Expected `thinking` or `redacted_thinking`, but found `tool_use`. When `thinking` is enabled, a final `assistant` message must start with a thinking block.",
+        );
+    }
     let n = s.ids.fetch_add(1, Ordering::Relaxed);
+    let signature = format!("mock-bedrock-signature-{n}");
     let pieces = content_pieces(knobs.chunks);
     let input_tokens = (body.len() as u64 / 4).max(1);
     let usage = json!({"inputTokens": input_tokens, "outputTokens": pieces.len(),
@@ -226,11 +263,18 @@ pub async fn model_operation(
     };
     let request_id = format!("mock-bedrock-{n}");
     let mut response = if !stream {
-        let content = match &tool {
+        let mut content = match &tool {
             Some((id, name, args)) => json!([{"toolUse": {"toolUseId": id, "name": name,
                 "input": serde_json::from_str::<Value>(args).unwrap_or(json!({}))}}]),
             None => json!([{"text": pieces.concat()}]),
         };
+        if reasoning && let Some(blocks) = content.as_array_mut() {
+            blocks.insert(
+                0,
+                json!({"reasoningContent": {"reasoningText":
+                    {"text": REASONING, "signature": signature}}}),
+            );
+        }
         Json(
             json!({"output": {"message": {"role": "assistant", "content": content}},
             "stopReason": stop, "usage": usage, "metrics": {"latencyMs": 12}}),
@@ -239,11 +283,22 @@ pub async fn model_operation(
     } else {
         let ev = |event: &str, payload: Value| json!({"event": event, "payload": payload});
         let mut events = vec![ev("messageStart", json!({"role": "assistant"}))];
+        let block = u64::from(reasoning);
+        if reasoning {
+            // Bedrock sends no contentBlockStart for reasoning: text deltas, then the signature.
+            for delta in [json!({"text": REASONING}), json!({"signature": signature})] {
+                events.push(ev(
+                    "contentBlockDelta",
+                    json!({"contentBlockIndex": 0, "delta": {"reasoningContent": delta}}),
+                ));
+            }
+            events.push(ev("contentBlockStop", json!({"contentBlockIndex": 0})));
+        }
         match &tool {
             Some((id, name, args)) => {
                 events.push(ev(
                     "contentBlockStart",
-                    json!({"contentBlockIndex": 0,
+                    json!({"contentBlockIndex": block,
                     "start": {"toolUse": {"toolUseId": id, "name": name}}}),
                 ));
                 let chars: Vec<char> = args.chars().collect();
@@ -252,7 +307,7 @@ pub async fn model_operation(
                     let piece: String = piece.iter().collect();
                     events.push(ev(
                         "contentBlockDelta",
-                        json!({"contentBlockIndex": 0,
+                        json!({"contentBlockIndex": block,
                         "delta": {"toolUse": {"input": piece}}}),
                     ));
                 }
@@ -261,13 +316,13 @@ pub async fn model_operation(
                 for p in &pieces {
                     events.push(ev(
                         "contentBlockDelta",
-                        json!({"contentBlockIndex": 0,
+                        json!({"contentBlockIndex": block,
                         "delta": {"text": p}}),
                     ));
                 }
             }
         }
-        events.push(ev("contentBlockStop", json!({"contentBlockIndex": 0})));
+        events.push(ev("contentBlockStop", json!({"contentBlockIndex": block})));
         events.push(ev("messageStop", json!({"stopReason": stop})));
         events.push(ev(
             "metadata",

@@ -173,3 +173,97 @@ async fn embeddings_go_through_invoke_model_for_titan_and_cohere() {
         );
     }
 }
+
+/// A thinking + tool-use conversation through the `/bedrock` drop-in (boto3's shapes): the
+/// signed `reasoningContent` block reaches the client, and sent back on the next turn it
+/// reaches Bedrock, which refuses the turn without it.
+#[tokio::test]
+async fn the_bedrock_drop_in_keeps_signed_reasoning_across_turns() {
+    use heimdall_providers::bedrock::stream::decode_all;
+    let h = harness("real-secret").await;
+    let url = |op: &str| h.url(&format!("/bedrock/model/bedrock%2Fclaude/{op}"));
+    let tools = json!({"tools": [{"toolSpec": {"name": "get_weather",
+        "inputSchema": {"json": {"type": "object", "properties": {"city": {"type": "string"}},
+            "required": ["city"]}}}}], "toolChoice": {"any": {}}});
+    let thinking = json!({"thinking": {"type": "enabled", "budget_tokens": 1024}});
+    let first = json!({"messages": [{"role": "user", "content": [{"text": "Weather in Paris?"}]}],
+        "toolConfig": tools, "additionalModelRequestFields": thinking});
+    let r = h
+        .client
+        .post(url("converse"))
+        .json(&first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    let content = body["output"]["message"]["content"].clone();
+    let signed = &content[0]["reasoningContent"]["reasoningText"];
+    assert_eq!(signed["text"], "The user asked; answer plainly.");
+    assert!(
+        signed["signature"]
+            .as_str()
+            .unwrap()
+            .starts_with("mock-bedrock-signature-")
+    );
+    let call = &content[1]["toolUse"];
+    assert_eq!(call["name"], "get_weather");
+    let sent = h.mock.requests().pop().unwrap();
+    assert_eq!(sent.body["additionalModelRequestFields"], thinking);
+
+    // The next turn sends the assistant content back as received, then the tool result.
+    let result = json!({"toolResult": {"toolUseId": call["toolUseId"],
+        "content": [{"text": "Sunny"}]}});
+    let mut second = first.clone();
+    second["messages"] = json!([first["messages"][0],
+        {"role": "assistant", "content": content},
+        {"role": "user", "content": [result]}]);
+    let r = h
+        .client
+        .post(url("converse"))
+        .json(&second)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let sent = h.mock.requests().pop().unwrap();
+    assert_eq!(
+        sent.body["messages"][1]["content"][0]["reasoningContent"]["reasoningText"],
+        *signed
+    );
+
+    // Without the signed block Bedrock refuses the turn: the mock's check is real.
+    let mut unsigned = second.clone();
+    unsigned["messages"][1]["content"] = json!([content[1]]);
+    let r = h
+        .client
+        .post(url("converse"))
+        .json(&unsigned)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // Streamed: reasoning text and signature arrive as reasoningContent deltas of one block.
+    let r = h
+        .client
+        .post(url("converse-stream"))
+        .json(&first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let events = decode_all(&r.bytes().await.unwrap()).unwrap();
+    let reasoning: Vec<Value> = events
+        .iter()
+        .filter(|e| e.kind == "contentBlockDelta")
+        .filter_map(|e| e.payload["delta"].get("reasoningContent").cloned())
+        .collect();
+    assert_eq!(reasoning[0]["text"], "The user asked; answer plainly.");
+    assert!(
+        reasoning[1]["signature"]
+            .as_str()
+            .unwrap()
+            .starts_with("mock-bedrock-signature-")
+    );
+}

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use heimdall_config::ProviderKind;
 use heimdall_core::{Operation, Outcome};
-use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
+use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse, ThinkingBlock};
 use heimdall_schema::error::GatewayError;
 use heimdall_schema::usage::Usage;
 use serde_json::{Map, Value, json};
@@ -90,9 +90,18 @@ pub fn from_body(
             Some("assistant") => {
                 let mut text = String::new();
                 let mut calls = Vec::new();
+                let mut thinking = Vec::new();
                 for b in &blocks {
                     if let Some(t) = b["text"].as_str() {
                         text.push_str(t);
+                    } else if let Some(rc) = b.get("reasoningContent") {
+                        // Signed reasoning goes back to the model as it came.
+                        if let Some(rt) = rc.get("reasoningText") {
+                            thinking.push(json!({"type": "thinking",
+                                "thinking": rt["text"], "signature": rt["signature"]}));
+                        } else if let Some(data) = rc.get("redactedContent") {
+                            thinking.push(json!({"type": "redacted_thinking", "data": data}));
+                        }
                     } else if let Some(tu) = b.get("toolUse") {
                         calls.push(json!({"id": tu["toolUseId"], "type": "function",
                             "function": {"name": tu["name"], "arguments": tu["input"].to_string()}}));
@@ -100,10 +109,13 @@ pub fn from_body(
                 }
                 let mut msg = json!({"role": "assistant",
                     "content": if text.is_empty() { Value::Null } else { Value::String(text) }});
-                if !calls.is_empty()
-                    && let Some(o) = msg.as_object_mut()
-                {
-                    o.insert("tool_calls".into(), Value::Array(calls));
+                if let Some(o) = msg.as_object_mut() {
+                    if !calls.is_empty() {
+                        o.insert("tool_calls".into(), Value::Array(calls));
+                    }
+                    if !thinking.is_empty() {
+                        o.insert("thinking_blocks".into(), Value::Array(thinking));
+                    }
                 }
                 messages.push(msg)?;
             }
@@ -160,6 +172,10 @@ pub fn from_body(
             ("stopSequences", "stop"),
         ],
     );
+    // Model-specific fields (Claude's `thinking`, …) go to a Bedrock target unchanged.
+    if let Some(extra) = body.get("additionalModelRequestFields") {
+        out.insert("additionalModelRequestFields".into(), extra.clone());
+    }
     if stream {
         out.insert("stream".into(), json!(true));
         out.insert("stream_options".into(), json!({"include_usage": true}));
@@ -205,11 +221,38 @@ fn usage_json(u: Option<&Usage>) -> Value {
         "totalTokens": u.total_tokens})
 }
 
+/// A signed reasoning block as a Converse `reasoningContent` block.
+fn reasoning_block(b: &ThinkingBlock) -> Option<Value> {
+    match b.kind.as_str() {
+        "thinking" => {
+            let mut text = json!({"text": b.thinking.as_deref().unwrap_or("")});
+            if let (Some(sig), Some(o)) = (&b.signature, text.as_object_mut()) {
+                o.insert("signature".into(), json!(sig));
+            }
+            Some(json!({"reasoningContent": {"reasoningText": text}}))
+        }
+        "redacted_thinking" => b
+            .data
+            .as_ref()
+            .map(|d| json!({"reasoningContent": {"redactedContent": d}})),
+        _ => None,
+    }
+}
+
 /// A complete reply as a Converse response.
 pub fn to_converse_response(r: &ChatResponse, latency_ms: u64) -> Value {
     let c = r.choices.first();
     let mut content = Vec::new();
     if let Some(m) = c.map(|c| &c.message) {
+        match &m.thinking_blocks {
+            Some(blocks) => content.extend(blocks.iter().filter_map(reasoning_block)),
+            // Reasoning from a provider that does not sign it.
+            None => {
+                if let Some(r) = m.reasoning_content.as_ref().filter(|r| !r.is_empty()) {
+                    content.push(json!({"reasoningContent": {"reasoningText": {"text": r}}}));
+                }
+            }
+        }
         if let Some(t) = m.content.as_ref().filter(|t| !t.is_empty()) {
             content.push(json!({"text": t}));
         }
@@ -262,11 +305,19 @@ fn exception_frame(e: &GatewayError) -> Bytes {
     )
 }
 
+/// What a ConverseStream content block holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Block {
+    Text,
+    Tool,
+    Reasoning,
+}
+
 /// ConverseStream events for a chunk sequence.
 #[derive(Debug, Default)]
 struct Events {
     started: bool,
-    open: Option<(u32, bool)>,
+    open: Option<(u32, Block)>,
     next_block: u32,
     finish: Option<String>,
     usage: Option<Usage>,
@@ -276,6 +327,21 @@ impl Events {
     fn close(&mut self, out: &mut Vec<Bytes>) {
         if let Some((i, _)) = self.open.take() {
             out.push(frame("contentBlockStop", &json!({"contentBlockIndex": i})));
+        }
+    }
+
+    /// The index of the open block of `kind`, opening one (and closing another) if needed.
+    /// Text and reasoning blocks have no `contentBlockStart` in ConverseStream.
+    fn block(&mut self, kind: Block, out: &mut Vec<Bytes>) -> u32 {
+        match self.open {
+            Some((i, k)) if k == kind => i,
+            _ => {
+                self.close(out);
+                let i = self.next_block;
+                self.next_block += 1;
+                self.open = Some((i, kind));
+                i
+            }
         }
     }
 
@@ -290,19 +356,38 @@ impl Events {
         let Some(choice) = c.choices.first() else {
             return;
         };
+        if let Some(r) = choice
+            .delta
+            .reasoning_content
+            .as_ref()
+            .filter(|r| !r.is_empty())
+        {
+            let index = self.block(Block::Reasoning, out);
+            out.push(frame(
+                "contentBlockDelta",
+                &json!({"contentBlockIndex": index, "delta": {"reasoningContent": {"text": r}}}),
+            ));
+        }
+        for b in choice.delta.thinking_blocks.iter().flatten() {
+            let delta = match (b.kind.as_str(), &b.signature, &b.data) {
+                ("thinking", Some(sig), _) => json!({"signature": sig}),
+                ("redacted_thinking", _, Some(data)) => json!({"redactedContent": data}),
+                _ => continue,
+            };
+            let index = self.block(Block::Reasoning, out);
+            out.push(frame(
+                "contentBlockDelta",
+                &json!({"contentBlockIndex": index, "delta": {"reasoningContent": delta}}),
+            ));
+            if b.kind == "thinking" {
+                // A signature ends its reasoning block.
+                self.close(out);
+            }
+        }
         if let Some(Some(t)) = &choice.delta.content
             && !t.is_empty()
         {
-            let index = match self.open {
-                Some((i, false)) => i,
-                _ => {
-                    self.close(out);
-                    let i = self.next_block;
-                    self.next_block += 1;
-                    self.open = Some((i, false));
-                    i
-                }
-            };
+            let index = self.block(Block::Text, out);
             out.push(frame(
                 "contentBlockDelta",
                 &json!({"contentBlockIndex": index, "delta": {"text": t}}),
@@ -314,14 +399,14 @@ impl Events {
                 self.close(out);
                 let i = self.next_block;
                 self.next_block += 1;
-                self.open = Some((i, true));
+                self.open = Some((i, Block::Tool));
                 out.push(frame(
                     "contentBlockStart",
                     &json!({"contentBlockIndex": i, "start": {"toolUse":
                     {"toolUseId": call.id, "name": f.and_then(|f| f.name.clone())}}}),
                 ));
             }
-            if let (Some((i, true)), Some(a)) = (
+            if let (Some((i, Block::Tool)), Some(a)) = (
                 self.open,
                 f.and_then(|f| f.arguments.as_deref())
                     .filter(|a| !a.is_empty()),

@@ -57,14 +57,30 @@ pub fn mount(router: Router<AppState>) -> Router<AppState> {
                 &format!("{prefix}/bedrock/model/{{*rest}}"),
                 post(crate::bedrock::model_operation),
             )
+            // DSPy and other clients append `/messages` to the base URL without `/v1`.
             .route(
-                &format!("{prefix}/genai/v1beta/models"),
-                get(crate::genai::list_models),
+                &format!("{prefix}/anthropic/messages"),
+                post(crate::anthropic::messages),
             )
             .route(
-                &format!("{prefix}/genai/v1beta/models/{{*rest}}"),
-                post(crate::genai::model_action),
+                &format!("{prefix}/anthropic/messages/count_tokens"),
+                post(crate::anthropic::count_tokens),
             );
+        // google-genai picks the API version (`v1beta`, `v1` with only `base_url` set,
+        // `v1alpha` for previews); the Vercel AI SDK drops `models/` for an id holding `/`
+        // (`/genai/v1beta/openai/gpt-4o:generateContent`), so any path under the version is
+        // a model action.
+        for version in ["v1", "v1beta", "v1alpha"] {
+            router = router
+                .route(
+                    &format!("{prefix}/genai/{version}/models"),
+                    get(crate::genai::list_models),
+                )
+                .route(
+                    &format!("{prefix}/genai/{version}/{{*rest}}"),
+                    post(crate::genai::model_action),
+                );
+        }
     }
     for prefix in ["/openai", "/litellm", "/langchain"] {
         router = router

@@ -98,3 +98,65 @@ async fn errors_come_back_in_anthropics_error_shape() {
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["type"], "rate_limit_error");
 }
+
+/// Claude Code sends `role: system` entries inside `messages`; DSPy appends `/messages` to the
+/// base URL without `/v1`; structured output is translated, never dropped.
+#[tokio::test]
+async fn third_party_anthropic_clients_are_served() {
+    let h = start().await;
+    let r = post(
+        &h,
+        json!({"model": "mock/gpt-4o", "max_tokens": 50,
+        "messages": [{"role": "user", "content": "Hi"},
+                     {"role": "system", "content": [{"type": "text", "text": "<system-reminder>Be brief.</system-reminder>"}]},
+                     {"role": "user", "content": "Again"}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let sent = h.mock.requests().pop().unwrap();
+    assert_eq!(
+        sent.body["messages"][1],
+        json!({"role": "system", "content": "<system-reminder>Be brief.</system-reminder>"})
+    );
+
+    for path in ["/anthropic/messages", "/anthropic/messages/count_tokens"] {
+        let r = h
+            .client
+            .post(h.url(path))
+            .json(&json!({"model": "mock/gpt-4o", "max_tokens": 50,
+                "messages": [{"role": "user", "content": "Hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+
+    let schema = json!({"type": "object", "properties": {"answer": {"type": "string"}},
+        "required": ["answer"], "additionalProperties": false});
+    for field in [
+        json!({"output_config": {"format": {"type": "json_schema", "schema": schema}}}),
+        json!({"output_format": {"type": "json_schema", "schema": schema}}),
+    ] {
+        let mut body = json!({"model": "mock/gpt-4o", "max_tokens": 50,
+            "messages": [{"role": "user", "content": "Hi"}]});
+        body.as_object_mut()
+            .unwrap()
+            .extend(field.as_object().unwrap().clone());
+        let r = post(&h, body).await;
+        assert_eq!(r.status(), 200, "{field}");
+        let sent = h.mock.requests().pop().unwrap();
+        assert_eq!(sent.body["response_format"]["type"], "json_schema", "{field}");
+        assert_eq!(sent.body["response_format"]["json_schema"]["schema"], schema);
+    }
+    let r = post(
+        &h,
+        json!({"model": "mock/gpt-4o", "max_tokens": 50,
+        "output_config": {"format": {"type": "xml"}},
+        "messages": [{"role": "user", "content": "Hi"}]}),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["type"], "error");
+    assert_eq!(e["error"]["type"], "invalid_request_error");
+}

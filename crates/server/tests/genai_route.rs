@@ -79,3 +79,44 @@ async fn errors_use_googles_shape() {
     assert_eq!(v["error"]["status"], "NOT_FOUND");
     assert_eq!(v["error"]["code"], 404);
 }
+
+/// google-genai with only `base_url` set calls `v1`, previews use `v1alpha`, and the Vercel AI
+/// SDK's Google provider leaves out `models/` for a model id holding `/`: all reach the model.
+#[tokio::test]
+async fn every_api_version_and_the_path_without_models_prefix_are_routed() {
+    let h = start().await;
+    for path in [
+        "/genai/v1/models/mock/gpt-4o;chunks=2:generateContent",
+        "/genai/v1alpha/models/mock/gpt-4o;chunks=2:generateContent",
+        "/genai/v1beta/mock/gpt-4o;chunks=2:generateContent",
+        "/genai/v1/mock/gpt-4o;chunks=2:generateContent",
+        "/litellm/genai/v1/models/mock/gpt-4o;chunks=2:generateContent",
+    ] {
+        let r = h.client.post(h.url(path)).json(&body()).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(
+            v["candidates"][0]["content"]["parts"][0]["text"],
+            "Hello from",
+            "{path}"
+        );
+        assert_eq!(h.mock.requests().pop().unwrap().body["model"], "gpt-4o;chunks=2");
+    }
+    for version in ["v1", "v1alpha"] {
+        let r = h
+            .client
+            .get(h.url(&format!("/genai/{version}/models")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{version}");
+    }
+    let r = h
+        .client
+        .post(h.url("/genai/v2/models/mock/gpt-4o:generateContent"))
+        .json(&body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "an unknown API version is not routed");
+}

@@ -3,7 +3,10 @@
 //! Why: with `/anthropic/v1/messages` an application keeps the Anthropic SDK and reaches any
 //! provider. Content blocks map to OpenAI parts: text, images (base64 → data URL, url),
 //! `tool_use` → assistant `tool_calls`, `tool_result` → `role: tool` messages; `system` →
-//! a system message; `tool_choice` any/tool/none/auto → required/named/none/auto.
+//! a system message (also `role: system` entries inside `messages`, as Claude Code sends);
+//! `tool_choice` any/tool/none/auto → required/named/none/auto; structured output
+//! (`output_config.format`, `output_format`) → `response_format` json_schema; signed thinking
+//! blocks → `thinking_blocks`.
 
 use heimdall_schema::chat::ChatRequest;
 use heimdall_schema::error::GatewayError;
@@ -54,6 +57,29 @@ fn thinking_effort(thinking: &Value) -> Option<&'static str> {
         1025..=4096 => "medium",
         _ => "high",
     })
+}
+
+/// Structured output (`output_config.format`, or the beta's `output_format`) → OpenAI's
+/// `response_format`: a field that changes the answer is translated or refused, never dropped.
+fn structured_output(obj: &Map<String, Value>) -> Result<Option<Value>, GatewayError> {
+    let (format, at) = match (
+        obj.get("output_config").and_then(|c| c.get("format")),
+        obj.get("output_format"),
+    ) {
+        (Some(f), _) if !f.is_null() => (f, "output_config.format"),
+        (_, Some(f)) if !f.is_null() => (f, "output_format"),
+        _ => return Ok(None),
+    };
+    match (format["type"].as_str(), format.get("schema")) {
+        (Some("json_schema"), Some(schema)) if schema.is_object() => Ok(Some(json!({
+            "type": "json_schema",
+            "json_schema": {"name": "output", "schema": schema, "strict": true}
+        }))),
+        _ => Err(invalid(
+            "format must be {\"type\": \"json_schema\", \"schema\": {…}}",
+            at,
+        )),
+    }
 }
 
 /// Translate a Messages request body (as a `Value`: tests and tools) into the canonical request.
@@ -134,28 +160,42 @@ pub fn from_body(request: &DialectBody<'_>) -> Result<ChatRequest, GatewayError>
             "assistant" => {
                 let mut text = String::new();
                 let mut calls = Vec::new();
+                let mut thinking = Vec::new();
                 for b in &blocks {
                     match b["type"].as_str() {
                         Some("text") => text.push_str(b["text"].as_str().unwrap_or("")),
                         Some("tool_use") => calls.push(json!({"id": b["id"], "type": "function",
                             "function": {"name": b["name"],
                                 "arguments": b["input"].to_string()}})),
-                        // thinking / redacted_thinking have no OpenAI input form.
+                        // Signed reasoning, for targets that want it back (Claude on Bedrock).
+                        Some("thinking") => thinking.push(json!({"type": "thinking",
+                            "thinking": b["thinking"], "signature": b["signature"]})),
+                        Some("redacted_thinking") => {
+                            thinking.push(json!({"type": "redacted_thinking", "data": b["data"]}));
+                        }
                         _ => {}
                     }
                 }
                 let mut m = json!({"role": "assistant",
                     "content": if text.is_empty() { Value::Null } else { Value::String(text) }});
-                if !calls.is_empty()
-                    && let Some(o) = m.as_object_mut()
-                {
-                    o.insert("tool_calls".into(), Value::Array(calls));
+                if let Some(o) = m.as_object_mut() {
+                    if !calls.is_empty() {
+                        o.insert("tool_calls".into(), Value::Array(calls));
+                    }
+                    if !thinking.is_empty() {
+                        o.insert("thinking_blocks".into(), Value::Array(thinking));
+                    }
                 }
                 messages.push(m)?;
             }
+            // Claude Code puts system reminders inside `messages`; Claude targets get the body
+            // unchanged (native passthrough), the others a system message in place.
+            "system" => {
+                messages.push(json!({"role": "system", "content": text_of(&turn["content"])}))?;
+            }
             other => {
                 return Err(invalid(
-                    format!("role must be user or assistant, got '{other}'"),
+                    format!("role must be user, assistant or system, got '{other}'"),
                     &format!("{at}.role"),
                 ));
             }
@@ -204,6 +244,9 @@ pub fn from_body(request: &DialectBody<'_>) -> Result<ChatRequest, GatewayError>
             })
             .collect();
         out.insert("tools".into(), Value::Array(t));
+    }
+    if let Some(format) = structured_output(obj)? {
+        out.insert("response_format".into(), format);
     }
     if let Some(tc) = obj.get("tool_choice") {
         let choice = match tc["type"].as_str() {

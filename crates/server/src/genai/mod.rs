@@ -1,7 +1,8 @@
-//! The Google GenAI drop-in routes: `/genai/v1beta/models/{model}:generateContent`,
+//! The Google GenAI drop-in routes: `/genai/{v1,v1beta,v1alpha}/models/{model}:generateContent`,
 //! `:streamGenerateContent` (SSE with `alt=sse`, a streamed JSON array without),
-//! `:embedContent`, `:batchEmbedContents`, `:countTokens`, and `GET /genai/v1beta/models`, so
-//! the Google GenAI SDK reaches any configured provider by changing only its base URL.
+//! `:embedContent`, `:batchEmbedContents`, `:countTokens`, and `GET /genai/{version}/models`, so
+//! the Google GenAI SDK (and the Vercel AI SDK's Google provider, which leaves out `models/`
+//! for an id holding `/`) reaches any configured provider by changing only its base URL.
 
 pub mod inbound;
 pub mod outbound;
@@ -48,7 +49,7 @@ pub async fn list_models(State(state): State<AppState>) -> Response {
     Json(json!({"models": models})).into_response()
 }
 
-/// `POST /genai/v1beta/models/{model}:{method}`
+/// `POST /genai/{version}/models/{model}:{method}` (or `/{provider}/{model}:{method}`)
 pub async fn model_action(
     State(state): State<AppState>,
     Path(rest): Path<String>,

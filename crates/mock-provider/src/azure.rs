@@ -57,6 +57,33 @@ fn check(query: &HashMap<String, String>, headers: &HeaderMap) -> Option<Respons
     }
 }
 
+/// Azure's content filter answers a stream with a prompt-filter chunk first (`choices: []`,
+/// empty `id`, `object` and `model`), before the model's own chunks.
+fn with_prompt_filter_chunk(r: Response) -> Response {
+    let is_sse = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    if !is_sse || !r.status().is_success() {
+        return r;
+    }
+    let first = json!({"choices": [], "created": 0, "id": "", "model": "", "object": "",
+        "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {
+            "hate": {"filtered": false, "severity": "safe"},
+            "self_harm": {"filtered": false, "severity": "safe"},
+            "sexual": {"filtered": false, "severity": "safe"},
+            "violence": {"filtered": false, "severity": "safe"}}}]});
+    let (parts, body) = r.into_parts();
+    let prefix = futures::stream::once(async move {
+        Ok::<Bytes, axum::Error>(Bytes::from(format!("data: {first}\n\n")))
+    });
+    let rest = body.into_data_stream();
+    Response::from_parts(
+        parts,
+        axum::body::Body::from_stream(futures::StreamExt::chain(prefix, rest)),
+    )
+}
+
 /// `POST /openai/deployments/{deployment}/{operation}`
 pub async fn deployment(
     State(s): State<Arc<Shared>>,
@@ -72,7 +99,7 @@ pub async fn deployment(
     }
     let state = State(s);
     match operation.as_str() {
-        "chat" => handlers::chat(state, method, uri, headers, body).await,
+        "chat" => with_prompt_filter_chunk(handlers::chat(state, method, uri, headers, body).await),
         "completions" => handlers::completions(state, method, uri, headers, body).await,
         "embeddings" => handlers::embeddings(state, method, uri, headers, body).await,
         _ => azure_error(StatusCode::NOT_FOUND, "404", "Resource not found"),

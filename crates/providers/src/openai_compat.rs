@@ -372,7 +372,15 @@ impl Provider for OpenAiCompatProvider {
         let stream = self
             .stream::<ChatChunk>(self.post(key, "/chat/completions", &req.model, req))
             .await?;
-        Ok(stream.map(|item| item.map(normalize_chunk)).boxed())
+        let mut identity = ChunkIdentity::default();
+        Ok(stream
+            .filter_map(move |item| {
+                std::future::ready(match item {
+                    Ok(chunk) => identity.normalize(chunk).map(Ok),
+                    Err(e) => Some(Err(e)),
+                })
+            })
+            .boxed())
     }
 
     async fn completion(
@@ -417,6 +425,50 @@ impl Provider for OpenAiCompatProvider {
     }
 }
 
+/// The identity of a stream's chunks, carried onto chunks that come without it.
+///
+/// Why: Azure OpenAI's content filter sends a chunk before the answer (`choices: []`, empty
+/// `id`, `object` and `model`, only `prompt_filter_results`) and, with asynchronous filtering,
+/// filter-only chunks with an empty identity; the OpenAI SDKs reject or mis-assemble those.
+/// A chunk with neither choices nor usage carries nothing a client can use and is dropped; an
+/// empty identity is filled from the stream's own.
+#[derive(Debug, Default)]
+pub struct ChunkIdentity {
+    id: String,
+    model: String,
+    created: u64,
+}
+
+impl ChunkIdentity {
+    /// The chunk as a client may receive it, or `None` when it carries nothing.
+    pub fn normalize(&mut self, chunk: ChatChunk) -> Option<ChatChunk> {
+        let mut chunk = normalize_chunk(chunk);
+        if chunk.choices.is_empty() && chunk.usage.is_none() {
+            return None;
+        }
+        if chunk.object.is_empty() {
+            "chat.completion.chunk".clone_into(&mut chunk.object);
+        }
+        fill(&mut chunk.id, &mut self.id);
+        fill(&mut chunk.model, &mut self.model);
+        if chunk.created == 0 {
+            chunk.created = self.created;
+        } else {
+            self.created = chunk.created;
+        }
+        Some(chunk)
+    }
+}
+
+/// An empty `field` takes the remembered value; a present one is remembered.
+fn fill(field: &mut String, remembered: &mut String) {
+    if field.is_empty() {
+        field.clone_from(remembered);
+    } else if field != remembered {
+        remembered.clone_from(field);
+    }
+}
+
 /// Bring upstream-specific chunk quirks into the canonical shape.
 ///
 /// Groq reports stream usage in `x_groq.usage` on the last chunk instead of `usage`.
@@ -447,6 +499,30 @@ mod tests {
         .unwrap();
         let out = normalize_chunk(chunk);
         assert_eq!(out.usage.as_ref().map(|u| u.total_tokens), Some(12));
+    }
+
+    #[test]
+    fn azure_content_filter_chunks_are_dropped_or_given_the_stream_identity() {
+        // Azure OpenAI's documented stream with content filtering: a prompt-filter chunk
+        // first, answer chunks, then (asynchronous filter) a filter-only chunk.
+        let lines = [
+            r#"{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}}}]}"#,
+            r#"{"choices":[{"content_filter_results":{},"delta":{"content":"","role":"assistant"},"finish_reason":null,"index":0}],"created":1712345678,"id":"chatcmpl-9A","model":"gpt-4o-2024-05-13","object":"chat.completion.chunk","system_fingerprint":"fp_1"}"#,
+            r#"{"choices":[{"delta":{"content":"Hi"},"finish_reason":"stop","index":0}],"created":1712345678,"id":"chatcmpl-9A","model":"gpt-4o-2024-05-13","object":"chat.completion.chunk"}"#,
+            r#"{"choices":[{"content_filter_offsets":{"check_offset":0,"start_offset":0,"end_offset":2},"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}},"finish_reason":null,"index":0}],"created":0,"id":"","model":"","object":""}"#,
+        ];
+        let mut identity = ChunkIdentity::default();
+        let out: Vec<ChatChunk> = lines
+            .iter()
+            .filter_map(|l| identity.normalize(serde_json::from_str(l).unwrap()))
+            .collect();
+        assert_eq!(out.len(), 3, "the prompt-filter chunk is dropped");
+        for c in &out {
+            assert_eq!(c.id, "chatcmpl-9A");
+            assert_eq!(c.object, "chat.completion.chunk");
+            assert_eq!(c.model, "gpt-4o-2024-05-13");
+            assert_eq!(c.created, 1_712_345_678);
+        }
     }
 
     #[test]

@@ -145,8 +145,14 @@ async fn third_party_anthropic_clients_are_served() {
         let r = post(&h, body).await;
         assert_eq!(r.status(), 200, "{field}");
         let sent = h.mock.requests().pop().unwrap();
-        assert_eq!(sent.body["response_format"]["type"], "json_schema", "{field}");
-        assert_eq!(sent.body["response_format"]["json_schema"]["schema"], schema);
+        assert_eq!(
+            sent.body["response_format"]["type"], "json_schema",
+            "{field}"
+        );
+        assert_eq!(
+            sent.body["response_format"]["json_schema"]["schema"],
+            schema
+        );
     }
     let r = post(
         &h,

@@ -48,6 +48,18 @@ async fn streams_and_embeddings_use_their_deployments() {
     req["stream"] = json!(true);
     let text = h.chat(req).await.text().await.unwrap();
     assert_eq!(sse_data(&text).last().unwrap(), "[DONE]");
+    // Azure's prompt-filter chunk (no choices, empty identity) is not forwarded: the OpenAI
+    // SDKs reject it.
+    let chunks = done_chunks(&text);
+    assert!(!chunks.is_empty());
+    for c in &chunks {
+        assert_eq!(c["object"], "chat.completion.chunk", "{c}");
+        assert!(!c["id"].as_str().unwrap().is_empty(), "{c}");
+        assert!(
+            !c["choices"].as_array().unwrap().is_empty() || c.get("usage").is_some(),
+            "{c}"
+        );
+    }
 
     let r = h
         .client

@@ -92,15 +92,23 @@ async fn every_api_version_and_the_path_without_models_prefix_are_routed() {
         "/genai/v1/mock/gpt-4o;chunks=2:generateContent",
         "/litellm/genai/v1/models/mock/gpt-4o;chunks=2:generateContent",
     ] {
-        let r = h.client.post(h.url(path)).json(&body()).send().await.unwrap();
+        let r = h
+            .client
+            .post(h.url(path))
+            .json(&body())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{path}");
         let v: Value = r.json().await.unwrap();
         assert_eq!(
-            v["candidates"][0]["content"]["parts"][0]["text"],
-            "Hello from",
+            v["candidates"][0]["content"]["parts"][0]["text"], "Hello from",
             "{path}"
         );
-        assert_eq!(h.mock.requests().pop().unwrap().body["model"], "gpt-4o;chunks=2");
+        assert_eq!(
+            h.mock.requests().pop().unwrap().body["model"],
+            "gpt-4o;chunks=2"
+        );
     }
     for version in ["v1", "v1alpha"] {
         let r = h

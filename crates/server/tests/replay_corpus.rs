@@ -132,7 +132,9 @@ impl Recording {
             env!("CARGO_MANIFEST_DIR"),
             provider.dir()
         );
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("{path}: {e}"))
+            .unwrap();
         let stream = file.ends_with(".chunks.txt");
         let lines = if stream {
             text.lines()
@@ -154,12 +156,18 @@ impl Recording {
     fn events(&self) -> Vec<Value> {
         self.lines
             .iter()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: {e}", self.file)))
+            .map(|l| {
+                serde_json::from_str(l)
+                    .map_err(|e| format!("{}: {e}", self.file))
+                    .unwrap()
+            })
             .collect()
     }
 
     fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{}: {e}", self.file))
+        serde_json::from_str(&self.body)
+            .map_err(|e| format!("{}: {e}", self.file))
+            .unwrap()
     }
 
     /// A recorded provider error (a non-stream body with a top-level `error`), with its status.
@@ -718,7 +726,6 @@ fn tools_for(exp: &Expect) -> Value {
 async fn replay_openai(provider: P, file: &'static str) {
     let rec = Recording::load(provider, file);
     let exp = rec.expect();
-    eprintln!("EXPECT {file}: {exp:?}");
     assert!(
         rec.error_status().is_some() || !exp.text.is_empty() || !exp.tools.is_empty(),
         "{file}: the recording's text and tool calls could not be read"
@@ -875,7 +882,6 @@ fn pct(s: &str) -> String {
 async fn replay_native(provider: P, file: &'static str) {
     let rec = Recording::load(provider, file);
     let exp = rec.expect();
-    eprintln!("EXPECT {file}: {exp:?}");
     assert!(
         rec.error_status().is_some() || !exp.text.is_empty() || !exp.tools.is_empty(),
         "{file}: the recording's text and tool calls could not be read"

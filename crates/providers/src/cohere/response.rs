@@ -78,10 +78,18 @@ pub fn from_chat_response(
     {
         plan.clone_into(&mut text);
     }
-    let tool_calls: Vec<ToolCall> = match r.message.get("tool_calls") {
+    let mut tool_calls: Vec<ToolCall> = match r.message.get("tool_calls") {
         Some(v) if !v.is_null() => serde_json::from_value(v.clone())?,
         _ => Vec::new(),
     };
+    // A call of a tool without parameters comes as `""` or `"null"`; OpenAI clients parse
+    // `arguments` as a JSON object.
+    for call in &mut tool_calls {
+        let args = call.function.arguments.trim();
+        if args.is_empty() || args == "null" {
+            "{}".clone_into(&mut call.function.arguments);
+        }
+    }
     Ok(ChatResponse {
         id: r.id,
         object: "chat.completion".to_owned(),

@@ -18,6 +18,8 @@ use crate::sse_translate::EventTranslator;
 #[derive(Debug)]
 pub struct CohereStream {
     env: ChunkEnvelope,
+    /// Tool calls started whose arguments are still empty.
+    argless: std::collections::BTreeSet<u32>,
 }
 
 impl CohereStream {
@@ -29,6 +31,7 @@ impl CohereStream {
                 created,
                 model: model.to_owned(),
             },
+            argless: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -85,6 +88,13 @@ impl EventTranslator for CohereStream {
                 let index = u32::try_from(data["index"].as_u64().unwrap_or(0)).unwrap_or(0);
                 let start = kind == "tool-call-start";
                 let args = call["function"]["arguments"].as_str().unwrap_or("");
+                if args.is_empty() {
+                    if start {
+                        self.argless.insert(index);
+                    }
+                } else {
+                    self.argless.remove(&index);
+                }
                 if start || !args.is_empty() {
                     out.push(self.env.chunk(
                         ChunkDelta {
@@ -125,7 +135,27 @@ impl EventTranslator for CohereStream {
                 out.push(self.env.usage(usage(&delta["usage"])));
                 return Ok(true);
             }
-            // content-end, tool-call-end, citation events, and event types added later.
+            "tool-call-end" => {
+                // A parameterless tool's call streams no arguments; clients parse them as JSON.
+                let index = u32::try_from(data["index"].as_u64().unwrap_or(0)).unwrap_or(0);
+                if self.argless.remove(&index) {
+                    out.push(self.env.chunk(
+                        ChunkDelta {
+                            tool_calls: Some(vec![ToolCallDelta {
+                                index,
+                                function: Some(FunctionCallDelta {
+                                    arguments: Some("{}".to_owned()),
+                                    ..FunctionCallDelta::default()
+                                }),
+                                ..ToolCallDelta::default()
+                            }]),
+                            ..ChunkDelta::default()
+                        },
+                        None,
+                    ));
+                }
+            }
+            // content-end, citation events, and event types added later.
             _ => {}
         }
         Ok(false)

@@ -1,7 +1,7 @@
 //! The Cohere drop-in route: `POST /cohere/v2/chat` (JSON and SSE), so the Cohere SDK
 //! (`ClientV2(base_url=…/cohere)`) reaches any configured provider. Cohere v2 is close to the
 //! OpenAI shape: the request maps field by field, the reply is rebuilt as Cohere's message,
-//! usage (`billed_units` and `tokens`) and stream events.
+//! usage (`billed_units`, `tokens`, `cached_tokens`), `thinking` content and stream events.
 
 use std::convert::Infallible;
 
@@ -131,7 +131,11 @@ fn finish_reason(f: &str) -> &'static str {
 fn usage_json(u: Option<&Usage>) -> Value {
     let u = u.cloned().unwrap_or_default();
     let t = json!({"input_tokens": u.prompt_tokens, "output_tokens": u.completion_tokens});
-    json!({"billed_units": t, "tokens": t})
+    let cached = u
+        .prompt_tokens_details
+        .and_then(|d| d.cached_tokens)
+        .unwrap_or(0);
+    json!({"billed_units": t, "tokens": t, "cached_tokens": cached})
 }
 
 /// A complete reply as Cohere's chat response.
@@ -142,9 +146,20 @@ pub fn to_chat_response(r: &ChatResponse) -> Value {
     if let Some(o) = message.as_object_mut() {
         let text = m.and_then(|m| m.content.clone()).unwrap_or_default();
         let calls = m.and_then(|m| m.tool_calls.clone()).unwrap_or_default();
+        // A reasoning model's thinking comes first, as Cohere's own `thinking` block.
+        let mut content: Vec<Value> = m
+            .and_then(|m| m.reasoning_content.as_ref())
+            .filter(|r| !r.is_empty())
+            .map(|r| json!({"type": "thinking", "thinking": r}))
+            .into_iter()
+            .collect();
         if calls.is_empty() {
-            o.insert("content".into(), json!([{"type": "text", "text": text}]));
+            content.push(json!({"type": "text", "text": text}));
+            o.insert("content".into(), Value::Array(content));
         } else {
+            if !content.is_empty() {
+                o.insert("content".into(), Value::Array(content));
+            }
             if !text.is_empty() {
                 o.insert("tool_plan".into(), json!(text));
             }
@@ -169,7 +184,9 @@ fn event(data: &Value) -> String {
 #[derive(Debug, Default)]
 struct Events {
     started: bool,
-    text_open: bool,
+    /// The open content block: its index and whether it holds thinking (else text).
+    open_content: Option<(u32, bool)>,
+    next_content: u32,
     open_call: Option<u32>,
     finish: Option<String>,
     usage: Option<Usage>,
@@ -188,15 +205,21 @@ impl Events {
         let Some(choice) = c.choices.first() else {
             return;
         };
+        if let Some(r) = choice
+            .delta
+            .reasoning_content
+            .as_ref()
+            .filter(|r| !r.is_empty())
+        {
+            let i = self.content(true, out);
+            out.push_str(&event(&json!({"type": "content-delta", "index": i,
+                "delta": {"message": {"content": {"thinking": r}}}})));
+        }
         if let Some(Some(t)) = &choice.delta.content
             && !t.is_empty()
         {
-            if !self.text_open {
-                self.text_open = true;
-                out.push_str(&event(&json!({"type": "content-start", "index": 0,
-                    "delta": {"message": {"content": {"type": "text", "text": ""}}}})));
-            }
-            out.push_str(&event(&json!({"type": "content-delta", "index": 0,
+            let i = self.content(false, out);
+            out.push_str(&event(&json!({"type": "content-delta", "index": i,
                 "delta": {"message": {"content": {"text": t}}}})));
         }
         for call in choice.delta.tool_calls.iter().flatten() {
@@ -223,6 +246,33 @@ impl Events {
         }
     }
 
+    /// The index of the open thinking (or text) content block, starting one if needed.
+    fn content(&mut self, thinking: bool, out: &mut String) -> u32 {
+        match self.open_content {
+            Some((i, t)) if t == thinking => i,
+            _ => {
+                self.close_content(out);
+                let i = self.next_content;
+                self.next_content += 1;
+                self.open_content = Some((i, thinking));
+                let start = if thinking {
+                    json!({"type": "thinking", "thinking": ""})
+                } else {
+                    json!({"type": "text", "text": ""})
+                };
+                out.push_str(&event(&json!({"type": "content-start", "index": i,
+                    "delta": {"message": {"content": start}}})));
+                i
+            }
+        }
+    }
+
+    fn close_content(&mut self, out: &mut String) {
+        if let Some((i, _)) = self.open_content.take() {
+            out.push_str(&event(&json!({"type": "content-end", "index": i})));
+        }
+    }
+
     fn close_call(&mut self, out: &mut String) {
         if let Some(i) = self.open_call.take() {
             out.push_str(&event(&json!({"type": "tool-call-end", "index": i})));
@@ -230,9 +280,7 @@ impl Events {
     }
 
     fn finish(&mut self, out: &mut String) {
-        if self.text_open {
-            out.push_str(&event(&json!({"type": "content-end", "index": 0})));
-        }
+        self.close_content(out);
         self.close_call(out);
         out.push_str(&event(&json!({"type": "message-end", "delta": {
             "finish_reason": finish_reason(self.finish.as_deref().unwrap_or("stop")),

@@ -15,7 +15,6 @@ pub mod health;
 pub mod keys;
 pub mod limiter;
 pub mod plugin;
-pub mod pricing;
 pub mod probe;
 pub mod redact;
 pub mod routing;

@@ -82,13 +82,12 @@ async fn serve(args: &ServeArgs) -> ExitCode {
 
     let allowed_hosts = config.server.allowed_hosts.clone();
     let listener_limits = config.server.limits.clone();
-    let (observability, log_task) = heimdall_server::observe::start(&config, &args.app_dir);
+    let (observability, log_task) = heimdall_observe::start(&config, &args.app_dir);
     if observability.writer.is_some() {
         tracing::info!(kind = ?config.logs_store.kind, app_dir = %args.app_dir.display(), "request logging on");
     }
-    let logger: Arc<dyn heimdall_core::Plugin> = Arc::new(heimdall_server::observe::RequestLogger(
-        Arc::clone(&observability),
-    ));
+    let logger: Arc<dyn heimdall_core::Plugin> =
+        Arc::new(heimdall_observe::RequestLogger(Arc::clone(&observability)));
     let gateway = Arc::new(Gateway::from_config(config, Pipeline::new(vec![logger])));
     let rt = gateway.runtime();
     for (name, reason) in &rt.unavailable {

@@ -17,11 +17,11 @@ use axum::body::Body;
 use divan::{Bencher, black_box};
 use heimdall_config::{ConfigFormat, KeyConfig, parse_str};
 use heimdall_core::{Gateway, Pipeline, Plugin, Runtime};
+use heimdall_observe::{Observability, RequestLogger};
 use heimdall_providers::provider::{ChatStream, Provider};
 use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
 use heimdall_schema::error::GatewayError;
 use heimdall_schema::models::Model;
-use heimdall_server::observe::{Observability, RequestLogger};
 use heimdall_server::{AppState, router};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -136,7 +136,7 @@ fn request_parse_and_reserialise(bencher: Bencher) {
 
 /// Send `raw` to `/v1/chat/completions` in process and read the whole answer.
 async fn call(app: &axum::Router, raw: &str) -> axum::body::Bytes {
-    let request = http::Request::post("/v1/chat/completions")
+    let request = axum::http::Request::post("/v1/chat/completions")
         .header("content-type", "application/json")
         .body(Body::from(raw.to_owned()))
         .unwrap();

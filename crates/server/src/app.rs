@@ -27,7 +27,7 @@ pub struct AppState {
     /// Maximum request body size in bytes.
     pub body_limit: usize,
     /// Request logs, metrics, prices.
-    pub observability: Arc<crate::observe::Observability>,
+    pub observability: Arc<heimdall_observe::Observability>,
 }
 
 /// Build the router, answering to any `Host` (tests; the server uses [`router_with`]).
@@ -43,11 +43,11 @@ pub fn router_with(state: AppState, policy: IngressPolicy) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/api/providers/health", get(providers_health))
-        .route("/api/logs", get(crate::observe::api::list))
-        .route("/api/logs/stats", get(crate::observe::api::stats))
-        .route("/api/logs/dropped", get(crate::observe::api::dropped))
-        .route("/api/logs/{id}", get(crate::observe::api::get_one))
-        .route("/metrics", get(crate::observe::api::metrics))
+        .route("/api/logs", get(crate::logs_api::list))
+        .route("/api/logs/stats", get(crate::logs_api::stats))
+        .route("/api/logs/dropped", get(crate::logs_api::dropped))
+        .route("/api/logs/{id}", get(crate::logs_api::get_one))
+        .route("/metrics", get(crate::logs_api::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -57,7 +57,7 @@ pub fn router_with(state: AppState, policy: IngressPolicy) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.observability),
-            crate::observe::http_metrics,
+            crate::logs_api::http_metrics,
         ))
         .with_state(state)
 }

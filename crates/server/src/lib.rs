@@ -17,7 +17,7 @@ pub mod genai;
 pub mod headers;
 pub mod ingress;
 pub mod litellm_compat;
-pub mod observe;
+pub mod logs_api;
 pub mod openai;
 pub mod sse;
 

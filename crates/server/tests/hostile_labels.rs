@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use heimdall_config::{ConfigFormat, parse_str};
 use heimdall_core::{Operation, Pipeline, RequestContext, Runtime};
-use heimdall_server::observe::labels::KnownModels;
-use heimdall_server::observe::metrics::Metrics;
+use heimdall_observe::labels::KnownModels;
+use heimdall_observe::metrics::Metrics;
 use heimdall_store::LogRecord;
 use serde_json::json;
 
@@ -21,7 +21,7 @@ fn seventy_thousand_made_up_models_leave_metrics_under_100_kb() {
         &std::collections::BTreeMap::<String, String>::new(),
     )
     .unwrap();
-    let prices = heimdall_core::pricing::PriceBook::new(&loaded.config.pricing);
+    let prices = heimdall_observe::pricing::PriceBook::new(&loaded.config.pricing);
     let m = Metrics::new(
         "heimdall",
         Vec::new(),
@@ -66,7 +66,7 @@ fn an_extra_label_keeps_its_first_values_only() {
         &std::collections::BTreeMap::<String, String>::new(),
     )
     .unwrap();
-    let prices = heimdall_core::pricing::PriceBook::new(&loaded.config.pricing);
+    let prices = heimdall_observe::pricing::PriceBook::new(&loaded.config.pricing);
     let m = Metrics::new(
         "heimdall",
         vec!["team".to_owned()],

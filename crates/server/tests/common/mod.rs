@@ -7,7 +7,7 @@ use std::sync::Arc;
 use heimdall_config::{ConfigFormat, parse_str};
 use heimdall_core::{Gateway, Pipeline, Plugin, Runtime};
 use heimdall_mock_provider::{MockConfig, MockServer};
-use heimdall_server::observe::{Observability, RequestLogger};
+use heimdall_observe::{Observability, RequestLogger};
 use heimdall_server::{AppState, router};
 
 pub struct Harness {

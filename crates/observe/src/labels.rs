@@ -10,8 +10,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
+use crate::pricing::PriceBook;
 use heimdall_config::GatewayConfig;
-use heimdall_core::pricing::PriceBook;
 
 /// The label value for anything not known.
 pub const OTHER: &str = "other";

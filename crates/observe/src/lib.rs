@@ -1,29 +1,26 @@
-//! Observability wired into the request path: the request logger plugin (one log record, one
-//! metrics update and one structured log line per request), the HTTP metrics layer, and the
-//! state behind `/metrics` and `/api/logs`.
+//! Observability, apart from the transport: the request logger plugin (one log record, one
+//! metrics update and one structured log line per request), Prometheus metrics, OpenTelemetry
+//! export, the log record and the price catalog — the state behind `/metrics` and `/api/logs`,
+//! which the server only serves.
 //!
 //! Why one plugin for all three: the record is built once from the context and the result or
 //! stream summary; metrics and the log line are views of the same record, so they never
 //! disagree.
 
-pub mod api;
 pub mod labels;
 pub mod metrics;
 pub mod otel;
+pub mod pricing;
 pub mod record;
 mod series;
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
+use crate::pricing::{PriceBook, Priced};
 use async_trait::async_trait;
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use heimdall_config::{GatewayConfig, ProviderKind};
-use heimdall_core::pricing::{PriceBook, Priced};
 use heimdall_core::{
     GatewayRequest, GatewayResponse, Plugin, PreOutcome, RequestContext, StreamSummary,
 };
@@ -254,24 +251,4 @@ impl Plugin for RequestLogger {
         }
         self.0.finish(ctx, rec, cost);
     }
-}
-
-/// HTTP metrics for every route (including requests refused before the engine).
-pub async fn http_metrics(
-    State(obs): State<Arc<Observability>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let started = Instant::now();
-    let response = next.run(req).await;
-    obs.metrics.http(
-        &route,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
 }

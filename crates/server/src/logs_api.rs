@@ -1,5 +1,5 @@
-//! `GET /metrics` and the log query API: `GET /api/logs`, `/api/logs/{id}`, `/api/logs/stats`,
-//! `/api/logs/dropped`.
+//! `GET /metrics`, the HTTP metrics layer, and the log query API: `GET /api/logs`, `/api/logs/{id}`,
+//! `/api/logs/stats`, `/api/logs/dropped` — the transport over `heimdall_observe`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -170,7 +170,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use crate::observe::metrics::to_prometheus_text;
+    use heimdall_observe::metrics::to_prometheus_text;
 
     #[test]
     fn counters_are_declared_under_their_sample_name() {
@@ -183,4 +183,24 @@ mod tests {
              # HELP x_lat Latency.\n# TYPE x_lat histogram\nx_lat_bucket{le=\"+Inf\"} 0\n"
         );
     }
+}
+
+/// HTTP metrics for every route (including requests refused before the engine).
+pub async fn http_metrics(
+    State(obs): State<std::sync::Arc<heimdall_observe::Observability>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    obs.metrics.http(
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
 }

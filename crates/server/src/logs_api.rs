@@ -168,23 +168,6 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     r
 }
 
-#[cfg(test)]
-mod tests {
-    use heimdall_observe::metrics::to_prometheus_text;
-
-    #[test]
-    fn counters_are_declared_under_their_sample_name() {
-        let om = "# HELP x_requests Requests.\n# TYPE x_requests counter\nx_requests_total{a=\"b\"} 1\n\
-                  # HELP x_lat Latency.\n# TYPE x_lat histogram\nx_lat_bucket{le=\"+Inf\"} 0\n# EOF\n";
-        let text = to_prometheus_text(om);
-        assert_eq!(
-            text,
-            "# HELP x_requests_total Requests.\n# TYPE x_requests_total counter\nx_requests_total{a=\"b\"} 1\n\
-             # HELP x_lat Latency.\n# TYPE x_lat histogram\nx_lat_bucket{le=\"+Inf\"} 0\n"
-        );
-    }
-}
-
 /// HTTP metrics for every route (including requests refused before the engine).
 pub async fn http_metrics(
     State(obs): State<std::sync::Arc<heimdall_observe::Observability>>,
@@ -203,4 +186,21 @@ pub async fn http_metrics(
         started.elapsed().as_secs_f64(),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use heimdall_observe::metrics::to_prometheus_text;
+
+    #[test]
+    fn counters_are_declared_under_their_sample_name() {
+        let om = "# HELP x_requests Requests.\n# TYPE x_requests counter\nx_requests_total{a=\"b\"} 1\n\
+                  # HELP x_lat Latency.\n# TYPE x_lat histogram\nx_lat_bucket{le=\"+Inf\"} 0\n# EOF\n";
+        let text = to_prometheus_text(om);
+        assert_eq!(
+            text,
+            "# HELP x_requests_total Requests.\n# TYPE x_requests_total counter\nx_requests_total{a=\"b\"} 1\n\
+             # HELP x_lat Latency.\n# TYPE x_lat histogram\nx_lat_bucket{le=\"+Inf\"} 0\n"
+        );
+    }
 }

@@ -387,15 +387,7 @@ pub fn path_segment(s: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// The error for an upstream answer that cannot be read.
-pub fn unreadable(provider: &str, e: impl std::fmt::Display) -> GatewayError {
-    GatewayError::new(
-        ErrorKind::UpstreamProtocol,
-        format!("provider '{provider}' returned an unreadable response: {e}"),
-    )
-    .with_code("upstream_invalid_response")
-    .with_provider(provider)
-}
+pub use heimdall_dialects::translate::unreadable;
 
 /// `network_config.base_url` as a replacement host for providers whose URL is built from
 /// parts (Vertex, Bedrock): without the `/v1` the config layer appends to bare hosts.

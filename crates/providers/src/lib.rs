@@ -7,7 +7,6 @@
 
 pub mod anthropic;
 pub mod bedrock;
-pub mod chunk;
 pub mod cohere;
 pub mod direct;
 pub mod gemini;
@@ -17,11 +16,10 @@ pub mod oauth;
 pub mod openai_compat;
 pub mod provider;
 pub mod registry;
-pub mod sse;
 pub mod sse_json;
 pub mod sse_translate;
-pub mod translate;
 pub mod vertex;
 
+pub use heimdall_dialects::{chunk, sse, translate};
 pub use provider::{ChatStream, CompletionStream, Provider};
 pub use registry::build_provider;

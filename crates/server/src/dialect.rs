@@ -58,15 +58,6 @@ pub fn streamed(
     response
 }
 
-/// Copy `src[from]` to `dst[to]` for each pair present (field renames between dialects).
-pub fn copy_fields(src: &Value, dst: &mut serde_json::Map<String, Value>, pairs: &[(&str, &str)]) {
-    for (from, to) in pairs {
-        if let Some(v) = src.get(*from) {
-            dst.insert((*to).to_owned(), v.clone());
-        }
-    }
-}
-
 /// A bare model name on a dialect route goes to the route's natural provider kind when one has
 /// it (`claude-sonnet-4-5` on `/anthropic` → the Anthropic provider); anything else is left to
 /// the general routing rules.

@@ -301,9 +301,9 @@ pub(crate) fn render(path: &str, e: &GatewayError) -> Response {
         .trim_start_matches("/litellm")
         .trim_start_matches("/langchain");
     if dialect.starts_with("/anthropic/") {
-        crate::dialect::error_response(e, crate::anthropic::outbound::error_body)
+        crate::dialect::error_response(e, heimdall_dialects::anthropic::client_response::error_body)
     } else if dialect.starts_with("/genai/") {
-        crate::dialect::error_response(e, crate::genai::outbound::error_body)
+        crate::dialect::error_response(e, heimdall_dialects::gemini::client_response::error_body)
     } else if dialect.starts_with("/cohere/") {
         crate::dialect::error_response(e, crate::cohere::error_body)
     } else if dialect.starts_with("/bedrock/") {

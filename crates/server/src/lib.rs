@@ -10,7 +10,6 @@ pub mod bedrock;
 pub mod body;
 pub mod cohere;
 pub mod compat;
-pub mod conversation;
 pub mod dialect;
 pub mod error;
 pub mod genai;

@@ -5,12 +5,12 @@
 //! version of the same targets for `cargo fuzz`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use heimdall_dialects::conversation::DialectBody;
 use heimdall_schema::chat::ChatRequest;
 use heimdall_schema::completions::CompletionRequest;
 use heimdall_schema::embeddings::EmbeddingRequest;
 use heimdall_schema::error::GatewayError;
 use heimdall_server::body::decode_json;
-use heimdall_server::conversation::DialectBody;
 use serde_json::{Value, json};
 
 struct Rng(u64);
@@ -135,13 +135,15 @@ fn decode_all(bytes: &[u8]) {
     refusal_is_4xx(
         "anthropic",
         DialectBody::parse(bytes, "messages")
-            .and_then(|b| heimdall_server::anthropic::inbound::from_body(&b))
+            .and_then(|b| heimdall_dialects::anthropic::client_request::from_body(&b))
             .map(drop),
     );
     refusal_is_4xx(
         "genai",
         DialectBody::parse(bytes, "contents")
-            .and_then(|b| heimdall_server::genai::inbound::from_body("gemini-x", &b, false))
+            .and_then(|b| {
+                heimdall_dialects::gemini::client_request::from_body("gemini-x", &b, false)
+            })
             .map(drop),
     );
     refusal_is_4xx(

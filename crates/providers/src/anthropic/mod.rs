@@ -6,9 +6,7 @@
 //! only adds authentication, headers and transport.
 
 pub mod native;
-pub mod request;
-pub mod response;
-pub mod stream;
+pub use heimdall_dialects::anthropic::{request, response, stream};
 
 use std::sync::Arc;
 

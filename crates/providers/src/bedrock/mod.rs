@@ -7,11 +7,9 @@
 //! encoded and sign the encoded path, so the gateway does the same and signs exactly the URL
 //! it sends.
 
-pub mod claude;
-pub mod embed;
-pub mod request;
-pub mod response;
 pub mod stream;
+
+pub use heimdall_dialects::bedrock::{claude, embed, request, response};
 
 use std::sync::Arc;
 use std::time::SystemTime;

@@ -2,9 +2,7 @@
 //! translated to and from the canonical types by pure functions tested with golden fixtures
 //! (`tests/fixtures/cohere/`).
 
-pub mod request;
-pub mod response;
-pub mod stream;
+pub use heimdall_dialects::cohere::{request, response, stream};
 
 use std::sync::Arc;
 

@@ -3,9 +3,7 @@
 //! `:batchEmbedContents`, translated by pure functions tested with golden fixtures
 //! (`tests/fixtures/gemini/`).
 
-pub mod request;
-pub mod response;
-pub mod stream;
+pub use heimdall_dialects::gemini::{request, response, stream};
 
 use std::sync::Arc;
 

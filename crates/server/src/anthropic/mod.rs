@@ -2,9 +2,6 @@
 //! Anthropic SDK (only `base_url` changes) and reaches any configured provider — JSON and SSE
 //! answers in Anthropic's exact shapes, errors as `{"type":"error",…}`.
 
-pub mod inbound;
-pub mod outbound;
-
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -20,10 +17,12 @@ use heimdall_schema::error::GatewayError;
 use heimdall_schema::native::{Dialect, NativeRequest};
 use serde_json::Value;
 
+use heimdall_dialects::anthropic::{client_request, client_response};
+
 use crate::app::AppState;
 use crate::body::{body_error, decode_json};
-use crate::conversation::DialectBody;
 use crate::openai::new_context;
+use heimdall_dialects::conversation::DialectBody;
 
 /// Provider kinds that take an Anthropic Messages body as the client wrote it.
 const ANTHROPIC_FAMILY: &[ProviderKind] = &[
@@ -33,7 +32,7 @@ const ANTHROPIC_FAMILY: &[ProviderKind] = &[
 ];
 
 fn error_response(e: &GatewayError) -> Response {
-    crate::dialect::error_response(e, outbound::error_body)
+    crate::dialect::error_response(e, client_response::error_body)
 }
 
 /// `POST /anthropic/v1/messages`
@@ -53,7 +52,7 @@ pub async fn messages(
             .flatten()
             .filter_map(|f| f.as_str().map(str::to_owned))
             .collect();
-        Ok((inbound::from_body(&b)?, fallbacks))
+        Ok((client_request::from_body(&b)?, fallbacks))
     });
     let (mut req, fallbacks) = match parsed {
         Ok(r) => r,
@@ -77,13 +76,13 @@ pub async fn messages(
             result.map(|r| match r.native {
                 // Claude answered a request sent as the client wrote it: its own body.
                 Some(native) => Arc::unwrap_or_clone(native),
-                None => outbound::to_messages_response(&r),
+                None => client_response::to_messages_response(&r),
             }),
-            outbound::error_body,
+            client_response::error_body,
         ),
         Outcome::Stream(stream) => {
             let ctx = stream.context().clone();
-            let encoder = outbound::EventEncoder::default();
+            let encoder = client_response::EventEncoder::default();
             let body = futures::stream::unfold(Some((stream, encoder)), |state| async move {
                 let (mut stream, mut enc) = state?;
                 let mut out = String::new();
@@ -106,7 +105,10 @@ pub async fn messages(
                     }
                     Some(Err(e)) => {
                         drop(stream);
-                        Some((Ok(Bytes::from(outbound::EventEncoder::error(&e))), None))
+                        Some((
+                            Ok(Bytes::from(client_response::EventEncoder::error(&e))),
+                            None,
+                        ))
                     }
                     None => {
                         if !enc.native {

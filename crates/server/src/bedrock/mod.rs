@@ -24,9 +24,9 @@ use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
 use crate::body::body_error;
-use crate::conversation::{DialectBody, MessageSink, translate_value};
 use crate::headers::{apply_meta_headers, apply_overhead_header};
 use crate::openai::new_context;
+use heimdall_dialects::conversation::{DialectBody, MessageSink, translate_value};
 
 fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
     GatewayError::invalid_request(message, Some(param.to_owned()))
@@ -162,7 +162,7 @@ pub fn from_body(
     }
     let mut out = Map::new();
     out.insert("model".into(), json!(model));
-    crate::dialect::copy_fields(
+    heimdall_dialects::translate::copy_fields(
         &body["inferenceConfig"],
         &mut out,
         &[

@@ -20,8 +20,8 @@ use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
 use crate::body::{body_error, decode_json};
-use crate::conversation::{DialectBody, MessageSink, translate_value};
 use crate::openai::new_context;
+use heimdall_dialects::conversation::{DialectBody, MessageSink, translate_value};
 
 fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
     GatewayError::invalid_request(message, Some(param.to_owned()))

@@ -4,9 +4,6 @@
 //! the Google GenAI SDK (and the Vercel AI SDK's Google provider, which leaves out `models/`
 //! for an id holding `/`) reaches any configured provider by changing only its base URL.
 
-pub mod inbound;
-pub mod outbound;
-
 use std::collections::HashMap;
 use std::convert::Infallible;
 
@@ -23,14 +20,16 @@ use heimdall_schema::embeddings::EmbeddingRequest;
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use serde_json::{Value, json};
 
+use heimdall_dialects::gemini::{client_request, client_response};
+
 use crate::app::AppState;
 use crate::body::{body_error, decode_json};
-use crate::conversation::DialectBody;
 use crate::headers::apply_meta_headers;
 use crate::openai::new_context;
+use heimdall_dialects::conversation::DialectBody;
 
 fn error_response(e: &GatewayError) -> Response {
-    crate::dialect::error_response(e, outbound::error_body)
+    crate::dialect::error_response(e, client_response::error_body)
 }
 
 /// `GET /genai/v1beta/models`
@@ -76,7 +75,7 @@ pub async fn model_action(
             .then(|| query.get("alt").map(String::as_str) == Some("sse"));
         // The conversation is read one turn at a time (see `conversation`).
         let req = DialectBody::parse(&bytes, "contents")
-            .and_then(|b| inbound::from_body(&model, &b, stream.is_some()));
+            .and_then(|b| client_request::from_body(&model, &b, stream.is_some()));
         drop(bytes);
         return match req {
             Ok(req) => generate(&state, &headers, req, stream).await,
@@ -117,8 +116,8 @@ async fn generate(
     match state.gateway.chat(ctx, req).await {
         Outcome::Done(ctx, result) => crate::dialect::reply(
             &ctx,
-            result.map(|r| outbound::to_generate_response(&r)),
-            outbound::error_body,
+            result.map(|r| client_response::to_generate_response(&r)),
+            client_response::error_body,
         ),
         Outcome::Stream(s) => {
             let sse = stream.unwrap_or(true);
@@ -131,7 +130,7 @@ async fn generate(
                 }
             };
             let body = futures::stream::unfold(
-                Some((s, outbound::EventEncoder::default(), true)),
+                Some((s, client_response::EventEncoder::default(), true)),
                 move |state| async move {
                     let (mut s, mut enc, mut first) = state?;
                     loop {
@@ -147,7 +146,7 @@ async fn generate(
                                 }
                             }
                             Some(Err(e)) => {
-                                let mut b = frame(&outbound::error_body(&e), first).to_vec();
+                                let mut b = frame(&client_response::error_body(&e), first).to_vec();
                                 if !sse {
                                     b.push(b']');
                                 }

@@ -18,8 +18,8 @@ use serde_json::{Map, Value};
 use super::stream::{BedrockEvent, EventStreamTranslator, stream_exception};
 use crate::anthropic::native::messages_body;
 use crate::anthropic::stream::AnthropicStream;
+use crate::event::EventTranslator;
 use crate::sse::SseEvent;
-use crate::sse_translate::EventTranslator;
 
 /// The `anthropic_version` Bedrock expects in Claude bodies.
 pub const BEDROCK_ANTHROPIC_VERSION: &str = "bedrock-2023-05-31";

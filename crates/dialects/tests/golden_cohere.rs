@@ -5,10 +5,10 @@
 mod golden;
 
 use golden::Fixtures;
-use heimdall_providers::cohere::request::{to_chat_request, to_embed_request};
-use heimdall_providers::cohere::response::{from_chat_response, from_embed_response};
-use heimdall_providers::cohere::stream::CohereStream;
-use heimdall_providers::sse_translate::translate_transcript;
+use heimdall_dialects::cohere::request::{to_chat_request, to_embed_request};
+use heimdall_dialects::cohere::response::{from_chat_response, from_embed_response};
+use heimdall_dialects::cohere::stream::CohereStream;
+use heimdall_dialects::event::translate_transcript;
 use heimdall_schema::chat::{ChatRequest, ChatResponse};
 use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use serde_json::Value;

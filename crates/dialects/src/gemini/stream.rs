@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 
 use super::response::{blocked_prompt, finish_reason, model_name, tool_call, usage};
 use crate::chunk::ChunkEnvelope;
+use crate::event::EventTranslator;
 use crate::sse::SseEvent;
-use crate::sse_translate::EventTranslator;
 
 /// Translator state for one stream.
 #[derive(Debug)]

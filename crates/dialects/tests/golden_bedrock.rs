@@ -8,9 +8,9 @@ mod golden;
 use aws_smithy_eventstream::frame::write_message_to;
 use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 use golden::Fixtures;
-use heimdall_providers::bedrock::request::to_converse_request;
-use heimdall_providers::bedrock::response::from_converse_response;
-use heimdall_providers::bedrock::stream::{
+use heimdall_dialects::bedrock::request::to_converse_request;
+use heimdall_dialects::bedrock::response::from_converse_response;
+use heimdall_dialects::bedrock::stream::{
     BedrockEvent, BedrockStream, decode_all, translate_events,
 };
 use heimdall_schema::chat::{ChatRequest, ChatResponse};

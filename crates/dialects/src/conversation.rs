@@ -16,7 +16,7 @@ use heimdall_schema::error::GatewayError;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::body::decode_json;
+use crate::json::decode_json;
 
 /// A request body with its conversation list (`messages`, `contents`) kept as raw turns.
 #[derive(Debug)]

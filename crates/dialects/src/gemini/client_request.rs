@@ -135,7 +135,7 @@ pub fn from_body(
         out.insert("stream_options".into(), json!({"include_usage": true}));
     }
     let g = &body["generationConfig"];
-    crate::dialect::copy_fields(
+    crate::translate::copy_fields(
         g,
         &mut out,
         &[

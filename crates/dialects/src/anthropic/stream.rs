@@ -17,8 +17,8 @@ use serde_json::{Map, Value};
 
 use super::response::{AnthropicUsage, anthropic_error, finish_reason, now_secs};
 use crate::chunk::ChunkEnvelope;
+use crate::event::EventTranslator;
 use crate::sse::SseEvent;
-use crate::sse_translate::EventTranslator;
 
 /// Translator state for one stream.
 #[derive(Debug, Default)]

@@ -4,7 +4,7 @@
 //! Why shared: the same client mistake (arguments that are not JSON, an unknown `tool_choice`)
 //! must get the same 400, naming the same field, whichever provider the request is bound for.
 
-use heimdall_schema::error::GatewayError;
+use heimdall_schema::error::{ErrorKind, GatewayError};
 use serde_json::{Value, json};
 
 /// A 400 naming the request field at fault.
@@ -70,5 +70,24 @@ pub fn assistant_message(
         reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
         thinking_blocks: (!thinking.is_empty()).then_some(thinking),
         extra: serde_json::Map::new(),
+    }
+}
+
+/// The error for an upstream answer that cannot be read.
+pub fn unreadable(provider: &str, e: impl std::fmt::Display) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::UpstreamProtocol,
+        format!("provider '{provider}' returned an unreadable response: {e}"),
+    )
+    .with_code("upstream_invalid_response")
+    .with_provider(provider)
+}
+
+/// Copy `src[from]` to `dst[to]` for each pair present (field renames between dialects).
+pub fn copy_fields(src: &Value, dst: &mut serde_json::Map<String, Value>, pairs: &[(&str, &str)]) {
+    for (from, to) in pairs {
+        if let Some(v) = src.get(*from) {
+            dst.insert((*to).to_owned(), v.clone());
+        }
     }
 }

@@ -26,10 +26,10 @@ fn chat_request(json: &str) -> ChatRequest {
 mod anthropic {
     //! Fixtures: `req_tools`, `resp_tool_use`, `stream_tool_use`.
     use super::*;
-    use heimdall_providers::anthropic::request::to_messages_request;
-    use heimdall_providers::anthropic::response::{MessagesResponse, from_messages_response};
-    use heimdall_providers::anthropic::stream::AnthropicStream;
-    use heimdall_providers::sse_translate::translate_transcript;
+    use heimdall_dialects::anthropic::request::to_messages_request;
+    use heimdall_dialects::anthropic::response::{MessagesResponse, from_messages_response};
+    use heimdall_dialects::anthropic::stream::AnthropicStream;
+    use heimdall_dialects::event::translate_transcript;
 
     const REQ: &str = include_str!("../tests/fixtures/anthropic/req_tools.openai.json");
     const RESP: &str = include_str!("../tests/fixtures/anthropic/resp_tool_use.anthropic.json");
@@ -71,10 +71,10 @@ mod anthropic {
 mod gemini {
     //! Fixtures: `req_tools`, `resp_function_call`, `stream_function_call`.
     use super::*;
-    use heimdall_providers::gemini::request::to_generate_request;
-    use heimdall_providers::gemini::response::from_generate_response;
-    use heimdall_providers::gemini::stream::GeminiStream;
-    use heimdall_providers::sse_translate::translate_transcript;
+    use heimdall_dialects::event::translate_transcript;
+    use heimdall_dialects::gemini::request::to_generate_request;
+    use heimdall_dialects::gemini::response::from_generate_response;
+    use heimdall_dialects::gemini::stream::GeminiStream;
     use serde_json::Value;
 
     const MODEL: &str = "gemini-2.5-flash";
@@ -118,10 +118,10 @@ mod gemini {
 mod cohere {
     //! Fixtures: `req_tools`, `resp_tool_call`, `stream_tool_call`.
     use super::*;
-    use heimdall_providers::cohere::request::to_chat_request;
-    use heimdall_providers::cohere::response::from_chat_response;
-    use heimdall_providers::cohere::stream::CohereStream;
-    use heimdall_providers::sse_translate::translate_transcript;
+    use heimdall_dialects::cohere::request::to_chat_request;
+    use heimdall_dialects::cohere::response::from_chat_response;
+    use heimdall_dialects::cohere::stream::CohereStream;
+    use heimdall_dialects::event::translate_transcript;
 
     const MODEL: &str = "command-a-03-2025";
     const REQ: &str = include_str!("../tests/fixtures/cohere/req_tools.openai.json");
@@ -165,9 +165,9 @@ mod bedrock {
     use super::*;
     use aws_smithy_eventstream::frame::write_message_to;
     use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
-    use heimdall_providers::bedrock::request::to_converse_request;
-    use heimdall_providers::bedrock::response::from_converse_response;
-    use heimdall_providers::bedrock::stream::{
+    use heimdall_dialects::bedrock::request::to_converse_request;
+    use heimdall_dialects::bedrock::response::from_converse_response;
+    use heimdall_dialects::bedrock::stream::{
         BedrockEvent, BedrockStream, decode_all, translate_events,
     };
     use serde_json::Value;
@@ -269,7 +269,7 @@ mod bedrock {
 mod sse {
     //! `SseDecoder` over an OpenAI-style body: 20 `chat.completion.chunk` events + `[DONE]`.
     use super::*;
-    use heimdall_providers::sse::SseDecoder;
+    use heimdall_dialects::sse::SseDecoder;
 
     const EVENTS: usize = 20;
 
@@ -303,7 +303,7 @@ mod sse {
         s.into_bytes()
     }
 
-    fn decode(body: &[u8], piece: usize) -> Vec<heimdall_providers::sse::SseEvent> {
+    fn decode(body: &[u8], piece: usize) -> Vec<heimdall_dialects::sse::SseEvent> {
         let mut d = SseDecoder::new();
         let mut out = Vec::with_capacity(EVENTS + 1);
         for p in body.chunks(piece) {

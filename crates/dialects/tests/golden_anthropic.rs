@@ -6,10 +6,10 @@
 mod golden;
 
 use golden::Fixtures;
-use heimdall_providers::anthropic::request::to_messages_request;
-use heimdall_providers::anthropic::response::{MessagesResponse, from_messages_response};
-use heimdall_providers::anthropic::stream::AnthropicStream;
-use heimdall_providers::sse_translate::translate_transcript;
+use heimdall_dialects::anthropic::request::to_messages_request;
+use heimdall_dialects::anthropic::response::{MessagesResponse, from_messages_response};
+use heimdall_dialects::anthropic::stream::AnthropicStream;
+use heimdall_dialects::event::translate_transcript;
 use heimdall_schema::chat::{ChatRequest, ChatResponse};
 use heimdall_schema::error::ErrorKind;
 use serde_json::Value;

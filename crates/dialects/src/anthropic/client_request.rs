@@ -204,7 +204,7 @@ pub fn from_body(request: &DialectBody<'_>) -> Result<ChatRequest, GatewayError>
     let mut out = Map::new();
     out.insert("model".into(), json!(model));
     out.insert("max_tokens".into(), json!(max_tokens));
-    crate::dialect::copy_fields(
+    crate::translate::copy_fields(
         body,
         &mut out,
         &[

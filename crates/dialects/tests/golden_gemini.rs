@@ -5,10 +5,10 @@
 mod golden;
 
 use golden::Fixtures;
-use heimdall_providers::gemini::request::{to_embed_request, to_generate_request};
-use heimdall_providers::gemini::response::{from_embed_response, from_generate_response};
-use heimdall_providers::gemini::stream::GeminiStream;
-use heimdall_providers::sse_translate::translate_transcript;
+use heimdall_dialects::event::translate_transcript;
+use heimdall_dialects::gemini::request::{to_embed_request, to_generate_request};
+use heimdall_dialects::gemini::response::{from_embed_response, from_generate_response};
+use heimdall_dialects::gemini::stream::GeminiStream;
 use heimdall_schema::chat::{ChatRequest, ChatResponse};
 use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use heimdall_schema::error::ErrorKind;

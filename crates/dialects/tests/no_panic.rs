@@ -7,12 +7,12 @@
 mod golden;
 
 use golden::Fixtures;
-use heimdall_providers::anthropic::stream::AnthropicStream;
-use heimdall_providers::bedrock::stream::{BedrockStream, decode_all, translate_events};
-use heimdall_providers::cohere::stream::CohereStream;
-use heimdall_providers::gemini::stream::GeminiStream;
-use heimdall_providers::sse::SseDecoder;
-use heimdall_providers::sse_translate::translate_transcript;
+use heimdall_dialects::anthropic::stream::AnthropicStream;
+use heimdall_dialects::bedrock::stream::{BedrockStream, decode_all, translate_events};
+use heimdall_dialects::cohere::stream::CohereStream;
+use heimdall_dialects::event::translate_transcript;
+use heimdall_dialects::gemini::stream::GeminiStream;
+use heimdall_dialects::sse::SseDecoder;
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.
 struct Rng(u64);

@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 
 use super::response::{finish_reason, usage};
 use crate::chunk::ChunkEnvelope;
+use crate::event::EventTranslator;
 use crate::sse::SseEvent;
-use crate::sse_translate::EventTranslator;
 
 /// Translator state for one stream.
 #[derive(Debug)]

@@ -9,13 +9,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::build::LoadCtx;
 use crate::model::GatewayConfig;
 
 /// How a target (a key inside a provider, or a provider inside a model group) is chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     /// Random in proportion to weight.
@@ -81,7 +82,9 @@ impl Default for HealthConfig {
 }
 
 /// Failure classes that move a request on to its next fallback target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FallbackTrigger {
     /// The upstream could not be reached.
@@ -118,46 +121,67 @@ impl FallbackTrigger {
     ];
 }
 
-#[derive(Deserialize)]
+/// `loadBalancing`: the strategy and the health settings, the same in both layouts.
+#[derive(Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawLoadBalancing {
+#[schemars(rename = "LoadBalancing")]
+pub(crate) struct RawLoadBalancing {
+    /// How a key inside a provider, and a provider inside a model group, is chosen (default
+    /// `weighted`).
     #[serde(default)]
     strategy: Option<Strategy>,
+    /// Provider weights, circuit breakers and active health checks (times in milliseconds).
     #[serde(default)]
     config: Option<RawLbConfig>,
 }
 
-#[derive(Deserialize)]
+/// `loadBalancing.config`; times are milliseconds, as in Bifrost's documentation.
+#[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "LoadBalancingSettings")]
 struct RawLbConfig {
+    /// Active health checks on (default false).
     #[serde(default)]
     health_check: Option<bool>,
+    /// Time between active checks, in milliseconds (≥ 1, default 60000).
     #[serde(default)]
     health_check_interval: Option<u64>,
+    /// Time allowed for one check, in milliseconds (≥ 1, default 5000).
     #[serde(default)]
     health_check_timeout: Option<u64>,
+    /// Consecutive failures that open a circuit (≥ 1, default 3).
     #[serde(default)]
     unhealthy_threshold: Option<u32>,
+    /// Successes in half-open that close it again (≥ 1, default 2).
     #[serde(default)]
     healthy_threshold: Option<u32>,
+    /// How long an open circuit waits before letting a probe through, in milliseconds (≥ 1,
+    /// default 30000).
     #[serde(default)]
     circuit_breaker_cooldown: Option<u64>,
+    /// Provider weights inside a model group (≥ 0, default 1).
     #[serde(default)]
     weights: BTreeMap<String, f64>,
-    /// Bifrost's example carries `maxRetries` here; retries are per provider in Heimdall.
+    /// Bifrost's example carries `maxRetries` here; retries are per provider in Heimdall
+    /// (`network_config.max_retries`), so it is reported as unused.
     #[serde(default)]
     max_retries: Option<u32>,
 }
 
+/// The top-level keys of the load balancing section (both spellings).
+pub(crate) const LOAD_BALANCING_KEYS: [&str; 2] = ["loadBalancing", "load_balancing"];
+/// The top-level keys of the fallback trigger list (both spellings).
+pub(crate) const FALLBACK_TRIGGERS_KEYS: [&str; 2] = ["fallback_triggers", "fallbackTriggers"];
+
 /// Move `loadBalancing` and `fallback_triggers` out of the kept-but-inactive sections into the
 /// typed config, reporting mistakes with their path.
 pub(crate) fn take_sections(cfg: &mut GatewayConfig, ctx: &mut LoadCtx<'_>) {
-    for name in ["loadBalancing", "load_balancing"] {
+    for name in LOAD_BALANCING_KEYS {
         if let Some(v) = cfg.inactive_sections.remove(name) {
             load_balancing(cfg, name, v, ctx);
         }
     }
-    for name in ["fallback_triggers", "fallbackTriggers"] {
+    for name in FALLBACK_TRIGGERS_KEYS {
         if let Some(v) = cfg.inactive_sections.remove(name) {
             match serde_path_to_error::deserialize::<_, Vec<FallbackTrigger>>(v) {
                 Ok(t) => cfg.fallback_triggers = t,

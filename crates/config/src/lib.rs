@@ -14,6 +14,7 @@ mod kinds;
 mod model;
 mod native;
 mod observability;
+mod schema;
 mod validate;
 mod zero;
 
@@ -33,6 +34,7 @@ pub use observability::{
     LogsStoreConfig, LogsStoreKind, ModelPrice, OtelConfig, OtlpProtocol, PricingConfig,
     WriterPriority,
 };
+pub use schema::{SCHEMA_TITLE, json_schema, json_schema_pretty};
 
 /// File format, chosen by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +113,11 @@ pub fn parse_str(
     };
     let value = match value {
         serde_json::Value::Null => serde_json::Value::Object(Default::default()),
-        v @ serde_json::Value::Object(_) => v,
+        serde_json::Value::Object(mut obj) => {
+            // `"$schema": "./docs/config.schema.json"` is for editors, not a setting.
+            obj.remove("$schema");
+            serde_json::Value::Object(obj)
+        }
         _ => {
             return Err(ConfigError::one(
                 "",

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -17,208 +18,324 @@ use crate::model::{
     ProxyKind, Secret, ServerConfig,
 };
 
-#[derive(Deserialize)]
-struct RawNative {
+/// The whole file in the native layout. Keys not listed here are kept and reported as "parsed
+/// but not yet active" (the remaining sections are typed in `observability` and `balancing`).
+#[derive(Deserialize, JsonSchema)]
+pub(crate) struct RawNative {
+    /// Providers by name; the name is used in `provider/model` and, without `type`, is the
+    /// provider kind (`openai`, `anthropic`, `azure`, …).
     #[serde(default)]
     providers: BTreeMap<String, RawProvider>,
+    /// Client-facing behaviour (request size, queueing, logging, metrics).
     #[serde(default)]
     client: Option<RawClient>,
+    /// Listen settings and connection limits (CLI flags win over `host` and `port`).
     #[serde(default)]
     server: Option<RawServer>,
+    /// A model name clients send → the `provider/model` it stands for.
     #[serde(default, alias = "aliases")]
+    #[schemars(extend("x-aliases" = ["aliases"]))]
     model_aliases: BTreeMap<String, String>,
+    /// A model → the ordered `provider/model` targets tried when it fails.
     #[serde(default)]
     fallbacks: BTreeMap<String, Vec<String>>,
     #[serde(flatten)]
     rest: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
+/// One provider: its keys, network settings, concurrency limits and proxy.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "Provider")]
 struct RawProvider {
+    /// Provider kind (`openai`, `groq`, `anthropic`, `azure`, `vertex`, `bedrock`, `custom`, …);
+    /// default: `custom` with `custom_provider_config`, else the provider's name.
     #[serde(default, rename = "type", alias = "provider_type")]
+    #[schemars(extend("x-aliases" = ["provider_type"]))]
     kind: Option<String>,
+    /// API keys, chosen at random in proportion to `weight` among those that serve the model.
     #[serde(default)]
     keys: Vec<RawKey>,
+    /// Base URL, extra headers, timeouts, retries and the response size limit.
     #[serde(default)]
     network_config: Option<RawNetwork>,
+    /// Upstream requests in flight and callers waiting for this provider.
     #[serde(default)]
     concurrency_and_buffer_size: Option<RawConcurrency>,
+    /// Outbound proxy for this provider (without it, no proxy is used).
     #[serde(default)]
     proxy_config: Option<RawProxy>,
+    /// Models this provider serves (routing of bare model names, `/v1/models`).
     #[serde(default)]
     models: Vec<String>,
+    /// Bifrost's custom provider marker: the provider is an OpenAI-compatible `custom` one.
     #[serde(default)]
     custom_provider_config: Option<RawCustom>,
 }
 
-#[derive(Deserialize)]
+/// Bifrost's `custom_provider_config`.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "CustomProviderConfig")]
 struct RawCustom {
+    /// The dialect the custom provider speaks; only `openai` is supported.
     #[serde(default)]
     base_provider_type: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// One API key of a provider.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "Key")]
 struct RawKey {
+    /// Unique within the provider (default `<provider>-key-<i>`); shown in logs, never the value.
     #[serde(default)]
     name: Option<String>,
+    /// The secret: a literal, `env.VAR` or a string with `${VAR}`; an unset variable disables
+    /// the key with a warning.
     #[serde(default)]
     value: Option<String>,
+    /// Models this key may serve; empty = all.
     #[serde(default)]
     models: Vec<String>,
+    /// Share of traffic (≥ 0, default 1).
     #[serde(default)]
     weight: Option<f64>,
+    /// This key's server URL (vLLM, SGLang); env references allowed.
     #[serde(default, alias = "url")]
+    #[schemars(extend("x-aliases" = ["url"]))]
     base_url: Option<String>,
+    /// Bifrost's vLLM form of the key's server URL.
     #[serde(default)]
     vllm_key_config: Option<RawUrlConfig>,
+    /// Bifrost's SGLang form of the key's server URL.
     #[serde(default)]
     sglang_key_config: Option<RawUrlConfig>,
+    /// Azure OpenAI: endpoint, deployments, API version, optional Entra ID credentials.
     #[serde(default)]
     azure_key_config: Option<RawAzure>,
+    /// Google Vertex AI: project, region and service-account credentials.
     #[serde(default)]
     vertex_key_config: Option<RawVertex>,
+    /// AWS Bedrock: region and SigV4 credentials (or the key `value` as a Bedrock API key).
     #[serde(default)]
     bedrock_key_config: Option<RawBedrock>,
 }
 
-#[derive(Deserialize)]
+/// AWS Bedrock key settings.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "BedrockKeyConfig")]
 struct RawBedrock {
+    /// AWS region (`us-east-1`); required. Env references allowed.
     #[serde(default)]
     region: Option<String>,
+    /// AWS access key id (with `secret_key`); env references allowed.
     #[serde(default)]
     access_key: Option<String>,
+    /// AWS secret access key (with `access_key`); env references allowed.
     #[serde(default)]
     secret_key: Option<String>,
+    /// AWS session token for temporary credentials; env references allowed.
     #[serde(default)]
     session_token: Option<String>,
+    /// Model name → Bedrock model id, inference profile or ARN.
     #[serde(default)]
     deployments: BTreeMap<String, String>,
 }
 
-#[derive(Deserialize)]
+/// Google Vertex AI key settings.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "VertexKeyConfig")]
 struct RawVertex {
+    /// Google Cloud project id; required. Env references allowed.
     #[serde(default)]
     project_id: Option<String>,
+    /// Region (`us-central1`, or `global`); required. Env references allowed.
     #[serde(default)]
     region: Option<String>,
+    /// The service-account key JSON itself, or a path to the key file; required. Env
+    /// references allowed.
     #[serde(default)]
     auth_credentials: Option<String>,
+    /// Token endpoint (default: the key file's `token_uri`).
     #[serde(default)]
     token_url: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// Azure OpenAI key settings.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "AzureKeyConfig")]
 struct RawAzure {
+    /// Resource endpoint (`https://my-resource.openai.azure.com`); required. Env references
+    /// allowed.
     #[serde(default)]
     endpoint: Option<String>,
+    /// Model name → deployment name.
     #[serde(default)]
     deployments: BTreeMap<String, String>,
+    /// Data-plane API version (default `2024-10-21`).
     #[serde(default)]
     api_version: Option<String>,
+    /// Entra ID tenant (with `client_id` and `client_secret`).
     #[serde(default)]
     tenant_id: Option<String>,
+    /// Entra ID application (client) id.
     #[serde(default)]
     client_id: Option<String>,
+    /// Entra ID client secret; env references allowed.
     #[serde(default)]
     client_secret: Option<String>,
+    /// Entra ID token endpoint (default: the tenant's v2.0 endpoint).
     #[serde(default)]
     token_url: Option<String>,
+    /// Entra ID scope (default `https://cognitiveservices.azure.com/.default`).
     #[serde(default)]
     scope: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// A server URL (Bifrost's `vllm_key_config` / `sglang_key_config`).
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "UrlConfig")]
 struct RawUrlConfig {
+    /// The server's base URL; env references allowed.
     #[serde(default)]
     url: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// A provider's network settings.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "NetworkConfig")]
 struct RawNetwork {
+    /// Upstream base URL (a URL without a path gets `/v1`); env references allowed.
     #[serde(default)]
     base_url: Option<String>,
+    /// Headers sent on every upstream request; values accept env references.
     #[serde(default)]
     extra_headers: BTreeMap<String, String>,
+    /// Deadline of a whole non-streamed upstream call, in seconds (≥ 1, default 30).
     #[serde(default)]
     default_request_timeout_in_seconds: Option<u64>,
+    /// Retries after network errors, timeouts and 5xx (default 0).
     #[serde(default)]
     max_retries: Option<u32>,
+    /// First retry backoff in milliseconds (default 500).
     #[serde(default, alias = "retry_backoff_initial_ms")]
+    #[schemars(extend("x-aliases" = ["retry_backoff_initial_ms"]))]
     retry_backoff_initial: Option<u64>,
+    /// Longest retry backoff in milliseconds (default 5000).
     #[serde(default, alias = "retry_backoff_max_ms")]
+    #[schemars(extend("x-aliases" = ["retry_backoff_max_ms"]))]
     retry_backoff_max: Option<u64>,
+    /// How long a key that got 429/401/403 stays out of rotation without `Retry-After`, in
+    /// seconds (default 30).
     #[serde(default)]
     key_cooldown_in_seconds: Option<u64>,
+    /// Deadline to establish the TCP/TLS connection, in seconds (default 10).
     #[serde(default)]
     connect_timeout_in_seconds: Option<f64>,
+    /// Deadline of a stream's first chunk, in seconds (default: the request timeout).
     #[serde(default)]
     first_byte_timeout_in_seconds: Option<f64>,
+    /// Longest silence between two stream chunks, in seconds (default: the request timeout).
     #[serde(default)]
     stream_idle_timeout_in_seconds: Option<f64>,
+    /// Ceiling for a client's `x-bf-request-timeout`, in seconds (default: max(request
+    /// timeout, 600)).
     #[serde(default)]
     max_request_timeout_in_seconds: Option<f64>,
+    /// Largest upstream answer (a body, or one stream event) read, in MB (above 0, at most
+    /// 4096; default 32).
     #[serde(default)]
     max_response_size_mb: Option<f64>,
 }
 
-#[derive(Deserialize)]
+/// Bifrost's `concurrency_and_buffer_size`.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "ConcurrencyConfig")]
 struct RawConcurrency {
+    /// Upstream requests in flight at most (≥ 1, default 1000).
     #[serde(default)]
     concurrency: Option<usize>,
+    /// Callers waiting for a slot at most (default 5000).
     #[serde(default)]
     buffer_size: Option<usize>,
 }
 
-#[derive(Deserialize)]
+/// An outbound proxy.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "ProxyConfig")]
 struct RawProxy {
+    /// `http`, `socks5`, `environment` (`HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`) or `none`.
     #[serde(rename = "type")]
     kind: String,
+    /// Proxy URL (required for `http` and `socks5`); env references allowed.
     #[serde(default)]
     url: Option<String>,
+    /// Proxy user name.
     #[serde(default)]
     username: Option<String>,
+    /// Proxy password; env references allowed.
     #[serde(default)]
     password: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// Client-facing behaviour. Other keys are kept and reported as not yet active.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "ClientConfig")]
 struct RawClient {
+    /// Largest request body accepted, in MB (default 10; larger bodies get 413).
     #[serde(default)]
     max_request_body_size_mb: Option<u64>,
+    /// Answer 429 at once when a provider's queue (`buffer_size`) is full, instead of waiting.
     #[serde(default)]
     drop_excess_requests: Option<bool>,
+    /// Keep request logs (default true).
     #[serde(default)]
     enable_logging: Option<bool>,
+    /// Log requests without their prompts and answers.
     #[serde(default)]
     disable_content_logging: Option<bool>,
+    /// Extra metric labels taken from `x-bf-prom-*` / `x-bf-dim-*` headers.
     #[serde(default)]
     prometheus_labels: Vec<String>,
+    /// CORS origins (parsed; reported as not yet active).
     #[serde(default)]
     allowed_origins: Vec<String>,
+    /// Answer `/v1/completions` for chat-only native models through chat.
     #[serde(default)]
     enable_litellm_fallbacks: Option<bool>,
+    /// Prefix of metric names (default `heimdall`).
     #[serde(default)]
     metrics_prefix: Option<String>,
     #[serde(flatten)]
     extra: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
+/// Listen settings and connection limits.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "ServerConfig")]
 struct RawServer {
+    /// Address to listen on when `--host` is not given (default `127.0.0.1`).
     #[serde(default)]
     host: Option<String>,
+    /// Port to listen on when `--port` is not given (default 8080).
     #[serde(default)]
     port: Option<u16>,
+    /// Bifrost's request timeout in milliseconds (parsed; reported as not yet active).
     #[serde(default)]
     timeout: Option<u64>,
+    /// `Host` values answered (`*` = any, `*.corp.example` = a suffix); unset, a loopback
+    /// listener answers to loopback names only.
     #[serde(default)]
     allowed_hosts: Vec<String>,
+    /// A request's head must arrive within this many seconds (default 10).
     #[serde(default)]
     header_read_timeout_seconds: Option<f64>,
+    /// A request's body must arrive within this many seconds of its head (default 30).
     #[serde(default)]
     body_read_timeout_seconds: Option<f64>,
+    /// An idle keep-alive connection is closed after this many seconds (default 60).
     #[serde(default)]
     idle_timeout_seconds: Option<f64>,
+    /// Open client connections at most (≥ 1, default 10000, lowered to fit the open-file
+    /// limit).
     #[serde(default)]
     max_connections: Option<usize>,
 }

@@ -4,6 +4,7 @@
 //! Why typed here: both are read by the server at start and on reload; a mistyped field must
 //! be reported with its path like every other section, not silently ignored.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -11,7 +12,7 @@ use crate::build::LoadCtx;
 use crate::model::{GatewayConfig, Secret};
 
 /// Which database holds the request logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogsStoreKind {
     /// A file in the data directory (the default; no external service).
@@ -23,7 +24,7 @@ pub enum LogsStoreKind {
 
 /// The CPU priority of the log writer thread (and the database threads it starts) against
 /// the request path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WriterPriority {
     /// Linux `SCHED_IDLE`: writes use only CPU time the request path leaves (the default).
@@ -101,7 +102,7 @@ impl Default for LogsStoreConfig {
 }
 
 /// One model's prices in USD per 1M tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ModelPrice {
     /// Input (prompt) tokens.
     pub input: f64,
@@ -120,7 +121,7 @@ pub struct ModelPrice {
 }
 
 /// `pricing`: overrides of the built-in catalog and a price for unknown models.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PricingConfig {
     /// `provider/model` (a configured provider name) or a bare model → price.
@@ -133,19 +134,20 @@ pub struct PricingConfig {
 }
 
 /// OTLP wire protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OtlpProtocol {
     /// HTTP with protobuf bodies (`POST {endpoint}/v1/traces`).
     #[default]
     #[serde(alias = "http/protobuf")]
+    #[schemars(extend("x-aliases" = ["http/protobuf"]))]
     Http,
     /// gRPC (`TraceService/Export`).
     Grpc,
 }
 
 /// `otel`: OpenTelemetry traces over OTLP.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OtelConfig {
     /// Export traces at all.
@@ -153,6 +155,7 @@ pub struct OtelConfig {
     pub enabled: bool,
     /// Collector endpoint (`http://collector:4318` for HTTP, `http://collector:4317` for gRPC).
     #[serde(default, alias = "collector_url")]
+    #[schemars(extend("x-aliases" = ["collector_url"]))]
     pub endpoint: Option<String>,
     /// `http` (protobuf) or `grpc`.
     #[serde(default)]
@@ -165,6 +168,7 @@ pub struct OtelConfig {
     pub service_name: String,
     /// Share of requests traced (0–1) when the client sent no sampled `traceparent`.
     #[serde(default = "default_sample_rate", alias = "sampleRate")]
+    #[schemars(extend("x-aliases" = ["sampleRate"]), range(min = 0.0, max = 1.0))]
     pub sample_rate: f64,
 }
 
@@ -189,53 +193,91 @@ impl Default for OtelConfig {
     }
 }
 
-#[derive(Deserialize)]
+/// `logs_store`: where request logs go, as in Bifrost's config.json.
+#[derive(Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawLogsStore {
+#[schemars(rename = "LogsStore")]
+pub(crate) struct RawLogsStore {
+    /// Keep request logs at all (default true).
     #[serde(default)]
     enabled: Option<bool>,
+    /// `sqlite` (the default, a file in the data directory) or `postgres`.
     #[serde(default, rename = "type")]
     kind: Option<LogsStoreKind>,
+    /// Where the database is.
     #[serde(default)]
     config: Option<RawStoreConfig>,
+    /// Records older than this many days are deleted (0 = keep forever; default 30).
     #[serde(default)]
     retention_days: Option<u32>,
+    /// Most records written in one batch (default 100).
     #[serde(default)]
     batch_size: Option<usize>,
+    /// Longest a record waits before its batch is written, in milliseconds (default 100).
     #[serde(default)]
     flush_interval_ms: Option<u64>,
+    /// Records held while the store is slow or down (default 50000); past this, new records
+    /// are dropped and counted.
     #[serde(default)]
     max_pending: Option<usize>,
+    /// MB of records held at most (default 32); past this, new records are dropped and
+    /// counted.
     #[serde(default)]
     max_pending_mb: Option<usize>,
+    /// CPU priority of the log writer against the request path (default `idle`).
     #[serde(default)]
     writer_priority: Option<WriterPriority>,
 }
 
-#[derive(Deserialize)]
+/// `logs_store.config`: the SQLite file or the PostgreSQL connection. Every value accepts env
+/// references.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "LogsStoreConnection")]
 struct RawStoreConfig {
+    /// SQLite file (default `<app-dir>/logs.db`).
     #[serde(default)]
     path: Option<String>,
+    /// PostgreSQL URL (`postgres://…`); built from the parts below when absent.
     #[serde(default)]
     url: Option<String>,
+    /// PostgreSQL host (default `127.0.0.1`).
     #[serde(default)]
     host: Option<String>,
+    /// PostgreSQL port (default 5432): a number, or a string such as `env.PG_PORT`.
     #[serde(default)]
+    #[schemars(schema_with = "port_or_reference")]
     port: Option<Value>,
+    /// PostgreSQL user (default `postgres`).
     #[serde(default)]
     user: Option<String>,
+    /// PostgreSQL password.
     #[serde(default)]
     password: Option<String>,
+    /// PostgreSQL database (default `postgres`).
     #[serde(default)]
     db_name: Option<String>,
+    /// PostgreSQL `sslmode`: disable, prefer (the default), require, verify-ca, verify-full.
     #[serde(default)]
     ssl_mode: Option<String>,
 }
 
+fn port_or_reference(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "anyOf": [
+            {"type": "integer", "minimum": 0, "maximum": 65535},
+            {"type": "string"},
+            {"type": "null"}
+        ]
+    })
+}
+
+/// The top-level keys of `logs_store` (both spellings).
+pub(crate) const LOGS_STORE_KEYS: [&str; 2] = ["logs_store", "logsStore"];
+
 /// Move `logs_store` and `pricing` out of the not-yet-active sections into typed config.
 pub(crate) fn take_sections(cfg: &mut GatewayConfig, ctx: &mut LoadCtx<'_>) {
-    for name in ["logs_store", "logsStore"] {
+    for name in LOGS_STORE_KEYS {
         if let Some(v) = cfg.inactive_sections.remove(name) {
             logs_store(cfg, name, v, ctx);
         }

@@ -1,4 +1,4 @@
-//! Command-line interface: `serve` (the default) and `check-config`.
+//! Command-line interface: `serve` (the default), `check-config` and `config-schema`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,9 @@ pub enum Command {
         /// The config file (.json, .yaml or .yml).
         file: PathBuf,
     },
+    /// Print the JSON Schema of the config file (Bifrost config.json layout), as checked in at
+    /// docs/config.schema.json.
+    ConfigSchema,
 }
 
 /// Log line format.
@@ -98,6 +101,21 @@ pub fn check_config(file: &Path) -> ExitCode {
         Err(e) => {
             let mut err = std::io::stderr().lock();
             let _ = writeln!(err, "{}: invalid configuration:\n{e}", file.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `heimdall config-schema`: the config file's JSON Schema on stdout.
+pub fn config_schema() -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out
+        .write_all(heimdall_config::json_schema_pretty().as_bytes())
+        .and_then(|()| out.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr().lock(), "cannot write the schema: {e}");
             ExitCode::FAILURE
         }
     }

@@ -20,5 +20,6 @@ fn main() -> ExitCode {
     match cli.command.clone().unwrap_or(cli::Command::Serve) {
         cli::Command::Serve => serve::run(&cli.serve),
         cli::Command::CheckConfig { file } => cli::check_config(&file),
+        cli::Command::ConfigSchema => cli::config_schema(),
     }
 }

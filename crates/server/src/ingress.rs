@@ -305,7 +305,7 @@ pub(crate) fn render(path: &str, e: &GatewayError) -> Response {
     } else if dialect.starts_with("/genai/") {
         crate::dialect::error_response(e, heimdall_dialects::gemini::client_response::error_body)
     } else if dialect.starts_with("/cohere/") {
-        crate::dialect::error_response(e, crate::cohere::error_body)
+        crate::dialect::error_response(e, heimdall_dialects::cohere::client::error_body)
     } else if dialect.starts_with("/bedrock/") {
         crate::bedrock::error_response(e)
     } else {

@@ -172,7 +172,7 @@ fn tool_request(model: &str, stream: bool) -> Value {
 
 fn fixtures_dir(provider: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../providers/tests/fixtures")
+        .join("../dialects/tests/fixtures")
         .join(provider)
 }
 

@@ -3,6 +3,7 @@
 //! (`embed`).
 
 pub mod claude;
+pub mod client;
 pub mod embed;
 pub mod request;
 pub mod response;

@@ -6,11 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use heimdall_dialects::conversation::DialectBody;
+use heimdall_dialects::json::decode_json;
 use heimdall_schema::chat::ChatRequest;
 use heimdall_schema::completions::CompletionRequest;
 use heimdall_schema::embeddings::EmbeddingRequest;
 use heimdall_schema::error::GatewayError;
-use heimdall_server::body::decode_json;
 use serde_json::{Value, json};
 
 struct Rng(u64);
@@ -149,13 +149,13 @@ fn decode_all(bytes: &[u8]) {
     refusal_is_4xx(
         "cohere",
         DialectBody::parse(bytes, "messages")
-            .and_then(|b| heimdall_server::cohere::from_body(&b))
+            .and_then(|b| heimdall_dialects::cohere::client::from_body(&b))
             .map(drop),
     );
     refusal_is_4xx(
         "bedrock",
         DialectBody::parse(bytes, "messages")
-            .and_then(|b| heimdall_server::bedrock::from_body("m", &b, true))
+            .and_then(|b| heimdall_dialects::bedrock::client::from_body("m", &b, true))
             .map(drop),
     );
 }

@@ -11,10 +11,12 @@
 pub mod anthropic;
 pub mod bedrock;
 pub mod chunk;
+pub mod client;
 pub mod cohere;
 pub mod conversation;
 pub mod event;
 pub mod gemini;
 pub mod json;
+pub mod openai;
 pub mod sse;
 pub mod translate;

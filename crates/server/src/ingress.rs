@@ -15,10 +15,8 @@ use std::sync::Arc;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use heimdall_schema::error::{ErrorKind, GatewayError};
-
-use crate::error::OpenAiError;
 
 /// The ingress rules of one listener.
 #[derive(Debug, Clone)]
@@ -300,16 +298,18 @@ pub(crate) fn render(path: &str, e: &GatewayError) -> Response {
     let dialect = path
         .trim_start_matches("/litellm")
         .trim_start_matches("/langchain");
+    use crate::chat_route::error;
+    use heimdall_dialects::{anthropic, bedrock, cohere, gemini, openai};
     if dialect.starts_with("/anthropic/") {
-        crate::dialect::error_response(e, heimdall_dialects::anthropic::client_response::error_body)
+        error::<anthropic::client_response::Messages>(e)
     } else if dialect.starts_with("/genai/") {
-        crate::dialect::error_response(e, heimdall_dialects::gemini::client_response::error_body)
+        error::<gemini::client_response::GenerateContent>(e)
     } else if dialect.starts_with("/cohere/") {
-        crate::dialect::error_response(e, heimdall_dialects::cohere::client::error_body)
+        error::<cohere::client::Chat>(e)
     } else if dialect.starts_with("/bedrock/") {
-        crate::bedrock::error_response(e)
+        error::<bedrock::client::Converse>(e)
     } else {
-        OpenAiError(e.clone()).into_response()
+        error::<openai::ChatCompletions>(e)
     }
 }
 

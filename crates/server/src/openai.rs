@@ -2,7 +2,8 @@
 //!
 //! Each handler: read the body (size-limited), decode it into the canonical type with
 //! field-named errors, validate, hand it to the engine, and render the reply — JSON, or SSE
-//! for streams — with routing metadata in headers.
+//! for streams — with routing metadata in headers. Chat goes through the one dialect handler
+//! (`chat_route`) like every other client dialect.
 
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use heimdall_core::{Operation, Outcome, RequestContext};
-use heimdall_schema::chat::ChatRequest;
+use heimdall_dialects::openai::ChatCompletions;
 use heimdall_schema::completions::CompletionRequest;
 use heimdall_schema::embeddings::EmbeddingRequest;
 use heimdall_schema::error::GatewayError;
@@ -35,18 +36,7 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let req: ChatRequest = match decode(&state, body).and_then(|r: ChatRequest| {
-        r.validate()?;
-        Ok(r)
-    }) {
-        Ok(r) => r,
-        Err(e) => return reject(&headers, e),
-    };
-    let ctx = new_context(&headers, Operation::Chat, &req.model);
-    match state.gateway.chat(ctx, req).await {
-        Outcome::Stream(s) => sse_response(s),
-        Outcome::Done(ctx, result) => json_reply(&ctx, result),
-    }
+    crate::chat_route::serve::<ChatCompletions>(&state, &headers, (), body, None).await
 }
 
 /// `POST /v1/completions`
@@ -156,34 +146,10 @@ pub(crate) fn reject(headers: &HeaderMap, e: GatewayError) -> Response {
 }
 
 fn json_reply<T: Serialize>(ctx: &RequestContext, result: Result<T, GatewayError>) -> Response {
+    // The request's log line is the request logger's (one per request, from its record).
     let mut response = match result {
-        Ok(body) => {
-            tracing::info!(
-                request_id = %ctx.request_id,
-                op = ctx.operation.as_str(),
-                provider = ctx.provider.as_deref().unwrap_or(""),
-                model = ctx.upstream_model.as_deref().unwrap_or(""),
-                attempts = ctx.attempts,
-                latency_ms = ctx.received_at.elapsed().as_millis() as u64,
-                status = 200,
-                "request served"
-            );
-            Json(body).into_response()
-        }
-        Err(e) => {
-            tracing::info!(
-                request_id = %ctx.request_id,
-                op = ctx.operation.as_str(),
-                provider = ctx.provider.as_deref().unwrap_or(""),
-                model = ctx.requested_model.as_str(),
-                attempts = ctx.attempts,
-                status = e.status,
-                blame = ?e.blame(),
-                error = %e,
-                "request failed"
-            );
-            OpenAiError(e).into_response()
-        }
+        Ok(body) => Json(body).into_response(),
+        Err(e) => OpenAiError(e).into_response(),
     };
     apply_meta_headers(response.headers_mut(), ctx);
     apply_overhead_header(response.headers_mut(), ctx);

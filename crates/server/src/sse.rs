@@ -1,4 +1,5 @@
-//! Encoding a canonical chunk stream as an OpenAI Server-Sent Events body.
+//! Encoding a text-completion chunk stream as an OpenAI Server-Sent Events body (chat streams
+//! go through `chat_route` with the OpenAI dialect's encoder; the framing is the same).
 //!
 //! Why the end matters: `data: [DONE]` is written only when the upstream ended cleanly. A
 //! failure after the first chunk becomes a final `data: {"error": ...}` event and the body ends
@@ -64,11 +65,6 @@ where
 
 fn data_frame<T: Serialize>(value: &T) -> Bytes {
     let mut buf = Vec::with_capacity(512);
-    buf.extend_from_slice(b"data: ");
-    if serde_json::to_writer(&mut buf, value).is_err() {
-        buf.truncate(6);
-        buf.extend_from_slice(br#"{"error":{"message":"gateway failed to encode a chunk","type":"server_error","param":null,"code":null}}"#);
-    }
-    buf.extend_from_slice(b"\n\n");
+    heimdall_dialects::openai::data_frame(value, &mut buf);
     Bytes::from(buf)
 }

@@ -6,10 +6,12 @@
 //! index; Anthropic wants numbered content blocks opened and closed in order, usage in
 //! `message_start` and `message_delta`, and the stop reason at the end.
 
-use heimdall_schema::chat::{ChatChunk, ChatResponse};
+use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
 use heimdall_schema::error::GatewayError;
 use heimdall_schema::usage::Usage;
 use serde_json::{Value, json};
+
+use crate::client::{ClientDialect, StreamEncoder, decode_turns, json_bytes};
 
 /// OpenAI `finish_reason` → Anthropic `stop_reason`.
 pub fn stop_reason(finish: &str) -> &'static str {
@@ -125,7 +127,7 @@ impl EventEncoder {
     }
 
     /// Events for one chunk.
-    pub fn chunk(&mut self, c: &ChatChunk, out: &mut String) {
+    pub fn push_chunk(&mut self, c: &ChatChunk, out: &mut String) {
         if !self.started {
             self.started = true;
             out.push_str(&event(
@@ -209,7 +211,7 @@ impl EventEncoder {
     }
 
     /// The closing events of a clean end.
-    pub fn finish(&mut self, out: &mut String) {
+    pub fn push_finish(&mut self, out: &mut String) {
         self.close(out);
         let usage = usage_json(self.usage.as_ref());
         out.push_str(&event(
@@ -224,5 +226,75 @@ impl EventEncoder {
     /// The event for a failure after the stream started.
     pub fn error(e: &GatewayError) -> String {
         event("error", &error_body(e))
+    }
+}
+
+/// `POST /anthropic/v1/messages`.
+#[derive(Debug)]
+pub struct Messages;
+
+impl ClientDialect for Messages {
+    type Route = ();
+    type Encoder = EventEncoder;
+    const ROUTE: Option<&'static str> = Some("anthropic");
+    const NATURAL_PROVIDER: Option<&'static str> = Some("anthropic");
+
+    fn decode(_: &(), body: &[u8]) -> Result<ChatRequest, GatewayError> {
+        decode_turns(
+            body,
+            "messages",
+            crate::anthropic::client_request::from_body,
+        )
+    }
+
+    fn encode(_: &(), response: ChatResponse, _: u64) -> Vec<u8> {
+        match &response.native {
+            // Claude answered a request sent as the client wrote it: its own body.
+            Some(native) => json_bytes(native),
+            None => json_bytes(&to_messages_response(&response)),
+        }
+    }
+
+    fn encoder(_: &()) -> EventEncoder {
+        EventEncoder::default()
+    }
+
+    fn stream_content_type(_: &()) -> &'static str {
+        "text/event-stream"
+    }
+
+    fn error_body(e: &GatewayError) -> Vec<u8> {
+        json_bytes(&error_body(e))
+    }
+}
+
+impl StreamEncoder for EventEncoder {
+    fn chunk(&mut self, chunk: ChatChunk, out: &mut Vec<u8>) {
+        // Claude's own frames when the request went as written; a stream is either all frames
+        // (they ride on the chunks) or all translated.
+        match chunk.native {
+            Some(frames) => {
+                self.native = true;
+                out.extend_from_slice(frames.as_bytes());
+            }
+            None if self.native => {}
+            None => {
+                let mut s = String::new();
+                self.push_chunk(&chunk, &mut s);
+                out.extend_from_slice(s.as_bytes());
+            }
+        }
+    }
+
+    fn finish(&mut self, _: u64, out: &mut Vec<u8>) {
+        if !self.native {
+            let mut s = String::new();
+            self.push_finish(&mut s);
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+
+    fn fail(&mut self, e: &GatewayError, out: &mut Vec<u8>) {
+        out.extend_from_slice(Self::error(e).as_bytes());
     }
 }

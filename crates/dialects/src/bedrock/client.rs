@@ -10,6 +10,7 @@ use heimdall_schema::error::GatewayError;
 use heimdall_schema::usage::Usage;
 use serde_json::{Map, Value, json};
 
+use crate::client::{ClientDialect, StreamEncoder, decode_turns, json_bytes};
 use crate::conversation::{DialectBody, MessageSink, translate_value};
 
 pub fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
@@ -323,7 +324,7 @@ impl EventEncoder {
     }
 
     /// Append the frames for one canonical chunk.
-    pub fn chunk(&mut self, c: &ChatChunk, out: &mut Vec<Bytes>) {
+    pub fn push_chunk(&mut self, c: &ChatChunk, out: &mut Vec<Bytes>) {
         if !self.started {
             self.started = true;
             out.push(frame("messageStart", &json!({"role": "assistant"})));
@@ -401,12 +402,74 @@ impl EventEncoder {
     }
 
     /// Append the closing frames (`contentBlockStop`, `messageStop`, `metadata`).
-    pub fn finish(&mut self, out: &mut Vec<Bytes>, latency_ms: u64) {
+    pub fn push_finish(&mut self, out: &mut Vec<Bytes>, latency_ms: u64) {
         self.close(out);
         out.push(frame(
             "messageStop",
             &json!({"stopReason": stop_reason(self.finish.as_deref().unwrap_or("stop"))}),
         ));
         out.push(frame("metadata", &json!({"usage": usage_json(self.usage.as_ref()), "metrics": {"latencyMs": latency_ms}})));
+    }
+}
+
+/// `POST /bedrock/model/{modelId}/converse` and `/converse-stream`.
+#[derive(Debug)]
+pub struct Converse;
+
+/// What a Converse call takes from its URL.
+#[derive(Debug, Clone)]
+pub struct ConverseCall {
+    /// The model id of the path.
+    pub model: String,
+    /// `converse-stream`.
+    pub stream: bool,
+}
+
+impl ClientDialect for Converse {
+    type Route = ConverseCall;
+    type Encoder = EventEncoder;
+    const ROUTE: Option<&'static str> = Some("bedrock");
+    const NATURAL_PROVIDER: Option<&'static str> = Some("bedrock");
+
+    fn decode(call: &ConverseCall, body: &[u8]) -> Result<ChatRequest, GatewayError> {
+        decode_turns(body, "messages", |b| from_body(&call.model, b, call.stream))
+    }
+
+    fn encode(_: &ConverseCall, response: ChatResponse, elapsed_ms: u64) -> Vec<u8> {
+        json_bytes(&to_converse_response(&response, elapsed_ms))
+    }
+
+    fn encoder(_: &ConverseCall) -> EventEncoder {
+        EventEncoder::default()
+    }
+
+    fn stream_content_type(_: &ConverseCall) -> &'static str {
+        "application/vnd.amazon.eventstream"
+    }
+
+    fn error_body(e: &GatewayError) -> Vec<u8> {
+        json_bytes(&json!({"message": e.message}))
+    }
+
+    fn error_header(e: &GatewayError) -> Option<(&'static str, &'static str)> {
+        Some(("x-amzn-errortype", error_type(e)))
+    }
+}
+
+impl StreamEncoder for EventEncoder {
+    fn chunk(&mut self, chunk: ChatChunk, out: &mut Vec<u8>) {
+        let mut frames = Vec::new();
+        self.push_chunk(&chunk, &mut frames);
+        frames.iter().for_each(|f| out.extend_from_slice(f));
+    }
+
+    fn finish(&mut self, elapsed_ms: u64, out: &mut Vec<u8>) {
+        let mut frames = Vec::new();
+        self.push_finish(&mut frames, elapsed_ms);
+        frames.iter().for_each(|f| out.extend_from_slice(f));
+    }
+
+    fn fail(&mut self, e: &GatewayError, out: &mut Vec<u8>) {
+        out.extend_from_slice(&exception_frame(e));
     }
 }

@@ -7,6 +7,7 @@ use heimdall_schema::error::GatewayError;
 use heimdall_schema::usage::Usage;
 use serde_json::{Map, Value, json};
 
+use crate::client::{ClientDialect, StreamEncoder, decode_turns, json_bytes};
 use crate::conversation::{DialectBody, MessageSink, translate_value};
 
 pub fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
@@ -180,7 +181,7 @@ pub struct EventEncoder {
 
 impl EventEncoder {
     /// Append the events for one canonical chunk.
-    pub fn chunk(&mut self, c: &ChatChunk, out: &mut String) {
+    pub fn push_chunk(&mut self, c: &ChatChunk, out: &mut String) {
         if !self.started {
             self.started = true;
             out.push_str(&event(&json!({"id": c.id, "type": "message-start", "delta": {"message":
@@ -267,11 +268,63 @@ impl EventEncoder {
     }
 
     /// Append the closing events (`content-end`, `tool-call-end`, `message-end`).
-    pub fn finish(&mut self, out: &mut String) {
+    pub fn push_finish(&mut self, out: &mut String) {
         self.close_content(out);
         self.close_call(out);
         out.push_str(&event(&json!({"type": "message-end", "delta": {
             "finish_reason": finish_reason(self.finish.as_deref().unwrap_or("stop")),
             "usage": usage_json(self.usage.as_ref())}})));
+    }
+}
+
+/// `POST /cohere/v2/chat`.
+#[derive(Debug)]
+pub struct Chat;
+
+impl ClientDialect for Chat {
+    type Route = ();
+    type Encoder = EventEncoder;
+    const ROUTE: Option<&'static str> = Some("cohere");
+    const NATURAL_PROVIDER: Option<&'static str> = Some("cohere");
+
+    fn decode(_: &(), body: &[u8]) -> Result<ChatRequest, GatewayError> {
+        decode_turns(body, "messages", from_body)
+    }
+
+    fn encode(_: &(), response: ChatResponse, _: u64) -> Vec<u8> {
+        json_bytes(&to_chat_response(&response))
+    }
+
+    fn encoder(_: &()) -> EventEncoder {
+        EventEncoder::default()
+    }
+
+    fn stream_content_type(_: &()) -> &'static str {
+        "text/event-stream"
+    }
+
+    fn error_body(e: &GatewayError) -> Vec<u8> {
+        json_bytes(&error_body(e))
+    }
+}
+
+impl StreamEncoder for EventEncoder {
+    fn chunk(&mut self, chunk: ChatChunk, out: &mut Vec<u8>) {
+        let mut s = String::new();
+        self.push_chunk(&chunk, &mut s);
+        out.extend_from_slice(s.as_bytes());
+    }
+
+    fn finish(&mut self, _: u64, out: &mut Vec<u8>) {
+        let mut s = String::new();
+        self.push_finish(&mut s);
+        out.extend_from_slice(s.as_bytes());
+    }
+
+    fn fail(&mut self, e: &GatewayError, out: &mut Vec<u8>) {
+        // Cohere ends a failed stream with `message-end` and finish reason ERROR.
+        let end = json!({"type": "message-end", "delta": {"finish_reason": "ERROR",
+            "error": e.message}});
+        out.extend_from_slice(event(&end).as_bytes());
     }
 }

@@ -7,7 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use heimdall_schema::chat::{ChatChunk, ChatResponse};
+use crate::client::{ClientDialect, StreamEncoder, decode_turns, json_bytes};
+use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
 use heimdall_schema::error::GatewayError;
 use heimdall_schema::usage::Usage;
 use serde_json::{Value, json};
@@ -107,7 +108,7 @@ impl EventEncoder {
     }
 
     /// The event for one chunk, if it carries anything to send now.
-    pub fn chunk(&mut self, c: &ChatChunk) -> Option<Value> {
+    pub fn event_for(&mut self, c: &ChatChunk) -> Option<Value> {
         c.id.clone_into(&mut self.id);
         c.model.clone_into(&mut self.model);
         if let Some(u) = &c.usage {
@@ -142,7 +143,7 @@ impl EventEncoder {
     }
 
     /// The last event: held-back function calls, the finish reason and the usage.
-    pub fn finish(&mut self) -> Value {
+    pub fn last_event(&mut self) -> Value {
         let parts: Vec<Value> = self
             .calls
             .values()
@@ -150,5 +151,102 @@ impl EventEncoder {
             .collect();
         let finish = finish_reason(self.finish.as_deref().unwrap_or("stop"));
         self.response(parts, Some(finish), true)
+    }
+}
+
+/// `POST /genai/{version}/models/{model}:generateContent` and `:streamGenerateContent`.
+#[derive(Debug)]
+pub struct GenerateContent;
+
+/// What a `generateContent` call takes from its URL.
+#[derive(Debug, Clone)]
+pub struct GenerateCall {
+    /// The model named in the path.
+    pub model: String,
+    /// `None` for `generateContent`; for `streamGenerateContent`, `Some(true)` with `alt=sse`
+    /// (server-sent events) and `Some(false)` without (one JSON array, streamed).
+    pub stream: Option<bool>,
+}
+
+impl ClientDialect for GenerateContent {
+    type Route = GenerateCall;
+    type Encoder = GenerateStream;
+    const ROUTE: Option<&'static str> = Some("genai");
+    const NATURAL_PROVIDER: Option<&'static str> = Some("gemini");
+
+    fn decode(call: &GenerateCall, body: &[u8]) -> Result<ChatRequest, GatewayError> {
+        decode_turns(body, "contents", |b| {
+            crate::gemini::client_request::from_body(&call.model, b, call.stream.is_some())
+        })
+    }
+
+    fn encode(_: &GenerateCall, response: ChatResponse, _: u64) -> Vec<u8> {
+        json_bytes(&to_generate_response(&response))
+    }
+
+    fn encoder(call: &GenerateCall) -> GenerateStream {
+        GenerateStream {
+            events: EventEncoder::default(),
+            sse: call.stream.unwrap_or(true),
+            first: true,
+        }
+    }
+
+    fn stream_content_type(call: &GenerateCall) -> &'static str {
+        if call.stream.unwrap_or(true) {
+            "text/event-stream"
+        } else {
+            "application/json"
+        }
+    }
+
+    fn error_body(e: &GatewayError) -> Vec<u8> {
+        json_bytes(&error_body(e))
+    }
+}
+
+/// Gemini's stream: `data: {response}` events, or the elements of one JSON array.
+#[derive(Debug)]
+pub struct GenerateStream {
+    events: EventEncoder,
+    sse: bool,
+    first: bool,
+}
+
+impl GenerateStream {
+    fn frame(&mut self, v: &Value, out: &mut Vec<u8>) {
+        if self.sse {
+            out.extend_from_slice(b"data: ");
+            out.extend_from_slice(&json_bytes(v));
+            out.extend_from_slice(b"\r\n\r\n");
+        } else {
+            out.extend_from_slice(if self.first { b"[" } else { b",\r\n" });
+            out.extend_from_slice(&json_bytes(v));
+        }
+        self.first = false;
+    }
+
+    fn last(&mut self, v: &Value, out: &mut Vec<u8>) {
+        self.frame(v, out);
+        if !self.sse {
+            out.push(b']');
+        }
+    }
+}
+
+impl StreamEncoder for GenerateStream {
+    fn chunk(&mut self, chunk: ChatChunk, out: &mut Vec<u8>) {
+        if let Some(v) = self.events.event_for(&chunk) {
+            self.frame(&v, out);
+        }
+    }
+
+    fn finish(&mut self, _: u64, out: &mut Vec<u8>) {
+        let v = self.events.last_event();
+        self.last(&v, out);
+    }
+
+    fn fail(&mut self, e: &GatewayError, out: &mut Vec<u8>) {
+        self.last(&error_body(e), out);
     }
 }

@@ -2,7 +2,6 @@
 //! Anthropic SDK (only `base_url` changes) and reaches any configured provider — JSON and SSE
 //! answers in Anthropic's exact shapes, errors as `{"type":"error",…}`.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -10,19 +9,16 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
 use heimdall_config::ProviderKind;
-use heimdall_core::{Operation, Outcome};
 use heimdall_schema::error::GatewayError;
 use heimdall_schema::native::{Dialect, NativeRequest};
 use serde_json::Value;
 
-use heimdall_dialects::anthropic::{client_request, client_response};
+use heimdall_dialects::anthropic::client_response::Messages;
+use heimdall_schema::chat::ChatRequest;
 
 use crate::app::AppState;
 use crate::body::{body_error, decode_json};
-use crate::openai::new_context;
-use heimdall_dialects::conversation::DialectBody;
 
 /// Provider kinds that take an Anthropic Messages body as the client wrote it.
 const ANTHROPIC_FAMILY: &[ProviderKind] = &[
@@ -32,7 +28,7 @@ const ANTHROPIC_FAMILY: &[ProviderKind] = &[
 ];
 
 fn error_response(e: &GatewayError) -> Response {
-    crate::dialect::error_response(e, client_response::error_body)
+    crate::chat_route::error::<Messages>(e)
 }
 
 /// `POST /anthropic/v1/messages`
@@ -41,86 +37,26 @@ pub async fn messages(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let bytes = match body.map_err(|r| body_error(r, state.body_limit)) {
-        Ok(b) => b,
-        Err(e) => return error_response(&e),
-    };
-    let parsed = DialectBody::parse(&bytes, "messages").and_then(|b| {
-        let fallbacks: Vec<String> = b.head()["fallbacks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f.as_str().map(str::to_owned))
-            .collect();
-        Ok((client_request::from_body(&b)?, fallbacks))
-    });
-    let (mut req, fallbacks) = match parsed {
-        Ok(r) => r,
-        Err(e) => return error_response(&e),
-    };
-    crate::dialect::address_naturally(&state.gateway, ProviderKind::Anthropic, &mut req.model);
-    // The client's own body goes as written to an Anthropic-family upstream; it is read into
-    // a tree only when one can serve this request.
+    crate::chat_route::serve::<Messages>(&state, &headers, (), body, Some(keep_native)).await
+}
+
+/// The client's own body goes as written to an Anthropic-family upstream; it is read into a
+/// tree only when one can serve this request.
+fn keep_native(state: &AppState, headers: &HeaderMap, bytes: &[u8], req: &mut ChatRequest) {
+    let fallbacks: Vec<String> = req
+        .extra
+        .get("fallbacks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.as_str().map(str::to_owned))
+        .collect();
     if state
         .gateway
         .may_reach(&req.model, &fallbacks, ANTHROPIC_FAMILY)
-        && let Ok(original) = decode_json::<Value>(&bytes)
+        && let Ok(original) = decode_json::<Value>(bytes)
     {
-        req.native = Some(native_request(original, &headers));
-    }
-    drop(bytes);
-    let ctx = new_context(&headers, Operation::Chat, &req.model).in_route("anthropic");
-    match state.gateway.chat(ctx, req).await {
-        Outcome::Done(ctx, result) => crate::dialect::reply(
-            &ctx,
-            result.map(|r| match r.native {
-                // Claude answered a request sent as the client wrote it: its own body.
-                Some(native) => Arc::unwrap_or_clone(native),
-                None => client_response::to_messages_response(&r),
-            }),
-            client_response::error_body,
-        ),
-        Outcome::Stream(stream) => {
-            let ctx = stream.context().clone();
-            let encoder = client_response::EventEncoder::default();
-            let body = futures::stream::unfold(Some((stream, encoder)), |state| async move {
-                let (mut stream, mut enc) = state?;
-                let mut out = String::new();
-                match stream.next().await {
-                    Some(Ok(chunk)) => {
-                        // Claude's own frames when the request went as written; a stream is
-                        // either all frames (they ride on the chunks) or all translated.
-                        match chunk.native {
-                            Some(frames) => {
-                                enc.native = true;
-                                out = frames;
-                            }
-                            None if enc.native => {}
-                            None => enc.chunk(&chunk, &mut out),
-                        }
-                        Some((
-                            Ok::<Bytes, Infallible>(Bytes::from(out)),
-                            Some((stream, enc)),
-                        ))
-                    }
-                    Some(Err(e)) => {
-                        drop(stream);
-                        Some((
-                            Ok(Bytes::from(client_response::EventEncoder::error(&e))),
-                            None,
-                        ))
-                    }
-                    None => {
-                        if !enc.native {
-                            enc.finish(&mut out);
-                        }
-                        drop(stream);
-                        Some((Ok(Bytes::from(out)), None))
-                    }
-                }
-            });
-            crate::dialect::streamed(body, "text/event-stream", &ctx)
-        }
+        req.native = Some(native_request(original, headers));
     }
 }
 

@@ -3,25 +3,19 @@
 //! OpenAI shape: the request maps field by field, the reply is rebuilt as Cohere's message,
 //! usage (`billed_units`, `tokens`, `cached_tokens`), `thinking` content and stream events.
 
-use std::convert::Infallible;
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use futures::StreamExt;
 use heimdall_config::ProviderKind;
-use heimdall_core::{Operation, Outcome};
-use heimdall_dialects::cohere::client::{
-    EventEncoder, error_body, event, from_body, invalid, to_chat_response,
-};
+use heimdall_core::Operation;
+use heimdall_dialects::cohere::client::{Chat, invalid};
 use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::body::{body_error, decode_json};
 use crate::openai::new_context;
-use heimdall_dialects::conversation::DialectBody;
 
 /// `POST /cohere/v2/chat`
 pub async fn chat(
@@ -29,46 +23,7 @@ pub async fn chat(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let parsed = body
-        .map_err(|r| body_error(r, state.body_limit))
-        .and_then(|b| from_body(&DialectBody::parse(&b, "messages")?));
-    let mut req = match parsed {
-        Ok(r) => r,
-        Err(e) => return crate::dialect::error_response(&e, error_body),
-    };
-    crate::dialect::address_naturally(&state.gateway, ProviderKind::Cohere, &mut req.model);
-    let ctx = new_context(&headers, Operation::Chat, &req.model).in_route("cohere");
-    match state.gateway.chat(ctx, req).await {
-        Outcome::Done(ctx, result) => {
-            crate::dialect::reply(&ctx, result.map(|r| to_chat_response(&r)), error_body)
-        }
-        Outcome::Stream(s) => {
-            let ctx = s.context().clone();
-            let body = futures::stream::unfold(
-                Some((s, EventEncoder::default())),
-                |state| async move {
-                    let (mut s, mut ev) = state?;
-                    let mut out = String::new();
-                    match s.next().await {
-                        Some(Ok(c)) => {
-                            ev.chunk(&c, &mut out);
-                            Some((Ok::<Bytes, Infallible>(Bytes::from(out)), Some((s, ev))))
-                        }
-                        Some(Err(e)) => {
-                            let end = json!({"type": "message-end", "delta": {"finish_reason": "ERROR",
-                            "error": e.message}});
-                            Some((Ok(Bytes::from(event(&end))), None))
-                        }
-                        None => {
-                            ev.finish(&mut out);
-                            Some((Ok(Bytes::from(out)), None))
-                        }
-                    }
-                },
-            );
-            crate::dialect::streamed(body, "text/event-stream", &ctx)
-        }
-    }
+    crate::chat_route::serve::<Chat>(&state, &headers, (), body, None).await
 }
 
 /// `POST /cohere/v2/embed`: `texts` → the gateway's embeddings → Cohere's
@@ -83,7 +38,7 @@ pub async fn embed(
         .and_then(|b| decode_json::<Value>(&b))
     {
         Ok(v) => v,
-        Err(e) => return crate::dialect::error_response(&e, error_body),
+        Err(e) => return crate::chat_route::error::<Chat>(&e),
     };
     let mut req = json!({"model": value["model"], "input": value["texts"]});
     if let (Some(o), Some(t)) = (req.as_object_mut(), value.get("input_type")) {
@@ -99,10 +54,10 @@ pub async fn embed(
             Ok(r)
         }) {
         Ok(r) => r,
-        Err(e) => return crate::dialect::error_response(&e, error_body),
+        Err(e) => return crate::chat_route::error::<Chat>(&e),
     };
     let mut req = req;
-    crate::dialect::address_naturally(&state.gateway, ProviderKind::Cohere, &mut req.model);
+    crate::chat_route::address_naturally(&state, Some(ProviderKind::Cohere), &mut req.model);
     let model = req.model.clone();
     let ctx = new_context(&headers, Operation::Embedding, &model).in_route("cohere");
     let (ctx, result) = state.gateway.embeddings(ctx, req).await;
@@ -117,5 +72,5 @@ pub async fn embed(
             "meta": {"api_version": {"version": "2"}, "billed_units": {"input_tokens": tokens}},
             "response_type": "embeddings_by_type"})
     });
-    crate::dialect::reply(&ctx, result, error_body)
+    crate::chat_route::reply::<Chat>(&ctx, result)
 }

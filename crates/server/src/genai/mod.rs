@@ -5,7 +5,6 @@
 //! for an id holding `/`) reaches any configured provider by changing only its base URL.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -13,23 +12,21 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use futures::StreamExt;
 use heimdall_config::ProviderKind;
-use heimdall_core::{Operation, Outcome};
+use heimdall_core::Operation;
 use heimdall_schema::embeddings::EmbeddingRequest;
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use serde_json::{Value, json};
 
-use heimdall_dialects::gemini::{client_request, client_response};
+use heimdall_dialects::gemini::client_response::{GenerateCall, GenerateContent};
 
 use crate::app::AppState;
 use crate::body::{body_error, decode_json};
 use crate::headers::apply_meta_headers;
 use crate::openai::new_context;
-use heimdall_dialects::conversation::DialectBody;
 
 fn error_response(e: &GatewayError) -> Response {
-    crate::dialect::error_response(e, client_response::error_body)
+    crate::chat_route::error::<GenerateContent>(e)
 }
 
 /// `GET /genai/v1beta/models`
@@ -73,14 +70,15 @@ pub async fn model_action(
     if matches!(method, "generateContent" | "streamGenerateContent") {
         let stream = (method == "streamGenerateContent")
             .then(|| query.get("alt").map(String::as_str) == Some("sse"));
-        // The conversation is read one turn at a time (see `conversation`).
-        let req = DialectBody::parse(&bytes, "contents")
-            .and_then(|b| client_request::from_body(&model, &b, stream.is_some()));
-        drop(bytes);
-        return match req {
-            Ok(req) => generate(&state, &headers, req, stream).await,
-            Err(e) => error_response(&e),
-        };
+        let call = GenerateCall { model, stream };
+        return crate::chat_route::serve::<GenerateContent>(
+            &state,
+            &headers,
+            call,
+            Ok(bytes),
+            None,
+        )
+        .await;
     }
     let value = match decode_json::<Value>(&bytes) {
         Ok(v) => v,
@@ -102,74 +100,6 @@ pub async fn model_action(
             )
             .with_status(404),
         ),
-    }
-}
-
-async fn generate(
-    state: &AppState,
-    headers: &HeaderMap,
-    mut req: heimdall_schema::chat::ChatRequest,
-    stream: Option<bool>,
-) -> Response {
-    crate::dialect::address_naturally(&state.gateway, ProviderKind::Gemini, &mut req.model);
-    let ctx = new_context(headers, Operation::Chat, &req.model).in_route("genai");
-    match state.gateway.chat(ctx, req).await {
-        Outcome::Done(ctx, result) => crate::dialect::reply(
-            &ctx,
-            result.map(|r| client_response::to_generate_response(&r)),
-            client_response::error_body,
-        ),
-        Outcome::Stream(s) => {
-            let sse = stream.unwrap_or(true);
-            let ctx = s.context().clone();
-            let frame = move |v: &Value, first: bool| -> Bytes {
-                if sse {
-                    Bytes::from(format!("data: {v}\r\n\r\n"))
-                } else {
-                    Bytes::from(format!("{}{v}", if first { "[" } else { ",\r\n" }))
-                }
-            };
-            let body = futures::stream::unfold(
-                Some((s, client_response::EventEncoder::default(), true)),
-                move |state| async move {
-                    let (mut s, mut enc, mut first) = state?;
-                    loop {
-                        match s.next().await {
-                            Some(Ok(chunk)) => {
-                                if let Some(v) = enc.chunk(&chunk) {
-                                    let b = frame(&v, first);
-                                    first = false;
-                                    return Some((
-                                        Ok::<Bytes, Infallible>(b),
-                                        Some((s, enc, first)),
-                                    ));
-                                }
-                            }
-                            Some(Err(e)) => {
-                                let mut b = frame(&client_response::error_body(&e), first).to_vec();
-                                if !sse {
-                                    b.push(b']');
-                                }
-                                return Some((Ok(Bytes::from(b)), None));
-                            }
-                            None => {
-                                let mut b = frame(&enc.finish(), first).to_vec();
-                                if !sse {
-                                    b.push(b']');
-                                }
-                                return Some((Ok(Bytes::from(b)), None));
-                            }
-                        }
-                    }
-                },
-            );
-            let ct = if sse {
-                "text/event-stream"
-            } else {
-                "application/json"
-            };
-            crate::dialect::streamed(body, ct, &ctx)
-        }
     }
 }
 
@@ -212,7 +142,7 @@ async fn embed(
             return error_response(&GatewayError::invalid_request(e.to_string(), None));
         }
     };
-    crate::dialect::address_naturally(&state.gateway, ProviderKind::Gemini, &mut req.model);
+    crate::chat_route::address_naturally(state, Some(ProviderKind::Gemini), &mut req.model);
     let ctx = new_context(headers, Operation::Embedding, &req.model).in_route("genai");
     let (ctx, result) = state.gateway.embeddings(ctx, req).await;
     let mut response = match result {

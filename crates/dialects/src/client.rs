@@ -1,0 +1,64 @@
+//! The contract every client dialect's chat route implements: decode the request, encode the
+//! reply, encode a stream chunk by chunk, render an error — and the five dialects that do.
+//!
+//! Why a contract: each drop-in route (`/v1`, `/anthropic`, `/genai`, `/cohere`, `/bedrock`)
+//! used to be a hand-written route shell with its own stream loop; the transport now has one
+//! generic chat handler, and a dialect is pure code here, testable without a socket.
+
+use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
+use heimdall_schema::error::GatewayError;
+
+use crate::conversation::DialectBody;
+
+/// One client dialect's chat API.
+pub trait ClientDialect: Send + Sync + 'static {
+    /// What the route takes from the URL (the model in a Bedrock path, the stream form of a
+    /// Gemini call); `()` when nothing.
+    type Route: Send + Sync + 'static;
+    /// The stream encoder.
+    type Encoder: StreamEncoder;
+
+    /// The route's name in logs, metrics and traces; `None` for the OpenAI API itself.
+    const ROUTE: Option<&'static str>;
+    /// The provider kind (`ProviderKind` name) a bare model name goes to on this route.
+    const NATURAL_PROVIDER: Option<&'static str>;
+
+    /// The client's body → the canonical request.
+    fn decode(route: &Self::Route, body: &[u8]) -> Result<ChatRequest, GatewayError>;
+    /// A complete reply's body (JSON bytes); `elapsed_ms` is the time since the request came.
+    fn encode(route: &Self::Route, response: ChatResponse, elapsed_ms: u64) -> Vec<u8>;
+    /// A stream encoder for one reply.
+    fn encoder(route: &Self::Route) -> Self::Encoder;
+    /// The content type of a streamed reply.
+    fn stream_content_type(route: &Self::Route) -> &'static str;
+    /// An error's body (JSON bytes).
+    fn error_body(e: &GatewayError) -> Vec<u8>;
+    /// A header naming the error kind, where the dialect has one (`x-amzn-errortype`).
+    fn error_header(_e: &GatewayError) -> Option<(&'static str, &'static str)> {
+        None
+    }
+}
+
+/// Encodes one streamed reply, chunk by chunk, into the dialect's framing.
+pub trait StreamEncoder: Send + 'static {
+    /// Append what one canonical chunk becomes (possibly nothing).
+    fn chunk(&mut self, chunk: ChatChunk, out: &mut Vec<u8>);
+    /// Append the end of a clean stream.
+    fn finish(&mut self, elapsed_ms: u64, out: &mut Vec<u8>);
+    /// Append the report of a failure after the stream started; the stream ends after it.
+    fn fail(&mut self, e: &GatewayError, out: &mut Vec<u8>);
+}
+
+/// A dialect body read one turn at a time from `conversation` (the field holding the turns).
+pub fn decode_turns(
+    body: &[u8],
+    conversation: &str,
+    from_body: impl FnOnce(&DialectBody<'_>) -> Result<ChatRequest, GatewayError>,
+) -> Result<ChatRequest, GatewayError> {
+    from_body(&DialectBody::parse(body, conversation)?)
+}
+
+/// A JSON value's bytes (a `Value` always serialises).
+pub fn json_bytes(v: &serde_json::Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}

@@ -19,7 +19,7 @@ import time
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # "heimdall" runs the defaults (request log on: SQLite, content kept); "heimdall-nolog" the same
 # with `client.enable_logging: false`, to show what the log costs.
-TARGETS = ("direct", "nginx", "heimdall", "heimdall-nolog")
+TARGETS = ("direct", "nginx", "heimdall", "heimdall-nolog", "heimdall-baseline")
 ABORTED = "aborted due to deadline"
 
 
@@ -88,7 +88,8 @@ def table(results, ttfb_path):
         nginx_version = "nginx"
     out = []
     out.append(f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} — {os.cpu_count()} vCPU {model}, "
-               f"Heimdall {heimdall_version}, {nginx_version}, oha. Target on core 0; mock and load on core 1.\n")
+               f"Heimdall {heimdall_version}, {nginx_version}, oha. Targets on cores {os.environ.get('TARGET_CPUS', '0')}; "
+               f"mock and load on cores {os.environ.get('LOAD_CPUS', '1')}.\n")
     out.append("| rate | target | success | p50 ms | p90 ms | p99 ms | max ms | added p50 ms | CPU µs/req | peak RSS MB |")
     out.append("|---|---|---|---|---|---|---|---|---|---|")
     rates = sorted({r["rate"] for r in rows if r["rate"] != "max"}, key=lambda x: int(x))
@@ -104,7 +105,7 @@ def table(results, ttfb_path):
                        f"{fmt(r['p99'])} | {fmt(r['max'])} | {fmt(added) if t != 'direct' else ''} | "
                        f"{fmt(r['cpu_us_per_req'], 1)} | {r['hwm_mb']:.1f} |")
         n = by.get(("nginx", rate))
-        for variant in ("heimdall", "heimdall-nolog"):
+        for variant in ("heimdall", "heimdall-nolog", "heimdall-baseline"):
             h = by.get((variant, rate))
             if not (d and n and h):
                 continue

@@ -6,6 +6,8 @@
 #   bench/run.sh            # quick: 500 1000 3000 5000 RPS x 15 s, closed loop, streaming
 #   RATES="1000" DURATION=5 bench/run.sh     # shorter
 #   bench/run.sh soak       # Heimdall only, 1000 RPS for SOAK_MINUTES (default 30): success, latency, RSS per minute
+#   BASELINE_BIN=/path/to/older/heimdall bench/run.sh   # also an older build (log on), same run
+#   TARGET_CPUS=0,1 LOAD_CPUS=0,1 bench/run.sh          # another CPU layout (everything shared)
 #
 # Installs what it needs (oha via cargo, nginx and wrk from Debian), writes the table to stdout
 # and to bench/results/<timestamp>.md. See docs/benchmarks.md for the method.
@@ -15,6 +17,9 @@ root=$(pwd)
 mode=${1:-quick}
 rates=${RATES:-"500 1000 3000 5000"}
 duration=${DURATION:-15}
+tcpu=${TARGET_CPUS:-0}
+lcpu=${LOAD_CPUS:-1}
+export TARGET_CPUS=$tcpu LOAD_CPUS=$lcpu
 warmup=${WARMUP:-3}
 
 need() { command -v "$1" >/dev/null 2>&1; }
@@ -36,9 +41,9 @@ cleanup() {
 trap cleanup EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-mock_port=$(port); nginx_port=$(port); gw_port=$(port); gw2_port=$(port)
+mock_port=$(port); nginx_port=$(port); gw_port=$(port); gw2_port=$(port); gw3_port=$(port)
 
-taskset -c 1 "$bin/heimdall-mock-provider" --port "$mock_port" --worker-threads 1 >"$work/mock.log" 2>&1 &
+taskset -c "$lcpu" "$bin/heimdall-mock-provider" --port "$mock_port" --worker-threads 1 >"$work/mock.log" 2>&1 &
 pids+=($!)
 
 cat >"$work/nginx.conf" <<NGINX
@@ -60,7 +65,7 @@ http {
   }
 }
 NGINX
-taskset -c 0 "$nginx_bin" -c "$work/nginx.conf" -g 'daemon off;' &
+taskset -c "$tcpu" "$nginx_bin" -c "$work/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 
 cat >"$work/heimdall.json" <<JSON
@@ -68,7 +73,7 @@ cat >"$work/heimdall.json" <<JSON
   "keys": [{"name": "k", "value": "sk-bench", "models": [], "weight": 1}],
   "network_config": {"base_url": "http://127.0.0.1:$mock_port/v1"}}}}
 JSON
-taskset -c 0 "$bin/heimdall" --config "$work/heimdall.json" --port "$gw_port" --app-dir "$work/data" \
+taskset -c "$tcpu" "$bin/heimdall" --config "$work/heimdall.json" --port "$gw_port" --app-dir "$work/data" \
   --log-level warn >"$work/gw.log" 2>&1 &
 gw_pid=$!
 pids+=($gw_pid)
@@ -78,10 +83,19 @@ import json, sys
 c = json.load(open(sys.argv[1])); c["client"] = {"enable_logging": False}
 json.dump(c, open(sys.argv[2], "w"))
 PY
-taskset -c 0 "$bin/heimdall" --config "$work/heimdall-nolog.json" --port "$gw2_port" --app-dir "$work/data2" \
+taskset -c "$tcpu" "$bin/heimdall" --config "$work/heimdall-nolog.json" --port "$gw2_port" --app-dir "$work/data2" \
   --log-level warn >"$work/gw2.log" 2>&1 &
 gw2_pid=$!
 pids+=($gw2_pid)
+# An older build (BASELINE_BIN), defaults as `heimdall`: before/after in the same run.
+gw3_pid=
+if [ -n "${BASELINE_BIN:-}" ]; then
+  taskset -c "$tcpu" "$BASELINE_BIN" --config "$work/heimdall.json" --port "$gw3_port" --app-dir "$work/data3" \
+    --log-level warn >"$work/gw3.log" 2>&1 &
+  gw3_pid=$!
+  pids+=($gw3_pid)
+  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$gw3_port/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+fi
 
 for u in "http://127.0.0.1:$mock_port/health" "http://127.0.0.1:$gw_port/ready" "http://127.0.0.1:$gw2_port/ready" "http://127.0.0.1:$nginx_port/health"; do
   for _ in $(seq 1 100); do curl -fsS "$u" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -99,9 +113,9 @@ hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 run_target() { # name url body pid rate -> json line
   local name=$1 url=$2 body=$3 pid=$4 rate=$5
-  taskset -c 1 oha --no-tui -z "${warmup}s" -q "$rate" -c 64 -m POST -H 'content-type: application/json' -D "$body" "$url" >/dev/null 2>&1 || true
+  taskset -c "$lcpu" oha --no-tui -z "${warmup}s" -q "$rate" -c 64 -m POST -H 'content-type: application/json' -D "$body" "$url" >/dev/null 2>&1 || true
   local t0; t0=$(ticks "$pid")
-  taskset -c 1 oha --no-tui --output-format json -z "${duration}s" -q "$rate" -c 64 --latency-correction \
+  taskset -c "$lcpu" oha --no-tui --output-format json -z "${duration}s" -q "$rate" -c 64 --latency-correction \
     -m POST -H 'content-type: application/json' -D "$body" "$url" >"$work/oha.json" 2>/dev/null || true
   local t1; t1=$(ticks "$pid")
   python3 "$root/bench/report.py" record "$work/oha.json" "$name" "$rate" "$((t1 - t0))" "$(hwm_kb "$pid")" >>"$work/results.jsonl"
@@ -110,7 +124,7 @@ run_target() { # name url body pid rate -> json line
 run_closed() { # name url body pid
   local name=$1 url=$2 body=$3 pid=$4
   local t0; t0=$(ticks "$pid")
-  taskset -c 1 oha --no-tui --output-format json -z "${duration}s" -c 64 \
+  taskset -c "$lcpu" oha --no-tui --output-format json -z "${duration}s" -c 64 \
     -m POST -H 'content-type: application/json' -D "$body" "$url" >"$work/oha.json" 2>/dev/null || true
   local t1; t1=$(ticks "$pid")
   python3 "$root/bench/report.py" record "$work/oha.json" "$name" max "$((t1 - t0))" "$(hwm_kb "$pid")" >>"$work/results.jsonl"
@@ -130,7 +144,7 @@ if [ "$mode" = soak ]; then
     echo "|---|---|---|---|---|---|---|---|"
   } | tee "$out"
   for m in $(seq 1 "$minutes"); do
-    taskset -c 1 oha --no-tui --output-format json -z 60s -q 1000 -c 64 --latency-correction \
+    taskset -c "$lcpu" oha --no-tui --output-format json -z 60s -q 1000 -c 64 --latency-correction \
       -m POST -H 'content-type: application/json' \
       -D "$work/gateway.json" "http://127.0.0.1:$gw_port/v1/chat/completions" >"$work/soak.json" 2>/dev/null || true
     rss=$(awk '/VmRSS/ {print $2}' "/proc/$gw_pid/status")
@@ -157,14 +171,20 @@ for rate in $rates; do
   run_target nginx "http://127.0.0.1:$nginx_port/v1/chat/completions" "$work/direct.json" "$(nginx_worker)" "$rate"
   run_target heimdall "http://127.0.0.1:$gw_port/v1/chat/completions" "$work/gateway.json" "$gw_pid" "$rate"
   run_target heimdall-nolog "http://127.0.0.1:$gw2_port/v1/chat/completions" "$work/gateway.json" "$gw2_pid" "$rate"
+  if [ -n "$gw3_pid" ]; then
+    run_target heimdall-baseline "http://127.0.0.1:$gw3_port/v1/chat/completions" "$work/gateway.json" "$gw3_pid" "$rate"
+  fi
 done
 run_closed direct "http://127.0.0.1:$mock_port/v1/chat/completions" "$work/direct.json" "$mock_pid"
 run_closed nginx "http://127.0.0.1:$nginx_port/v1/chat/completions" "$work/direct.json" "$(nginx_worker)"
 run_closed heimdall "http://127.0.0.1:$gw_port/v1/chat/completions" "$work/gateway.json" "$gw_pid"
 run_closed heimdall-nolog "http://127.0.0.1:$gw2_port/v1/chat/completions" "$work/gateway.json" "$gw2_pid"
+if [ -n "$gw3_pid" ]; then
+  run_closed heimdall-baseline "http://127.0.0.1:$gw3_port/v1/chat/completions" "$work/gateway.json" "$gw3_pid"
+fi
 
 # Streaming time to first chunk: 8 chunks, 5 ms apart; direct, nginx and Heimdall interleaved.
-taskset -c 1 python3 bench/ttfb.py --direct "http://127.0.0.1:$mock_port/v1" --nginx "http://127.0.0.1:$nginx_port/v1" \
+taskset -c "$lcpu" python3 bench/ttfb.py --direct "http://127.0.0.1:$mock_port/v1" --nginx "http://127.0.0.1:$nginx_port/v1" \
   --gateway "http://127.0.0.1:$gw_port/v1" \
   --model-direct 'gpt-4o;chunks=8;chunk_delay_ms=5' --model-gateway 'mock/gpt-4o;chunks=8;chunk_delay_ms=5' -n 300 \
   >"$work/ttfb.txt"

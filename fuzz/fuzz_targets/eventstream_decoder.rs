@@ -2,7 +2,7 @@
 //! nothing may panic.
 #![no_main]
 
-use heimdall_providers::bedrock::stream::{BedrockStream, decode_all, translate_events};
+use heimdall_dialects::bedrock::stream::{BedrockStream, decode_all, translate_events};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,11 +2,11 @@
 //! dialect's stream translator: nothing may panic, and splitting must not change the events.
 #![no_main]
 
-use heimdall_providers::anthropic::stream::AnthropicStream;
-use heimdall_providers::cohere::stream::CohereStream;
-use heimdall_providers::gemini::stream::GeminiStream;
-use heimdall_providers::sse::SseDecoder;
-use heimdall_providers::sse_translate::translate_transcript;
+use heimdall_dialects::anthropic::stream::AnthropicStream;
+use heimdall_dialects::cohere::stream::CohereStream;
+use heimdall_dialects::gemini::stream::GeminiStream;
+use heimdall_dialects::sse::SseDecoder;
+use heimdall_dialects::event::translate_transcript;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

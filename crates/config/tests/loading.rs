@@ -1,5 +1,5 @@
 //! Loading both layouts, env references, validation paths, zero-config, and secret hygiene.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

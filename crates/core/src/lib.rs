@@ -20,6 +20,7 @@ pub mod redact;
 pub mod routing;
 pub mod runtime;
 pub mod stream;
+pub mod task;
 
 pub use context::{Operation, RequestContext, TraceIds};
 pub use engine::{Gateway, Outcome};

@@ -97,6 +97,7 @@ impl ProviderLimiter {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 

@@ -210,7 +210,7 @@ async fn check_provider(rt: &Runtime, entry: &Arc<ProviderEntry>, timeout: Durat
 /// config every round (a reload can turn them on or off or change the interval).
 pub fn spawn_checks(gateway: &Arc<Gateway>) -> tokio::task::JoinHandle<()> {
     let weak = Arc::downgrade(gateway);
-    tokio::spawn(async move {
+    crate::task::spawn("health-checks", async move {
         loop {
             let Some(gateway) = weak.upgrade() else {
                 return;

@@ -62,7 +62,7 @@ pub async fn serve(
             // A flood past the cap must not take the descriptors kept for upstreams: a few
             // answers are written at a time; beyond them the socket is just closed.
             if let Ok(answering) = Arc::clone(&refusals).try_acquire_owned() {
-                tokio::spawn(async move {
+                heimdall_core::task::spawn("refuse-overloaded", async move {
                     refuse_overloaded(tcp).await;
                     drop(answering);
                 });
@@ -77,7 +77,7 @@ pub async fn serve(
             Arc::clone(&open),
             Arc::clone(&drained),
         );
-        tokio::spawn(async move {
+        heimdall_core::task::spawn("connection", async move {
             connection(tcp, app, &limits, stop).await;
             drop(slot);
             if open.fetch_sub(1, Ordering::SeqCst) == 1 {

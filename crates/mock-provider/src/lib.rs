@@ -5,6 +5,8 @@
 //! (no process management), benchmarks run the release binary pinned to a core. It must be
 //! fast (it should never be the bottleneck of a benchmark) and faithful (payloads shaped as in
 //! the OpenAI API reference), and it must fail in every way real upstreams do.
+// The mock is a test double and benchmark upstream, not the gateway.
+#![allow(clippy::disallowed_methods)]
 
 mod anthropic;
 mod azure;

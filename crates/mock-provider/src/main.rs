@@ -1,4 +1,6 @@
 //! `heimdall-mock-provider`: the mock OpenAI upstream as a process, for benchmarks and demos.
+// The mock is a test double and benchmark upstream, not the gateway.
+#![allow(clippy::disallowed_methods)]
 
 use std::net::SocketAddr;
 use std::process::ExitCode;

@@ -1,5 +1,5 @@
 //! The mock speaks OpenAI's shapes and injects each fault it promises.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::time::{Duration, Instant};
 

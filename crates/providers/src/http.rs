@@ -14,6 +14,7 @@ use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
 
 /// Build the pooled HTTP client for one provider.
+#[allow(clippy::disallowed_methods)] // the one place upstream clients are built
 pub fn build_client(config: &ProviderConfig) -> Result<reqwest::Client, GatewayError> {
     let mut builder = reqwest::Client::builder()
         .connect_timeout(config.network.connect_timeout)

@@ -1,4 +1,4 @@
-//! The HTTP application: shared state, routes, and the layers around them.
+//! The HTTP application: routes and the layers around them (the shared state is `state`).
 //!
 //! Layer order (outermost first): HTTP metrics → ingress guard (Host allow-list, declared
 //! size, JSON-only bodies; see `ingress`) → body-size limit → routes. Unknown routes and wrong
@@ -13,22 +13,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use heimdall_core::Gateway;
 use heimdall_schema::error::{ErrorKind, GatewayError};
 
 use crate::error::OpenAiError;
 use crate::ingress::IngressPolicy;
-
-/// State shared by all handlers.
-#[derive(Clone)]
-pub struct AppState {
-    /// The engine.
-    pub gateway: Arc<Gateway>,
-    /// Maximum request body size in bytes.
-    pub body_limit: usize,
-    /// Request logs, metrics, prices.
-    pub observability: Arc<heimdall_observe::Observability>,
-}
+pub use crate::state::AppState;
 
 /// Build the router, answering to any `Host` (tests; the server uses [`router_with`]).
 pub fn router(state: AppState) -> Router {

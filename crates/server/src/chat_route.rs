@@ -19,10 +19,10 @@ use heimdall_dialects::client::{ClientDialect, StreamEncoder};
 use heimdall_schema::chat::ChatRequest;
 use heimdall_schema::error::GatewayError;
 
-use crate::app::AppState;
 use crate::body::body_error;
 use crate::headers::{apply_meta_headers, apply_overhead_header};
-use crate::openai::new_context;
+use crate::state::AppState;
+use crate::state::new_context;
 
 /// What a route may add to a decoded request before it goes to the engine (the Anthropic
 /// route keeps the client's own body for Claude targets); it sees the body bytes.

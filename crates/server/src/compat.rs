@@ -15,8 +15,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 
-use crate::app::AppState;
 use crate::openai;
+use crate::state::AppState;
 
 /// The OpenAI route set (relative paths).
 pub fn openai_routes() -> Router<AppState> {

@@ -19,6 +19,8 @@ pub mod litellm_compat;
 pub mod logs_api;
 pub mod openai;
 pub mod sse;
+pub mod state;
 
-pub use app::{AppState, router, router_with};
+pub use app::{router, router_with};
 pub use ingress::IngressPolicy;
+pub use state::AppState;

@@ -16,7 +16,7 @@ use heimdall_schema::completions::{
 use heimdall_schema::error::GatewayError;
 use serde_json::{Map, json};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The per-request switch.
 pub const HEADER: &str = "x-bf-litellm-fallbacks";

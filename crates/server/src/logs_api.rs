@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use heimdall_store::{LogQuery, LogStore};
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// An API failure, rendered as `{"error": {message, type, param}}`.
 pub struct ApiError {

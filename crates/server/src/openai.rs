@@ -5,8 +5,6 @@
 //! for streams — with routing metadata in headers. Chat goes through the one dialect handler
 //! (`chat_route`) like every other client dialect.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -21,14 +19,11 @@ use heimdall_schema::error::GatewayError;
 use heimdall_schema::models::ModelList;
 use serde::Serialize;
 
-use crate::app::AppState;
 use crate::body::{body_error, decode_json};
 use crate::error::OpenAiError;
 use crate::headers::{apply_meta_headers, apply_overhead_header};
 use crate::sse::sse_response;
-
-/// How long `/v1/models` waits for each upstream listing.
-pub(crate) const MODEL_LIST_TIMEOUT: Duration = Duration::from_secs(5);
+use crate::state::{AppState, new_context};
 
 /// `POST /v1/chat/completions`
 pub async fn chat_completions(
@@ -94,7 +89,10 @@ pub async fn embeddings(
 
 /// `GET /v1/models`
 pub async fn list_models(State(state): State<AppState>) -> Response {
-    let (data, errors) = state.gateway.list_models(MODEL_LIST_TIMEOUT).await;
+    let (data, errors) = state
+        .gateway
+        .list_models(crate::state::MODEL_LIST_TIMEOUT)
+        .await;
     for e in &errors {
         tracing::warn!(error = %e, "model listing skipped a provider");
     }
@@ -111,30 +109,6 @@ fn decode<T: serde::de::DeserializeOwned>(
 ) -> Result<T, GatewayError> {
     let bytes = body.map_err(|r| body_error(r, state.body_limit))?;
     decode_json(&bytes)
-}
-
-pub(crate) fn new_context(headers: &HeaderMap, op: Operation, model: &str) -> RequestContext {
-    // Always our own id, time-ordered (v7): the log store's primary keys then grow at one end
-    // instead of dirtying a random index page per record (4× the write cost with v4), and a
-    // client that reuses its `x-request-id` still gets one record per request.
-    let request_id = uuid::Uuid::now_v7().to_string();
-    let mut ctx = RequestContext::new(request_id, op, model.to_owned());
-    ctx.client_request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-        .map(str::to_owned);
-    for (name, value) in headers {
-        let n = name.as_str();
-        // Bifrost's `x-bf-*` request headers and the W3C trace context; credentials
-        // (Authorization, x-api-key) reach plugins once the governance hook exists.
-        if (n.starts_with("x-bf-") || n == "traceparent")
-            && let Ok(v) = value.to_str()
-        {
-            ctx.headers.insert(n.to_owned(), v.to_owned());
-        }
-    }
-    ctx
 }
 
 pub(crate) fn reject(headers: &HeaderMap, e: GatewayError) -> Response {

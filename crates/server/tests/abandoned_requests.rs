@@ -1,6 +1,6 @@
 //! A client that leaves before its answer still leaves exactly one record (status 499), on
 //! every operation and route, and the metrics count the same requests as the records.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! Browser-facing safety at the door: a `Host` allow-list against DNS rebinding, JSON-only
 //! bodies against cross-site forms and "simple" fetches, and a declared size over the limit
 //! refused before the body is read — each refusal in the route's own dialect.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod common;
 

@@ -1,7 +1,7 @@
 //! A hostile upstream: one that echoes the key it was sent, redirects elsewhere, answers
 //! without end, or answers 200 with the wrong shape. None of it may leak a key, move the key to
 //! another host, cost unbounded memory, or become an empty "successful" answer.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod common;
 

@@ -2,7 +2,12 @@
 //! size, on every route. Measured with a counting global allocator (every heap byte the
 //! process holds at once: the gateway, its log writer, the client's copy of the body), peak
 //! above the level just before the request.
-#![allow(clippy::unwrap_used, clippy::expect_used, unsafe_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    unsafe_code,
+    clippy::disallowed_methods
+)]
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! Per-provider network settings reach the wire: extra headers, base URL, and the proxy.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod common;
 

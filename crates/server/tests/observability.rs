@@ -2,7 +2,7 @@
 //! PostgreSQL), the query API returns the right subsets, a database outage never slows serving
 //! (records wait and are written when it returns, or are counted as dropped past the bound),
 //! and `/metrics` passes `promtool check metrics`.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod common;
 

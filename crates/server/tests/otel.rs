@@ -2,7 +2,12 @@
 //! HTTP/protobuf `POST /v1/traces` endpoint and a gRPC `TraceService`. Each request becomes a
 //! trace with the GenAI attributes; a client `traceparent` is honoured and the upstream call's
 //! span id reaches the provider in `traceparent`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 mod common;
 

@@ -4,7 +4,7 @@
 //! and, where the gateway has one, the provider's native drop-in route. The assertions are the
 //! generic invariants real clients rely on; every check of a file is reported, not just the
 //! first that fails.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod common;
 

@@ -188,6 +188,8 @@ impl LogWriter {
 /// the writer at `SCHED_IDLE` it is 0.8 ms (bench/run.sh, docs/benchmarks.md). The priority is
 /// inherited by the SQLite worker threads this thread starts. Falls back to a task on the
 /// current runtime if the thread cannot start.
+// The store sits below heimdall-core (its task helper): these tasks are awaited at shutdown.
+#[allow(clippy::disallowed_methods)]
 fn start_task(task: Task, priority: WriterPriority) -> JoinHandle<()> {
     let slot = Arc::new(std::sync::Mutex::new(Some(task)));
     let for_thread = Arc::clone(&slot);
@@ -378,6 +380,7 @@ impl Task {
 }
 
 /// Delete records older than `days` now and then every hour (0 days = keep forever).
+#[allow(clippy::disallowed_methods)] // below heimdall-core; awaited at shutdown
 pub fn spawn_retention(store: LogStore, days: u32) -> Option<JoinHandle<()>> {
     if days == 0 {
         return None;

@@ -17,8 +17,8 @@ use serde_json::Value;
 use heimdall_dialects::anthropic::client_response::Messages;
 use heimdall_schema::chat::ChatRequest;
 
-use crate::app::AppState;
 use crate::body::{body_error, decode_json};
+use crate::state::AppState;
 
 /// Provider kinds that take an Anthropic Messages body as the client wrote it.
 const ANTHROPIC_FAMILY: &[ProviderKind] = &[
@@ -102,7 +102,7 @@ pub async fn count_tokens(
 pub async fn list_models(State(state): State<AppState>) -> Response {
     let (data, _) = state
         .gateway
-        .list_models(crate::openai::MODEL_LIST_TIMEOUT)
+        .list_models(crate::state::MODEL_LIST_TIMEOUT)
         .await;
     let models: Vec<Value> = data
         .iter()

@@ -12,7 +12,7 @@ use axum::response::Response;
 use heimdall_dialects::bedrock::client::{Converse, ConverseCall, invalid};
 use heimdall_schema::error::GatewayError;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 fn error_response(e: &GatewayError) -> Response {
     crate::chat_route::error::<Converse>(e)

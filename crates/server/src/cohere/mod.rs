@@ -13,9 +13,9 @@ use heimdall_core::Operation;
 use heimdall_dialects::cohere::client::{Chat, invalid};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::body::{body_error, decode_json};
-use crate::openai::new_context;
+use crate::state::AppState;
+use crate::state::new_context;
 
 /// `POST /cohere/v2/chat`
 pub async fn chat(

@@ -20,10 +20,10 @@ use serde_json::{Value, json};
 
 use heimdall_dialects::gemini::client_response::{GenerateCall, GenerateContent};
 
-use crate::app::AppState;
 use crate::body::{body_error, decode_json};
 use crate::headers::apply_meta_headers;
-use crate::openai::new_context;
+use crate::state::AppState;
+use crate::state::new_context;
 
 fn error_response(e: &GatewayError) -> Response {
     crate::chat_route::error::<GenerateContent>(e)
@@ -33,7 +33,7 @@ fn error_response(e: &GatewayError) -> Response {
 pub async fn list_models(State(state): State<AppState>) -> Response {
     let (data, _) = state
         .gateway
-        .list_models(crate::openai::MODEL_LIST_TIMEOUT)
+        .list_models(crate::state::MODEL_LIST_TIMEOUT)
         .await;
     let models: Vec<Value> = data
         .iter()

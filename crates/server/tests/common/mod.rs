@@ -1,4 +1,5 @@
 //! Test harness: a real mock upstream on a socket, a real gateway on another, a real HTTP client.
+#![allow(clippy::disallowed_methods)]
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;

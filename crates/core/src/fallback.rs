@@ -85,7 +85,9 @@ pub fn trigger_of(e: &GatewayError) -> Option<FallbackTrigger> {
         ErrorKind::UpstreamProtocol | ErrorKind::UpstreamStreamError => {
             FallbackTrigger::StreamError
         }
-        ErrorKind::NoKeyAvailable | ErrorKind::Overloaded => FallbackTrigger::Unavailable,
+        ErrorKind::NoKeyAvailable | ErrorKind::Misconfigured | ErrorKind::Overloaded => {
+            FallbackTrigger::Unavailable
+        }
         ErrorKind::UpstreamBadRequest => FallbackTrigger::BadRequest,
         ErrorKind::InvalidRequest
         | ErrorKind::PayloadTooLarge

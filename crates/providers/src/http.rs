@@ -94,9 +94,22 @@ pub(crate) fn extra_headers(config: &ProviderConfig) -> Result<HeaderMap, Gatewa
     Ok(map)
 }
 
+/// A provider URL that does not parse: the operator's configuration, not the upstream.
+pub fn invalid_url(provider: &str, url: &str, e: &dyn std::fmt::Display) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::Misconfigured,
+        format!("provider '{provider}' has an invalid URL '{url}': {e}"),
+    )
+    .with_provider(provider)
+}
+
 /// Classify a transport-level failure.
 pub fn transport_error(provider: &str, err: &reqwest::Error) -> GatewayError {
-    let (kind, what) = if err.is_timeout() {
+    let (kind, what) = if err.is_builder() {
+        // The request could not be built from the provider's config (a URL that does not
+        // parse): nothing was sent.
+        (ErrorKind::Misconfigured, "is misconfigured")
+    } else if err.is_timeout() {
         (ErrorKind::UpstreamTimeout, "timed out")
     } else if err.is_connect() {
         (ErrorKind::UpstreamConnection, "could not be reached")
@@ -485,6 +498,16 @@ fn upstream_code(body: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_that_does_not_parse_is_a_misconfiguration_not_an_upstream_failure() {
+        let e = invalid_url("p", "http://exa mple", &"invalid domain character");
+        assert_eq!(e.kind, ErrorKind::Misconfigured);
+        assert_eq!(e.status, 503);
+        assert_eq!(e.blame(), heimdall_schema::error::Blame::Gateway);
+        let body = e.to_openai_body();
+        assert_eq!(body.error.code.as_deref(), Some("provider_misconfigured"));
+    }
 
     #[test]
     fn extracts_messages_from_common_error_shapes() {

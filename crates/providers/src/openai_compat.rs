@@ -125,13 +125,8 @@ impl OpenAiCompatProvider {
             return Ok(uri.clone());
         }
         let url = self.url_string(key, path, model)?;
-        url.parse::<http::Uri>().map_err(|e| {
-            GatewayError::new(
-                ErrorKind::NoKeyAvailable,
-                format!("provider '{}' has an invalid URL '{url}': {e}", self.name),
-            )
-            .with_provider(&*self.name)
-        })
+        url.parse::<http::Uri>()
+            .map_err(|e| crate::http::invalid_url(&self.name, &url, &e))
     }
 
     fn url_string(
@@ -155,13 +150,7 @@ impl OpenAiCompatProvider {
     }
 
     fn parse(&self, url: &str) -> Result<reqwest::Url, GatewayError> {
-        reqwest::Url::parse(url).map_err(|e| {
-            GatewayError::new(
-                ErrorKind::NoKeyAvailable,
-                format!("provider '{}' has an invalid URL '{url}': {e}", self.name),
-            )
-            .with_provider(&*self.name)
-        })
+        reqwest::Url::parse(url).map_err(|e| crate::http::invalid_url(&self.name, url, &e))
     }
 
     fn base(&self, key: Option<&KeyConfig>, path: &str) -> Result<String, GatewayError> {
@@ -171,7 +160,7 @@ impl OpenAiCompatProvider {
             .or(self.base_url.as_deref())
             .ok_or_else(|| {
                 GatewayError::new(
-                    ErrorKind::NoKeyAvailable,
+                    ErrorKind::Misconfigured,
                     format!(
                         "provider '{}' has no base URL configured (set network_config.base_url or a per-key URL)",
                         self.name
@@ -231,7 +220,7 @@ impl OpenAiCompatProvider {
                 })
                 .map_err(|_| {
                     GatewayError::new(
-                        ErrorKind::NoKeyAvailable,
+                        ErrorKind::Misconfigured,
                         format!(
                             "provider '{}': key '{}' cannot be sent in a header",
                             self.name, k.name

@@ -52,6 +52,9 @@ pub enum ErrorKind {
     UpstreamStreamError,
     /// No provider key is usable for this model.
     NoKeyAvailable,
+    /// The provider's configuration cannot produce a request (a base URL that does not
+    /// parse, say): the operator's to fix, and another target may serve meanwhile.
+    Misconfigured,
     /// The provider's concurrency limit and queue are full, or the queue wait timed out.
     Overloaded,
     /// The gateway failed internally.
@@ -190,7 +193,9 @@ impl ErrorKind {
             | Self::UpstreamTimeout
             | Self::UpstreamProtocol
             | Self::UpstreamStreamError => Blame::Upstream,
-            Self::NoKeyAvailable | Self::Overloaded | Self::Internal => Blame::Gateway,
+            Self::NoKeyAvailable | Self::Misconfigured | Self::Overloaded | Self::Internal => {
+                Blame::Gateway
+            }
         }
     }
 
@@ -211,6 +216,7 @@ impl ErrorKind {
             | Self::UpstreamModelNotFound
             | Self::UpstreamProtocol
             | Self::NoKeyAvailable
+            | Self::Misconfigured
             | Self::Overloaded
             | Self::Internal => false,
         }
@@ -233,6 +239,7 @@ impl ErrorKind {
             Self::UpstreamProtocol => "upstream_protocol",
             Self::UpstreamStreamError => "upstream_stream_error",
             Self::NoKeyAvailable => "no_key_available",
+            Self::Misconfigured => "misconfigured",
             Self::Overloaded => "overloaded",
             Self::Internal => "internal",
         }
@@ -251,7 +258,7 @@ impl ErrorKind {
             | Self::UpstreamProtocol
             | Self::UpstreamStreamError => 502,
             Self::UpstreamTimeout => 504,
-            Self::NoKeyAvailable | Self::Overloaded => 503,
+            Self::NoKeyAvailable | Self::Misconfigured | Self::Overloaded => 503,
             Self::Internal => 500,
         }
     }
@@ -272,7 +279,7 @@ impl ErrorKind {
             | Self::UpstreamTimeout
             | Self::UpstreamProtocol
             | Self::UpstreamStreamError => "upstream_error",
-            Self::NoKeyAvailable | Self::Internal => "server_error",
+            Self::NoKeyAvailable | Self::Misconfigured | Self::Internal => "server_error",
         }
     }
 
@@ -294,6 +301,7 @@ impl ErrorKind {
             | Self::UpstreamStreamError
             | Self::NoKeyAvailable
             | Self::Internal => None,
+            Self::Misconfigured => Some("provider_misconfigured"),
         }
     }
 }

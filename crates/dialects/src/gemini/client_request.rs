@@ -170,12 +170,20 @@ pub fn from_body(
         .filter_map(|t| t["functionDeclarations"].as_array())
         .flatten()
         .map(|d| {
-            json!({"type": "function", "function": {"name": d["name"],
-            "description": d.get("description").cloned().unwrap_or(Value::Null),
+            let mut f = json!({"name": d["name"],
+                "description": d.get("description").cloned().unwrap_or(Value::Null)});
             // The SDK sends either spelling (REST is camelCase; google-genai 3.x sends snake).
-            "parameters": d.get("parametersJsonSchema").or(d.get("parameters_json_schema"))
-                .or(d.get("parameters")).cloned()
-                .unwrap_or(json!({"type": "object", "properties": {}}))}})
+            // A function without parameters stays without: each upstream side supplies what
+            // its API requires (Anthropic an empty object schema), none is invented here.
+            if let (Some(p), Some(o)) = (
+                d.get("parametersJsonSchema")
+                    .or(d.get("parameters_json_schema"))
+                    .or(d.get("parameters")),
+                f.as_object_mut(),
+            ) {
+                o.insert("parameters".into(), p.clone());
+            }
+            json!({"type": "function", "function": f})
         })
         .collect();
     if !decls.is_empty() {

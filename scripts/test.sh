@@ -29,6 +29,11 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo deny: licenses, bans, sources (deny.toml)"
+command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --quiet
+cargo deny --offline check --hide-inclusion-graph licenses bans sources
+step "config JSON Schema matches the code (docs/config.schema.json)"
+cargo test --locked -p heimdall-config --test config_schema checked_in_schema_matches_the_code
 step "cargo test"
 cargo test --workspace --locked
 step "micro-benchmarks, smoke mode (each benchmark runs once; timings come from cargo bench)"

@@ -12,9 +12,6 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::build::LoadCtx;
-use crate::model::GatewayConfig;
-
 /// How a target (a key inside a provider, or a provider inside a model group) is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -129,152 +126,46 @@ pub(crate) struct RawLoadBalancing {
     /// How a key inside a provider, and a provider inside a model group, is chosen (default
     /// `weighted`).
     #[serde(default)]
-    strategy: Option<Strategy>,
+    pub(crate) strategy: Option<Strategy>,
     /// Provider weights, circuit breakers and active health checks (times in milliseconds).
     #[serde(default)]
-    config: Option<RawLbConfig>,
+    pub(crate) config: Option<RawLbConfig>,
 }
 
 /// `loadBalancing.config`; times are milliseconds, as in Bifrost's documentation.
 #[derive(Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(rename = "LoadBalancingSettings")]
-struct RawLbConfig {
+pub(crate) struct RawLbConfig {
     /// Active health checks on (default false).
     #[serde(default)]
-    health_check: Option<bool>,
+    pub(crate) health_check: Option<bool>,
     /// Time between active checks, in milliseconds (≥ 1, default 60000).
     #[serde(default)]
-    health_check_interval: Option<u64>,
+    pub(crate) health_check_interval: Option<u64>,
     /// Time allowed for one check, in milliseconds (≥ 1, default 5000).
     #[serde(default)]
-    health_check_timeout: Option<u64>,
+    pub(crate) health_check_timeout: Option<u64>,
     /// Consecutive failures that open a circuit (≥ 1, default 3).
     #[serde(default)]
-    unhealthy_threshold: Option<u32>,
+    pub(crate) unhealthy_threshold: Option<u32>,
     /// Successes in half-open that close it again (≥ 1, default 2).
     #[serde(default)]
-    healthy_threshold: Option<u32>,
+    pub(crate) healthy_threshold: Option<u32>,
     /// How long an open circuit waits before letting a probe through, in milliseconds (≥ 1,
     /// default 30000).
     #[serde(default)]
-    circuit_breaker_cooldown: Option<u64>,
+    pub(crate) circuit_breaker_cooldown: Option<u64>,
     /// Provider weights inside a model group (≥ 0, default 1).
     #[serde(default)]
-    weights: BTreeMap<String, f64>,
+    pub(crate) weights: BTreeMap<String, f64>,
     /// Bifrost's example carries `maxRetries` here; retries are per provider in Heimdall
     /// (`network_config.max_retries`), so it is reported as unused.
     #[serde(default)]
-    max_retries: Option<u32>,
+    pub(crate) max_retries: Option<u32>,
 }
 
 /// The top-level keys of the load balancing section (both spellings).
 pub(crate) const LOAD_BALANCING_KEYS: [&str; 2] = ["loadBalancing", "load_balancing"];
 /// The top-level keys of the fallback trigger list (both spellings).
 pub(crate) const FALLBACK_TRIGGERS_KEYS: [&str; 2] = ["fallback_triggers", "fallbackTriggers"];
-
-/// Move `loadBalancing` and `fallback_triggers` out of the kept-but-inactive sections into the
-/// typed config, reporting mistakes with their path.
-pub(crate) fn take_sections(cfg: &mut GatewayConfig, ctx: &mut LoadCtx<'_>) {
-    for name in LOAD_BALANCING_KEYS {
-        if let Some(v) = cfg.inactive_sections.remove(name) {
-            load_balancing(cfg, name, v, ctx);
-        }
-    }
-    for name in FALLBACK_TRIGGERS_KEYS {
-        if let Some(v) = cfg.inactive_sections.remove(name) {
-            match serde_path_to_error::deserialize::<_, Vec<FallbackTrigger>>(v) {
-                Ok(t) => cfg.fallback_triggers = t,
-                Err(e) => ctx.issue(
-                    format!("{name}{}", path_suffix(&e.path().to_string())),
-                    e.into_inner().to_string(),
-                ),
-            }
-        }
-    }
-}
-
-fn path_suffix(p: &str) -> String {
-    if p == "." || p.is_empty() {
-        String::new()
-    } else if p.starts_with('[') {
-        p.to_owned()
-    } else {
-        format!(".{p}")
-    }
-}
-
-fn load_balancing(
-    cfg: &mut GatewayConfig,
-    name: &str,
-    value: serde_json::Value,
-    ctx: &mut LoadCtx<'_>,
-) {
-    let raw: RawLoadBalancing = match serde_path_to_error::deserialize(value) {
-        Ok(r) => r,
-        Err(e) => {
-            ctx.issue(
-                format!("{name}{}", path_suffix(&e.path().to_string())),
-                e.into_inner().to_string(),
-            );
-            return;
-        }
-    };
-    let lb = &mut cfg.load_balancing;
-    lb.strategy = raw.strategy.unwrap_or_default();
-    let Some(c) = raw.config else { return };
-    let h = &mut lb.health;
-    h.active_checks = c.health_check.unwrap_or(h.active_checks);
-    let mut millis = |field: &str, v: Option<u64>, into: &mut Duration| match v {
-        Some(0) => ctx.issue(format!("{name}.config.{field}"), "must be at least 1"),
-        Some(ms) => *into = Duration::from_millis(ms),
-        None => {}
-    };
-    millis(
-        "healthCheckInterval",
-        c.health_check_interval,
-        &mut h.check_interval,
-    );
-    millis(
-        "healthCheckTimeout",
-        c.health_check_timeout,
-        &mut h.check_timeout,
-    );
-    millis(
-        "circuitBreakerCooldown",
-        c.circuit_breaker_cooldown,
-        &mut h.open_for,
-    );
-    for (field, v, into) in [
-        (
-            "unhealthyThreshold",
-            c.unhealthy_threshold,
-            &mut h.unhealthy_threshold,
-        ),
-        (
-            "healthyThreshold",
-            c.healthy_threshold,
-            &mut h.healthy_threshold,
-        ),
-    ] {
-        match v {
-            Some(0) => ctx.issue(format!("{name}.config.{field}"), "must be at least 1"),
-            Some(n) => *into = n,
-            None => {}
-        }
-    }
-    for (provider, w) in &c.weights {
-        if !w.is_finite() || *w < 0.0 {
-            ctx.issue(
-                format!("{name}.config.weights.{provider}"),
-                "must be a non-negative number",
-            );
-        }
-    }
-    lb.provider_weights = c.weights;
-    if c.max_retries.is_some() {
-        ctx.warnings.push(format!(
-            "{name}.config.maxRetries is not used: set network_config.max_retries per provider"
-        ));
-    }
-}

@@ -15,6 +15,8 @@ mod model;
 mod native;
 mod observability;
 mod schema;
+mod secret;
+mod sections;
 mod validate;
 mod zero;
 

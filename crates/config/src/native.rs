@@ -393,8 +393,8 @@ pub fn load(value: Value, ctx: &mut LoadCtx<'_>) -> Option<GatewayConfig> {
         inactive_sections: raw.rest.into_iter().collect(),
         ..GatewayConfig::default()
     };
-    crate::balancing::take_sections(&mut cfg, ctx);
-    crate::observability::take_sections(&mut cfg, ctx);
+    crate::sections::take_balancing(&mut cfg, ctx);
+    crate::sections::take_observability(&mut cfg, ctx);
     if let Some(c) = raw.client {
         cfg.client = client(c);
     }

@@ -8,8 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::build::LoadCtx;
-use crate::model::{GatewayConfig, Secret};
+use crate::secret::Secret;
 
 /// Which database holds the request logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, JsonSchema)]
@@ -200,33 +199,33 @@ impl Default for OtelConfig {
 pub(crate) struct RawLogsStore {
     /// Keep request logs at all (default true).
     #[serde(default)]
-    enabled: Option<bool>,
+    pub(crate) enabled: Option<bool>,
     /// `sqlite` (the default, a file in the data directory) or `postgres`.
     #[serde(default, rename = "type")]
-    kind: Option<LogsStoreKind>,
+    pub(crate) kind: Option<LogsStoreKind>,
     /// Where the database is.
     #[serde(default)]
-    config: Option<RawStoreConfig>,
+    pub(crate) config: Option<RawStoreConfig>,
     /// Records older than this many days are deleted (0 = keep forever; default 30).
     #[serde(default)]
-    retention_days: Option<u32>,
+    pub(crate) retention_days: Option<u32>,
     /// Most records written in one batch (default 100).
     #[serde(default)]
-    batch_size: Option<usize>,
+    pub(crate) batch_size: Option<usize>,
     /// Longest a record waits before its batch is written, in milliseconds (default 100).
     #[serde(default)]
-    flush_interval_ms: Option<u64>,
+    pub(crate) flush_interval_ms: Option<u64>,
     /// Records held while the store is slow or down (default 50000); past this, new records
     /// are dropped and counted.
     #[serde(default)]
-    max_pending: Option<usize>,
+    pub(crate) max_pending: Option<usize>,
     /// MB of records held at most (default 32); past this, new records are dropped and
     /// counted.
     #[serde(default)]
-    max_pending_mb: Option<usize>,
+    pub(crate) max_pending_mb: Option<usize>,
     /// CPU priority of the log writer against the request path (default `idle`).
     #[serde(default)]
-    writer_priority: Option<WriterPriority>,
+    pub(crate) writer_priority: Option<WriterPriority>,
 }
 
 /// `logs_store.config`: the SQLite file or the PostgreSQL connection. Every value accepts env
@@ -234,32 +233,32 @@ pub(crate) struct RawLogsStore {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "LogsStoreConnection")]
-struct RawStoreConfig {
+pub(crate) struct RawStoreConfig {
     /// SQLite file (default `<app-dir>/logs.db`).
     #[serde(default)]
-    path: Option<String>,
+    pub(crate) path: Option<String>,
     /// PostgreSQL URL (`postgres://…`); built from the parts below when absent.
     #[serde(default)]
-    url: Option<String>,
+    pub(crate) url: Option<String>,
     /// PostgreSQL host (default `127.0.0.1`).
     #[serde(default)]
-    host: Option<String>,
+    pub(crate) host: Option<String>,
     /// PostgreSQL port (default 5432): a number, or a string such as `env.PG_PORT`.
     #[serde(default)]
     #[schemars(schema_with = "port_or_reference")]
-    port: Option<Value>,
+    pub(crate) port: Option<Value>,
     /// PostgreSQL user (default `postgres`).
     #[serde(default)]
-    user: Option<String>,
+    pub(crate) user: Option<String>,
     /// PostgreSQL password.
     #[serde(default)]
-    password: Option<String>,
+    pub(crate) password: Option<String>,
     /// PostgreSQL database (default `postgres`).
     #[serde(default)]
-    db_name: Option<String>,
+    pub(crate) db_name: Option<String>,
     /// PostgreSQL `sslmode`: disable, prefer (the default), require, verify-ca, verify-full.
     #[serde(default)]
-    ssl_mode: Option<String>,
+    pub(crate) ssl_mode: Option<String>,
 }
 
 fn port_or_reference(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
@@ -274,103 +273,3 @@ fn port_or_reference(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 
 /// The top-level keys of `logs_store` (both spellings).
 pub(crate) const LOGS_STORE_KEYS: [&str; 2] = ["logs_store", "logsStore"];
-
-/// Move `logs_store` and `pricing` out of the not-yet-active sections into typed config.
-pub(crate) fn take_sections(cfg: &mut GatewayConfig, ctx: &mut LoadCtx<'_>) {
-    for name in LOGS_STORE_KEYS {
-        if let Some(v) = cfg.inactive_sections.remove(name) {
-            logs_store(cfg, name, v, ctx);
-        }
-    }
-    if let Some(v) = cfg.inactive_sections.remove("otel") {
-        match serde_path_to_error::deserialize::<_, OtelConfig>(v) {
-            Ok(mut o) => {
-                o.endpoint = o.endpoint.map(|e| ctx.resolve("otel.endpoint", &e));
-                for (k, v) in &mut o.headers {
-                    *v = ctx.resolve(&format!("otel.headers.{k}"), v);
-                }
-                if !(0.0..=1.0).contains(&o.sample_rate) {
-                    ctx.issue("otel.sample_rate", "must be between 0 and 1".to_owned());
-                }
-                if o.enabled && o.endpoint.is_none() {
-                    ctx.issue("otel.endpoint", "required when otel is enabled".to_owned());
-                }
-                cfg.otel = o;
-            }
-            Err(e) => ctx.issue(format!("otel.{}", e.path()), e.into_inner().to_string()),
-        }
-    }
-    if let Some(v) = cfg.inactive_sections.remove("pricing") {
-        match serde_path_to_error::deserialize::<_, PricingConfig>(v) {
-            Ok(p) => cfg.pricing = p,
-            Err(e) => ctx.issue(format!("pricing.{}", e.path()), e.into_inner().to_string()),
-        }
-    }
-}
-
-fn logs_store(cfg: &mut GatewayConfig, name: &str, v: Value, ctx: &mut LoadCtx<'_>) {
-    let raw: RawLogsStore = match serde_path_to_error::deserialize(v) {
-        Ok(r) => r,
-        Err(e) => {
-            ctx.issue(format!("{name}.{}", e.path()), e.into_inner().to_string());
-            return;
-        }
-    };
-    let mut out = LogsStoreConfig {
-        enabled: raw.enabled.unwrap_or(true),
-        kind: raw.kind.unwrap_or_default(),
-        ..LogsStoreConfig::default()
-    };
-    if let Some(n) = raw.retention_days {
-        out.retention_days = n;
-    }
-    if let Some(n) = raw.batch_size.filter(|n| *n > 0) {
-        out.batch_size = n;
-    }
-    if let Some(n) = raw.flush_interval_ms.filter(|n| *n > 0) {
-        out.flush_interval_ms = n;
-    }
-    if let Some(n) = raw.max_pending {
-        out.max_pending = n;
-    }
-    if let Some(mb) = raw.max_pending_mb.filter(|n| *n > 0) {
-        out.max_pending_bytes = mb.saturating_mul(1024 * 1024);
-    }
-    if let Some(p) = raw.writer_priority {
-        out.writer_priority = p;
-    }
-    if let Some(c) = raw.config {
-        let at = |f: &str| format!("{name}.config.{f}");
-        out.path = c.path.map(|p| ctx.resolve(&at("path"), &p));
-        out.url = c
-            .url
-            .map(|u| Secret::new(ctx.resolve(&at("url"), &u)))
-            .filter(|s| !s.expose().is_empty());
-        if let Some(h) = c.host {
-            out.host = ctx.resolve(&at("host"), &h);
-        }
-        if let Some(p) = c.port {
-            let text = match p {
-                Value::String(s) => ctx.resolve(&at("port"), &s),
-                other => other.to_string(),
-            };
-            match text.trim().parse() {
-                Ok(port) => out.port = port,
-                Err(_) => ctx.issue(at("port"), format!("'{text}' is not a port number")),
-            }
-        }
-        if let Some(u) = c.user {
-            out.user = ctx.resolve(&at("user"), &u);
-        }
-        out.password = c
-            .password
-            .map(|p| Secret::new(ctx.resolve(&at("password"), &p)));
-        if let Some(d) = c.db_name {
-            out.db_name = ctx.resolve(&at("db_name"), &d);
-        }
-        if let Some(s) = c.ssl_mode {
-            out.ssl_mode = ctx.resolve(&at("ssl_mode"), &s);
-        }
-    }
-    cfg.logs_store = out;
-}

@@ -6,6 +6,7 @@
 //! (and later fuzzed and benchmarked) without the rest of the gateway.
 
 pub mod anthropic;
+pub mod base;
 pub mod bedrock;
 pub mod cohere;
 pub mod direct;

@@ -8,8 +8,6 @@
 //! the upstream untouched. The only translation is [`normalize_chunk`] (usage that some
 //! upstreams put elsewhere), a pure function.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -24,18 +22,17 @@ use http::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::base::UpstreamBase;
 use crate::direct::{DirectClient, body_stream, read_all};
-use crate::http::{build_client, missing_key_config, openai_error, read_body, send_checked};
+use crate::http::{missing_key_config, openai_error, read_body, send_checked};
 use crate::oauth::{TokenCache, request_token};
 use crate::provider::{ChatStream, CompletionStream, Provider};
 use crate::sse_json::sse_json_stream;
 
 /// A provider speaking the OpenAI HTTP API.
 pub struct OpenAiCompatProvider {
-    name: Arc<str>,
+    base: UpstreamBase,
     base_url: Option<String>,
-    client: reqwest::Client,
-    timeout: std::time::Duration,
     /// Azure OpenAI: deployment URLs, `api-key` or Entra ID tokens.
     azure: bool,
     tokens: TokenCache,
@@ -66,10 +63,8 @@ impl OpenAiCompatProvider {
     /// Build from a validated provider config.
     pub fn new(config: &ProviderConfig) -> Result<Self, GatewayError> {
         Ok(Self {
-            name: Arc::from(config.name.as_str()),
+            base: UpstreamBase::new(config)?,
             base_url: config.base_url(),
-            client: build_client(config)?,
-            timeout: config.network.backstop(),
             azure: config.kind == ProviderKind::Azure,
             tokens: TokenCache::default(),
             parsed: config
@@ -126,7 +121,7 @@ impl OpenAiCompatProvider {
         }
         let url = self.url_string(key, path, model)?;
         url.parse::<http::Uri>()
-            .map_err(|e| crate::http::invalid_url(&self.name, &url, &e))
+            .map_err(|e| crate::http::invalid_url(&self.base.name, &url, &e))
     }
 
     fn url_string(
@@ -138,7 +133,7 @@ impl OpenAiCompatProvider {
         if self.azure {
             let az = key
                 .and_then(|k| k.azure.as_ref())
-                .ok_or_else(|| missing_key_config(&self.name, "azure_key_config"))?;
+                .ok_or_else(|| missing_key_config(&self.base.name, "azure_key_config"))?;
             let deployment =
                 crate::http::path_segment(az.deployments.get(model).map_or(model, String::as_str));
             return Ok(format!(
@@ -150,7 +145,7 @@ impl OpenAiCompatProvider {
     }
 
     fn parse(&self, url: &str) -> Result<reqwest::Url, GatewayError> {
-        reqwest::Url::parse(url).map_err(|e| crate::http::invalid_url(&self.name, url, &e))
+        reqwest::Url::parse(url).map_err(|e| crate::http::invalid_url(&self.base.name, url, &e))
     }
 
     fn base(&self, key: Option<&KeyConfig>, path: &str) -> Result<String, GatewayError> {
@@ -163,10 +158,10 @@ impl OpenAiCompatProvider {
                     ErrorKind::Misconfigured,
                     format!(
                         "provider '{}' has no base URL configured (set network_config.base_url or a per-key URL)",
-                        self.name
+                        self.base.name
                     ),
                 )
-                .with_provider(&*self.name)
+                .with_provider(&*self.base.name)
             })?;
         Ok(format!("{base}{path}"))
     }
@@ -181,13 +176,16 @@ impl OpenAiCompatProvider {
         body: &B,
     ) -> Result<Answer, GatewayError> {
         let body = serde_json::to_vec(body).map_err(|e| {
-            GatewayError::internal(format!("cannot encode request for '{}': {e}", self.name))
+            GatewayError::internal(format!(
+                "cannot encode request for '{}': {e}",
+                self.base.name
+            ))
         })?;
         let auth = self.auth_headers(key).await?;
         match &self.direct {
             Some(direct) => direct
                 .post_json(
-                    &self.name,
+                    &self.base.name,
                     self.uri(key, path, model)?,
                     auth,
                     body,
@@ -197,6 +195,7 @@ impl OpenAiCompatProvider {
                 .map(Answer::Direct),
             None => {
                 let rb = self
+                    .base
                     .client
                     .post(self.url(key, path, model)?)
                     .header(http::header::CONTENT_TYPE, "application/json")
@@ -223,10 +222,10 @@ impl OpenAiCompatProvider {
                         ErrorKind::Misconfigured,
                         format!(
                             "provider '{}': key '{}' cannot be sent in a header",
-                            self.name, k.name
+                            self.base.name, k.name
                         ),
                     )
-                    .with_provider(&*self.name)
+                    .with_provider(&*self.base.name)
                 })
         };
         if self.azure {
@@ -235,8 +234,8 @@ impl OpenAiCompatProvider {
                     .tokens
                     .get(&k.name, || {
                         request_token(
-                            &self.client,
-                            &self.name,
+                            &self.base.client,
+                            &self.base.name,
                             &entra.token_url,
                             vec![
                                 ("grant_type", "client_credentials".to_owned()),
@@ -263,7 +262,7 @@ impl OpenAiCompatProvider {
     }
 
     async fn send(&self, rb: reqwest::RequestBuilder) -> Result<reqwest::Response, GatewayError> {
-        send_checked(&self.name, rb).await
+        send_checked(&self.base.name, rb).await
     }
 
     /// A whole JSON answer, bounded by the provider's backstop timeout.
@@ -273,15 +272,19 @@ impl OpenAiCompatProvider {
     ) -> Result<T, GatewayError> {
         let read = async {
             match answer.await? {
-                Answer::Direct(r) => read_all(&self.name, r).await,
-                Answer::Reqwest(r) => read_body(&self.name, r).await,
+                Answer::Direct(r) => read_all(&self.base.name, r).await,
+                Answer::Reqwest(r) => read_body(&self.base.name, r).await,
             }
         };
-        let bytes = tokio::time::timeout(self.timeout, read)
+        let bytes = tokio::time::timeout(self.base.backstop, read)
             .await
             .map_err(|_| self.timed_out("finish answering"))??;
         serde_json::from_slice(&bytes).map_err(|e| {
-            crate::http::invalid_response(&self.name, &format!("a readable answer ({e})"), &bytes)
+            crate::http::invalid_response(
+                &self.base.name,
+                &format!("a readable answer ({e})"),
+                &bytes,
+            )
         })
     }
 
@@ -290,10 +293,10 @@ impl OpenAiCompatProvider {
             ErrorKind::UpstreamTimeout,
             format!(
                 "provider '{}' did not {what} within {:?}",
-                self.name, self.timeout
+                self.base.name, self.base.backstop
             ),
         )
-        .with_provider(&*self.name)
+        .with_provider(&*self.base.name)
     }
 
     async fn stream<T: DeserializeOwned + Send + 'static>(
@@ -302,10 +305,10 @@ impl OpenAiCompatProvider {
     ) -> Result<BoxStream<'static, Result<T, GatewayError>>, GatewayError> {
         // Time to first byte (response headers) is bounded by the request timeout; after that
         // the engine's idle deadline bounds the silence between chunks.
-        let answer = tokio::time::timeout(self.timeout, answer)
+        let answer = tokio::time::timeout(self.base.backstop, answer)
             .await
             .map_err(|_| self.timed_out("start answering"))??;
-        let name = self.name.to_string();
+        let name = self.base.name.to_string();
         Ok(match answer {
             Answer::Direct(r) => sse_json_stream::<T, _, _>(name, body_stream(r)).boxed(),
             Answer::Reqwest(r) => sse_json_stream::<T, _, _>(name, r.bytes_stream()).boxed(),
@@ -319,10 +322,11 @@ impl OpenAiCompatProvider {
         url: String,
     ) -> Result<T, GatewayError> {
         let rb = self
+            .base
             .client
             .get(url)
             .headers(self.auth_headers(key).await?)
-            .timeout(self.timeout);
+            .timeout(self.base.backstop);
         let response = self.send(rb).await?;
         self.json(async { Ok(Answer::Reqwest(response)) }).await
     }
@@ -331,7 +335,7 @@ impl OpenAiCompatProvider {
 #[async_trait]
 impl Provider for OpenAiCompatProvider {
     fn name(&self) -> &str {
-        &self.name
+        &self.base.name
     }
 
     async fn chat(
@@ -345,7 +349,7 @@ impl Provider for OpenAiCompatProvider {
         // A chat completion always carries at least one choice; none is a broken upstream.
         if answer.choices.is_empty() {
             return Err(crate::http::invalid_response(
-                &self.name,
+                &self.base.name,
                 "any choice",
                 b"{\"choices\":[]}",
             ));

@@ -1,12 +1,12 @@
 //! From a provider config to a live provider instance.
 //!
 //! Why: the one place that maps a configured kind to its implementation, so adding a dialect
-//! is one match arm, and kinds that are parsed but not implemented yet fail loudly at start-up
-//! with a reason instead of at the first request.
+//! is one match arm, and the match is exhaustive, so a kind added to the config cannot be left
+//! without an implementation.
 
 use std::sync::Arc;
 
-use heimdall_config::{Dialect, ProviderConfig};
+use heimdall_config::ProviderConfig;
 use heimdall_schema::error::GatewayError;
 
 use heimdall_config::ProviderKind;
@@ -19,32 +19,30 @@ use crate::openai_compat::OpenAiCompatProvider;
 use crate::provider::Provider;
 use crate::vertex::VertexProvider;
 
-/// Build the provider for `config`, or say why it cannot be served.
+/// Build the provider for `config`. Exhaustive on the kind: a new kind must say which
+/// implementation serves it.
 pub fn build_provider(config: &ProviderConfig) -> Result<Arc<dyn Provider>, GatewayError> {
-    match config.kind.preset().dialect {
-        Dialect::OpenAiCompatible => Ok(Arc::new(OpenAiCompatProvider::new(config)?)),
-        Dialect::Native if config.kind == ProviderKind::Azure => {
-            Ok(Arc::new(OpenAiCompatProvider::new(config)?))
-        }
-        Dialect::Native if config.kind == ProviderKind::Cohere => {
-            Ok(Arc::new(CohereProvider::new(config)?))
-        }
-        Dialect::Native if config.kind == ProviderKind::Gemini => {
-            Ok(Arc::new(GeminiProvider::new(config)?))
-        }
-        Dialect::Native if config.kind == ProviderKind::Bedrock => {
-            Ok(Arc::new(BedrockProvider::new(config)?))
-        }
-        Dialect::Native if config.kind == ProviderKind::Vertex => {
-            Ok(Arc::new(VertexProvider::new(config)?))
-        }
-        Dialect::Native if config.kind == ProviderKind::Anthropic => {
-            Ok(Arc::new(AnthropicProvider::new(config)?))
-        }
-        Dialect::Native => Err(GatewayError::internal(format!(
-            "provider '{}' of type '{}' is not supported yet by this build",
-            config.name,
-            config.kind.as_str()
-        ))),
-    }
+    Ok(match config.kind {
+        ProviderKind::Anthropic => Arc::new(AnthropicProvider::new(config)?),
+        ProviderKind::Gemini => Arc::new(GeminiProvider::new(config)?),
+        ProviderKind::Vertex => Arc::new(VertexProvider::new(config)?),
+        ProviderKind::Bedrock => Arc::new(BedrockProvider::new(config)?),
+        ProviderKind::Cohere => Arc::new(CohereProvider::new(config)?),
+        // Azure OpenAI speaks the OpenAI wire format behind its own URLs and auth.
+        ProviderKind::Azure
+        | ProviderKind::OpenAi
+        | ProviderKind::Groq
+        | ProviderKind::Mistral
+        | ProviderKind::Ollama
+        | ProviderKind::OpenRouter
+        | ProviderKind::Xai
+        | ProviderKind::Cerebras
+        | ProviderKind::DeepSeek
+        | ProviderKind::Together
+        | ProviderKind::Fireworks
+        | ProviderKind::Perplexity
+        | ProviderKind::Vllm
+        | ProviderKind::Sglang
+        | ProviderKind::Custom => Arc::new(OpenAiCompatProvider::new(config)?),
+    })
 }

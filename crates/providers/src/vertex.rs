@@ -9,8 +9,6 @@
 //! says which translator applies. The translators are the Gemini and Anthropic ones — Vertex
 //! only changes the URL, the auth, and (for Anthropic) moves the version into the body.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use futures::StreamExt;
 use heimdall_config::{KeyConfig, ProviderConfig, VertexKeyConfig};
@@ -24,12 +22,11 @@ use serde_json::{Value, json};
 use crate::anthropic::native;
 use crate::anthropic::response::now_secs;
 use crate::anthropic::stream::AnthropicStream;
+use crate::base::UpstreamBase;
 use crate::gemini::google_error;
 use crate::gemini::stream::GeminiStream;
 use crate::google_auth::GoogleAuth;
-use crate::http::{
-    build_client, host_override, missing_key_config, read_body, read_json, send_checked_with,
-};
+use crate::http::{host_override, missing_key_config, read_body, read_json, send_checked_with};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;
 
@@ -38,12 +35,10 @@ pub const VERTEX_ANTHROPIC_VERSION: &str = "vertex-2023-10-16";
 
 /// A Vertex AI provider instance.
 pub struct VertexProvider {
-    name: Arc<str>,
+    base: UpstreamBase,
     /// Replaces `https://{region}-aiplatform.googleapis.com` (tests, private endpoints).
     host_override: Option<String>,
-    client: reqwest::Client,
     auth: GoogleAuth,
-    backstop: std::time::Duration,
 }
 
 /// Which model family (publisher) a model belongs to.
@@ -56,11 +51,9 @@ impl VertexProvider {
     pub fn new(config: &ProviderConfig) -> Result<Self, GatewayError> {
         let host_override = host_override(config);
         Ok(Self {
-            name: Arc::from(config.name.as_str()),
+            base: UpstreamBase::new(config)?,
             host_override,
-            client: build_client(config)?,
             auth: GoogleAuth::default(),
-            backstop: config.network.backstop(),
         })
     }
 
@@ -69,7 +62,7 @@ impl VertexProvider {
         key: Option<&'k KeyConfig>,
     ) -> Result<&'k VertexKeyConfig, GatewayError> {
         key.and_then(|k| k.vertex.as_ref())
-            .ok_or_else(|| missing_key_config(&self.name, "vertex_key_config"))
+            .ok_or_else(|| missing_key_config(&self.base.name, "vertex_key_config"))
     }
 
     fn host(&self, region: &str) -> String {
@@ -109,19 +102,19 @@ impl VertexProvider {
         let token = self
             .auth
             .token(
-                &self.client,
-                &self.name,
+                &self.base.client,
+                &self.base.name,
                 key_name,
                 vc.credentials.expose(),
                 vc.token_url.as_deref(),
             )
             .await?;
-        let rb = self.client.post(url).bearer_auth(token).json(body);
+        let rb = self.base.client.post(url).bearer_auth(token).json(body);
         let mut rb = native::with_headers(rb, native);
         if !stream {
-            rb = rb.timeout(self.backstop);
+            rb = rb.timeout(self.base.backstop);
         }
-        send_checked_with(&self.name, rb, google_error).await
+        send_checked_with(&self.base.name, rb, google_error).await
     }
 
     /// The Anthropic body for Vertex: no `model` (it is in the URL), `anthropic_version` in it.
@@ -151,7 +144,7 @@ impl VertexProvider {
 #[async_trait]
 impl Provider for VertexProvider {
     fn name(&self) -> &str {
-        &self.name
+        &self.base.name
     }
 
     async fn chat(
@@ -171,8 +164,12 @@ impl Provider for VertexProvider {
                     native::native_of(req),
                 )
                 .await?;
-            let bytes = read_body(&self.name, response).await?;
-            return native::parse_response(&self.name, &bytes, native::native_of(req).is_some());
+            let bytes = read_body(&self.base.name, response).await?;
+            return native::parse_response(
+                &self.base.name,
+                &bytes,
+                native::native_of(req).is_some(),
+            );
         }
         let body = crate::gemini::request::to_generate_request(req)?;
         let response = self
@@ -184,10 +181,10 @@ impl Provider for VertexProvider {
                 None,
             )
             .await?;
-        let v: Value = read_json(&self.name, response).await?;
-        crate::gemini::check_generate_response(&self.name, &v)?;
+        let v: Value = read_json(&self.base.name, response).await?;
+        crate::gemini::check_generate_response(&self.base.name, &v)?;
         crate::gemini::response::from_generate_response(&v, &req.model, now_secs())
-            .map_err(|e| e.with_provider(&*self.name))
+            .map_err(|e| e.with_provider(&*self.base.name))
     }
 
     async fn chat_stream(
@@ -196,7 +193,7 @@ impl Provider for VertexProvider {
         req: &ChatRequest,
     ) -> Result<ChatStream, GatewayError> {
         let vc = self.vertex_config(key)?;
-        let name = self.name.to_string();
+        let name = self.base.name.to_string();
         if is_anthropic(&req.model) {
             let body = Self::anthropic_body(req, true)?;
             let response = self
@@ -208,7 +205,7 @@ impl Provider for VertexProvider {
                     native::native_of(req),
                 )
                 .await?;
-            let t = AnthropicStream::new(&self.name, None)
+            let t = AnthropicStream::new(&self.base.name, None)
                 .keeping_frames(native::native_of(req).is_some());
             return Ok(Box::pin(
                 translated_sse_stream(name, response.bytes_stream(), t).boxed(),
@@ -251,7 +248,7 @@ impl Provider for VertexProvider {
         let response = self
             .post(key, self.url(vc, &req.model, "predict"), &body, false, None)
             .await?;
-        let v: Value = read_json(&self.name, response).await?;
+        let v: Value = read_json(&self.base.name, response).await?;
         let predictions = v["predictions"].as_array().cloned().unwrap_or_default();
         let tokens: u64 = predictions
             .iter()
@@ -282,9 +279,9 @@ impl Provider for VertexProvider {
             ErrorKind::InvalidRequest,
             format!(
                 "provider '{}' (vertex) cannot list publisher models; declare them in the provider's `models`",
-                self.name
+                self.base.name
             ),
         )
-        .with_provider(&*self.name))
+        .with_provider(&*self.base.name))
     }
 }

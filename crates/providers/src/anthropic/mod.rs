@@ -8,8 +8,6 @@
 pub mod native;
 pub use heimdall_dialects::anthropic::{request, response, stream};
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use futures::StreamExt;
 use heimdall_config::{KeyConfig, ProviderConfig};
@@ -18,7 +16,8 @@ use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::models::Model;
 use serde::Deserialize;
 
-use crate::http::{build_client, openai_error, read_body, read_json, send_checked_with};
+use crate::base::UpstreamBase;
+use crate::http::{openai_error, read_body, read_json, send_checked_with};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;
 use http::HeaderMap;
@@ -28,11 +27,9 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// An Anthropic provider instance.
 pub struct AnthropicProvider {
-    name: Arc<str>,
+    base: UpstreamBase,
     base_url: Option<String>,
-    client: reqwest::Client,
     set_version: bool,
-    backstop: std::time::Duration,
 }
 
 impl AnthropicProvider {
@@ -44,11 +41,9 @@ impl AnthropicProvider {
             .keys()
             .any(|h| h.eq_ignore_ascii_case("anthropic-version"));
         Ok(Self {
-            name: Arc::from(config.name.as_str()),
+            base: UpstreamBase::new(config)?,
             base_url: config.base_url(),
-            client: build_client(config)?,
             set_version,
-            backstop: config.network.backstop(),
         })
     }
 
@@ -59,9 +54,9 @@ impl AnthropicProvider {
             .ok_or_else(|| {
                 GatewayError::new(
                     ErrorKind::NoKeyAvailable,
-                    format!("provider '{}' has no base URL configured", self.name),
+                    format!("provider '{}' has no base URL configured", self.base.name),
                 )
-                .with_provider(&*self.name)
+                .with_provider(&*self.base.name)
             })?;
         Ok(format!("{}{path}", base.trim_end_matches('/')))
     }
@@ -99,16 +94,20 @@ impl AnthropicProvider {
             }
         };
         let bytes = encoded.map_err(|e| {
-            GatewayError::internal(format!("cannot encode request for '{}': {e}", self.name))
+            GatewayError::internal(format!(
+                "cannot encode request for '{}': {e}",
+                self.base.name
+            ))
         })?;
         let rb = self
+            .base
             .client
             .post(self.url(key, "/messages")?)
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(bytes);
         let mut rb = native::with_headers(rb, native);
         if !stream {
-            rb = rb.timeout(self.backstop);
+            rb = rb.timeout(self.base.backstop);
         }
         self.execute(rb, key).await
     }
@@ -119,7 +118,12 @@ impl AnthropicProvider {
         rb: reqwest::RequestBuilder,
         key: Option<&KeyConfig>,
     ) -> Result<reqwest::Response, GatewayError> {
-        send_checked_with(&self.name, self.authed(rb, key), anthropic_status_error).await
+        send_checked_with(
+            &self.base.name,
+            self.authed(rb, key),
+            anthropic_status_error,
+        )
+        .await
     }
 }
 
@@ -139,7 +143,7 @@ struct ModelEntry {
 #[async_trait]
 impl Provider for AnthropicProvider {
     fn name(&self) -> &str {
-        &self.name
+        &self.base.name
     }
 
     async fn chat(
@@ -148,8 +152,8 @@ impl Provider for AnthropicProvider {
         req: &ChatRequest,
     ) -> Result<ChatResponse, GatewayError> {
         let response = self.send(key, req, false).await?;
-        let bytes = read_body(&self.name, response).await?;
-        native::parse_response(&self.name, &bytes, native::native_of(req).is_some())
+        let bytes = read_body(&self.base.name, response).await?;
+        native::parse_response(&self.base.name, &bytes, native::native_of(req).is_some())
     }
 
     async fn chat_stream(
@@ -158,19 +162,24 @@ impl Provider for AnthropicProvider {
         req: &ChatRequest,
     ) -> Result<ChatStream, GatewayError> {
         let response = self.send(key, req, true).await?;
-        let translator = stream::AnthropicStream::new(&self.name, None)
+        let translator = stream::AnthropicStream::new(&self.base.name, None)
             .keeping_frames(native::native_of(req).is_some());
-        let s = translated_sse_stream(self.name.to_string(), response.bytes_stream(), translator);
+        let s = translated_sse_stream(
+            self.base.name.to_string(),
+            response.bytes_stream(),
+            translator,
+        );
         Ok(Box::pin(s.boxed()))
     }
 
     async fn list_models(&self, key: Option<&KeyConfig>) -> Result<Vec<Model>, GatewayError> {
         let rb = self
+            .base
             .client
             .get(self.url(key, "/models?limit=1000")?)
-            .timeout(self.backstop);
+            .timeout(self.base.backstop);
         let response = self.execute(rb, key).await?;
-        let page: ModelPage = read_json(&self.name, response).await?;
+        let page: ModelPage = read_json(&self.base.name, response).await?;
         Ok(page
             .data
             .into_iter()

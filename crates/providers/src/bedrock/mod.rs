@@ -11,7 +11,6 @@ pub mod stream;
 
 pub use heimdall_dialects::bedrock::{claude, embed, request, response};
 
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -32,20 +31,18 @@ use heimdall_schema::usage::EmbeddingUsage;
 use serde_json::Value;
 
 use crate::anthropic::response::now_secs;
+use crate::base::UpstreamBase;
 use crate::http::{
-    build_client, host_override, missing_key_config, read_body, read_json, send_checked_with,
-    upstream_message,
+    host_override, missing_key_config, read_body, read_json, send_checked_with, upstream_message,
 };
 use crate::provider::{ChatStream, Provider};
 use http::HeaderMap;
 
 /// A Bedrock provider instance.
 pub struct BedrockProvider {
-    name: Arc<str>,
+    base: UpstreamBase,
     /// Replaces `https://bedrock-runtime.{region}.amazonaws.com` (tests, VPC endpoints).
     host_override: Option<String>,
-    client: reqwest::Client,
-    backstop: std::time::Duration,
 }
 
 /// Percent-encode everything but RFC 3986 unreserved characters (one path segment).
@@ -108,10 +105,8 @@ impl BedrockProvider {
     pub fn new(config: &ProviderConfig) -> Result<Self, GatewayError> {
         let host_override = host_override(config);
         Ok(Self {
-            name: Arc::from(config.name.as_str()),
+            base: UpstreamBase::new(config)?,
             host_override,
-            client: build_client(config)?,
-            backstop: config.network.backstop(),
         })
     }
 
@@ -120,7 +115,7 @@ impl BedrockProvider {
         key: Option<&'k KeyConfig>,
     ) -> Result<&'k BedrockKeyConfig, GatewayError> {
         key.and_then(|k| k.bedrock.as_ref())
-            .ok_or_else(|| missing_key_config(&self.name, "bedrock_key_config"))
+            .ok_or_else(|| missing_key_config(&self.base.name, "bedrock_key_config"))
     }
 
     /// The client's Anthropic body when the request came as one and the model is Claude:
@@ -174,6 +169,7 @@ impl BedrockProvider {
             "application/json"
         };
         let mut rb = self
+            .base
             .client
             .post(&url)
             .header(http::header::CONTENT_TYPE, "application/json")
@@ -198,9 +194,12 @@ impl BedrockProvider {
             .map_err(|e| {
                 GatewayError::new(
                     ErrorKind::UpstreamAuth,
-                    format!("provider '{}': cannot sign the request: {e}", self.name),
+                    format!(
+                        "provider '{}': cannot sign the request: {e}",
+                        self.base.name
+                    ),
                 )
-                .with_provider(&*self.name)
+                .with_provider(&*self.base.name)
             })?;
             for (k, v) in signed {
                 rb = rb.header(k, v);
@@ -208,9 +207,9 @@ impl BedrockProvider {
         }
         rb = rb.body(bytes);
         if !stream {
-            rb = rb.timeout(self.backstop);
+            rb = rb.timeout(self.base.backstop);
         }
-        send_checked_with(&self.name, rb, aws_error).await
+        send_checked_with(&self.base.name, rb, aws_error).await
     }
 }
 
@@ -253,7 +252,7 @@ fn response_id(response: &reqwest::Response) -> String {
 #[async_trait]
 impl Provider for BedrockProvider {
     fn name(&self) -> &str {
-        &self.name
+        &self.base.name
     }
 
     async fn chat(
@@ -264,20 +263,20 @@ impl Provider for BedrockProvider {
         if let Some(native) = self.claude_native(key, req)? {
             let body = Value::Object(claude::invoke_body(native)?);
             let response = self.post(key, &req.model, "invoke", &body, false).await?;
-            let bytes = read_body(&self.name, response).await?;
-            return crate::anthropic::native::parse_response(&self.name, &bytes, true);
+            let bytes = read_body(&self.base.name, response).await?;
+            return crate::anthropic::native::parse_response(&self.base.name, &bytes, true);
         }
         let body = request::to_converse_request(req)?;
         let response = self.post(key, &req.model, "converse", &body, false).await?;
         let id = response_id(&response);
-        let v: Value = read_json(&self.name, response).await?;
+        let v: Value = read_json(&self.base.name, response).await?;
         // Converse's documented answer: `output.message.content` is an array.
         if !v
             .pointer("/output/message/content")
             .is_some_and(Value::is_array)
         {
             return Err(crate::http::invalid_json_response(
-                &self.name,
+                &self.base.name,
                 "output.message.content",
                 &v,
             ));
@@ -300,9 +299,10 @@ impl Provider for BedrockProvider {
             let response = self
                 .post(key, &req.model, "invoke-with-response-stream", &body, true)
                 .await?;
-            let t = claude::ClaudeInvokeStream::new(&self.name);
+            let t = claude::ClaudeInvokeStream::new(&self.base.name);
             return Ok(Box::pin(
-                stream::converse_stream(self.name.to_string(), response.bytes_stream(), t).boxed(),
+                stream::converse_stream(self.base.name.to_string(), response.bytes_stream(), t)
+                    .boxed(),
             ));
         }
         let body = request::to_converse_request(req)?;
@@ -312,7 +312,7 @@ impl Provider for BedrockProvider {
         let id = response_id(&response);
         let t = stream::BedrockStream::new(&id, &req.model, now_secs());
         Ok(Box::pin(
-            stream::converse_stream(self.name.to_string(), response.bytes_stream(), t).boxed(),
+            stream::converse_stream(self.base.name.to_string(), response.bytes_stream(), t).boxed(),
         ))
     }
 
@@ -332,7 +332,7 @@ impl Provider for BedrockProvider {
             .into_iter()
             .map(|body| async move {
                 let response = self.post(key, &req.model, "invoke", &body, false).await?;
-                read_json::<Value>(&self.name, response).await
+                read_json::<Value>(&self.base.name, response).await
             });
         let answers = futures::future::try_join_all(calls).await?;
         let (vectors, tokens) = embed::vectors(family, &answers);
@@ -368,9 +368,9 @@ impl Provider for BedrockProvider {
             ErrorKind::InvalidRequest,
             format!(
                 "provider '{}' (bedrock) does not list models; declare them in `models` or key deployments",
-                self.name
+                self.base.name
             ),
         )
-        .with_provider(&*self.name))
+        .with_provider(&*self.base.name))
     }
 }

@@ -4,8 +4,6 @@
 
 pub use heimdall_dialects::cohere::{request, response, stream};
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use futures::StreamExt;
 use heimdall_config::{KeyConfig, ProviderConfig};
@@ -16,16 +14,15 @@ use heimdall_schema::models::Model;
 use serde_json::Value;
 
 use crate::anthropic::response::now_secs;
-use crate::http::{build_client, read_body, read_json, send_checked, unreadable};
+use crate::base::UpstreamBase;
+use crate::http::{read_body, read_json, send_checked, unreadable};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;
 
 /// A Cohere provider instance.
 pub struct CohereProvider {
-    name: Arc<str>,
+    base: UpstreamBase,
     base_url: String,
-    client: reqwest::Client,
-    backstop: std::time::Duration,
 }
 
 impl CohereProvider {
@@ -43,10 +40,8 @@ impl CohereProvider {
             .or(base.strip_suffix("/v2"))
             .unwrap_or(base);
         Ok(Self {
-            name: Arc::from(config.name.as_str()),
+            base: UpstreamBase::new(config)?,
             base_url: base.to_owned(),
-            client: build_client(config)?,
-            backstop: config.network.backstop(),
         })
     }
 
@@ -58,21 +53,22 @@ impl CohereProvider {
         stream: bool,
     ) -> Result<reqwest::Response, GatewayError> {
         let mut rb = self
+            .base
             .client
             .post(format!("{}{path}", self.base_url))
             .json(body);
         if !stream {
-            rb = rb.timeout(self.backstop);
+            rb = rb.timeout(self.base.backstop);
         }
-        send_checked(&self.name, authed(rb, key)).await
+        send_checked(&self.base.name, authed(rb, key)).await
     }
 
     async fn body(&self, response: reqwest::Response) -> Result<bytes::Bytes, GatewayError> {
-        read_body(&self.name, response).await
+        read_body(&self.base.name, response).await
     }
 
     fn unreadable(&self, e: impl std::fmt::Display) -> GatewayError {
-        unreadable(&self.name, e)
+        unreadable(&self.base.name, e)
     }
 }
 
@@ -87,7 +83,7 @@ fn authed(rb: reqwest::RequestBuilder, key: Option<&KeyConfig>) -> reqwest::Requ
 #[async_trait]
 impl Provider for CohereProvider {
     fn name(&self) -> &str {
-        &self.name
+        &self.base.name
     }
 
     async fn chat(
@@ -109,7 +105,11 @@ impl Provider for CohereProvider {
         let body = request::to_chat_request(req, true)?;
         let response = self.post(key, "/v2/chat", &body, true).await?;
         let translator = stream::CohereStream::new(&req.model, now_secs());
-        let s = translated_sse_stream(self.name.to_string(), response.bytes_stream(), translator);
+        let s = translated_sse_stream(
+            self.base.name.to_string(),
+            response.bytes_stream(),
+            translator,
+        );
         Ok(Box::pin(s.boxed()))
     }
 
@@ -127,11 +127,12 @@ impl Provider for CohereProvider {
 
     async fn list_models(&self, key: Option<&KeyConfig>) -> Result<Vec<Model>, GatewayError> {
         let rb = self
+            .base
             .client
             .get(format!("{}/v1/models?page_size=1000", self.base_url))
-            .timeout(self.backstop);
-        let response = send_checked(&self.name, authed(rb, key)).await?;
-        let v: Value = read_json(&self.name, response).await?;
+            .timeout(self.base.backstop);
+        let response = send_checked(&self.base.name, authed(rb, key)).await?;
+        let v: Value = read_json(&self.base.name, response).await?;
         Ok(v["models"]
             .as_array()
             .into_iter()

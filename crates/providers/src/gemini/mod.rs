@@ -5,8 +5,6 @@
 
 pub use heimdall_dialects::gemini::{request, response, stream};
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use futures::StreamExt;
 use heimdall_config::{KeyConfig, ProviderConfig};
@@ -17,29 +15,26 @@ use heimdall_schema::models::Model;
 use serde_json::Value;
 
 use crate::anthropic::response::now_secs;
-use crate::http::{build_client, read_json, send_checked_with, upstream_message};
+use crate::base::UpstreamBase;
+use crate::http::{read_json, send_checked_with, upstream_message};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;
 use http::HeaderMap;
 
 /// A Gemini API provider instance.
 pub struct GeminiProvider {
-    name: Arc<str>,
+    base: UpstreamBase,
     base_url: String,
-    client: reqwest::Client,
-    backstop: std::time::Duration,
 }
 
 impl GeminiProvider {
     /// Build from a validated provider config.
     pub fn new(config: &ProviderConfig) -> Result<Self, GatewayError> {
         Ok(Self {
-            name: Arc::from(config.name.as_str()),
+            base: UpstreamBase::new(config)?,
             base_url: config
                 .base_url()
                 .unwrap_or_else(|| "https://generativelanguage.googleapis.com/v1beta".to_owned()),
-            client: build_client(config)?,
-            backstop: config.network.backstop(),
         })
     }
 
@@ -58,7 +53,7 @@ impl GeminiProvider {
             Some(k) => rb.header("x-goog-api-key", k.value.expose()),
             None => rb,
         };
-        send_checked_with(&self.name, rb, google_error).await
+        send_checked_with(&self.base.name, rb, google_error).await
     }
 
     async fn post(
@@ -68,9 +63,9 @@ impl GeminiProvider {
         key: Option<&KeyConfig>,
         stream: bool,
     ) -> Result<reqwest::Response, GatewayError> {
-        let mut rb = self.client.post(url).json(body);
+        let mut rb = self.base.client.post(url).json(body);
         if !stream {
-            rb = rb.timeout(self.backstop);
+            rb = rb.timeout(self.base.backstop);
         }
         self.send(rb, key).await
     }
@@ -117,7 +112,7 @@ pub(crate) fn check_generate_response(provider: &str, v: &Value) -> Result<(), G
 #[async_trait]
 impl Provider for GeminiProvider {
     fn name(&self) -> &str {
-        &self.name
+        &self.base.name
     }
 
     async fn chat(
@@ -128,11 +123,11 @@ impl Provider for GeminiProvider {
         let body = request::to_generate_request(req)?;
         let url = self.model_url(&req.model, "generateContent");
         let response = self.post(url, &body, key, false).await?;
-        let v: Value = read_json(&self.name, response).await?;
-        check_generate_response(&self.name, &v)?;
+        let v: Value = read_json(&self.base.name, response).await?;
+        check_generate_response(&self.base.name, &v)?;
         response::from_generate_response(&v, &req.model, now_secs()).map_err(|e| {
-            let msg = format!("provider '{}': {}", self.name, e.message);
-            GatewayError { message: msg, ..e }.with_provider(&*self.name)
+            let msg = format!("provider '{}': {}", self.base.name, e.message);
+            GatewayError { message: msg, ..e }.with_provider(&*self.base.name)
         })
     }
 
@@ -148,7 +143,11 @@ impl Provider for GeminiProvider {
         );
         let response = self.post(url, &body, key, true).await?;
         let translator = stream::GeminiStream::new(&req.model, now_secs());
-        let s = translated_sse_stream(self.name.to_string(), response.bytes_stream(), translator);
+        let s = translated_sse_stream(
+            self.base.name.to_string(),
+            response.bytes_stream(),
+            translator,
+        );
         Ok(Box::pin(s.boxed()))
     }
 
@@ -166,7 +165,7 @@ impl Provider for GeminiProvider {
         let response = self
             .post(self.model_url(&req.model, method), &body, key, false)
             .await?;
-        let v: Value = read_json(&self.name, response).await?;
+        let v: Value = read_json(&self.base.name, response).await?;
         Ok(response::from_embed_response(
             &v,
             &req.model,
@@ -176,11 +175,12 @@ impl Provider for GeminiProvider {
 
     async fn list_models(&self, key: Option<&KeyConfig>) -> Result<Vec<Model>, GatewayError> {
         let rb = self
+            .base
             .client
             .get(format!("{}/models?pageSize=1000", self.base_url))
-            .timeout(self.backstop);
+            .timeout(self.base.backstop);
         let response = self.send(rb, key).await?;
-        let v: Value = read_json(&self.name, response).await?;
+        let v: Value = read_json(&self.base.name, response).await?;
         Ok(v["models"]
             .as_array()
             .into_iter()

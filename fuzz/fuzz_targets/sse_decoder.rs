@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     d.feed(&data[split..], &mut pieces);
     assert_eq!(whole, pieces, "splitting the input changed the events");
 
-    let _ = translate_transcript(&mut AnthropicStream::new("p", Some(0)), data);
+    let _ = translate_transcript(&mut AnthropicStream::new("p", 0), data);
     let _ = translate_transcript(&mut CohereStream::new("m", 0), data);
     let _ = translate_transcript(&mut GeminiStream::new("m", 0), data);
 });

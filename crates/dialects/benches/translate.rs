@@ -51,7 +51,7 @@ mod anthropic {
         let bytes = RESP.as_bytes();
         bencher.bench_local(|| {
             let native: MessagesResponse = serde_json::from_slice(black_box(bytes)).unwrap();
-            from_messages_response(native)
+            from_messages_response(native, 0)
         });
     }
 
@@ -59,10 +59,10 @@ mod anthropic {
     #[divan::bench]
     fn stream_tool_use(bencher: Bencher) {
         let sse = STREAM.as_bytes();
-        let mut check = AnthropicStream::new("anthropic", Some(0));
+        let mut check = AnthropicStream::new("anthropic", 0);
         assert!(matches!(translate_transcript(&mut check, sse).1, Ok(true)));
         bencher.counter(BytesCount::new(sse.len())).bench_local(|| {
-            let mut t = AnthropicStream::new("anthropic", Some(0));
+            let mut t = AnthropicStream::new("anthropic", 0);
             translate_transcript(&mut t, black_box(sse))
         });
     }
@@ -98,7 +98,7 @@ mod gemini {
         let bytes = RESP.as_bytes();
         bencher.bench_local(|| {
             let native: Value = serde_json::from_slice(black_box(bytes)).unwrap();
-            from_generate_response(&native, MODEL, 0).unwrap()
+            from_generate_response(&native, MODEL, 0, "chatcmpl-test").unwrap()
         });
     }
 

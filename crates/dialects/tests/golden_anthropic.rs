@@ -52,7 +52,7 @@ fn responses_translate_to_chat_completions() {
     for case in cases("resp", ".anthropic.json") {
         let native: MessagesResponse =
             serde_json::from_value(json(&format!("resp_{case}.anthropic.json"))).unwrap();
-        let mut got = from_messages_response(native);
+        let mut got = from_messages_response(native, 0);
         got.created = 0;
         let want: ChatResponse =
             serde_json::from_value(json(&format!("resp_{case}.openai.json"))).unwrap();
@@ -68,7 +68,7 @@ fn responses_translate_to_chat_completions() {
 fn stream_transcripts_translate_to_chunk_sequences() {
     for case in cases("stream", ".anthropic.sse") {
         let sse = read(&format!("stream_{case}.anthropic.sse"));
-        let mut t = AnthropicStream::new("anthropic", Some(0));
+        let mut t = AnthropicStream::new("anthropic", 0);
         let (chunks, end) = translate_transcript(&mut t, sse.as_bytes());
         fx().check_stream(&format!("stream_{case}.openai.jsonl"), &chunks, end);
     }
@@ -78,7 +78,7 @@ fn stream_transcripts_translate_to_chunk_sequences() {
 fn a_stream_without_message_stop_is_truncated_not_complete() {
     let sse = read("stream_text.anthropic.sse");
     let cut = &sse[..sse.find("event: message_delta").unwrap()];
-    let mut t = AnthropicStream::new("anthropic", Some(0));
+    let mut t = AnthropicStream::new("anthropic", 0);
     let (chunks, end) = translate_transcript(&mut t, cut.as_bytes());
     assert!(!chunks.is_empty());
     let e = end.unwrap_err();
@@ -148,7 +148,7 @@ fn server_tool_blocks_are_skipped_and_the_rest_of_the_stream_translates() {
         event("message_stop", r#"{"type":"message_stop"}"#),
     ]
     .concat();
-    let mut t = AnthropicStream::new("anthropic", Some(0));
+    let mut t = AnthropicStream::new("anthropic", 0);
     let (chunks, end) = translate_transcript(&mut t, sse.as_bytes());
     assert!(end.unwrap(), "a complete stream ends cleanly");
     let text: String = chunks
@@ -190,7 +190,7 @@ fn a_streamed_tool_call_without_arguments_has_empty_object_arguments() {
         event("message_stop", r#"{"type":"message_stop"}"#),
     ]
     .concat();
-    let mut t = AnthropicStream::new("anthropic", Some(0));
+    let mut t = AnthropicStream::new("anthropic", 0);
     let (chunks, end) = translate_transcript(&mut t, sse.as_bytes());
     assert!(end.unwrap());
     assert_eq!(streamed_arguments(&chunks), ["{}", "{}"]);

@@ -33,7 +33,8 @@ fn responses_translate_to_chat_completions() {
     for case in fx().cases("resp", ".gemini.json") {
         let native = fx().json(&format!("resp_{case}.gemini.json"));
         if case == "prompt_blocked" {
-            let e = from_generate_response(&native, "gemini-2.5-flash", 0).unwrap_err();
+            let e = from_generate_response(&native, "gemini-2.5-flash", 0, "chatcmpl-test")
+                .unwrap_err();
             let want = fx().json("resp_prompt_blocked.openai_error.json");
             assert_eq!(e.status, 400);
             assert_eq!(e.kind, ErrorKind::UpstreamBadRequest);
@@ -41,7 +42,7 @@ fn responses_translate_to_chat_completions() {
             assert_eq!(e.code.as_deref(), want["error"]["code"].as_str());
             continue;
         }
-        let got = from_generate_response(&native, "gemini-2.5-flash", 0).unwrap();
+        let got = from_generate_response(&native, "gemini-2.5-flash", 0, "chatcmpl-test").unwrap();
         let want: ChatResponse =
             serde_json::from_value(fx().json(&format!("resp_{case}.openai.json"))).unwrap();
         assert_eq!(

@@ -105,7 +105,7 @@ fn sse_translators_never_panic_on_mutated_transcripts() {
         d.feed(&input[..split], &mut parts);
         d.feed(&input[split..], &mut parts);
         assert_eq!(whole, parts);
-        let _ = translate_transcript(&mut AnthropicStream::new("p", Some(0)), input);
+        let _ = translate_transcript(&mut AnthropicStream::new("p", 0), input);
         let _ = translate_transcript(&mut CohereStream::new("m", 0), input);
         let _ = translate_transcript(&mut GeminiStream::new("m", 0), input);
     }

@@ -94,6 +94,18 @@ pub(crate) fn extra_headers(config: &ProviderConfig) -> Result<HeaderMap, Gatewa
     Ok(map)
 }
 
+/// Seconds since the epoch, for `created` (the clock stays on the IO side; translators take it).
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A completion id for an upstream answer that carried none.
+pub fn new_completion_id() -> String {
+    format!("chatcmpl-{:016x}", rand::random::<u64>())
+}
+
 /// A provider URL that does not parse: the operator's configuration, not the upstream.
 pub fn invalid_url(provider: &str, url: &str, e: &dyn std::fmt::Display) -> GatewayError {
     GatewayError::new(

@@ -20,12 +20,12 @@ use heimdall_schema::native::NativeRequest;
 use serde_json::{Value, json};
 
 use crate::anthropic::native;
-use crate::anthropic::response::now_secs;
 use crate::anthropic::stream::AnthropicStream;
 use crate::base::UpstreamBase;
 use crate::gemini::google_error;
 use crate::gemini::stream::GeminiStream;
 use crate::google_auth::GoogleAuth;
+use crate::http::now_secs;
 use crate::http::{host_override, missing_key_config, read_body, read_json, send_checked_with};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;
@@ -169,6 +169,7 @@ impl Provider for VertexProvider {
                 &self.base.name,
                 &bytes,
                 native::native_of(req).is_some(),
+                now_secs(),
             );
         }
         let body = crate::gemini::request::to_generate_request(req)?;
@@ -183,8 +184,13 @@ impl Provider for VertexProvider {
             .await?;
         let v: Value = read_json(&self.base.name, response).await?;
         crate::gemini::check_generate_response(&self.base.name, &v)?;
-        crate::gemini::response::from_generate_response(&v, &req.model, now_secs())
-            .map_err(|e| e.with_provider(&*self.base.name))
+        crate::gemini::response::from_generate_response(
+            &v,
+            &req.model,
+            now_secs(),
+            &crate::http::new_completion_id(),
+        )
+        .map_err(|e| e.with_provider(&*self.base.name))
     }
 
     async fn chat_stream(
@@ -205,7 +211,7 @@ impl Provider for VertexProvider {
                     native::native_of(req),
                 )
                 .await?;
-            let t = AnthropicStream::new(&self.base.name, None)
+            let t = AnthropicStream::new(&self.base.name, now_secs())
                 .keeping_frames(native::native_of(req).is_some());
             return Ok(Box::pin(
                 translated_sse_stream(name, response.bytes_stream(), t).boxed(),

@@ -49,16 +49,17 @@ pub fn parse_response(
     provider: &str,
     bytes: &[u8],
     keep_native: bool,
+    created: u64,
 ) -> Result<ChatResponse, GatewayError> {
     if !keep_native {
         let parsed: MessagesResponse =
             serde_json::from_slice(bytes).map_err(|e| unreadable(provider, e))?;
-        return Ok(from_messages_response(parsed));
+        return Ok(from_messages_response(parsed, created));
     }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| unreadable(provider, e))?;
     let parsed: MessagesResponse =
         serde_json::from_value(value.clone()).map_err(|e| unreadable(provider, e))?;
-    let mut response = from_messages_response(parsed);
+    let mut response = from_messages_response(parsed, created);
     response.native = Some(Arc::new(value));
     Ok(response)
 }
@@ -98,17 +99,17 @@ mod tests {
           "content":[{"type":"thinking","thinking":"hmm","signature":"sig=="},{"type":"text","text":"Hi"}],
           "stop_reason":"end_turn","stop_sequence":null,
           "usage":{"input_tokens":10,"output_tokens":2,"cache_creation_input_tokens":7,"cache_read_input_tokens":3}}"#;
-        let r = parse_response("anthropic", answer, true).unwrap();
+        let r = parse_response("anthropic", answer, true, 0).unwrap();
         let kept = r.native.unwrap();
         assert_eq!(kept["content"][0]["signature"], "sig==");
         assert_eq!(kept["usage"]["cache_creation_input_tokens"], 7);
         assert_eq!(r.choices[0].message.content.as_deref(), Some("Hi"));
         assert!(
-            parse_response("anthropic", answer, false)
+            parse_response("anthropic", answer, false, 0)
                 .unwrap()
                 .native
                 .is_none()
         );
-        assert!(parse_response("anthropic", b"{", true).is_err());
+        assert!(parse_response("anthropic", b"{", true, 0).is_err());
     }
 }

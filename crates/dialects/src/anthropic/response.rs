@@ -102,8 +102,8 @@ pub fn finish_reason(stop_reason: &str) -> &'static str {
     }
 }
 
-/// Translate a complete response.
-pub fn from_messages_response(r: MessagesResponse) -> ChatResponse {
+/// Translate a complete response; `created` stamps it (the caller's clock: translators are pure).
+pub fn from_messages_response(r: MessagesResponse, created: u64) -> ChatResponse {
     let mut text = String::new();
     let mut reasoning = String::new();
     let mut tool_calls = Vec::new();
@@ -143,7 +143,7 @@ pub fn from_messages_response(r: MessagesResponse) -> ChatResponse {
     ChatResponse {
         id: r.id,
         object: "chat.completion".to_owned(),
-        created: now_secs(),
+        created,
         model: r.model,
         choices: vec![ChatChoice {
             index: 0,
@@ -161,13 +161,6 @@ pub fn from_messages_response(r: MessagesResponse) -> ChatResponse {
         extra: Map::new(),
         native: None,
     }
-}
-
-/// Seconds since the epoch, for `created`.
-pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// An Anthropic error (`{"type":"error","error":{"type","message"}}`, in a body or a stream

@@ -15,7 +15,7 @@ use heimdall_schema::chat::{
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use serde_json::{Map, Value};
 
-use super::response::{AnthropicUsage, anthropic_error, finish_reason, now_secs};
+use super::response::{AnthropicUsage, anthropic_error, finish_reason};
 use crate::chunk::ChunkEnvelope;
 use crate::event::EventTranslator;
 use crate::sse::SseEvent;
@@ -38,11 +38,11 @@ pub struct AnthropicStream {
 
 impl AnthropicStream {
     /// A translator for `provider`'s stream; `created` stamps every chunk.
-    pub fn new(provider: &str, created: Option<u64>) -> Self {
+    pub fn new(provider: &str, created: u64) -> Self {
         Self {
             provider: provider.to_owned(),
             env: ChunkEnvelope {
-                created: created.unwrap_or_else(now_secs),
+                created,
                 ..ChunkEnvelope::default()
             },
             ..Self::default()

@@ -57,10 +57,11 @@ pub struct ClaudeInvokeStream {
 }
 
 impl ClaudeInvokeStream {
-    /// A translator for `provider`, keeping Claude's frames on the chunks.
-    pub fn new(provider: &str) -> Self {
+    /// A translator for `provider`, keeping Claude's frames on the chunks; `created` stamps
+    /// every chunk.
+    pub fn new(provider: &str, created: u64) -> Self {
         Self {
-            inner: AnthropicStream::new(provider, None).keeping_frames(true),
+            inner: AnthropicStream::new(provider, created).keeping_frames(true),
         }
     }
 }
@@ -138,7 +139,7 @@ mod tests {
 
     #[test]
     fn chunk_events_replay_claudes_frames() {
-        let mut t = ClaudeInvokeStream::new("bedrock");
+        let mut t = ClaudeInvokeStream::new("bedrock", 0);
         let chunk = |v: Value| BedrockEvent {
             kind: "chunk".into(),
             exception: false,
@@ -166,7 +167,7 @@ mod tests {
             payload: json!({"bytes": "%%%"}),
         };
         assert!(
-            ClaudeInvokeStream::new("b")
+            ClaudeInvokeStream::new("b", 0)
                 .on_event(&bad, &mut out)
                 .is_err()
         );

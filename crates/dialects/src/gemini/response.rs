@@ -116,6 +116,7 @@ pub fn from_generate_response(
     r: &Value,
     requested_model: &str,
     created: u64,
+    fallback_id: &str,
 ) -> Result<ChatResponse, GatewayError> {
     if let Some(e) = blocked_prompt(r) {
         return Err(e);
@@ -157,7 +158,7 @@ pub fn from_generate_response(
     Ok(ChatResponse {
         id: r["responseId"]
             .as_str()
-            .map_or_else(|| format!("chatcmpl-{}", uuid_like()), str::to_owned),
+            .map_or_else(|| fallback_id.to_owned(), str::to_owned),
         object: "chat.completion".to_owned(),
         created,
         model: model_name(r, requested_model),
@@ -168,10 +169,6 @@ pub fn from_generate_response(
         extra: Map::new(),
         native: None,
     })
-}
-
-fn uuid_like() -> String {
-    format!("{:016x}", rand::random::<u64>())
 }
 
 /// Translate `embedContent` (one `embedding`) or `batchEmbedContents` (`embeddings`).

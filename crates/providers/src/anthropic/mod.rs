@@ -17,7 +17,7 @@ use heimdall_schema::models::Model;
 use serde::Deserialize;
 
 use crate::base::UpstreamBase;
-use crate::http::{openai_error, read_body, read_json, send_checked_with};
+use crate::http::{now_secs, openai_error, read_body, read_json, send_checked_with};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;
 use http::HeaderMap;
@@ -153,7 +153,12 @@ impl Provider for AnthropicProvider {
     ) -> Result<ChatResponse, GatewayError> {
         let response = self.send(key, req, false).await?;
         let bytes = read_body(&self.base.name, response).await?;
-        native::parse_response(&self.base.name, &bytes, native::native_of(req).is_some())
+        native::parse_response(
+            &self.base.name,
+            &bytes,
+            native::native_of(req).is_some(),
+            now_secs(),
+        )
     }
 
     async fn chat_stream(
@@ -162,7 +167,7 @@ impl Provider for AnthropicProvider {
         req: &ChatRequest,
     ) -> Result<ChatStream, GatewayError> {
         let response = self.send(key, req, true).await?;
-        let translator = stream::AnthropicStream::new(&self.base.name, None)
+        let translator = stream::AnthropicStream::new(&self.base.name, now_secs())
             .keeping_frames(native::native_of(req).is_some());
         let s = translated_sse_stream(
             self.base.name.to_string(),

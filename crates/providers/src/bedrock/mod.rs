@@ -30,8 +30,8 @@ use heimdall_schema::native::NativeRequest;
 use heimdall_schema::usage::EmbeddingUsage;
 use serde_json::Value;
 
-use crate::anthropic::response::now_secs;
 use crate::base::UpstreamBase;
+use crate::http::now_secs;
 use crate::http::{
     host_override, missing_key_config, read_body, read_json, send_checked_with, upstream_message,
 };
@@ -264,7 +264,12 @@ impl Provider for BedrockProvider {
             let body = Value::Object(claude::invoke_body(native)?);
             let response = self.post(key, &req.model, "invoke", &body, false).await?;
             let bytes = read_body(&self.base.name, response).await?;
-            return crate::anthropic::native::parse_response(&self.base.name, &bytes, true);
+            return crate::anthropic::native::parse_response(
+                &self.base.name,
+                &bytes,
+                true,
+                now_secs(),
+            );
         }
         let body = request::to_converse_request(req)?;
         let response = self.post(key, &req.model, "converse", &body, false).await?;
@@ -299,7 +304,7 @@ impl Provider for BedrockProvider {
             let response = self
                 .post(key, &req.model, "invoke-with-response-stream", &body, true)
                 .await?;
-            let t = claude::ClaudeInvokeStream::new(&self.base.name);
+            let t = claude::ClaudeInvokeStream::new(&self.base.name, now_secs());
             return Ok(Box::pin(
                 stream::converse_stream(self.base.name.to_string(), response.bytes_stream(), t)
                     .boxed(),

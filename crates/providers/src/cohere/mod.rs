@@ -13,8 +13,8 @@ use heimdall_schema::error::GatewayError;
 use heimdall_schema::models::Model;
 use serde_json::Value;
 
-use crate::anthropic::response::now_secs;
 use crate::base::UpstreamBase;
+use crate::http::now_secs;
 use crate::http::{read_body, read_json, send_checked, unreadable};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;

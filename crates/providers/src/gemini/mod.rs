@@ -14,8 +14,8 @@ use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::models::Model;
 use serde_json::Value;
 
-use crate::anthropic::response::now_secs;
 use crate::base::UpstreamBase;
+use crate::http::now_secs;
 use crate::http::{read_json, send_checked_with, upstream_message};
 use crate::provider::{ChatStream, Provider};
 use crate::sse_translate::translated_sse_stream;
@@ -125,7 +125,13 @@ impl Provider for GeminiProvider {
         let response = self.post(url, &body, key, false).await?;
         let v: Value = read_json(&self.base.name, response).await?;
         check_generate_response(&self.base.name, &v)?;
-        response::from_generate_response(&v, &req.model, now_secs()).map_err(|e| {
+        response::from_generate_response(
+            &v,
+            &req.model,
+            now_secs(),
+            &crate::http::new_completion_id(),
+        )
+        .map_err(|e| {
             let msg = format!("provider '{}': {}", self.base.name, e.message);
             GatewayError { message: msg, ..e }.with_provider(&*self.base.name)
         })

@@ -16,7 +16,7 @@ pub trait ClientDialect: Send + Sync + 'static {
     /// Gemini call); `()` when nothing.
     type Route: Send + Sync + 'static;
     /// The stream encoder.
-    type Encoder: StreamEncoder;
+    type Encoder: StreamEncoder + Default;
 
     /// The route's name in logs, metrics and traces; `None` for the OpenAI API itself.
     const ROUTE: Option<&'static str>;
@@ -28,9 +28,13 @@ pub trait ClientDialect: Send + Sync + 'static {
     /// A complete reply's body (JSON bytes); `elapsed_ms` is the time since the request came.
     fn encode(route: &Self::Route, response: ChatResponse, elapsed_ms: u64) -> Vec<u8>;
     /// A stream encoder for one reply.
-    fn encoder(route: &Self::Route) -> Self::Encoder;
-    /// The content type of a streamed reply.
-    fn stream_content_type(route: &Self::Route) -> &'static str;
+    fn encoder(_route: &Self::Route) -> Self::Encoder {
+        Self::Encoder::default()
+    }
+    /// The content type of a streamed reply (server-sent events unless said otherwise).
+    fn stream_content_type(_route: &Self::Route) -> &'static str {
+        "text/event-stream"
+    }
     /// An error's body (JSON bytes).
     fn error_body(e: &GatewayError) -> Vec<u8>;
     /// A header naming the error kind, where the dialect has one (`x-amzn-errortype`).

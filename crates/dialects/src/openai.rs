@@ -32,14 +32,6 @@ impl ClientDialect for ChatCompletions {
         serde_json::to_vec(&response).unwrap_or_default()
     }
 
-    fn encoder(_: &()) -> SseEncoder {
-        SseEncoder
-    }
-
-    fn stream_content_type(_: &()) -> &'static str {
-        "text/event-stream"
-    }
-
     fn error_body(e: &GatewayError) -> Vec<u8> {
         serde_json::to_vec(&e.to_openai_body()).unwrap_or_default()
     }

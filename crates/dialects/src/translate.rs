@@ -91,3 +91,34 @@ pub fn copy_fields(src: &Value, dst: &mut serde_json::Map<String, Value>, pairs:
         }
     }
 }
+
+/// A signed reasoning block an assistant turn sends back upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignedThinking<'a> {
+    /// Reasoning text with the provider's signature over it.
+    Thinking {
+        /// The reasoning text.
+        text: &'a str,
+        /// The signature.
+        signature: &'a str,
+    },
+    /// Encrypted reasoning.
+    Redacted(&'a str),
+}
+
+/// The blocks of `thinking_blocks` a provider can take back, in order: a `thinking` block
+/// without its signature, or a redacted one without data, would be refused, so it is left out.
+pub fn signed_thinking(
+    blocks: Option<&Vec<heimdall_schema::chat::ThinkingBlock>>,
+) -> impl Iterator<Item = SignedThinking<'_>> {
+    blocks.into_iter().flatten().filter_map(|b| {
+        match (b.kind.as_str(), b.signature.as_deref(), b.data.as_deref()) {
+            ("thinking", Some(signature), _) => Some(SignedThinking::Thinking {
+                text: b.thinking.as_deref().unwrap_or(""),
+                signature,
+            }),
+            ("redacted_thinking", _, Some(data)) => Some(SignedThinking::Redacted(data)),
+            _ => None,
+        }
+    })
+}

@@ -16,7 +16,7 @@ mod gemini;
 mod handlers;
 pub mod knobs;
 pub mod payloads;
-mod stream;
+pub mod stream;
 mod vertex;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};

@@ -17,21 +17,7 @@ use common::*;
 use heimdall_mock_provider::MockConfig;
 use serde_json::{Value, json};
 
-/// One AWS event-stream message (the framing of Bedrock's ConverseStream), encoded the way
-/// the mock provider's Bedrock face does it.
-fn eventstream_message(headers: &[(&str, &str)], payload: &Value) -> Bytes {
-    use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
-    let mut m = Message::new(Bytes::from(payload.to_string()));
-    for (k, v) in headers {
-        m = m.add_header(Header::new(
-            (*k).to_owned(),
-            HeaderValue::String((*v).to_owned().into()),
-        ));
-    }
-    let mut buf = Vec::new();
-    aws_smithy_eventstream::frame::write_message_to(&m, &mut buf).unwrap();
-    Bytes::from(buf)
-}
+use heimdall_mock_provider::stream::eventstream_message;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum P {

@@ -255,14 +255,6 @@ impl ClientDialect for Messages {
         }
     }
 
-    fn encoder(_: &()) -> EventEncoder {
-        EventEncoder::default()
-    }
-
-    fn stream_content_type(_: &()) -> &'static str {
-        "text/event-stream"
-    }
-
     fn error_body(e: &GatewayError) -> Vec<u8> {
         json_bytes(&error_body(e))
     }

@@ -13,6 +13,7 @@ use heimdall_schema::chat::{
 };
 use heimdall_schema::error::GatewayError;
 
+use crate::translate::{SignedThinking, signed_thinking};
 use crate::translate::{data_url, invalid, tool_arguments, unknown_tool_choice};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -119,17 +120,14 @@ pub fn to_messages_request(req: &ChatRequest) -> Result<MessagesRequest, Gateway
             ChatMessage::Assistant(a) => {
                 // Signed thinking goes back first, as received: a thinking + tool-use turn
                 // is refused without it.
-                let mut content: Vec<Value> = a
-                    .thinking_blocks
-                    .iter()
-                    .flatten()
-                    .filter_map(|b| match (b.kind.as_str(), &b.signature, &b.data) {
-                        ("thinking", Some(sig), _) => Some(json!({"type": "thinking",
-                            "thinking": b.thinking.as_deref().unwrap_or(""), "signature": sig})),
-                        ("redacted_thinking", _, Some(data)) => {
-                            Some(json!({"type": "redacted_thinking", "data": data}))
+                let mut content: Vec<Value> = signed_thinking(a.thinking_blocks.as_ref())
+                    .map(|t| match t {
+                        SignedThinking::Thinking { text, signature } => {
+                            json!({"type": "thinking", "thinking": text, "signature": signature})
                         }
-                        _ => None,
+                        SignedThinking::Redacted(data) => {
+                            json!({"type": "redacted_thinking", "data": data})
+                        }
                     })
                     .collect();
                 if let Some(c) = &a.content {

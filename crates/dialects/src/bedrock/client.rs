@@ -439,10 +439,6 @@ impl ClientDialect for Converse {
         json_bytes(&to_converse_response(&response, elapsed_ms))
     }
 
-    fn encoder(_: &ConverseCall) -> EventEncoder {
-        EventEncoder::default()
-    }
-
     fn stream_content_type(_: &ConverseCall) -> &'static str {
         "application/vnd.amazon.eventstream"
     }

@@ -12,6 +12,7 @@ use heimdall_schema::chat::{
 use heimdall_schema::error::GatewayError;
 use serde_json::{Map, Value, json};
 
+use crate::translate::{SignedThinking, signed_thinking};
 use crate::translate::{data_url, invalid, push_turn, tool_arguments, unknown_tool_choice};
 
 fn image_format(media: &str) -> Option<&'static str> {
@@ -85,18 +86,13 @@ pub fn to_converse_request(req: &ChatRequest) -> Result<Value, GatewayError> {
             ChatMessage::Assistant(a) => {
                 // Signed reasoning goes back first, as received: Bedrock refuses a thinking +
                 // tool-use turn without it.
-                let mut b: Vec<Value> = a
-                    .thinking_blocks
-                    .iter()
-                    .flatten()
-                    .filter_map(|t| match (t.kind.as_str(), &t.signature, &t.data) {
-                        ("thinking", Some(sig), _) => Some(json!({"reasoningContent":
-                            {"reasoningText": {"text": t.thinking.as_deref().unwrap_or(""),
-                            "signature": sig}}})),
-                        ("redacted_thinking", _, Some(data)) => {
-                            Some(json!({"reasoningContent": {"redactedContent": data}}))
+                let mut b: Vec<Value> = signed_thinking(a.thinking_blocks.as_ref())
+                    .map(|t| match t {
+                        SignedThinking::Thinking { text, signature } => json!({"reasoningContent":
+                            {"reasoningText": {"text": text, "signature": signature}}}),
+                        SignedThinking::Redacted(data) => {
+                            json!({"reasoningContent": {"redactedContent": data}})
                         }
-                        _ => None,
                     })
                     .collect();
                 if let Some(c) = &a.content {

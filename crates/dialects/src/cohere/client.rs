@@ -295,14 +295,6 @@ impl ClientDialect for Chat {
         json_bytes(&to_chat_response(&response))
     }
 
-    fn encoder(_: &()) -> EventEncoder {
-        EventEncoder::default()
-    }
-
-    fn stream_content_type(_: &()) -> &'static str {
-        "text/event-stream"
-    }
-
     fn error_body(e: &GatewayError) -> Vec<u8> {
         json_bytes(&error_body(e))
     }

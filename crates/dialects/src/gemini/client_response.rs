@@ -213,6 +213,17 @@ pub struct GenerateStream {
     first: bool,
 }
 
+impl Default for GenerateStream {
+    /// Server-sent events, as `alt=sse` asks (the SDKs' default).
+    fn default() -> Self {
+        Self {
+            events: EventEncoder::default(),
+            sse: true,
+            first: true,
+        }
+    }
+}
+
 impl GenerateStream {
     fn frame(&mut self, v: &Value, out: &mut Vec<u8>) {
         if self.sse {

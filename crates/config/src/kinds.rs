@@ -5,10 +5,11 @@
 
 use serde::Serialize;
 
-/// The wire dialect a kind speaks.
+/// The family of wire formats a kind speaks (not to be confused with
+/// `heimdall_schema::native::Dialect`, the client's own body format).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Dialect {
+pub enum WireFamily {
     /// The OpenAI HTTP API.
     OpenAiCompatible,
     /// A provider-specific API (translated by its own module).
@@ -26,8 +27,8 @@ pub struct Preset {
     pub keyless: bool,
     /// Each key carries its own URL.
     pub per_key_url: bool,
-    /// Wire dialect.
-    pub dialect: Dialect,
+    /// Wire family.
+    pub wire: WireFamily,
 }
 
 /// A provider kind (Bifrost's provider names, plus the OpenAI-compatible presets).
@@ -157,13 +158,13 @@ impl ProviderKind {
 
     /// The kind's preset.
     pub fn preset(&self) -> Preset {
-        use Dialect::{Native, OpenAiCompatible as Oai};
-        let p = |url: Option<&'static str>, env: &'static [&'static str], dialect| Preset {
+        use WireFamily::{Native, OpenAiCompatible as Oai};
+        let p = |url: Option<&'static str>, env: &'static [&'static str], wire| Preset {
             default_base_url: url,
             api_key_env: env,
             keyless: false,
             per_key_url: false,
-            dialect,
+            wire,
         };
         match self {
             Self::OpenAi => p(Some("https://api.openai.com/v1"), &["OPENAI_API_KEY"], Oai),

@@ -25,7 +25,7 @@ use std::path::Path;
 pub use balancing::{FallbackTrigger, HealthConfig, LoadBalancingConfig, Strategy};
 pub use build::{ConfigError, ConfigIssue};
 pub use env::{EnvLookup, ProcessEnv, Resolved, resolve};
-pub use kinds::{ALL_KINDS, Dialect, Preset, ProviderKind};
+pub use kinds::{ALL_KINDS, Preset, ProviderKind, WireFamily};
 pub use model::{
     AzureKeyConfig, BedrockKeyConfig, ClientConfig, ConcurrencyConfig, DEFAULT_AZURE_API_VERSION,
     DEFAULT_MAX_RESPONSE_BYTES, EntraConfig, GatewayConfig, KeyConfig, ListenerLimits,

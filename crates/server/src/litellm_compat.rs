@@ -7,7 +7,7 @@
 //! (instruct models need it), so their requests are never rewritten.
 
 use axum::http::HeaderMap;
-use heimdall_config::Dialect;
+use heimdall_config::WireFamily;
 use heimdall_core::routing::resolve;
 use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
 use heimdall_schema::completions::{
@@ -36,12 +36,8 @@ pub fn applies(state: &AppState, headers: &HeaderMap, model: &str) -> bool {
         model,
     )
     .ok()
-    .and_then(|t| {
-        rt.routable
-            .get(&t.provider)
-            .map(|p| p.kind.preset().dialect)
-    })
-    .is_some_and(|d| d == Dialect::Native)
+    .and_then(|t| rt.routable.get(&t.provider).map(|p| p.kind.preset().wire))
+    .is_some_and(|d| d == WireFamily::Native)
 }
 
 /// The completion request as a chat request (one prompt → one user message).

@@ -191,7 +191,7 @@ impl Provider for AnthropicProvider {
             .map(|m| Model {
                 id: m.id,
                 object: "model".to_owned(),
-                created: m.created_at.map_or(0, |_| 0),
+                created: m.created_at.as_deref().and_then(rfc3339_secs).unwrap_or(0),
                 owned_by: "anthropic".to_owned(),
                 extra: Default::default(),
             })
@@ -218,4 +218,44 @@ pub fn anthropic_status_error(
         e.status = 503;
     }
     e
+}
+
+/// Unix seconds of an RFC 3339 UTC time as Anthropic writes `created_at`
+/// (`2025-02-19T00:00:00Z`, fractional seconds allowed); `None` for anything else.
+fn rfc3339_secs(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || !s.ends_with('Z') {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let (hh, mm, ss) = (n(11..13)?, n(14..16)?, n(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339_secs;
+
+    #[test]
+    fn model_creation_times_become_unix_seconds() {
+        assert_eq!(rfc3339_secs("2025-02-19T00:00:00Z"), Some(1_739_923_200));
+        assert_eq!(rfc3339_secs("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            rfc3339_secs("2024-02-29T12:30:05.123Z"),
+            Some(1_709_209_805)
+        );
+        assert_eq!(rfc3339_secs("yesterday"), None);
+        assert_eq!(rfc3339_secs("2025-13-01T00:00:00Z"), None);
+    }
 }

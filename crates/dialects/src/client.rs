@@ -6,6 +6,7 @@
 //! generic chat handler, and a dialect is pure code here, testable without a socket.
 
 use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
+use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use heimdall_schema::error::GatewayError;
 
 use crate::conversation::DialectBody;
@@ -51,6 +52,30 @@ pub trait StreamEncoder: Send + 'static {
     fn finish(&mut self, elapsed_ms: u64, out: &mut Vec<u8>);
     /// Append the report of a failure after the stream started; the stream ends after it.
     fn fail(&mut self, e: &GatewayError, out: &mut Vec<u8>);
+}
+
+/// One client dialect's embeddings API (`/genai` embedContent, `/cohere/v2/embed`); errors are
+/// rendered by its chat dialect `Errors`.
+pub trait ClientEmbeddings: Send + Sync + 'static {
+    /// What the route takes from the URL.
+    type Route: Send + Sync + 'static;
+    /// What the answer needs from the request (the texts Cohere echoes, Gemini's batch form).
+    type Echo: Send + 'static;
+    /// The dialect whose error shape answers failures.
+    type Errors: ClientDialect;
+
+    /// The route's name in logs, metrics and traces.
+    const ROUTE: &'static str;
+    /// The provider kind (`ProviderKind` name) a bare model name goes to on this route.
+    const NATURAL_PROVIDER: Option<&'static str>;
+
+    /// The client's body → the canonical request, and what the answer will need.
+    fn decode(
+        route: &Self::Route,
+        body: &[u8],
+    ) -> Result<(EmbeddingRequest, Self::Echo), GatewayError>;
+    /// The answer's body (JSON bytes); `request_id` is the gateway's id for the request.
+    fn encode(echo: Self::Echo, response: &EmbeddingResponse, request_id: &str) -> Vec<u8>;
 }
 
 /// A dialect body read one turn at a time from `conversation` (the field holding the turns).

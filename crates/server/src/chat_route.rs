@@ -1,6 +1,7 @@
-//! The one chat handler every client dialect's route goes through: read the body, decode it
-//! with the dialect, hand the canonical request to the engine, and answer in the dialect —
-//! JSON, a stream in its framing, or its error shape — with the routing metadata headers.
+//! The one chat handler every client dialect's route goes through (and its embeddings twin):
+//! read the body, decode it with the dialect, hand the canonical request to the engine, and
+//! answer in the dialect — JSON, a stream in its framing, or its error shape — with the routing
+//! metadata headers.
 //!
 //! Why one handler: the five chat routes (`/v1`, `/anthropic`, `/genai`, `/cohere`, `/bedrock`)
 //! differ only in what `heimdall_dialects::client::ClientDialect` says; the stream loop, the
@@ -15,7 +16,7 @@ use axum::response::Response;
 use futures::StreamExt;
 use heimdall_config::ProviderKind;
 use heimdall_core::{Operation, Outcome, RequestContext};
-use heimdall_dialects::client::{ClientDialect, StreamEncoder};
+use heimdall_dialects::client::{ClientDialect, ClientEmbeddings, StreamEncoder};
 use heimdall_schema::chat::ChatRequest;
 use heimdall_schema::error::GatewayError;
 
@@ -109,6 +110,36 @@ pub async fn serve<D: ClientDialect>(
     }
 }
 
+/// Serve one embeddings request in dialect `E` (its errors in `E::Errors`' shape).
+pub async fn serve_embeddings<E: ClientEmbeddings>(
+    state: &AppState,
+    headers: &HeaderMap,
+    route: E::Route,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let decoded = body
+        .map_err(|r| body_error(r, state.body_limit))
+        .and_then(|b| E::decode(&route, &b));
+    let (mut req, echo) = match decoded {
+        Ok(d) => d,
+        Err(e) => return reject::<E::Errors>(headers, &e),
+    };
+    address_naturally(
+        state,
+        E::NATURAL_PROVIDER.and_then(ProviderKind::parse),
+        &mut req.model,
+    );
+    let ctx = new_context(headers, Operation::Embedding, &req.model).in_route(E::ROUTE);
+    let (ctx, result) = state.gateway.embeddings(ctx, req).await;
+    let mut response = match result {
+        Ok(r) => json(StatusCode::OK, E::encode(echo, &r, &ctx.request_id)),
+        Err(e) => error::<E::Errors>(&e),
+    };
+    apply_meta_headers(response.headers_mut(), &ctx);
+    apply_overhead_header(response.headers_mut(), &ctx);
+    response
+}
+
 /// A request refused before the engine (unreadable or invalid): its one log line, the error in
 /// the dialect, and a request id.
 pub fn reject<D: ClientDialect>(headers: &HeaderMap, e: &GatewayError) -> Response {
@@ -134,21 +165,6 @@ pub fn error<D: ClientDialect>(e: &GatewayError) -> Response {
             HeaderValue::from_static(value),
         );
     }
-    response
-}
-
-/// A finished non-chat reply of a dialect route (its embeddings, say): the body or the error
-/// in dialect `D`, and the metadata headers.
-pub fn reply<D: ClientDialect>(
-    ctx: &RequestContext,
-    result: Result<serde_json::Value, GatewayError>,
-) -> Response {
-    let mut response = match result {
-        Ok(v) => json(StatusCode::OK, heimdall_dialects::client::json_bytes(&v)),
-        Err(e) => error::<D>(&e),
-    };
-    apply_meta_headers(response.headers_mut(), ctx);
-    apply_overhead_header(response.headers_mut(), ctx);
     response
 }
 

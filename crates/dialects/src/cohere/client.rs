@@ -3,11 +3,12 @@
 //! usage with `billed_units`, `tokens` and `cached_tokens`, `thinking` content).
 
 use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
+use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use heimdall_schema::error::GatewayError;
 use heimdall_schema::usage::Usage;
 use serde_json::{Map, Value, json};
 
-use crate::client::{ClientDialect, StreamEncoder, decode_turns, json_bytes};
+use crate::client::{ClientDialect, ClientEmbeddings, StreamEncoder, decode_turns, json_bytes};
 use crate::conversation::{DialectBody, MessageSink, translate_value};
 
 pub fn invalid(message: impl Into<String>, param: &str) -> GatewayError {
@@ -318,5 +319,48 @@ impl StreamEncoder for EventEncoder {
         let end = json!({"type": "message-end", "delta": {"finish_reason": "ERROR",
             "error": e.message}});
         out.extend_from_slice(event(&end).as_bytes());
+    }
+}
+
+/// `POST /cohere/v2/embed`: `texts` → the canonical embeddings request; the answer is Cohere's
+/// `embeddings_by_type` (`float`); `input_type` goes to providers that take it.
+#[derive(Debug)]
+pub struct Embed;
+
+impl ClientEmbeddings for Embed {
+    type Route = ();
+    /// The request's `texts`, echoed in the answer.
+    type Echo = Value;
+    type Errors = Chat;
+    const ROUTE: &'static str = "cohere";
+    const NATURAL_PROVIDER: Option<&'static str> = Some("cohere");
+
+    fn decode(_: &(), body: &[u8]) -> Result<(EmbeddingRequest, Value), GatewayError> {
+        let value: Value = crate::json::decode_json(body)?;
+        let mut req = json!({"model": value["model"], "input": value["texts"]});
+        if let (Some(o), Some(t)) = (req.as_object_mut(), value.get("input_type")) {
+            o.insert("input_type".into(), t.clone());
+        }
+        if let (Some(o), Some(d)) = (req.as_object_mut(), value.get("output_dimension")) {
+            o.insert("dimensions".into(), d.clone());
+        }
+        let req: EmbeddingRequest = serde_json::from_value(req)
+            .map_err(|e| invalid(format!("cannot read the request: {e}"), "texts"))?;
+        req.validate()?;
+        Ok((req, value["texts"].clone()))
+    }
+
+    fn encode(texts: Value, r: &EmbeddingResponse, request_id: &str) -> Vec<u8> {
+        let vectors: Vec<Value> = r
+            .data
+            .iter()
+            .map(|e| serde_json::to_value(&e.embedding).unwrap_or(Value::Null))
+            .collect();
+        let tokens = r.usage.as_ref().map_or(0, |u| u.prompt_tokens);
+        json_bytes(
+            &json!({"id": request_id, "embeddings": {"float": vectors}, "texts": texts,
+            "meta": {"api_version": {"version": "2"}, "billed_units": {"input_tokens": tokens}},
+            "response_type": "embeddings_by_type"}),
+        )
     }
 }

@@ -7,8 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::client::{ClientDialect, StreamEncoder, decode_turns, json_bytes};
+use crate::client::{ClientDialect, ClientEmbeddings, StreamEncoder, decode_turns, json_bytes};
 use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
+use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use heimdall_schema::error::GatewayError;
 use heimdall_schema::usage::Usage;
 use serde_json::{Value, json};
@@ -259,5 +260,73 @@ impl StreamEncoder for GenerateStream {
 
     fn fail(&mut self, e: &GatewayError, out: &mut Vec<u8>) {
         self.last(&error_body(e), out);
+    }
+}
+
+/// `POST /genai/{version}/models/{model}:embedContent` and `:batchEmbedContents`.
+#[derive(Debug)]
+pub struct EmbedContent;
+
+/// What an embed call takes from its URL.
+#[derive(Debug, Clone)]
+pub struct EmbedCall {
+    /// The model named in the path.
+    pub model: String,
+    /// `batchEmbedContents` (answered as `embeddings`, else one `embedding`).
+    pub batch: bool,
+}
+
+impl ClientEmbeddings for EmbedContent {
+    type Route = EmbedCall;
+    type Echo = bool;
+    type Errors = GenerateContent;
+    const ROUTE: &'static str = "genai";
+    const NATURAL_PROVIDER: Option<&'static str> = Some("gemini");
+
+    fn decode(call: &EmbedCall, body: &[u8]) -> Result<(EmbeddingRequest, bool), GatewayError> {
+        let body: Value = crate::json::decode_json(body)?;
+        let text_of = |c: &Value| -> String {
+            c["parts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["text"].as_str())
+                .collect()
+        };
+        let input = if call.batch {
+            let texts: Vec<String> = body["requests"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| text_of(&r["content"]))
+                .collect();
+            json!(texts)
+        } else {
+            json!(text_of(&body["content"]))
+        };
+        let mut req = json!({"model": call.model, "input": input});
+        let dims = body
+            .get("outputDimensionality")
+            .or_else(|| body.pointer("/requests/0/outputDimensionality"));
+        if let (Some(d), Some(o)) = (dims, req.as_object_mut()) {
+            o.insert("dimensions".into(), d.clone());
+        }
+        let req: EmbeddingRequest = serde_json::from_value(req)
+            .map_err(|e| GatewayError::invalid_request(e.to_string(), None))?;
+        Ok((req, call.batch))
+    }
+
+    fn encode(batch: bool, r: &EmbeddingResponse, _: &str) -> Vec<u8> {
+        let values: Vec<Value> = r
+            .data
+            .iter()
+            .map(|e| json!({"values": serde_json::to_value(&e.embedding).unwrap_or(Value::Null)}))
+            .collect();
+        if batch {
+            json_bytes(&json!({"embeddings": values}))
+        } else {
+            let first = values.into_iter().next().unwrap_or(json!({"values": []}));
+            json_bytes(&json!({"embedding": first}))
+        }
     }
 }

@@ -12,18 +12,15 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use heimdall_config::ProviderKind;
-use heimdall_core::Operation;
-use heimdall_schema::embeddings::EmbeddingRequest;
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use serde_json::{Value, json};
 
-use heimdall_dialects::gemini::client_response::{GenerateCall, GenerateContent};
+use heimdall_dialects::gemini::client_response::{
+    EmbedCall, EmbedContent, GenerateCall, GenerateContent,
+};
 
 use crate::body::{body_error, decode_json};
-use crate::headers::apply_meta_headers;
 use crate::state::AppState;
-use crate::state::new_context;
 
 fn error_response(e: &GatewayError) -> Response {
     crate::chat_route::error::<GenerateContent>(e)
@@ -80,87 +77,34 @@ pub async fn model_action(
         )
         .await;
     }
-    let value = match decode_json::<Value>(&bytes) {
-        Ok(v) => v,
-        Err(e) => return error_response(&e),
-    };
-    match method {
-        "embedContent" | "batchEmbedContents" => {
-            embed(&state, &headers, &model, &value, method).await
-        }
-        "countTokens" => {
-            // An estimate (about four characters per token): no provider call.
-            let chars = value.to_string().len() as u64;
-            Json(json!({"totalTokens": chars.div_ceil(4)})).into_response()
-        }
-        other => error_response(
-            &GatewayError::new(
-                ErrorKind::RouteNotFound,
-                format!("method '{other}' is not supported"),
-            )
-            .with_status(404),
-        ),
+    if matches!(method, "embedContent" | "batchEmbedContents") {
+        let call = EmbedCall {
+            model,
+            batch: method == "batchEmbedContents",
+        };
+        return crate::chat_route::serve_embeddings::<EmbedContent>(
+            &state,
+            &headers,
+            call,
+            Ok(bytes),
+        )
+        .await;
     }
-}
-
-async fn embed(
-    state: &AppState,
-    headers: &HeaderMap,
-    model: &str,
-    body: &Value,
-    method: &str,
-) -> Response {
-    let text_of = |c: &Value| -> String {
-        c["parts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p["text"].as_str())
-            .collect()
-    };
-    let (input, batch) = if method == "embedContent" {
-        (json!(text_of(&body["content"])), false)
-    } else {
-        let texts: Vec<String> = body["requests"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|r| text_of(&r["content"]))
-            .collect();
-        (json!(texts), true)
-    };
-    let mut req = json!({"model": model, "input": input});
-    let dims = body
-        .get("outputDimensionality")
-        .or_else(|| body.pointer("/requests/0/outputDimensionality"));
-    if let (Some(d), Some(o)) = (dims, req.as_object_mut()) {
-        o.insert("dimensions".into(), d.clone());
-    }
-    let mut req: EmbeddingRequest = match serde_json::from_value(req) {
-        Ok(r) => r,
-        Err(e) => {
-            return error_response(&GatewayError::invalid_request(e.to_string(), None));
-        }
-    };
-    crate::chat_route::address_naturally(state, Some(ProviderKind::Gemini), &mut req.model);
-    let ctx = new_context(headers, Operation::Embedding, &req.model).in_route("genai");
-    let (ctx, result) = state.gateway.embeddings(ctx, req).await;
-    let mut response = match result {
-        Ok(r) => {
-            let values: Vec<Value> = r
-                .data
-                .iter()
-                .map(|e| json!({"values": serde_json::to_value(&e.embedding).unwrap_or(Value::Null)}))
-                .collect();
-            if batch {
-                Json(json!({"embeddings": values})).into_response()
-            } else {
-                Json(json!({"embedding": values.first().cloned().unwrap_or(json!({"values": []}))}))
-                    .into_response()
+    if method == "countTokens" {
+        // An estimate (about four characters per token): no provider call.
+        return match decode_json::<Value>(&bytes) {
+            Ok(value) => {
+                let chars = value.to_string().len() as u64;
+                Json(json!({"totalTokens": chars.div_ceil(4)})).into_response()
             }
-        }
-        Err(e) => error_response(&e),
-    };
-    apply_meta_headers(response.headers_mut(), &ctx);
-    response
+            Err(e) => error_response(&e),
+        };
+    }
+    error_response(
+        &GatewayError::new(
+            ErrorKind::RouteNotFound,
+            format!("method '{method}' is not supported"),
+        )
+        .with_status(404),
+    )
 }

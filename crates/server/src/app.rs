@@ -15,7 +15,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use heimdall_schema::error::{ErrorKind, GatewayError};
 
-use crate::error::OpenAiError;
+use heimdall_dialects::openai::ChatCompletions;
+
+use crate::chat_route::error;
 use crate::ingress::IngressPolicy;
 pub use crate::state::AppState;
 
@@ -97,24 +99,22 @@ async fn ready(State(state): State<AppState>) -> Response {
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {
-    OpenAiError(
-        GatewayError::new(
+    error::<ChatCompletions>(
+        &GatewayError::new(
             ErrorKind::RouteNotFound,
             format!("no route for {}", uri.path()),
         )
         .with_code("not_found"),
     )
-    .into_response()
 }
 
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
-    OpenAiError(
-        GatewayError::new(
+    error::<ChatCompletions>(
+        &GatewayError::new(
             ErrorKind::InvalidRequest,
             format!("method {method} is not allowed on {}", uri.path()),
         )
         .with_status(405)
         .with_code("method_not_allowed"),
     )
-    .into_response()
 }

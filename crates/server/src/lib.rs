@@ -11,7 +11,6 @@ pub mod body;
 pub mod chat_route;
 pub mod cohere;
 pub mod compat;
-pub mod error;
 pub mod genai;
 pub mod headers;
 pub mod ingress;

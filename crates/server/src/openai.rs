@@ -20,7 +20,6 @@ use heimdall_schema::models::ModelList;
 use serde::Serialize;
 
 use crate::body::{body_error, decode_json};
-use crate::error::OpenAiError;
 use crate::headers::{apply_meta_headers, apply_overhead_header};
 use crate::sse::sse_response;
 use crate::state::{AppState, new_context};
@@ -111,19 +110,16 @@ fn decode<T: serde::de::DeserializeOwned>(
     decode_json(&bytes)
 }
 
+/// A request refused before the engine, in OpenAI's error shape.
 pub(crate) fn reject(headers: &HeaderMap, e: GatewayError) -> Response {
-    let ctx = new_context(headers, Operation::Chat, "");
-    tracing::info!(request_id = %ctx.request_id, status = e.status, error = %e, "rejected request");
-    let mut response = OpenAiError(e).into_response();
-    apply_meta_headers(response.headers_mut(), &ctx);
-    response
+    crate::chat_route::reject::<ChatCompletions>(headers, &e)
 }
 
 fn json_reply<T: Serialize>(ctx: &RequestContext, result: Result<T, GatewayError>) -> Response {
     // The request's log line is the request logger's (one per request, from its record).
     let mut response = match result {
         Ok(body) => Json(body).into_response(),
-        Err(e) => OpenAiError(e).into_response(),
+        Err(e) => crate::chat_route::error::<ChatCompletions>(&e),
     };
     apply_meta_headers(response.headers_mut(), ctx);
     apply_overhead_header(response.headers_mut(), ctx);

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+pub use crate::thinking::ThinkingBlock;
+
 use crate::error::GatewayError;
 use crate::serde_util::{double_option, null_as_default};
 use crate::usage::Usage;
@@ -199,46 +201,6 @@ pub struct AssistantMessage {
     /// Fields not modelled here.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
-}
-
-/// A reasoning block as Anthropic and Bedrock sign it. Why: both require the block back,
-/// signature intact, on the next turn of a thinking + tool-use conversation, so a client of
-/// any dialect must be able to receive it and send it back.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ThinkingBlock {
-    /// `thinking`, or `redacted_thinking` (encrypted reasoning in `data`).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The reasoning text (on a stream delta: a piece of it, or absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub thinking: Option<String>,
-    /// The provider's signature over the block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signature: Option<String>,
-    /// The encrypted content of a `redacted_thinking` block.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<String>,
-}
-
-impl ThinkingBlock {
-    /// A `thinking` block.
-    pub fn thinking(text: Option<String>, signature: Option<String>) -> Self {
-        Self {
-            kind: "thinking".to_owned(),
-            thinking: text,
-            signature,
-            data: None,
-        }
-    }
-
-    /// A `redacted_thinking` block.
-    pub fn redacted(data: String) -> Self {
-        Self {
-            kind: "redacted_thinking".to_owned(),
-            data: Some(data),
-            ..Self::default()
-        }
-    }
 }
 
 /// A tool result message.

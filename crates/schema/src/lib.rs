@@ -12,6 +12,7 @@ pub mod error;
 pub mod models;
 pub mod native;
 pub mod serde_util;
+pub mod thinking;
 pub mod usage;
 
 pub use chat::{ChatChunk, ChatMessage, ChatRequest, ChatResponse};

@@ -75,7 +75,8 @@ pub async fn serve<D: ClientDialect>(
             let encoder = D::encoder(&route);
             let body = futures::stream::unfold(Some((stream, encoder)), |state| async move {
                 let (mut stream, mut encoder) = state?;
-                let mut out = Vec::new();
+                // One event is usually a few hundred bytes: no regrowth for a typical chunk.
+                let mut out = Vec::with_capacity(512);
                 match stream.next().await {
                     Some(Ok(chunk)) => {
                         encoder.chunk(chunk, &mut out);

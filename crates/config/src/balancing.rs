@@ -28,7 +28,7 @@ pub enum Strategy {
 }
 
 /// Balancing and health settings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LoadBalancingConfig {
     /// Strategy at both levels (keys and providers).
     pub strategy: Strategy,
@@ -49,7 +49,7 @@ impl Default for LoadBalancingConfig {
 }
 
 /// Circuit breaker and active health check settings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HealthConfig {
     /// Consecutive failures that open a breaker (`unhealthyThreshold`).
     pub unhealthy_threshold: u32,

@@ -78,6 +78,7 @@ pub fn load(value: Value, ctx: &mut LoadCtx<'_>) -> Option<GatewayConfig> {
     };
     crate::sections::take_balancing(&mut cfg, ctx);
     crate::sections::take_observability(&mut cfg, ctx);
+    crate::control_sections::take_control(&mut cfg, ctx);
     if let Some(s) = raw.server {
         cfg.server = ServerConfig {
             host: s.host,

@@ -9,6 +9,7 @@
 mod balancing;
 mod bifrost_yaml;
 mod build;
+mod control_sections;
 mod env;
 mod kinds;
 mod model;
@@ -17,6 +18,7 @@ mod observability;
 mod schema;
 mod secret;
 mod sections;
+mod security;
 mod validate;
 mod zero;
 
@@ -37,6 +39,10 @@ pub use observability::{
     WriterPriority,
 };
 pub use schema::{SCHEMA_TITLE, json_schema, json_schema_pretty};
+pub use security::{
+    ApiKeysConfig, AuthConfig, CorsConfig, ProcessObservability, RateLimitConfig, SecurityConfig,
+    origin_matches, parse_ip_net,
+};
 
 /// File format, chosen by extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,31 +113,55 @@ pub fn parse_str(
     format: ConfigFormat,
     env: &dyn EnvLookup,
 ) -> Result<LoadedConfig, ConfigError> {
+    parse_value(document_from_str(text, format)?, env)
+}
+
+/// Config text as a document (the JSON value both layouts are read from), without validating
+/// it; an empty file is an empty object and `$schema` (for editors) is dropped.
+pub fn document_from_str(
+    text: &str,
+    format: ConfigFormat,
+) -> Result<serde_json::Value, ConfigError> {
     let value: serde_json::Value = match format {
         ConfigFormat::Json => serde_json::from_str(text)
             .map_err(|e| ConfigError::one("", format!("invalid JSON: {e}")))?,
         ConfigFormat::Yaml => yaml_serde::from_str(text)
             .map_err(|e| ConfigError::one("", format!("invalid YAML: {e}")))?,
     };
-    let value = match value {
-        serde_json::Value::Null => serde_json::Value::Object(Default::default()),
+    match value {
+        serde_json::Value::Null => Ok(serde_json::Value::Object(Default::default())),
         serde_json::Value::Object(mut obj) => {
-            // `"$schema": "./docs/config.schema.json"` is for editors, not a setting.
             obj.remove("$schema");
-            serde_json::Value::Object(obj)
+            Ok(serde_json::Value::Object(obj))
         }
-        _ => {
-            return Err(ConfigError::one(
-                "",
-                "the config must be an object at the top level",
-            ));
-        }
-    };
-    let layout = if value.get("providers").is_some_and(|p| p.is_array()) {
+        _ => Err(ConfigError::one(
+            "",
+            "the config must be an object at the top level",
+        )),
+    }
+}
+
+/// The layout a document is written in.
+pub fn layout_of(document: &serde_json::Value) -> Layout {
+    if document.get("providers").is_some_and(|p| p.is_array()) {
         Layout::BifrostYaml
     } else {
         Layout::Native
-    };
+    }
+}
+
+/// Validate a config document (either layout) into the model.
+pub fn parse_value(
+    value: serde_json::Value,
+    env: &dyn EnvLookup,
+) -> Result<LoadedConfig, ConfigError> {
+    if !value.is_object() {
+        return Err(ConfigError::one(
+            "",
+            "the config must be an object at the top level",
+        ));
+    }
+    let layout = layout_of(&value);
     let mut ctx = build::LoadCtx::new(env);
     let config = match layout {
         Layout::BifrostYaml => bifrost_yaml::load(value, &mut ctx),
@@ -148,6 +178,11 @@ pub fn parse_str(
         }),
         _ => Err(ConfigError { issues: ctx.issues }),
     }
+}
+
+/// Zero-config as a document (native layout, keys as `env.VAR` references).
+pub fn environment_document(env: &dyn EnvLookup) -> serde_json::Value {
+    zero::document(env)
 }
 
 /// Zero-config: providers from well-known environment variables.

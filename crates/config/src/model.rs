@@ -14,7 +14,7 @@ use crate::kinds::ProviderKind;
 pub use crate::secret::Secret;
 
 /// The whole gateway configuration.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GatewayConfig {
     /// Providers by name (the name used in `provider/model`).
     pub providers: BTreeMap<String, ProviderConfig>,
@@ -36,6 +36,16 @@ pub struct GatewayConfig {
     pub pricing: crate::observability::PricingConfig,
     /// OpenTelemetry trace export.
     pub otel: crate::observability::OtelConfig,
+    /// CORS, per-client rate limits, IP allow-list, API-key enforcement.
+    pub security: crate::security::SecurityConfig,
+    /// Admin credentials from the file and inference auth.
+    pub auth: crate::security::AuthConfig,
+    /// Log level and format, the metrics listener.
+    pub process: crate::security::ProcessObservability,
+    /// Where the configuration itself is kept (`config_store`); `None`: not configured.
+    pub config_store: Option<crate::observability::LogsStoreConfig>,
+    /// Key that encrypts secrets at rest (`encryption_key`, env references allowed).
+    pub encryption_key: Option<Secret>,
     /// Sections parsed and kept but not active in this version.
     pub inactive_sections: BTreeMap<String, serde_json::Value>,
 }
@@ -53,6 +63,11 @@ impl Default for GatewayConfig {
             logs_store: crate::observability::LogsStoreConfig::default(),
             pricing: crate::observability::PricingConfig::default(),
             otel: crate::observability::OtelConfig::default(),
+            security: crate::security::SecurityConfig::default(),
+            auth: crate::security::AuthConfig::default(),
+            process: crate::security::ProcessObservability::standard(),
+            config_store: None,
+            encryption_key: None,
             inactive_sections: BTreeMap::new(),
         }
     }
@@ -66,7 +81,7 @@ impl GatewayConfig {
 }
 
 /// One configured provider.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProviderConfig {
     /// Provider name.
     pub name: String,
@@ -106,7 +121,7 @@ pub fn normalize_base_url(url: &str) -> String {
 }
 
 /// One provider key.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeyConfig {
     /// Key name (given, or `<provider>-key-<index>`).
     pub name: String,
@@ -129,7 +144,7 @@ pub struct KeyConfig {
 }
 
 /// AWS Bedrock settings of a key (Bifrost's `bedrock_key_config`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BedrockKeyConfig {
     /// AWS region (`us-east-1`, …).
     pub region: String,
@@ -144,7 +159,7 @@ pub struct BedrockKeyConfig {
 }
 
 /// Vertex AI settings of a key (Bifrost's `vertex_key_config`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VertexKeyConfig {
     /// Google Cloud project id.
     pub project_id: String,
@@ -157,7 +172,7 @@ pub struct VertexKeyConfig {
 }
 
 /// Azure OpenAI settings of a key (Bifrost's `azure_key_config`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AzureKeyConfig {
     /// `https://<resource>.openai.azure.com` (no path).
     pub endpoint: String,
@@ -173,7 +188,7 @@ pub struct AzureKeyConfig {
 pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
 
 /// Entra ID (Azure AD) client-credentials settings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EntraConfig {
     /// Directory (tenant) id.
     pub tenant_id: String,
@@ -188,7 +203,7 @@ pub struct EntraConfig {
 }
 
 /// Network settings of a provider.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NetworkConfig {
     /// Base URL override.
     pub base_url: Option<String>,
@@ -270,7 +285,7 @@ impl Default for NetworkConfig {
 }
 
 /// Concurrency and queue settings of a provider.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConcurrencyConfig {
     /// Upstream requests in flight at most.
     pub concurrency: usize,
@@ -302,7 +317,7 @@ pub enum ProxyKind {
 }
 
 /// Outbound proxy settings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProxyConfig {
     /// Kind.
     pub kind: ProxyKind,
@@ -315,7 +330,7 @@ pub struct ProxyConfig {
 }
 
 /// Client-facing behaviour (Bifrost's `client` section).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClientConfig {
     /// Request body limit in MB.
     pub max_request_body_size_mb: u64,
@@ -354,7 +369,7 @@ impl Default for ClientConfig {
 }
 
 /// Listen settings.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ServerConfig {
     /// Host to bind.
     pub host: Option<String>,
@@ -370,7 +385,7 @@ pub struct ServerConfig {
 }
 
 /// What one client connection may hold and for how long.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ListenerLimits {
     /// A request's head (line and headers) must arrive within this.
     pub header_read_timeout: Duration,
@@ -399,18 +414,7 @@ impl GatewayConfig {
     /// Reported at start-up and by `check-config`, so nothing in a file is silently ignored.
     pub fn not_yet_active(&self) -> Vec<String> {
         let mut out: Vec<String> = self.inactive_sections.keys().cloned().collect();
-        let c = &self.client;
-        let flags = [("allowed_origins", !c.allowed_origins.is_empty())];
-        out.extend(
-            flags
-                .iter()
-                .filter(|(_, set)| *set)
-                .map(|(n, _)| format!("client.{n}")),
-        );
-        out.extend(c.extra.keys().map(|k| format!("client.{k}")));
-        if self.server.timeout.is_some() {
-            out.push("server.timeout".to_owned());
-        }
+        out.extend(self.client.extra.keys().map(|k| format!("client.{k}")));
         out
     }
 }

@@ -295,7 +295,7 @@ struct RawClient {
     /// Extra metric labels taken from `x-bf-prom-*` / `x-bf-dim-*` headers.
     #[serde(default)]
     prometheus_labels: Vec<String>,
-    /// CORS origins (parsed; reported as not yet active).
+    /// CORS origins (`security.cors` wins when both are set).
     #[serde(default)]
     allowed_origins: Vec<String>,
     /// Answer `/v1/completions` for chat-only native models through chat.
@@ -318,7 +318,8 @@ struct RawServer {
     /// Port to listen on when `--port` is not given (default 8080).
     #[serde(default)]
     port: Option<u16>,
-    /// Bifrost's request timeout in milliseconds (parsed; reported as not yet active).
+    /// Longest a request may take until its answer starts (whole answer, or a stream's first
+    /// chunk), in milliseconds; past it the client gets a 504.
     #[serde(default)]
     timeout: Option<u64>,
     /// `Host` values answered (`*` = any, `*.corp.example` = a suffix); unset, a loopback
@@ -398,6 +399,8 @@ pub fn load(value: Value, ctx: &mut LoadCtx<'_>) -> Option<GatewayConfig> {
     if let Some(c) = raw.client {
         cfg.client = client(c);
     }
+    crate::control_sections::take_control(&mut cfg, ctx);
+    crate::control_sections::take_client_security(&mut cfg, ctx);
     if let Some(s) = raw.server {
         let limits = listener_limits(&s, ctx);
         cfg.server = ServerConfig {

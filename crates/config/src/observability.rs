@@ -37,7 +37,7 @@ pub enum WriterPriority {
 }
 
 /// `logs_store`: `{enabled, type, config: {…}}` as in Bifrost's config.json.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogsStoreConfig {
     /// Keep request logs at all.
     pub enabled: bool,
@@ -120,7 +120,7 @@ pub struct ModelPrice {
 }
 
 /// `pricing`: overrides of the built-in catalog and a price for unknown models.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PricingConfig {
     /// `provider/model` (a configured provider name) or a bare model → price.
@@ -146,7 +146,7 @@ pub enum OtlpProtocol {
 }
 
 /// `otel`: OpenTelemetry traces over OTLP.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OtelConfig {
     /// Export traces at all.

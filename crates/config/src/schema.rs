@@ -65,6 +65,30 @@ struct Sections {
         extend("x-aliases" = ["fallbackTriggers"])
     )]
     fallback_triggers: Vec<FallbackTrigger>,
+    /// CORS, per-client rate limits, API-key enforcement and an IP allow-list.
+    #[schemars(default)]
+    security: crate::security::SecurityConfig,
+    /// Where configuration versions are kept (same shape as `logs_store`; default SQLite
+    /// `config.db` in the app dir).
+    #[schemars(extend("x-aliases" = ["configStore"]))]
+    config_store: Option<RawLogsStore>,
+    /// Passphrase that encrypts stored secrets (`env.VAR` allowed; `HEIMDALL_ENCRYPTION_KEY`
+    /// wins; default: a key file in the app dir).
+    encryption_key: Option<String>,
+    /// Process log settings and the Prometheus listener.
+    observability: Option<crate::security::RawObservability>,
+    /// Bifrost's governance section; `auth_config` (admin credentials) is read, the rest is
+    /// kept for the governance work.
+    governance: Option<Governance>,
+}
+
+/// The part of `governance` read today.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct Governance {
+    /// Admin user created at start when missing; `disable_auth_on_inference: false` makes
+    /// inference require an API token.
+    auth_config: Option<crate::security::RawAuthConfig>,
 }
 
 fn default_triggers() -> Vec<FallbackTrigger> {

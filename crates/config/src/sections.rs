@@ -126,8 +126,10 @@ fn load_balancing(
 /// Move `logs_store` and `pricing` out of the not-yet-active sections into typed config.
 pub(crate) fn take_observability(cfg: &mut GatewayConfig, ctx: &mut LoadCtx<'_>) {
     for name in LOGS_STORE_KEYS {
-        if let Some(v) = cfg.inactive_sections.remove(name) {
-            logs_store(cfg, name, v, ctx);
+        if let Some(v) = cfg.inactive_sections.remove(name)
+            && let Some(store) = database(name, v, ctx)
+        {
+            cfg.logs_store = store;
         }
     }
     if let Some(v) = cfg.inactive_sections.remove("otel") {
@@ -156,12 +158,13 @@ pub(crate) fn take_observability(cfg: &mut GatewayConfig, ctx: &mut LoadCtx<'_>)
     }
 }
 
-fn logs_store(cfg: &mut GatewayConfig, name: &str, v: Value, ctx: &mut LoadCtx<'_>) {
+/// A database section (`logs_store`, `config_store`): `{enabled, type, config: {…}}`.
+pub(crate) fn database(name: &str, v: Value, ctx: &mut LoadCtx<'_>) -> Option<LogsStoreConfig> {
     let raw: RawLogsStore = match serde_path_to_error::deserialize(v) {
         Ok(r) => r,
         Err(e) => {
             ctx.issue(format!("{name}.{}", e.path()), e.into_inner().to_string());
-            return;
+            return None;
         }
     };
     let mut out = LogsStoreConfig {
@@ -220,5 +223,5 @@ fn logs_store(cfg: &mut GatewayConfig, name: &str, v: Value, ctx: &mut LoadCtx<'
             out.ssl_mode = ctx.resolve(&at("ssl_mode"), &s);
         }
     }
-    cfg.logs_store = out;
+    Some(out)
 }

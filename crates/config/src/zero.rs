@@ -93,3 +93,36 @@ pub fn build(env: &dyn EnvLookup) -> (GatewayConfig, Vec<String>) {
     notes.extend(ctx.warnings);
     (cfg, notes)
 }
+
+/// The zero-config providers as a configuration document (native layout), keys as `env.VAR`
+/// references: what store mode seeds an empty store with when no file is given.
+pub fn document(env: &dyn EnvLookup) -> serde_json::Value {
+    let (cfg, _) = build(env);
+    let mut providers = serde_json::Map::new();
+    for (name, p) in &cfg.providers {
+        let mut entry = serde_json::Map::new();
+        let var = p
+            .kind
+            .preset()
+            .api_key_env
+            .iter()
+            .find(|v| env.var(v).is_some_and(|s| !s.trim().is_empty()));
+        if let Some(var) = var {
+            entry.insert(
+                "keys".into(),
+                serde_json::json!([{"name": format!("{name}-key-0"), "value": format!("env.{var}"), "models": [], "weight": 1.0}]),
+            );
+        }
+        if let Some(url) = &p.network.base_url {
+            entry.insert(
+                "network_config".into(),
+                serde_json::json!({"base_url": url}),
+            );
+        }
+        providers.insert(name.clone(), serde_json::Value::Object(entry));
+    }
+    if providers.is_empty() {
+        return serde_json::json!({});
+    }
+    serde_json::json!({ "providers": providers })
+}

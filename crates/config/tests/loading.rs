@@ -107,9 +107,22 @@ fn bifrost_yaml_loads_without_and_with_env() {
         cfg.load_balancing.health.check_interval,
         Duration::from_secs(60)
     );
-    for s in ["caching", "budgets", "observability", "security"] {
+    for s in ["caching", "budgets"] {
         assert!(cfg.inactive_sections.contains_key(s), "{s} kept");
     }
+    // The control-plane sections act.
+    assert_eq!(cfg.not_yet_active(), ["budgets", "caching"]);
+    let sec = &cfg.security;
+    assert!(sec.cors.enabled);
+    assert_eq!(sec.cors.allowed_origins.len(), 3);
+    assert_eq!(sec.rate_limit.requests_per_minute, Some(100));
+    assert_eq!(sec.rate_limit.requests_per_hour, Some(1000));
+    assert!(!sec.api_keys.enabled);
+    assert_eq!(cfg.server.timeout, Some(Duration::from_secs(60)));
+    assert_eq!(cfg.process.log_level.as_deref(), Some("info"));
+    assert!(cfg.process.log_json);
+    assert_eq!(cfg.process.metrics_port, Some(9090));
+    assert_eq!(cfg.process.metrics_path, "/metrics");
     assert_eq!(cfg.server.port, Some(8080));
     // Three unset key variables, and loadBalancing.config.maxRetries (retries are per provider).
     assert_eq!(loaded.warnings.len(), 4, "{:?}", loaded.warnings);

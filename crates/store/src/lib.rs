@@ -7,9 +7,14 @@
 //! never sit on the request path: [`LogWriter`] queues records in memory (bounded) and writes
 //! them in batches from a background thread at a lower CPU priority; when the database is slow or down, records wait up
 //! to the bound and past it are dropped and counted — serving is never slowed.
+//!
+//! The same crate keeps the versioned configuration and admin credentials ([`ConfigStore`]),
+//! through the same connection and migration code, usually in a database of its own.
 
 #![warn(missing_docs)]
 
+mod config_notify;
+mod config_store;
 mod priority;
 mod query;
 mod record;
@@ -17,7 +22,12 @@ mod schema;
 mod store;
 mod writer;
 
+pub use config_notify::listen_config_changes;
+pub use config_store::{
+    AppendError, CONFIG_CHANNEL, ConfigStore, ConfigVersion, ConfigVersionMeta, NewVersion,
+    TokenRow,
+};
 pub use query::{COUNT_CAP, LogPage, LogQuery, LogStats, QueryError, SortBy};
 pub use record::{LogRecord, TrailEntry};
-pub use store::{LogStore, StoreError};
+pub use store::{LogStore, StoreError, connection_url};
 pub use writer::{LogWriter, WriterStats, spawn_retention};

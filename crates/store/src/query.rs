@@ -359,7 +359,7 @@ impl Filter {
 }
 
 /// One page of records (without payloads).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LogPage {
     /// The records.
     pub logs: Vec<LogRecord>,
@@ -376,7 +376,7 @@ pub struct LogPage {
 }
 
 /// Aggregates over the records matching a filter.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct LogStats {
     /// Records.
     pub total_requests: i64,

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One upstream attempt in a record's trail.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TrailEntry {
     /// Provider name.
     pub provider: String,
@@ -22,7 +22,7 @@ pub struct TrailEntry {
 }
 
 /// One request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct LogRecord {
     /// Request id (the `x-request-id` the client saw).
     pub id: String,

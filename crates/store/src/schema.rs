@@ -1,5 +1,8 @@
 //! Versioned migrations written once for both databases (types both accept: TEXT, BIGINT,
-//! DOUBLE PRECISION), applied in order and recorded in `heimdall_migrations`.
+//! DOUBLE PRECISION), applied in order. The log store's are recorded in `heimdall_migrations`;
+//! the config store's apart in `heimdall_config_migrations`, because the config store usually
+//! has its own database (`config.db`) yet may share a PostgreSQL database with the logs — so
+//! its tables are all prefixed `config_` and never collide with the log tables.
 
 /// (version, statements). Append only: a released migration never changes.
 pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
@@ -88,3 +91,42 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
         ],
     ),
 ];
+
+/// The config store's migrations, (version, statements), recorded in
+/// `heimdall_config_migrations`. Append only, like [`MIGRATIONS`].
+pub(crate) const CONFIG_MIGRATIONS: &[(i64, &[&str])] = &[(
+    1,
+    &[
+        // One row per version of the whole configuration document; the primary key on
+        // `version` is what makes appends race-free across processes.
+        "CREATE TABLE IF NOT EXISTS config_versions (
+            version BIGINT PRIMARY KEY,
+            created_at_ms BIGINT NOT NULL,
+            actor TEXT NOT NULL,
+            source TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            diff TEXT NOT NULL,
+            document TEXT NOT NULL
+        )",
+        "CREATE TABLE IF NOT EXISTS config_admins (
+            username TEXT PRIMARY KEY,
+            password_hash TEXT NOT NULL
+        )",
+        "CREATE TABLE IF NOT EXISTS config_tokens (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            last4 TEXT NOT NULL,
+            created_at_ms BIGINT NOT NULL,
+            expires_at_ms BIGINT
+        )",
+        "CREATE UNIQUE INDEX IF NOT EXISTS config_tokens_hash ON config_tokens (token_hash)",
+        "CREATE TABLE IF NOT EXISTS config_sessions (
+            token_hash TEXT PRIMARY KEY,
+            username TEXT NOT NULL,
+            expires_at_ms BIGINT NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS config_sessions_expires ON config_sessions (expires_at_ms)",
+    ],
+)];

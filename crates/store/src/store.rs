@@ -1,5 +1,6 @@
 //! The database behind the log store: connection (SQLite file or PostgreSQL), migrations, and
-//! batch inserts — one code path for both through sqlx's `Any` driver.
+//! batch inserts — one code path for both through sqlx's `Any` driver. The connection and
+//! migration steps are shared with the config store ([`crate::ConfigStore`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -51,14 +52,14 @@ pub(crate) const LOG_COLUMNS: &[&str] = &[
 /// Most records in one INSERT (33 columns × 900 stays under SQLite's 32,766 variables).
 pub const MAX_BATCH: usize = 900;
 
-/// A log store failure.
+/// A store failure (the log store's or the config store's).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database refused or is unreachable.
-    #[error("log store database error: {0}")]
+    #[error("store database error: {0}")]
     Db(#[from] sqlx::Error),
     /// The configuration cannot make a connection.
-    #[error("log store configuration: {0}")]
+    #[error("store configuration: {0}")]
     Config(String),
     /// The database refused the records themselves (see [`StoreError::is_refused_content`]).
     #[error("log store refused the records: {0}")]
@@ -161,6 +162,80 @@ impl StoreError {
     }
 }
 
+/// The kind of database a URL names.
+fn kind_of(url: &str) -> Result<LogsStoreKind, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(LogsStoreKind::Sqlite)
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(LogsStoreKind::Postgres)
+    } else {
+        Err(StoreError::Config(
+            "the URL must start with sqlite: or postgres:".to_owned(),
+        ))
+    }
+}
+
+/// A pool on `url` (`sqlite://…` or `postgres://…`), with SQLite set up for one writer and
+/// concurrent readers (WAL, busy timeout). Shared by the log store and the config store.
+pub(crate) async fn connect_pool(url: &str) -> Result<(AnyPool, LogsStoreKind), StoreError> {
+    install_default_drivers();
+    let kind = kind_of(url)?;
+    let sqlite = kind == LogsStoreKind::Sqlite;
+    let pool = AnyPoolOptions::new()
+        // SQLite has one writer; a small pool serves the readers of the query API.
+        .max_connections(if sqlite { 4 } else { 8 })
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if sqlite {
+                    conn.execute("PRAGMA journal_mode=WAL").await?;
+                    conn.execute("PRAGMA synchronous=NORMAL").await?;
+                    conn.execute("PRAGMA busy_timeout=5000").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await?;
+    Ok((pool, kind))
+}
+
+/// Apply the `migrations` not yet recorded in `table` (created if missing), each in its own
+/// transaction, in order. `table` is a constant of this crate, never user input.
+pub(crate) async fn migrate(
+    pool: &AnyPool,
+    table: &'static str,
+    migrations: &'static [(i64, &'static [&'static str])],
+) -> Result<(), StoreError> {
+    pool.execute(AssertSqlSafe(format!(
+        "CREATE TABLE IF NOT EXISTS {table} (version BIGINT PRIMARY KEY)"
+    )))
+    .await?;
+    let applied: Vec<i64> = sqlx::query(AssertSqlSafe(format!("SELECT version FROM {table}")))
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()?;
+    for (version, statements) in migrations {
+        if applied.contains(version) {
+            continue;
+        }
+        let mut tx = pool.begin().await?;
+        for stmt in *statements {
+            tx.execute(*stmt).await?;
+        }
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO {table} (version) VALUES ($1) ON CONFLICT DO NOTHING"
+        )))
+        .bind(*version)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
 impl LogStore {
     /// Connect as configured and bring the schema up to date.
     pub async fn open(cfg: &LogsStoreConfig, app_dir: &Path) -> Result<Self, StoreError> {
@@ -174,34 +249,8 @@ impl LogStore {
 
     /// Connect to `url` (`sqlite://…` or `postgres://…`) and migrate.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        install_default_drivers();
-        let kind = if url.starts_with("sqlite:") {
-            LogsStoreKind::Sqlite
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            LogsStoreKind::Postgres
-        } else {
-            return Err(StoreError::Config(
-                "the URL must start with sqlite: or postgres:".to_owned(),
-            ));
-        };
-        let sqlite = kind == LogsStoreKind::Sqlite;
-        let pool = AnyPoolOptions::new()
-            // SQLite has one writer; a small pool serves the readers of the query API.
-            .max_connections(if sqlite { 4 } else { 8 })
-            .acquire_timeout(std::time::Duration::from_secs(5))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if sqlite {
-                        conn.execute("PRAGMA journal_mode=WAL").await?;
-                        conn.execute("PRAGMA synchronous=NORMAL").await?;
-                        conn.execute("PRAGMA busy_timeout=5000").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(url)
-            .await?;
-        let sqlite_file = if sqlite {
+        let (pool, kind) = connect_pool(url).await?;
+        let sqlite_file = if kind == LogsStoreKind::Sqlite {
             SqliteFile::of(url).map(Arc::new)
         } else {
             None
@@ -211,7 +260,7 @@ impl LogStore {
             kind,
             sqlite_file,
         };
-        store.migrate().await?;
+        migrate(&store.pool, "heimdall_migrations", MIGRATIONS).await?;
         Ok(store)
     }
 
@@ -253,35 +302,6 @@ impl LogStore {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        self.pool
-            .execute("CREATE TABLE IF NOT EXISTS heimdall_migrations (version BIGINT PRIMARY KEY)")
-            .await?;
-        let applied: Vec<i64> = sqlx::query("SELECT version FROM heimdall_migrations")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<i64, _>(0))
-            .collect::<Result<_, _>>()?;
-        for (version, statements) in MIGRATIONS {
-            if applied.contains(version) {
-                continue;
-            }
-            let mut tx = self.pool.begin().await?;
-            for stmt in *statements {
-                tx.execute(*stmt).await?;
-            }
-            sqlx::query(
-                "INSERT INTO heimdall_migrations (version) VALUES ($1) ON CONFLICT DO NOTHING",
-            )
-            .bind(*version)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-        }
-        Ok(())
     }
 
     /// Write records (at most [`MAX_BATCH`] per statement) in one transaction; a record whose

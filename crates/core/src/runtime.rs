@@ -137,6 +137,47 @@ impl Runtime {
         rt
     }
 
+    /// The snapshot after a configuration change: providers whose configuration did not change
+    /// keep their live entry — client, connection pool, circuit breakers, key cooldowns,
+    /// latency statistics and queue — so a reload elsewhere does not reset what the gateway
+    /// learned about them; changed and new providers start fresh. The plugin pipeline carries
+    /// over. In-flight requests keep the snapshot they started with.
+    pub fn rebuild(previous: &Runtime, config: GatewayConfig) -> Self {
+        let mut kept = BTreeMap::new();
+        let mut fresh = Vec::new();
+        let mut unavailable = BTreeMap::new();
+        for (name, pc) in &config.providers {
+            match previous.providers.get(name) {
+                Some(entry) if entry.config == *pc => {
+                    kept.insert(name.clone(), Arc::clone(entry));
+                }
+                _ => match heimdall_providers::build_provider(pc) {
+                    Ok(p) => fresh.push((pc.clone(), p)),
+                    Err(e) => {
+                        unavailable.insert(name.clone(), e.message);
+                    }
+                },
+            }
+        }
+        let mut rt = Self::with_providers(config, fresh, previous.pipeline.clone());
+        for (name, entry) in kept {
+            rt.routable.insert(name.clone(), entry.config.clone());
+            rt.providers.insert(name, entry);
+        }
+        rt.groups = model_groups(&rt.routable);
+        rt.unavailable.extend(unavailable);
+        rt
+    }
+
+    /// Whether the entry of `name` is the same live object in both snapshots (its state
+    /// carried over a reload).
+    pub fn shares_provider(&self, other: &Runtime, name: &str) -> bool {
+        match (self.providers.get(name), other.providers.get(name)) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
     /// Build with explicit provider implementations (tests, embedding as a library).
     pub fn with_providers(
         config: GatewayConfig,

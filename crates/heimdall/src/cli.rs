@@ -29,9 +29,31 @@ pub enum Command {
         /// The config file (.json, .yaml or .yml).
         file: PathBuf,
     },
+    /// Write the configuration in effect (or version N) from the config store as a JSON file
+    /// that `--config` loads again.
+    ExportConfig {
+        /// A stored version (default: the latest).
+        #[arg(long)]
+        version: Option<i64>,
+        /// Output file (created 0600); default: standard output.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+        /// Replace secrets by their last four characters (the file then cannot be loaded as is).
+        #[arg(long)]
+        redact: bool,
+    },
     /// Print the JSON Schema of the config file (Bifrost config.json layout), as checked in at
     /// docs/config.schema.json.
     ConfigSchema,
+}
+
+/// Where the configuration's truth is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfigMode {
+    /// The file (`--config`) is the truth: reloaded on change and SIGHUP; API writes get 409.
+    File,
+    /// The config store is the truth: the file only seeds an empty store; the API writes.
+    Store,
 }
 
 /// Log line format.
@@ -56,23 +78,21 @@ pub struct ServeArgs {
     /// Port to listen on [default: config `server.port`, else 8080].
     #[arg(long, short = 'p', env = "HEIMDALL_PORT", global = true)]
     pub port: Option<u16>,
-    /// Log level or filter (error, warn, info, debug, trace, or a tracing filter expression).
-    #[arg(
-        long,
-        env = "HEIMDALL_LOG_LEVEL",
-        default_value = "info",
-        global = true
-    )]
-    pub log_level: String,
-    /// Log format.
-    #[arg(
-        long,
-        env = "HEIMDALL_LOG_FORMAT",
-        value_enum,
-        default_value = "text",
-        global = true
-    )]
-    pub log_format: LogFormat,
+    /// Where the configuration's truth is [default: `file` with `--config` (unless the file's
+    /// `config_store.enabled` is true), else `store`].
+    #[arg(long, env = "HEIMDALL_CONFIG_MODE", value_enum, global = true)]
+    pub config_mode: Option<ConfigMode>,
+    /// The config store's database (`sqlite://…` or `postgres://…`) [default: the file's
+    /// `config_store`, else `config.db` in the app dir].
+    #[arg(long, env = "HEIMDALL_CONFIG_STORE_URL", global = true)]
+    pub config_store_url: Option<String>,
+    /// Log level or filter (error, warn, info, debug, trace, or a tracing filter expression)
+    /// [default: the config's `observability.logging.level`, else info].
+    #[arg(long, env = "HEIMDALL_LOG_LEVEL", global = true)]
+    pub log_level: Option<String>,
+    /// Log format [default: the config's `observability.logging.format`, else text].
+    #[arg(long, env = "HEIMDALL_LOG_FORMAT", value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     #[arg(long, default_value_t = 30, global = true)]
     pub shutdown_grace_seconds: u64,
@@ -121,6 +141,61 @@ pub fn config_schema() -> ExitCode {
     }
 }
 
+/// The control-plane settings in effect, one line each (only those set).
+fn write_security(
+    out: &mut impl Write,
+    cfg: &heimdall_config::GatewayConfig,
+) -> std::io::Result<()> {
+    let s = &cfg.security;
+    if s.cors.enabled {
+        writeln!(out, "CORS: {}", s.cors.allowed_origins.join(", "))?;
+    }
+    if s.rate_limit.is_active() {
+        let per = |n: Option<u32>, unit: &str| n.map(|n| format!("{n}/{unit}"));
+        let limits: Vec<String> = [
+            per(s.rate_limit.requests_per_minute, "minute"),
+            per(s.rate_limit.requests_per_hour, "hour"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        writeln!(
+            out,
+            "rate limit per client IP and per user: {}",
+            limits.join(", ")
+        )?;
+    }
+    if !s.ip_allow_list.is_empty() {
+        writeln!(out, "IP allow-list: {}", s.ip_allow_list.join(", "))?;
+    }
+    if s.api_keys.enabled || cfg.auth.enforce_auth_on_inference {
+        writeln!(out, "inference requires an API token (scope inference)")?;
+    }
+    if let Some(t) = cfg.server.timeout {
+        writeln!(
+            out,
+            "request timeout (to the first byte): {} ms",
+            t.as_millis()
+        )?;
+    }
+    let p = &cfg.process;
+    if let Some(level) = &p.log_level {
+        writeln!(
+            out,
+            "log level: {level}{}",
+            if p.log_json { ", JSON lines" } else { "" }
+        )?;
+    }
+    if let Some(port) = p.metrics_port {
+        writeln!(
+            out,
+            "metrics on their own port {port} at {}",
+            p.metrics_path
+        )?;
+    }
+    Ok(())
+}
+
 fn write_summary(out: &mut impl Write, file: &Path, loaded: &LoadedConfig) -> std::io::Result<()> {
     let cfg = &loaded.config;
     writeln!(out, "{}: OK ({:?} layout)", file.display(), loaded.layout)?;
@@ -145,6 +220,7 @@ fn write_summary(out: &mut impl Write, file: &Path, loaded: &LoadedConfig) -> st
     if !cfg.fallbacks.is_empty() {
         writeln!(out, "fallback chains: {}", cfg.fallbacks.len())?;
     }
+    write_security(out, cfg)?;
     let inactive = cfg.not_yet_active();
     if !inactive.is_empty() {
         writeln!(out, "parsed but not yet active: {}", inactive.join(", "))?;

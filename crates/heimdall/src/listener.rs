@@ -13,11 +13,13 @@
 //! The body-read bound is a layer of the router (`IngressPolicy::with_body_read_timeout`).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use heimdall_config::ListenerLimits;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -46,7 +48,7 @@ pub async fn serve(
             a = listener.accept() => a,
             () = &mut shutdown => break,
         };
-        let (tcp, _peer) = match accepted {
+        let (tcp, peer) = match accepted {
             Ok(c) => c,
             Err(e) => {
                 // Out of file descriptors or a reset before accept: wait a little, go on.
@@ -78,7 +80,7 @@ pub async fn serve(
             Arc::clone(&drained),
         );
         heimdall_core::task::spawn("connection", async move {
-            connection(tcp, app, &limits, stop).await;
+            connection(tcp, peer, app, &limits, stop).await;
             drop(slot);
             if open.fetch_sub(1, Ordering::SeqCst) == 1 {
                 drained.notify_waiters();
@@ -148,6 +150,7 @@ impl Drop for InFlight {
 
 async fn connection(
     tcp: TcpStream,
+    peer: SocketAddr,
     app: Router,
     limits: &ListenerLimits,
     mut stop: watch::Receiver<bool>,
@@ -159,8 +162,12 @@ async fn connection(
     });
     let tracked = Arc::clone(&activity);
     let service = tower::ServiceBuilder::new()
-        .map_request(|req: axum::http::Request<hyper::body::Incoming>| {
-            req.map(axum::body::Body::new)
+        .map_request(move |req: axum::http::Request<hyper::body::Incoming>| {
+            // The client's address, as `axum::serve` gives it: the IP allow-list and the
+            // rate limits key on it (`heimdall_server::client_policy::client_ip`).
+            let mut req = req.map(axum::body::Body::new);
+            req.extensions_mut().insert(ConnectInfo(peer));
+            req
         })
         .map_future(
             move |answer: axum::routing::future::RouteFuture<std::convert::Infallible>| {
@@ -267,4 +274,45 @@ async fn refuse_overloaded(mut tcp: TcpStream) {
         let _ = tcp.shutdown().await;
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_request_carries_the_peer_address() {
+        let app = Router::new().route(
+            "/",
+            axum::routing::get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
+                peer.ip().to_string()
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = heimdall_core::task::spawn("test-listener", async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            serve(
+                listener,
+                app,
+                ListenerLimits::default(),
+                shutdown,
+                Duration::from_secs(1),
+            )
+            .await;
+        });
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        tcp.read_to_string(&mut out).await.unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        assert!(out.ends_with("\r\n\r\n127.0.0.1"), "{out}");
+        let _ = stop.send(());
+        served.await.unwrap();
+    }
 }

@@ -4,6 +4,7 @@
 //! them together so the same engine can be embedded or tested without a process.
 
 mod cli;
+mod control_start;
 mod listener;
 mod log_fields;
 mod serve;
@@ -21,5 +22,10 @@ fn main() -> ExitCode {
         cli::Command::Serve => serve::run(&cli.serve),
         cli::Command::CheckConfig { file } => cli::check_config(&file),
         cli::Command::ConfigSchema => cli::config_schema(),
+        cli::Command::ExportConfig {
+            version,
+            output,
+            redact,
+        } => control_start::export(&cli.serve, version, output.as_ref(), redact),
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use heimdall_config::{LoadedConfig, ProcessEnv};
+use heimdall_config::LoadedConfig;
 use heimdall_core::{Gateway, Pipeline};
 use heimdall_server::{AppState, IngressPolicy, router_with};
 use tracing_subscriber::EnvFilter;
@@ -14,7 +14,13 @@ use crate::cli::{LogFormat, ServeArgs};
 
 /// Run the gateway until SIGTERM/SIGINT.
 pub fn run(args: &ServeArgs) -> ExitCode {
-    init_logging(args);
+    // The file's `observability.logging` sets the log level and format (flags win); a file
+    // that does not load is reported with the defaults.
+    let process = crate::control_start::bootstrap(args)
+        .ok()
+        .and_then(|(_, loaded)| loaded)
+        .map(|l| l.config.process);
+    init_logging(args, process.as_ref());
     // More workers than usable CPUs only adds wake-ups and context switches.
     let workers = args.worker_threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -38,12 +44,24 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     runtime.block_on(serve(args))
 }
 
-fn init_logging(args: &ServeArgs) {
-    let filter = EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+fn init_logging(args: &ServeArgs, process: Option<&heimdall_config::ProcessObservability>) {
+    let level = args
+        .log_level
+        .clone()
+        .or_else(|| process.and_then(|p| p.log_level.clone()))
+        .unwrap_or_else(|| "info".to_owned());
+    let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);
-    match args.log_format {
+    let format = args
+        .log_format
+        .unwrap_or(if process.is_some_and(|p| p.log_json) {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        });
+    match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         // Client-chosen values (model names, headers) cannot forge a line.
         LogFormat::Text => builder
@@ -52,24 +70,18 @@ fn init_logging(args: &ServeArgs) {
     }
 }
 
-fn load(args: &ServeArgs) -> Result<LoadedConfig, String> {
-    match &args.config {
-        Some(path) => heimdall_config::load_file(path, &ProcessEnv)
-            .map_err(|e| format!("{}: invalid configuration:\n{e}", path.display())),
-        None => Ok(heimdall_config::from_environment(&ProcessEnv)),
-    }
-}
-
 async fn serve(args: &ServeArgs) -> ExitCode {
-    let loaded = match load(args) {
-        Ok(l) => l,
+    let started = match crate::control_start::start(args).await {
+        Ok(s) => s,
         Err(e) => {
             tracing::error!("{e}");
             return ExitCode::FAILURE;
         }
     };
+    let loaded = started.loaded;
     report_config(args, &loaded);
     let config = loaded.config;
+    let process = config.process.clone();
     let host = args
         .host
         .clone()
@@ -89,6 +101,8 @@ async fn serve(args: &ServeArgs) -> ExitCode {
     let logger: Arc<dyn heimdall_core::Plugin> =
         Arc::new(heimdall_observe::RequestLogger(Arc::clone(&observability)));
     let gateway = Arc::new(Gateway::from_config(config, Pipeline::new(vec![logger])));
+    let control = Arc::new(started.control);
+    control.config.attach(Arc::clone(&gateway));
     let rt = gateway.runtime();
     for (name, reason) in &rt.unavailable {
         tracing::warn!(provider = %name, "provider not available: {reason}");
@@ -147,6 +161,14 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         ),
     }
     let stopping = tokio_util::sync::CancellationToken::new();
+    heimdall_control::watch::spawn_file_reload(Arc::clone(&control.config), stopping.clone());
+    heimdall_control::watch::spawn_store_follow(
+        Arc::clone(&control.config),
+        Arc::clone(&control.auth),
+        started.postgres_url.clone(),
+        stopping.clone(),
+    );
+    announce_auth(&control.auth, addr);
     let policy = IngressPolicy::for_bind(addr.ip(), &allowed_hosts, body_limit)
         .with_body_read_timeout(limits.body_read_timeout)
         .with_shutdown(stopping.clone());
@@ -154,14 +176,27 @@ async fn serve(args: &ServeArgs) -> ExitCode {
         Some(hosts) => tracing::info!(?hosts, "answering to these Host names only"),
         None => tracing::info!("answering to any Host name (set server.allowed_hosts to pin them)"),
     }
-    let app = router_with(
-        AppState {
-            gateway,
-            body_limit,
-            observability: Arc::clone(&observability),
-        },
-        policy,
-    );
+    let state = AppState {
+        gateway,
+        body_limit,
+        observability: Arc::clone(&observability),
+        client_limits: Arc::new(heimdall_server::client_policy::ClientRateLimiter::new()),
+        control: Some(control),
+    };
+    let app = router_with(state.clone(), policy);
+    if let Some(port) = process.metrics_port.filter(|_| process.metrics_enabled)
+        && let Err(e) = spawn_metrics(
+            state,
+            addr.ip(),
+            port,
+            &process.metrics_path,
+            stopping.clone(),
+        )
+        .await
+    {
+        tracing::error!("{e}");
+        return ExitCode::FAILURE;
+    }
     tracing::info!(
         "heimdall {} listening on http://{addr}",
         env!("CARGO_PKG_VERSION")
@@ -198,6 +233,52 @@ async fn serve(args: &ServeArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `observability.metrics.prometheus.port`: metrics on a listener of their own (scrapers then
+/// need no route to the API port).
+async fn spawn_metrics(
+    state: AppState,
+    ip: std::net::IpAddr,
+    port: u16,
+    path: &str,
+    stop: tokio_util::sync::CancellationToken,
+) -> Result<(), String> {
+    let addr = SocketAddr::new(ip, port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen for metrics on {addr}: {e}"))?;
+    let app = axum::Router::new()
+        .route(path, axum::routing::get(heimdall_server::logs_api::metrics))
+        .with_state(state);
+    tracing::info!("metrics on http://{addr}{path}");
+    heimdall_core::task::spawn("metrics-listener", async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned());
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "metrics listener failed");
+        }
+    });
+    Ok(())
+}
+
+/// Say how management is protected; before any credential exists, print the one-time setup
+/// token (to standard error, not the log pipeline: it is a credential).
+fn announce_auth(auth: &heimdall_control::AuthService, addr: SocketAddr) {
+    if auth.enabled() {
+        tracing::info!("admin auth on: management and log routes need credentials");
+        return;
+    }
+    tracing::warn!(
+        "no admin user or API token exists yet: management and log routes answer loopback clients only"
+    );
+    if let Some(token) = auth.setup_token() {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "\n  One-time setup token (remote setup until the first admin or API token is created):\n    curl -H 'Authorization: Bearer {token}' -H 'content-type: application/json' -X POST http://{addr}/api/users -d '{{\"username\":\"admin\",\"password\":\"…\"}}'\n"
+            );
+        }
+    }
+}
+
 /// SIGTERM or SIGINT, logged.
 async fn shutdown_started(grace: Duration, stopping: tokio_util::sync::CancellationToken) {
     shutdown_signal().await;
@@ -230,7 +311,9 @@ fn report_config(args: &ServeArgs, loaded: &LoadedConfig) {
         Some(p) => {
             tracing::info!(file = %p.display(), layout = ?loaded.layout, "configuration loaded")
         }
-        None => tracing::info!("no config file: taking providers from environment variables"),
+        None => tracing::info!(
+            "no config file: an empty store is seeded with the providers of well-known environment variables"
+        ),
     }
     for w in &loaded.warnings {
         tracing::warn!("{w}");

@@ -2,9 +2,13 @@
 //! graceful shutdown that lets an in-flight stream finish.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
+mod common;
+
+use common::{Gateway, free_port};
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use heimdall_mock_provider::{MockConfig, MockServer};
@@ -19,28 +23,15 @@ fn examples(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A gateway process that is killed when dropped.
-struct Gateway(Child);
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start(args: &[&str], envs: &[(&str, &str)]) -> (Gateway, u16) {
     let port = free_port();
+    // Each gateway its own app dir: without a file it runs in store mode, and a store left
+    // by another test would be its configuration.
+    let dir = tempfile::tempdir().unwrap();
     let mut cmd = bin();
     cmd.args(["serve", "--port", &port.to_string(), "--log-level", "warn"])
+        .arg("--app-dir")
+        .arg(dir.path())
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -49,7 +40,7 @@ fn start(args: &[&str], envs: &[(&str, &str)]) -> (Gateway, u16) {
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let child = Gateway(cmd.spawn().unwrap());
+    let child = Gateway(cmd.spawn().unwrap(), Some(dir));
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "gateway did not start");
@@ -188,14 +179,18 @@ async fn sigterm_lets_an_in_flight_stream_finish() {
 #[test]
 fn json_log_format_emits_json_lines() {
     let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
     let mut child = Gateway(
         bin()
             .args(["--port", &port.to_string(), "--log-format", "json"])
+            .arg("--app-dir")
+            .arg(dir.path())
             .env_clear()
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
+        Some(dir),
     );
     let stdout = child.0.stdout.take().unwrap();
     let mut line = String::new();

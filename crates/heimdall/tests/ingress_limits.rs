@@ -2,28 +2,14 @@
 //! connections, a full house, the fd limit line, and SIGTERM with 50 half-sent requests open.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{Gateway, free_port};
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A gateway process that is killed when dropped.
-struct Gateway(Child);
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Start the binary with `server` settings and a log file; returns the process, port, log.
 fn start(server: serde_json::Value, grace: u64) -> (Gateway, u16, tempfile::TempDir) {
@@ -47,7 +33,7 @@ fn start(server: serde_json::Value, grace: u64) -> (Gateway, u16, tempfile::Temp
         .stderr(Stdio::from(log))
         .spawn()
         .unwrap();
-    let gw = Gateway(child);
+    let gw = Gateway(child, None);
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "gateway did not start");

@@ -119,6 +119,8 @@ fn app() -> axum::Router {
         gateway: Arc::new(Gateway::new(runtime)),
         body_limit: 10 * 1024 * 1024,
         observability,
+        client_limits: Arc::default(),
+        control: None,
     })
 }
 

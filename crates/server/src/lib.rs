@@ -5,18 +5,26 @@
 //! codes, headers and body limits are transport concerns.
 
 pub mod anthropic;
+pub mod api_error;
+pub mod api_routes;
 pub mod app;
 pub mod bedrock;
 pub mod body;
 pub mod chat_route;
+pub mod client_policy;
 pub mod cohere;
 pub mod compat;
+pub mod config_api;
 pub mod genai;
 pub mod headers;
 pub mod ingress;
 pub mod litellm_compat;
 pub mod logs_api;
+pub mod mgmt_auth;
 pub mod openai;
+pub mod openapi;
+pub mod providers_api;
+pub mod session_api;
 pub mod sse;
 pub mod state;
 

@@ -12,46 +12,31 @@ use axum::response::{IntoResponse, Response};
 use heimdall_store::{LogQuery, LogStore};
 use serde_json::json;
 
+pub use crate::api_error::ApiError;
 use crate::state::AppState;
-
-/// An API failure, rendered as `{"error": {message, type, param}}`.
-pub struct ApiError {
-    status: StatusCode,
-    kind: &'static str,
-    message: String,
-    param: Option<String>,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"error": {"message": self.message, "type": self.kind,
-                "param": self.param}})),
-        )
-            .into_response()
-    }
-}
 
 async fn store_of(state: &AppState) -> Result<&LogStore, ApiError> {
     let store = match &state.observability.writer {
         Some(w) => w.reader().await,
         None => None,
     };
-    store.ok_or_else(|| ApiError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        kind: "logs_unavailable",
-        message: "request logging is disabled, or its store is not reachable yet".to_owned(),
-        param: None,
+    store.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "logs_unavailable",
+            "request logging is disabled, or its store is not reachable yet".to_owned(),
+        )
     })
 }
 
 fn query_of(params: &BTreeMap<String, String>) -> Result<LogQuery, ApiError> {
-    LogQuery::from_params(params).map_err(|e| ApiError {
-        status: StatusCode::BAD_REQUEST,
-        kind: "invalid_request_error",
-        message: e.to_string(),
-        param: Some(e.param),
+    LogQuery::from_params(params).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            e.to_string(),
+        )
+        .with_param(e.param)
     })
 }
 
@@ -59,22 +44,22 @@ fn query_of(params: &BTreeMap<String, String>) -> Result<LogQuery, ApiError> {
 fn params_of(
     params: Result<Query<BTreeMap<String, String>>, QueryRejection>,
 ) -> Result<BTreeMap<String, String>, ApiError> {
-    params.map(|Query(p)| p).map_err(|e| ApiError {
-        status: StatusCode::BAD_REQUEST,
-        kind: "invalid_request_error",
-        message: format!("invalid query string: {}", e.body_text()),
-        param: None,
+    params.map(|Query(p)| p).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            format!("invalid query string: {}", e.body_text()),
+        )
     })
 }
 
 fn db_error(e: &heimdall_store::StoreError) -> ApiError {
     tracing::warn!(error = %e, "log query failed");
-    ApiError {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        kind: "logs_unavailable",
-        message: e.to_string(),
-        param: None,
-    }
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "logs_unavailable",
+        e.to_string(),
+    )
 }
 
 /// `GET /api/logs`
@@ -109,21 +94,23 @@ pub async fn get_one(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let Path(id) = id.map_err(|e| ApiError {
-        status: StatusCode::BAD_REQUEST,
-        kind: "invalid_request_error",
-        message: format!("invalid record id: {}", e.body_text()),
-        param: Some("id".to_owned()),
+    let Path(id) = id.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            format!("invalid record id: {}", e.body_text()),
+        )
+        .with_param("id".to_owned())
     })?;
     let store = store_of(&state).await?;
     match store.get(&id).await.map_err(|e| db_error(&e))? {
         Some(r) => Ok(Json(r).into_response()),
-        None => Err(ApiError {
-            status: StatusCode::NOT_FOUND,
-            kind: "not_found_error",
-            message: format!("no log record with id '{id}'"),
-            param: Some("id".to_owned()),
-        }),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found_error",
+            format!("no log record with id '{id}'"),
+        )
+        .with_param("id".to_owned())),
     }
 }
 

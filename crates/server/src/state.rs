@@ -20,6 +20,12 @@ pub struct AppState {
     pub body_limit: usize,
     /// Request logs, metrics, prices.
     pub observability: Arc<heimdall_observe::Observability>,
+    /// Per-client request counts for `security.rateLimit` (limits come from the live config).
+    pub client_limits: Arc<crate::client_policy::ClientRateLimiter>,
+    /// The control plane (configuration versions, auth); `None` when the gateway runs on a
+    /// fixed configuration (tests, embedding): management routes then answer 503 and only
+    /// loopback clients reach the log routes.
+    pub control: Option<Arc<heimdall_control::ControlPlane>>,
 }
 
 /// The context of a new request: a fresh time-ordered id, the client's `x-request-id`, and the

@@ -22,13 +22,19 @@ async fn loopback_listener(h: &Harness) -> SocketAddr {
             gateway: Arc::clone(&h.gateway),
             body_limit: 1024 * 1024,
             observability: Arc::clone(&h.observability),
+            client_limits: Arc::default(),
+            control: None,
         },
         policy,
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
     });
     addr
 }

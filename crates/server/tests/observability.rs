@@ -161,28 +161,6 @@ async fn sqlite_keeps_a_record_per_request() {
     thousand_requests_become_thousand_records(LogStore::connect(&url).await.unwrap()).await;
 }
 
-const PG: &str = "postgres://postgres@127.0.0.1:5432";
-
-async fn fresh_pg(via: &str) -> (String, String) {
-    let name = format!("heimdall_obs_{}", uuid::Uuid::new_v4().simple());
-    let admin = LogStore::admin(&format!("{PG}/postgres")).await.unwrap();
-    admin
-        .execute_raw(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    admin.close().await;
-    (name.clone(), format!("postgres://postgres@{via}/{name}"))
-}
-
-async fn drop_pg(name: &str) {
-    let admin = LogStore::admin(&format!("{PG}/postgres")).await.unwrap();
-    admin
-        .execute_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .unwrap();
-    admin.close().await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_keeps_a_record_per_request() {
     let (name, url) = fresh_pg("127.0.0.1:5432").await;

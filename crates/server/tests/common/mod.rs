@@ -2,6 +2,8 @@
 #![allow(clippy::disallowed_methods)]
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod control;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -89,9 +91,16 @@ pub async fn start_observed(
         gateway: Arc::clone(&gateway),
         body_limit: limit,
         observability: Arc::clone(&observability),
+        client_limits: Arc::default(),
+        control: None,
     });
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        // With the peer address on every request, as the real listener gives it.
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
     });
     Harness {
         mock,
@@ -227,4 +236,32 @@ pub async fn start_logged(
     )
     .await;
     (h, store, writer, dir)
+}
+
+pub const PG: &str = "postgres://postgres@127.0.0.1:5432";
+
+/// A new, empty PostgreSQL database reachable through `via` (host:port): (name, URL).
+pub async fn fresh_pg(via: &str) -> (String, String) {
+    let name = format!("heimdall_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = heimdall_store::LogStore::admin(&format!("{PG}/postgres"))
+        .await
+        .unwrap();
+    admin
+        .execute_raw(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    admin.close().await;
+    (name.clone(), format!("postgres://postgres@{via}/{name}"))
+}
+
+/// Drop a database made by [`fresh_pg`].
+pub async fn drop_pg(name: &str) {
+    let admin = heimdall_store::LogStore::admin(&format!("{PG}/postgres"))
+        .await
+        .unwrap();
+    admin
+        .execute_raw(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+    admin.close().await;
 }

@@ -1,0 +1,67 @@
+//! The management API's routes (configuration, versions, providers and keys, sessions and
+//! tokens, the OpenAPI document), mounted beside the inference and log routes.
+//!
+//! Why a table of its own: `openapi` describes exactly these routes; keeping them in one place
+//! keeps the description and the router from drifting apart (a test checks that every route
+//! here is described).
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+use crate::{config_api, providers_api, session_api};
+
+/// Add the management routes.
+pub fn mount(router: Router<AppState>) -> Router<AppState> {
+    router
+        .route(
+            "/api/config",
+            get(config_api::get_config).put(config_api::put_config),
+        )
+        .route("/api/config/versions", get(config_api::list_versions))
+        .route(
+            "/api/config/versions/{version}",
+            get(config_api::get_version),
+        )
+        .route("/api/config/rollback/{version}", post(config_api::rollback))
+        .route("/api/version", get(config_api::version))
+        .route(
+            "/api/providers",
+            get(providers_api::list).post(providers_api::create),
+        )
+        .route(
+            "/api/providers/{provider}",
+            get(providers_api::get)
+                .put(providers_api::update)
+                .delete(providers_api::delete),
+        )
+        .route(
+            "/api/providers/{provider}/keys",
+            get(providers_api::list_keys).post(providers_api::create_key),
+        )
+        .route(
+            "/api/providers/{provider}/keys/{key_id}",
+            get(providers_api::get_key)
+                .put(providers_api::update_key)
+                .delete(providers_api::delete_key),
+        )
+        .route("/api/keys", get(providers_api::all_keys))
+        .route("/api/models", get(providers_api::models))
+        .route("/api/proxy-config", get(providers_api::proxy_config))
+        .route("/api/session/login", post(session_api::login))
+        .route("/api/session/logout", post(session_api::logout))
+        .route(
+            "/api/session/is-auth-enabled",
+            get(session_api::is_auth_enabled),
+        )
+        .route(
+            "/api/tokens",
+            get(session_api::list_tokens).post(session_api::create_token),
+        )
+        .route(
+            "/api/tokens/{id}",
+            axum::routing::delete(session_api::delete_token),
+        )
+        .route("/api/users", post(session_api::create_admin))
+        .route("/api/openapi.json", get(crate::openapi::serve))
+}

@@ -1,0 +1,277 @@
+//! Who may call what: management routes need `config:read` (reads) or `admin` (writes), log
+//! routes `logs:read`, inference routes `inference` when `enforce_auth_on_inference` or
+//! `security.apiKeys` is on. Credentials: `Authorization: Bearer <token>` (an API token, a
+//! session token, or the one-time setup token) or the UI's session cookie.
+//!
+//! Why loopback-only before any credential exists: a fresh install has no admin to log in
+//! as, yet `/api/logs` holds prompts and answers. The machine's own user may set it up;
+//! anyone else needs the setup token printed at start. Once an admin or a token exists,
+//! everyone needs credentials, loopback included.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use heimdall_control::{Principal, Scope};
+use heimdall_schema::error::{ErrorKind, GatewayError};
+
+use crate::api_error::ApiError;
+use crate::state::AppState;
+
+/// The cookie that carries a UI session.
+pub const SESSION_COOKIE: &str = "heimdall_session";
+
+/// What a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (health, readiness, metrics, login, the API description).
+    Public,
+    /// A management or log route needing this scope.
+    Needs(Scope),
+    /// An inference route (open unless inference auth is on).
+    Inference,
+}
+
+/// What `method path` needs.
+pub fn access(method: &Method, path: &str) -> Access {
+    const PUBLIC: [&str; 8] = [
+        "/health",
+        "/ready",
+        "/metrics",
+        "/api/session/login",
+        "/api/session/logout",
+        "/api/session/is-auth-enabled",
+        "/api/openapi.json",
+        "/api/version",
+    ];
+    if PUBLIC.contains(&path) {
+        return Access::Public;
+    }
+    if path == "/api/logs" || path.starts_with("/api/logs/") {
+        return Access::Needs(Scope::LogsRead);
+    }
+    if path == "/api" || path.starts_with("/api/") {
+        return if method == Method::GET || method == Method::HEAD {
+            Access::Needs(Scope::ConfigRead)
+        } else {
+            Access::Needs(Scope::Admin)
+        };
+    }
+    Access::Inference
+}
+
+/// The credential a request carries: a bearer token, else the session cookie.
+pub fn credential(headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let v = v.trim();
+        if let Some(t) = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+        {
+            return Some(t.trim().to_owned());
+        }
+    }
+    session_cookie(headers)
+}
+
+/// The session cookie's value.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(SESSION_COOKIE)
+                .and_then(|r| r.strip_prefix('='))
+                .map(str::to_owned)
+        })
+        .filter(|v| !v.is_empty())
+}
+
+/// The credential of an inference request, in the header each SDK sends it in.
+fn inference_credential(headers: &HeaderMap) -> Option<String> {
+    credential(headers).or_else(|| {
+        ["x-api-key", "x-goog-api-key", "api-key", "x-bf-api-key"]
+            .iter()
+            .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+            .map(str::to_owned)
+    })
+}
+
+fn is_loopback(req: &Request) -> bool {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|c| c.0.ip().is_loopback())
+}
+
+fn unauthorized(message: impl Into<String>) -> Response {
+    let mut r =
+        ApiError::new(StatusCode::UNAUTHORIZED, "authentication_error", message).into_response();
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        axum::http::HeaderValue::from_static("Bearer realm=\"heimdall\""),
+    );
+    r
+}
+
+/// The middleware.
+pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let needed = access(req.method(), &path);
+    let principal = match needed {
+        Access::Public => return next.run(req).await,
+        Access::Inference => match inference_principal(&state, req.headers()).await {
+            Ok(p) => p,
+            Err(e) => return crate::ingress::render(&path, &e),
+        },
+        Access::Needs(scope) => {
+            let loopback = is_loopback(&req);
+            match management_principal(&state, req.headers(), loopback, scope).await {
+                Ok(p) => Some(p),
+                Err(r) => return r,
+            }
+        }
+    };
+    if let Some(p) = principal {
+        req.extensions_mut().insert(p);
+    }
+    next.run(req).await
+}
+
+async fn management_principal(
+    state: &AppState,
+    headers: &HeaderMap,
+    loopback: bool,
+    scope: Scope,
+) -> Result<Principal, Response> {
+    let auth = state.control.as_ref().map(|c| &c.auth);
+    let credential = credential(headers);
+    let principal = match (auth, credential) {
+        (Some(auth), Some(c)) => match auth.authenticate(&c).await {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                return Err(unauthorized(
+                    "the credential is not valid (unknown, expired or revoked token or session)",
+                ));
+            }
+            Err(e) => return Err(ApiError::from(e).into_response()),
+        },
+        (auth, _) if auth.is_some_and(|a| a.enabled()) => {
+            return Err(unauthorized(
+                "credentials required: send Authorization: Bearer <API token>, or log in at POST /api/session/login",
+            ));
+        }
+        _ if loopback => Principal::admin("loopback"),
+        _ => {
+            return Err(unauthorized(
+                "no admin or API token is configured yet, so management and log routes answer loopback clients only; create one from this machine, or send the setup token printed at start as Authorization: Bearer <token>",
+            ));
+        }
+    };
+    if principal.allows(scope) {
+        Ok(principal)
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            format!(
+                "this credential lacks the '{}' scope this route needs",
+                scope.as_str()
+            ),
+        )
+        .into_response())
+    }
+}
+
+async fn inference_principal(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, GatewayError> {
+    let rt = state.gateway.runtime();
+    let cfg = &rt.config;
+    if !(cfg.auth.enforce_auth_on_inference || cfg.security.api_keys.enabled) {
+        return Ok(None);
+    }
+    let refuse = |status: u16, code: &'static str, message: &str| {
+        GatewayError::new(ErrorKind::InvalidRequest, message.to_owned())
+            .with_status(status)
+            .with_code(code)
+    };
+    let Some(auth) = state.control.as_ref().map(|c| &c.auth) else {
+        return Err(refuse(
+            401,
+            "invalid_api_key",
+            "inference requires an API token, and this gateway has no credential store",
+        ));
+    };
+    let Some(credential) = inference_credential(headers) else {
+        return Err(refuse(
+            401,
+            "invalid_api_key",
+            "inference requires an API token with the 'inference' scope (Authorization: Bearer <token>)",
+        ));
+    };
+    match auth.authenticate(&credential).await {
+        Ok(Some(p)) if p.allows(Scope::Inference) => Ok(Some(p)),
+        Ok(Some(_)) => Err(refuse(
+            403,
+            "permission_denied",
+            "this API token lacks the 'inference' scope",
+        )),
+        Ok(None) => Err(refuse(401, "invalid_api_key", "the API token is not valid")),
+        Err(e) => {
+            tracing::error!("auth store: {e}");
+            Err(
+                GatewayError::new(ErrorKind::Internal, "the credential store is not reachable")
+                    .with_status(503),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_need_what_they_expose() {
+        assert_eq!(access(&Method::GET, "/health"), Access::Public);
+        assert_eq!(access(&Method::POST, "/api/session/login"), Access::Public);
+        assert_eq!(
+            access(&Method::GET, "/api/logs/abc"),
+            Access::Needs(Scope::LogsRead)
+        );
+        assert_eq!(
+            access(&Method::GET, "/api/providers"),
+            Access::Needs(Scope::ConfigRead)
+        );
+        assert_eq!(
+            access(&Method::DELETE, "/api/providers/openai"),
+            Access::Needs(Scope::Admin)
+        );
+        assert_eq!(
+            access(&Method::POST, "/v1/chat/completions"),
+            Access::Inference
+        );
+        assert_eq!(access(&Method::GET, "/apix"), Access::Inference);
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            "a=1; heimdall_session=hsess_x; b=2".parse().unwrap(),
+        );
+        assert_eq!(credential(&h).as_deref(), Some("hsess_x"));
+        h.insert(header::AUTHORIZATION, "Bearer hk_y".parse().unwrap());
+        assert_eq!(credential(&h).as_deref(), Some("hk_y"));
+    }
+}

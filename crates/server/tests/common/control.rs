@@ -1,0 +1,127 @@
+//! A gateway with a real control plane: a SQLite (or PostgreSQL) config store in a temporary
+//! app dir, the encryption key file, auth — wired as the binary wires them.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use heimdall_control::{ControlPlane, Mode, SecretCipher};
+use heimdall_core::{Gateway, Pipeline, Runtime};
+use heimdall_observe::{Observability, RequestLogger};
+use heimdall_server::{AppState, router};
+
+pub struct ControlHarness {
+    pub addr: SocketAddr,
+    pub gateway: Arc<Gateway>,
+    pub control: ControlPlane,
+    pub client: reqwest::Client,
+    pub dir: Arc<tempfile::TempDir>,
+}
+
+impl ControlHarness {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// `method path` with a JSON body, answered as (status, JSON body).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+        bearer: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let mut r = self.client.request(method, self.url(path));
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        if let Some(t) = bearer {
+            r = r.bearer_auth(t);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+        )
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::GET, path, None, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::POST, path, Some(body), None)
+            .await
+    }
+}
+
+/// Start with `document` in `mode` on the store at `store_url` (default: SQLite in `dir`).
+pub async fn start_control(
+    mode: Mode,
+    document: serde_json::Value,
+    dir: Arc<tempfile::TempDir>,
+    store_url: Option<String>,
+    passphrase: Option<&str>,
+) -> ControlHarness {
+    start_control_logged(mode, document, dir, store_url, passphrase, None).await
+}
+
+/// [`start_control`] with request logs written by `writer`.
+pub async fn start_control_logged(
+    mode: Mode,
+    document: serde_json::Value,
+    dir: Arc<tempfile::TempDir>,
+    store_url: Option<String>,
+    passphrase: Option<&str>,
+    writer: Option<heimdall_store::LogWriter>,
+) -> ControlHarness {
+    let url = store_url.unwrap_or_else(|| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("config.db").display()
+        )
+    });
+    let cipher = SecretCipher::load(passphrase, dir.path()).unwrap();
+    let env: std::collections::BTreeMap<String, String> = Default::default();
+    let (control, loaded) = ControlPlane::open(mode, document, &url, cipher, Arc::new(env))
+        .await
+        .unwrap();
+    let observability = Arc::new(Observability::new(&loaded.config, writer));
+    let logger = Arc::new(RequestLogger(Arc::clone(&observability)));
+    let gateway = Arc::new(Gateway::new(Runtime::build(
+        loaded.config,
+        Pipeline::new(vec![logger]),
+    )));
+    control.config.attach(Arc::clone(&gateway));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router(AppState {
+        gateway: Arc::clone(&gateway),
+        body_limit: 10 * 1024 * 1024,
+        observability,
+        client_limits: Arc::default(),
+        control: Some(Arc::new(control.clone())),
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    ControlHarness {
+        addr,
+        gateway,
+        control,
+        client: reqwest::Client::new(),
+        dir,
+    }
+}
+
+/// Store mode on a fresh SQLite store, seeded with `document`.
+pub async fn start_store_mode(document: serde_json::Value) -> ControlHarness {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    start_control(Mode::Store, document, dir, None, None).await
+}

@@ -9,6 +9,7 @@
 //! the file only seeds an empty store. Nothing reconciles the two silently.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
@@ -91,6 +92,19 @@ pub enum ChangeError {
     Store(String),
 }
 
+/// Changes applied by this process, by where they came from, and reloads that failed.
+#[derive(Debug, Default)]
+pub struct ChangeCounts {
+    /// Through the API (`api`, rollbacks included).
+    pub api: AtomicU64,
+    /// From the file (file mode).
+    pub file: AtomicU64,
+    /// Stored by another instance and applied here.
+    pub remote: AtomicU64,
+    /// A file reload or another instance's version that could not be applied.
+    pub failed: AtomicU64,
+}
+
 /// The configuration service.
 pub struct ConfigService {
     mode: Mode,
@@ -102,6 +116,7 @@ pub struct ConfigService {
     /// One writer at a time in this process (the store's version key orders writers across
     /// processes).
     write: tokio::sync::Mutex<()>,
+    counts: ChangeCounts,
 }
 
 impl std::fmt::Debug for ConfigService {
@@ -162,6 +177,7 @@ impl ConfigService {
                     .map_or_else(|| Value::Object(Default::default()), |(_, d)| d.clone()),
             }),
             write: tokio::sync::Mutex::new(()),
+            counts: ChangeCounts::default(),
         };
         let (document, source) = match (&service.mode, stored) {
             (Mode::Store, Some((version, doc))) => {
@@ -213,6 +229,11 @@ impl ConfigService {
     /// The version in effect.
     pub fn current(&self) -> Arc<Current> {
         self.current.load_full()
+    }
+
+    /// Changes applied and reloads failed since start (for metrics).
+    pub fn counts(&self) -> &ChangeCounts {
+        &self.counts
     }
 
     /// The cipher of stored secrets.
@@ -302,15 +323,20 @@ impl ConfigService {
         let text = tokio::fs::read_to_string(path)
             .await
             .map_err(|e| ChangeError::Refused(format!("cannot read {}: {e}", path.display())))?;
-        let doc =
-            heimdall_config::document_from_str(&text, format).map_err(ChangeError::Invalid)?;
+        let parsed = heimdall_config::document_from_str(&text, format);
         let _writer = self.write.lock().await;
-        if doc == self.current().document {
-            return Ok(None);
+        let applied = match parsed {
+            Ok(doc) if doc == self.current().document => return Ok(None),
+            Ok(doc) => {
+                self.apply_locked(doc, &format!("file:{}", path.display()), "file", false)
+                    .await
+            }
+            Err(e) => Err(ChangeError::Invalid(e)),
+        };
+        if applied.is_err() {
+            self.counts.failed.fetch_add(1, Ordering::Relaxed);
         }
-        self.apply_locked(doc, &format!("file:{}", path.display()), "file", false)
-            .await
-            .map(Some)
+        applied.map(Some)
     }
 
     /// Another instance stored `version`: load the latest version and swap it in (no new
@@ -327,10 +353,22 @@ impl ConfigService {
         if latest.version <= self.current().version {
             return Ok(None);
         }
-        let doc: Value = serde_json::from_str(&latest.document).map_err(store_err)?;
-        let doc = document::decrypted(&doc, &self.cipher).map_err(store_err)?;
-        let loaded = heimdall_config::parse_value(doc.clone(), self.env.as_ref())
-            .map_err(ChangeError::Invalid)?;
+        let loaded = serde_json::from_str::<Value>(&latest.document)
+            .map_err(store_err)
+            .and_then(|doc| document::decrypted(&doc, &self.cipher).map_err(store_err))
+            .and_then(|doc| {
+                heimdall_config::parse_value(doc.clone(), self.env.as_ref())
+                    .map(|l| (doc, l))
+                    .map_err(ChangeError::Invalid)
+            });
+        let (doc, loaded) = match loaded {
+            Ok(x) => x,
+            Err(e) => {
+                self.counts.failed.fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        self.counts.remote.fetch_add(1, Ordering::Relaxed);
         self.swap(loaded.config);
         self.current.store(Arc::new(Current {
             version: latest.version,
@@ -381,6 +419,12 @@ impl ConfigService {
             version,
             document: doc,
         }));
+        let counter = if source == "file" {
+            &self.counts.file
+        } else {
+            &self.counts.api
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = self.store.notify(version).await {
             tracing::warn!(error = %e, version, "could not notify other instances of the change");
         }

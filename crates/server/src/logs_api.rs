@@ -146,13 +146,46 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         )
     });
     let rt = state.gateway.runtime();
-    let text = obs.metrics.render(&rt, pending, dropped);
+    let mut text = obs.metrics.render(&rt, pending, dropped);
+    if let Some(c) = &state.control {
+        control_metrics(&mut text, &rt.config.client.metrics_prefix, c);
+    }
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     r
+}
+
+/// The control plane's series: the version in effect, changes applied by origin, failed
+/// reloads, and whether auth is on.
+fn control_metrics(out: &mut String, prefix: &str, c: &heimdall_control::ControlPlane) {
+    use std::fmt::Write;
+    let n = c.config.counts();
+    let _ = write!(
+        out,
+        "# HELP {prefix}_config_version The configuration version in effect.\n\
+         # TYPE {prefix}_config_version gauge\n\
+         {prefix}_config_version {}\n\
+         # HELP {prefix}_config_changes_total Configuration changes applied by this instance.\n\
+         # TYPE {prefix}_config_changes_total counter\n\
+         {prefix}_config_changes_total{{source=\"api\"}} {}\n\
+         {prefix}_config_changes_total{{source=\"file\"}} {}\n\
+         {prefix}_config_changes_total{{source=\"remote\"}} {}\n\
+         # HELP {prefix}_config_reload_failures_total File reloads or other instances' versions that could not be applied.\n\
+         # TYPE {prefix}_config_reload_failures_total counter\n\
+         {prefix}_config_reload_failures_total {}\n\
+         # HELP {prefix}_admin_auth_enabled 1 when management routes require credentials.\n\
+         # TYPE {prefix}_admin_auth_enabled gauge\n\
+         {prefix}_admin_auth_enabled {}\n",
+        c.config.current().version,
+        n.api.load(Ordering::Relaxed),
+        n.file.load(Ordering::Relaxed),
+        n.remote.load(Ordering::Relaxed),
+        n.failed.load(Ordering::Relaxed),
+        u8::from(c.auth.enabled()),
+    );
 }
 
 /// HTTP metrics for every route (including requests refused before the engine).

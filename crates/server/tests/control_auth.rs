@@ -7,8 +7,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::control::{ControlHarness, start_control, start_store_mode};
-use heimdall_control::Mode;
+use common::control::{ControlHarness, ControlOptions, start_control, start_store_mode};
 use heimdall_mock_provider::{MockConfig, MockServer};
 use reqwest::Method;
 use serde_json::json;
@@ -273,20 +272,17 @@ async fn no_key_string_appears_in_any_answer_metric_or_error() {
         "AKIASECRETACCESS3333",
         "SECRETsecretKEY/abcdefgh4444",
     ];
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let h = start_control(
-        Mode::Store,
-        json!({"providers": {
+    let h = start_control(ControlOptions {
+        passphrase: Some("test passphrase".to_owned()),
+        ..ControlOptions::store(json!({"providers": {
             "mock": {"type": "custom", "keys": [{"name": "a", "value": secrets[0]}, {"name": "b", "value": secrets[1]}],
                 "network_config": {"base_url": mock.base_url()}},
             "bedrock": {"keys": [{"value": "", "bedrock_key_config": {"region": "us-east-1",
                 "access_key": secrets[2], "secret_key": secrets[3]}}]}
-        }}),
-        Arc::clone(&dir),
-        None,
-        Some("test passphrase"),
-    )
+        }}))
+    })
     .await;
+    let dir = Arc::clone(&h.dir);
     let mut seen = String::new();
     for path in [
         "/api/config",
@@ -388,4 +384,85 @@ fn capture_logs() {
             .with_ansi(false)
             .try_init();
     });
+}
+
+/// This machine's first non-loopback IPv4 address (a client connecting to it from here is
+/// not a loopback peer).
+fn non_loopback_address() -> Option<std::net::IpAddr> {
+    // Connecting a UDP socket sends nothing; it picks the interface a route would use.
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    probe.connect("192.0.2.255:9").ok()?;
+    let ip = probe.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_client_needs_the_setup_token_before_any_credential_exists() {
+    capture_logs();
+    let Some(ip) = non_loopback_address() else {
+        eprintln!("SKIPPED: this machine has no non-loopback address to connect from");
+        return;
+    };
+    let h = start_control(ControlOptions {
+        bind: std::net::SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0),
+        ..ControlOptions::store(json!({}))
+    })
+    .await;
+    let remote = format!("http://{ip}:{}", h.addr.port());
+    let (status, e) = {
+        let r = h
+            .client
+            .get(format!("{remote}/api/config"))
+            .send()
+            .await
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.json::<serde_json::Value>().await.unwrap(),
+        )
+    };
+    assert_eq!(status, 401, "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("loopback"),
+        "{e}"
+    );
+    assert_eq!(
+        h.client
+            .get(format!("{remote}/api/logs"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    // The same machine through loopback is allowed.
+    assert_eq!(h.get("/api/config").await.0, 200);
+    // The setup token lets the remote client set up, and ends with the first credential.
+    let setup = h
+        .control
+        .auth
+        .setup_token()
+        .expect("a setup token before any credential");
+    let r = h
+        .client
+        .post(format!("{remote}/api/users"))
+        .bearer_auth(&setup)
+        .json(&json!({"username": "ops", "password": "a long enough password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = h
+        .client
+        .get(format!("{remote}/api/config"))
+        .bearer_auth(&setup)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the setup token is spent");
+    assert_eq!(
+        h.get("/api/config").await.0,
+        401,
+        "loopback needs credentials now too"
+    );
 }

@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::control::{start_control, start_store_mode};
+use common::control::{ControlOptions, start_control, start_store_mode};
 use heimdall_control::Mode;
 use heimdall_mock_provider::{MockConfig, MockServer};
 use reqwest::Method;
@@ -191,6 +191,24 @@ async fn versions_record_every_change_and_rollback_restores_one_exactly() {
     assert!(!h.gateway.runtime().config.client.drop_excess_requests);
     let (status, _) = h.get("/api/config/versions/99").await;
     assert_eq!(status, 404);
+
+    // The control plane's series are on /metrics, and pass promtool.
+    let text = h
+        .client
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (ok, report) = common::promtool_check(&text);
+    assert!(ok, "{report}");
+    assert!(text.contains("heimdall_config_version 4\n"), "{text}");
+    assert!(
+        text.contains("heimdall_config_changes_total{source=\"api\"} 3\n"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,13 +265,11 @@ async fn file_mode_refuses_api_writes_and_follows_its_file() {
     let file = dir.path().join("config.json");
     let doc = json!({"providers": {"one": provider(&mock, "sk-test-abcdefgh0001")}});
     std::fs::write(&file, doc.to_string()).unwrap();
-    let h = start_control(
-        Mode::File { path: file.clone() },
-        doc,
-        Arc::clone(&dir),
-        None,
-        None,
-    )
+    let h = start_control(ControlOptions {
+        mode: Mode::File { path: file.clone() },
+        dir: Arc::clone(&dir),
+        ..ControlOptions::store(doc)
+    })
     .await;
     let stop = tokio_util::sync::CancellationToken::new();
     heimdall_control::watch::spawn_file_reload(Arc::clone(&h.control.config), stop.clone());

@@ -7,9 +7,8 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::control::start_control;
+use common::control::{ControlOptions, start_control};
 use common::{drop_pg, fresh_pg};
-use heimdall_control::Mode;
 use heimdall_mock_provider::{MockConfig, MockServer};
 use reqwest::Method;
 use serde_json::json;
@@ -19,17 +18,15 @@ async fn two_instances_on_one_postgres_store_converge_within_a_second() {
     let mock = MockServer::start(MockConfig::default()).await.unwrap();
     let (name, url) = fresh_pg("127.0.0.1:5432").await;
     // Both instances share the passphrase, as replicas must (each has its own app dir).
-    let start = |dir| {
-        start_control(
-            Mode::Store,
-            json!({}),
-            Arc::new(dir),
-            Some(url.clone()),
-            Some("shared passphrase"),
-        )
+    let start = || {
+        start_control(ControlOptions {
+            store_url: Some(url.clone()),
+            passphrase: Some("shared passphrase".to_owned()),
+            ..ControlOptions::store(json!({}))
+        })
     };
-    let a = start(tempfile::tempdir().unwrap()).await;
-    let b = start(tempfile::tempdir().unwrap()).await;
+    let a = start().await;
+    let b = start().await;
     let stop = tokio_util::sync::CancellationToken::new();
     for h in [&a, &b] {
         heimdall_control::watch::spawn_store_follow(

@@ -9,11 +9,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::control::{ControlHarness, start_control_logged};
-use heimdall_control::Mode;
+use common::control::{ControlHarness, ControlOptions, start_control};
 use heimdall_mock_provider::{MockConfig, MockServer};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -153,14 +151,10 @@ impl Conformance {
 async fn start() -> (Conformance, MockServer, ControlHarness, tempfile::TempDir) {
     let mock = MockServer::start(MockConfig::default()).await.unwrap();
     let (_log_store, writer, log_dir) = common::sqlite_writer(10_000).await;
-    let h = start_control_logged(
-        Mode::Store,
-        common::mock_config(&mock, json!({})),
-        Arc::new(tempfile::tempdir().unwrap()),
-        None,
-        None,
-        Some(writer),
-    )
+    let h = start_control(ControlOptions {
+        writer: Some(writer),
+        ..ControlOptions::store(common::mock_config(&mock, json!({})))
+    })
     .await;
     let base = h.url("");
     let client = reqwest::Client::new();

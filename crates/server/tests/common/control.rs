@@ -57,33 +57,55 @@ impl ControlHarness {
     }
 }
 
-/// Start with `document` in `mode` on the store at `store_url` (default: SQLite in `dir`).
-pub async fn start_control(
-    mode: Mode,
-    document: serde_json::Value,
-    dir: Arc<tempfile::TempDir>,
-    store_url: Option<String>,
-    passphrase: Option<&str>,
-) -> ControlHarness {
-    start_control_logged(mode, document, dir, store_url, passphrase, None).await
+/// How to start a gateway with a control plane.
+pub struct ControlOptions {
+    pub mode: Mode,
+    pub document: serde_json::Value,
+    /// The app dir (config store, key file).
+    pub dir: Arc<tempfile::TempDir>,
+    /// The config store (default: SQLite in `dir`).
+    pub store_url: Option<String>,
+    /// The encryption passphrase (default: a key file in `dir`).
+    pub passphrase: Option<String>,
+    /// Request logs go here (default: none).
+    pub writer: Option<heimdall_store::LogWriter>,
+    /// Listen address (default `127.0.0.1:0`).
+    pub bind: SocketAddr,
 }
 
-/// [`start_control`] with request logs written by `writer`.
-pub async fn start_control_logged(
-    mode: Mode,
-    document: serde_json::Value,
-    dir: Arc<tempfile::TempDir>,
-    store_url: Option<String>,
-    passphrase: Option<&str>,
-    writer: Option<heimdall_store::LogWriter>,
-) -> ControlHarness {
+impl ControlOptions {
+    /// Store mode on a fresh app dir, seeded with `document`.
+    pub fn store(document: serde_json::Value) -> Self {
+        Self {
+            mode: Mode::Store,
+            document,
+            dir: Arc::new(tempfile::tempdir().unwrap()),
+            store_url: None,
+            passphrase: None,
+            writer: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+}
+
+/// Start a gateway as `o` says.
+pub async fn start_control(o: ControlOptions) -> ControlHarness {
+    let ControlOptions {
+        mode,
+        document,
+        dir,
+        store_url,
+        passphrase,
+        writer,
+        bind,
+    } = o;
     let url = store_url.unwrap_or_else(|| {
         format!(
             "sqlite://{}?mode=rwc",
             dir.path().join("config.db").display()
         )
     });
-    let cipher = SecretCipher::load(passphrase, dir.path()).unwrap();
+    let cipher = SecretCipher::load(passphrase.as_deref(), dir.path()).unwrap();
     let env: std::collections::BTreeMap<String, String> = Default::default();
     let (control, loaded) = ControlPlane::open(mode, document, &url, cipher, Arc::new(env))
         .await
@@ -95,7 +117,7 @@ pub async fn start_control_logged(
         Pipeline::new(vec![logger]),
     )));
     control.config.attach(Arc::clone(&gateway));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = router(AppState {
         gateway: Arc::clone(&gateway),
@@ -122,6 +144,5 @@ pub async fn start_control_logged(
 
 /// Store mode on a fresh SQLite store, seeded with `document`.
 pub async fn start_store_mode(document: serde_json::Value) -> ControlHarness {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    start_control(Mode::Store, document, dir, None, None).await
+    start_control(ControlOptions::store(document)).await
 }

@@ -1,10 +1,10 @@
 //! The HTTP application: routes and the layers around them (the shared state is `state`).
 //!
-//! Layer order (outermost first): HTTP metrics → IP allow-list → CORS → client rate limit (see
-//! `client_policy`; a refused client's body is never read) → ingress guard (Host allow-list,
-//! declared size, JSON-only bodies; see `ingress`) → `server.timeout` (timed once the body has
-//! arrived) → body-size limit → routes. Unknown routes and wrong methods answer in OpenAI's
-//! error shape, never an empty body.
+//! Layers (outermost first): HTTP metrics → the gate (`gate`: IP allow-list → CORS → client
+//! rate limit, so a refused client's body is never read → ingress rules: Host allow-list,
+//! declared size, JSON-only bodies → credentials → `server.timeout` around the route) →
+//! body-size limit → routes. Unknown routes and wrong methods answer in OpenAI's error shape,
+//! never an empty body.
 
 use std::sync::Arc;
 
@@ -45,28 +45,11 @@ pub fn router_with(state: AppState, policy: IngressPolicy) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::client_policy::request_timeout,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::mgmt_auth::guard,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::new(policy),
-            crate::ingress::guard,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::client_policy::rate_limit,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::client_policy::cors,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::client_policy::ip_allow_list,
+            Arc::new(crate::gate::Gate {
+                state: state.clone(),
+                ingress: policy,
+            }),
+            crate::gate::gate,
         ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state.observability),

@@ -29,17 +29,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::Response;
-use heimdall_config::CorsConfig;
+use heimdall_config::{CorsConfig, GatewayConfig};
 use heimdall_schema::error::{ErrorKind, GatewayError};
 
 pub use limiter::{ClientKeys, ClientRateLimiter, Decision, Limits};
 
 use crate::ingress::render;
-use crate::state::AppState;
 
 const RATE_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const RATE_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
@@ -86,29 +84,26 @@ fn is_preflight(req: &Request) -> bool {
 
 // --- IP allow-list -------------------------------------------------------------------------
 
-/// Refuse (403, `ip_not_allowed`) a client outside `security.ipAllowList` when the list is set;
-/// `/health` stays open (load balancers probe it from their own addresses).
-pub async fn ip_allow_list(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.uri().path() == "/health" {
-        return next.run(req).await;
+/// The refusal (403, `ip_not_allowed`) of a client outside `security.ipAllowList` when the
+/// list is set; `/health` stays open (load balancers probe it from their own addresses).
+pub(crate) fn ip_refusal(cfg: &GatewayConfig, req: &Request) -> Option<Response> {
+    let list = &cfg.security.ip_allow_list;
+    let path = req.uri().path();
+    if list.is_empty() || path == "/health" {
+        return None;
     }
-    let allowed = {
-        let rt = state.gateway.runtime();
-        let list = &rt.config.security.ip_allow_list;
-        list.is_empty() || client_ip(&req).is_some_and(|ip| list.iter().any(|net| in_net(ip, net)))
-    };
-    if allowed {
-        return next.run(req).await;
+    let ip = client_ip(req);
+    if ip.is_some_and(|ip| list.iter().any(|net| in_net(ip, net))) {
+        return None;
     }
-    tracing::info!(client = ?client_ip(&req), path = req.uri().path(),
-        "request refused: client address not in security.ipAllowList");
+    tracing::info!(client = ?ip, path, "request refused: client address not in security.ipAllowList");
     let e = GatewayError::new(
         ErrorKind::InvalidRequest,
         "this client address is not allowed to use the gateway",
     )
     .with_status(403)
     .with_code("ip_not_allowed");
-    render(req.uri().path(), &e)
+    Some(render(path, &e))
 }
 
 /// Whether `ip` is `net` (an address or CIDR block; an unparsable entry matches nothing).
@@ -137,23 +132,28 @@ fn in_net(ip: IpAddr, net: &str) -> bool {
 
 // --- CORS ----------------------------------------------------------------------------------
 
+/// What CORS does with a request.
+pub(crate) enum CorsStep {
+    /// Not a cross-origin request, or CORS is off: nothing.
+    Nothing,
+    /// A preflight, answered here (204 for an allowed origin, 403 for another).
+    Answer(Response),
+    /// An actual request: its answer gets `Vary: Origin`, and the CORS headers when the origin
+    /// (here) is allowed.
+    Decorate(Option<HeaderValue>),
+}
+
 /// `security.cors`: answer preflights from allowed origins (204) and refuse the others (403,
-/// no CORS headers); add the CORS headers to the answers to allowed origins. Off: nothing.
-pub async fn cors(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
-        return next.run(req).await;
+/// no CORS headers); the answers to allowed origins get the CORS headers. Off: nothing.
+pub(crate) fn cors_step(cfg: &GatewayConfig, req: &Request) -> CorsStep {
+    let cors = &cfg.security.cors;
+    let Some(origin) = req.headers().get(header::ORIGIN).filter(|_| cors.enabled) else {
+        return CorsStep::Nothing;
     };
-    let allowed = {
-        let rt = state.gateway.runtime();
-        let cors = &rt.config.security.cors;
-        cors.enabled.then(|| origin_allowed(cors, &origin))
-    };
-    let Some(allowed) = allowed else {
-        return next.run(req).await;
-    };
-    if is_preflight(&req) {
+    let allowed = origin_allowed(cors, origin);
+    if is_preflight(req) {
         if allowed {
-            return preflight(&origin, req.headers());
+            return CorsStep::Answer(preflight(origin, req.headers()));
         }
         tracing::info!(origin = ?origin, path = req.uri().path(),
             "CORS preflight refused: origin not in security.cors.allowedOrigins");
@@ -163,13 +163,17 @@ pub async fn cors(State(state): State<AppState>, req: Request, next: Next) -> Re
         )
         .with_status(403)
         .with_code("origin_not_allowed");
-        return render(req.uri().path(), &e);
+        return CorsStep::Answer(render(req.uri().path(), &e));
     }
-    let mut response = next.run(req).await;
+    CorsStep::Decorate(allowed.then(|| origin.clone()))
+}
+
+/// Add what [`CorsStep::Decorate`] says to an answer.
+pub(crate) fn decorate_cors(response: &mut Response, allowed_origin: Option<HeaderValue>) {
     let h = response.headers_mut();
     // The answer depends on Origin (with or without CORS headers): caches must key on it.
     h.append(header::VARY, HeaderValue::from_static("origin"));
-    if allowed {
+    if let Some(origin) = allowed_origin {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         h.insert(
             header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
@@ -180,7 +184,6 @@ pub async fn cors(State(state): State<AppState>, req: Request, next: Next) -> Re
             HeaderValue::from_static(EXPOSE_HEADERS),
         );
     }
-    response
 }
 
 /// Whether an `Origin` is allowed. `null` (sandboxed frames, `file:` pages) only when listed
@@ -229,56 +232,65 @@ fn preflight(origin: &HeaderValue, request: &HeaderMap) -> Response {
 
 // --- Rate limit ----------------------------------------------------------------------------
 
+/// What the rate limit decided.
+pub(crate) enum RateStep {
+    /// Not counted (limits off, a probe, a preflight).
+    Uncounted,
+    /// Counted and allowed: the answer gets the limit headers.
+    Allowed(Decision),
+    /// Refused: this is the 429.
+    Refused(Response),
+}
+
 /// `security.rateLimit`: count the request against its address and user (see the module doc);
 /// refuse with 429 (`rate_limited`, `Retry-After`) when either is used up. Inference and
 /// `/api` routes only; probes, metrics and preflights are never counted.
-pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if is_probe(req.uri().path()) || is_preflight(&req) {
-        return next.run(req).await;
+pub(crate) fn rate_step(
+    limiter: &ClientRateLimiter,
+    cfg: &GatewayConfig,
+    req: &Request,
+) -> RateStep {
+    let rl = &cfg.security.rate_limit;
+    if !rl.is_active() || is_probe(req.uri().path()) || is_preflight(req) {
+        return RateStep::Uncounted;
     }
-    let limits = {
-        let rt = state.gateway.runtime();
-        let rl = &rt.config.security.rate_limit;
-        rl.is_active().then_some(Limits {
-            per_minute: rl.requests_per_minute,
-            per_hour: rl.requests_per_hour,
-        })
+    let limits = Limits {
+        per_minute: rl.requests_per_minute,
+        per_hour: rl.requests_per_hour,
     };
-    let Some(limits) = limits else {
-        return next.run(req).await;
-    };
-    let keys = state
-        .client_limits
-        .keys(client_ip(&req), credential(req.headers()));
-    let decision = state.client_limits.check(keys, limits);
-    let mut response = if decision.allowed {
-        next.run(req).await
-    } else {
-        tracing::info!(client = ?client_ip(&req), path = req.uri().path(),
-            limit = decision.limit, retry_after = decision.retry_after_secs,
-            "request refused: client rate limit");
-        let mut e = GatewayError::new(
-            ErrorKind::Overloaded,
-            format!(
-                "rate limit exceeded ({} requests per client); retry in {} s",
-                decision.limit, decision.retry_after_secs
-            ),
-        )
-        .with_status(429)
-        .with_code("rate_limited");
-        e.retry_after_secs = Some(decision.retry_after_secs);
-        let mut r = render(req.uri().path(), &e);
-        // The dialect renders Retry-After from the error; make sure it is there whatever the
-        // dialect does.
-        r.headers_mut()
-            .entry(header::RETRY_AFTER)
-            .or_insert_with(|| HeaderValue::from(decision.retry_after_secs));
-        r
-    };
+    let keys = limiter.keys(client_ip(req), credential(req.headers()));
+    let decision = limiter.check(keys, limits);
+    if decision.allowed {
+        return RateStep::Allowed(decision);
+    }
+    tracing::info!(client = ?client_ip(req), path = req.uri().path(),
+        limit = decision.limit, retry_after = decision.retry_after_secs,
+        "request refused: client rate limit");
+    let mut e = GatewayError::new(
+        ErrorKind::Overloaded,
+        format!(
+            "rate limit exceeded ({} requests per client); retry in {} s",
+            decision.limit, decision.retry_after_secs
+        ),
+    )
+    .with_status(429)
+    .with_code("rate_limited");
+    e.retry_after_secs = Some(decision.retry_after_secs);
+    let mut r = render(req.uri().path(), &e);
+    // The dialect renders Retry-After from the error; make sure it is there whatever the
+    // dialect does.
+    r.headers_mut()
+        .entry(header::RETRY_AFTER)
+        .or_insert_with(|| HeaderValue::from(decision.retry_after_secs));
+    decorate_rate(&mut r, &decision);
+    RateStep::Refused(r)
+}
+
+/// The limit headers of a counted answer.
+pub(crate) fn decorate_rate(response: &mut Response, decision: &Decision) {
     let h = response.headers_mut();
     h.insert(RATE_LIMIT, HeaderValue::from(decision.limit));
     h.insert(RATE_REMAINING, HeaderValue::from(decision.remaining));
-    response
 }
 
 /// The credential a request carries: a bearer token (or the whole `Authorization` value of
@@ -317,45 +329,34 @@ fn sigv4_access_key(raw: &[u8]) -> Option<&[u8]> {
 
 // --- Timeout -------------------------------------------------------------------------------
 
-/// `server.timeout`: an inference request whose answer has not started within it gets a 504
-/// (`gateway_timeout`); a stream's answer starts with its first chunk, so this bounds the time
-/// to first byte, not the stream. `/api`, probes and metrics are not timed.
-pub async fn request_timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path();
+/// `server.timeout` for this path: inference routes only (`/api`, probes and metrics are not
+/// timed).
+pub(crate) fn timeout_for(cfg: &GatewayConfig, path: &str) -> Option<Duration> {
     if is_probe(path) || is_api(path) {
-        return next.run(req).await;
+        return None;
     }
-    let Some(limit) = state
-        .gateway
-        .runtime()
-        .config
-        .server
-        .timeout
-        .filter(|t| !t.is_zero())
-    else {
-        return next.run(req).await;
-    };
-    let path = path.to_owned();
-    match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::warn!(
-                path,
-                timeout_ms = millis(limit),
-                "request timed out before its answer started (server.timeout)"
-            );
-            let e = GatewayError::new(
-                ErrorKind::UpstreamTimeout,
-                format!(
-                    "the answer did not start within the gateway's request timeout ({} ms)",
-                    millis(limit)
-                ),
-            )
-            .with_status(504)
-            .with_code("gateway_timeout");
-            render(&path, &e)
-        }
-    }
+    cfg.server.timeout.filter(|t| !t.is_zero())
+}
+
+/// The 504 (`gateway_timeout`) of an inference request whose answer did not start within
+/// `server.timeout`; a stream's answer starts with its first chunk, so this bounds the time to
+/// first byte, not the stream.
+pub(crate) fn timed_out(path: &str, limit: Duration) -> Response {
+    tracing::warn!(
+        path,
+        timeout_ms = millis(limit),
+        "request timed out before its answer started (server.timeout)"
+    );
+    let e = GatewayError::new(
+        ErrorKind::UpstreamTimeout,
+        format!(
+            "the answer did not start within the gateway's request timeout ({} ms)",
+            millis(limit)
+        ),
+    )
+    .with_status(504)
+    .with_code("gateway_timeout");
+    render(path, &e)
 }
 
 fn millis(d: Duration) -> u64 {

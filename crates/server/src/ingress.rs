@@ -10,11 +10,9 @@
 //! Errors are rendered in the dialect of the route asked, like every other error.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::Response;
 use heimdall_schema::error::{ErrorKind, GatewayError};
 
@@ -136,25 +134,23 @@ fn is_json(content_type: &HeaderValue) -> bool {
             .is_some_and(|sub| sub.ends_with("+json"))
 }
 
-/// The middleware: refuse what the policy refuses, in the route's dialect.
-pub async fn guard(
-    State(policy): State<Arc<IngressPolicy>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match refusal(&policy, &request) {
-        None => match policy.body_read_timeout {
-            Some(limit) if has_body(&request) => match read_body(request, limit, &policy).await {
-                Ok(request) => next.run(request).await,
-                Err((path, e)) => {
-                    let mut r = render(&path, &e);
-                    r.headers_mut()
-                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                    r
-                }
-            },
-            _ => next.run(request).await,
-        },
+/// The request, its body read whole when the policy bounds the time it may take, or the
+/// refusal in the route's dialect.
+pub(crate) async fn admit(policy: &IngressPolicy, request: Request) -> Result<Request, Response> {
+    match refusal(policy, &request) {
+        None => {
+            match policy.body_read_timeout {
+                Some(limit) if has_body(&request) => read_body(request, limit, policy)
+                    .await
+                    .map_err(|(path, e)| {
+                        let mut r = render(&path, &e);
+                        r.headers_mut()
+                            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                        r
+                    }),
+                _ => Ok(request),
+            }
+        }
         Some((e, close)) => {
             let mut r = render(request.uri().path(), &e);
             if close {
@@ -162,7 +158,7 @@ pub async fn guard(
                 r.headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
-            r
+            Err(r)
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod client_policy;
 pub mod cohere;
 pub mod compat;
 pub mod config_api;
+pub mod gate;
 pub mod genai;
 pub mod headers;
 pub mod ingress;

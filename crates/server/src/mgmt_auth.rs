@@ -10,9 +10,8 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use heimdall_control::{Principal, Scope};
 use heimdall_schema::error::{ErrorKind, GatewayError};
@@ -121,28 +120,23 @@ fn unauthorized(message: impl Into<String>) -> Response {
     r
 }
 
-/// The middleware.
-pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
-    let needed = access(req.method(), &path);
-    let principal = match needed {
-        Access::Public => return next.run(req).await,
-        Access::Inference => match inference_principal(&state, req.headers()).await {
-            Ok(p) => p,
-            Err(e) => return crate::ingress::render(&path, &e),
-        },
+/// The request with its principal (when it needed one), or the refusal: 401/403 in the API's
+/// shape on management and log routes, in the route's dialect on inference routes.
+pub(crate) async fn authorize(state: &AppState, mut req: Request) -> Result<Request, Response> {
+    let principal = match access(req.method(), req.uri().path()) {
+        Access::Public => return Ok(req),
+        Access::Inference => inference_principal(state, req.headers())
+            .await
+            .map_err(|e| crate::ingress::render(req.uri().path(), &e))?,
         Access::Needs(scope) => {
             let loopback = is_loopback(&req);
-            match management_principal(&state, req.headers(), loopback, scope).await {
-                Ok(p) => Some(p),
-                Err(r) => return r,
-            }
+            Some(management_principal(state, req.headers(), loopback, scope).await?)
         }
     };
     if let Some(p) = principal {
         req.extensions_mut().insert(p);
     }
-    next.run(req).await
+    Ok(req)
 }
 
 async fn management_principal(

@@ -65,6 +65,20 @@ impl Default for Stats {
 }
 
 impl Stats {
+    /// Take over `other`'s measurements (not its in-flight count: those requests finish on
+    /// `other`).
+    pub fn carry_from(&self, other: &Stats) {
+        for (to, from) in [
+            (&self.ewma_us, &other.ewma_us),
+            (&self.peak_us, &other.peak_us),
+            (&self.peak_at_ms, &other.peak_at_ms),
+            (&self.error_rate, &other.error_rate),
+            (&self.samples, &other.samples),
+        ] {
+            to.store(from.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+
     /// Never measured.
     pub const fn new() -> Self {
         Self {

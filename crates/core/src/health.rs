@@ -50,6 +50,21 @@ pub enum Transition {
 }
 
 impl Breaker {
+    /// Take over `other`'s state (a key that survived a configuration change keeps its
+    /// circuit; times share one process-wide epoch).
+    pub fn carry_from(&self, other: &Breaker) {
+        for (to, from) in [
+            (&self.opened_at_ms, &other.opened_at_ms),
+            (&self.total_failures, &other.total_failures),
+        ] {
+            to.store(from.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        self.streak
+            .store(other.streak.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.state
+            .store(other.state.load(Ordering::Acquire), Ordering::Release);
+    }
+
     /// The state now (an open breaker past its cooldown reads as half-open).
     pub fn state(&self, cfg: &HealthConfig) -> BreakerState {
         match self.state.load(Ordering::Acquire) {

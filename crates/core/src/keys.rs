@@ -144,6 +144,20 @@ impl KeyCooldowns {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// Key `i` cools down until key `j` of `other` does (a key that survived a configuration
+    /// change stays out of rotation as long as it was).
+    pub fn carry_from(&self, i: usize, other: &KeyCooldowns, j: usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (Some(to), Some(from)) = (self.until_ms.get(i), other.until_ms.get(j)) else {
+            return;
+        };
+        let until = other.epoch + std::time::Duration::from_millis(from.load(Relaxed));
+        let ms = until
+            .checked_duration_since(self.epoch)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        to.store(ms, Relaxed);
+    }
+
     /// Whether key `i` is cooling down now.
     pub fn is_cooling(&self, i: usize) -> bool {
         let now = self.now_ms();

@@ -52,6 +52,23 @@ pub struct ModelGroup {
 }
 
 impl ProviderEntry {
+    /// A changed provider's keys that did not change take over their circuit, cooldown and
+    /// statistics from `old` (matched by name and configuration, wherever they moved).
+    pub fn carry_keys_from(&self, old: &ProviderEntry) {
+        for (i, key) in self.config.keys.iter().enumerate() {
+            let Some(j) = old.config.keys.iter().position(|k| k == key) else {
+                continue;
+            };
+            if let (Some(to), Some(from)) = (self.key_breakers.get(i), old.key_breakers.get(j)) {
+                to.carry_from(from);
+            }
+            if let (Some(to), Some(from)) = (self.key_stats.get(i), old.key_stats.get(j)) {
+                to.carry_from(from);
+            }
+            self.cooldowns.carry_from(i, &old.cooldowns, j);
+        }
+    }
+
     /// Whether the provider should get traffic while others are healthy: a provider with keys
     /// is healthy while any key's circuit is not open (a failing key must not take down its
     /// siblings); a keyless provider has a circuit of its own.
@@ -140,7 +157,9 @@ impl Runtime {
     /// The snapshot after a configuration change: providers whose configuration did not change
     /// keep their live entry — client, connection pool, circuit breakers, key cooldowns,
     /// latency statistics and queue — so a reload elsewhere does not reset what the gateway
-    /// learned about them; changed and new providers start fresh. The plugin pipeline carries
+    /// learned about them. A changed provider gets a new entry, but its keys that did not
+    /// change take over their circuit, cooldown and statistics (copied at the swap: results of
+    /// requests still finishing on the old entry are not carried). The plugin pipeline carries
     /// over. In-flight requests keep the snapshot they started with.
     pub fn rebuild(previous: &Runtime, config: GatewayConfig) -> Self {
         let mut kept = BTreeMap::new();
@@ -160,6 +179,11 @@ impl Runtime {
             }
         }
         let mut rt = Self::with_providers(config, fresh, previous.pipeline.clone());
+        for (name, entry) in &rt.providers {
+            if let Some(old) = previous.providers.get(name) {
+                entry.carry_keys_from(old);
+            }
+        }
         for (name, entry) in kept {
             rt.routable.insert(name.clone(), entry.config.clone());
             rt.providers.insert(name, entry);

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::control::{ControlOptions, start_control, start_store_mode};
 use heimdall_control::Mode;
+use heimdall_core::health::BreakerState;
 use heimdall_mock_provider::{MockConfig, MockServer};
 use reqwest::Method;
 use serde_json::json;
@@ -256,6 +257,37 @@ async fn untouched_providers_keep_their_live_state_across_a_change() {
         "a kept its breaker, stats, cooldowns"
     );
     assert!(!after.shares_provider(&before, "b"), "b was rebuilt");
+
+    // Inside a changed provider, a key that did not change keeps its open circuit and its
+    // cooldown; a new key starts closed.
+    let health = after.config.load_balancing.health.clone();
+    let b_entry = &after.providers["b"];
+    for _ in 0..health.unhealthy_threshold {
+        b_entry.key_breakers[0].failure(&health);
+    }
+    b_entry.cooldowns.cool(0, Duration::from_secs(60));
+    assert_eq!(b_entry.key_breakers[0].state(&health), BreakerState::Open);
+    let mut two_keys = provider(&b, "sk-test-bbbbbbbb0001");
+    two_keys["network_config"]["default_request_timeout_in_seconds"] = json!(7);
+    two_keys["keys"] = json!([
+        {"name": "new", "value": "sk-test-bbbbbbbb0002"},
+        {"name": "k1", "value": "sk-test-bbbbbbbb0001"}
+    ]);
+    let (status, _) = h
+        .call(Method::PUT, "/api/providers/b", Some(two_keys), None)
+        .await;
+    assert_eq!(status, 200);
+    let last = h.gateway.runtime();
+    let b_entry = &last.providers["b"];
+    assert_eq!(b_entry.config.keys[1].name, "k1");
+    assert_eq!(
+        b_entry.key_breakers[1].state(&health),
+        BreakerState::Open,
+        "k1 moved to index 1 and kept its circuit"
+    );
+    assert!(b_entry.cooldowns.is_cooling(1), "and its cooldown");
+    assert_eq!(b_entry.key_breakers[0].state(&health), BreakerState::Closed);
+    assert!(!b_entry.cooldowns.is_cooling(0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -155,12 +155,23 @@ impl ConfigService {
         let latest = store.latest().await.map_err(|e| e.to_string())?;
         let stored = match &latest {
             Some(v) => {
-                let doc: Value = serde_json::from_str(&v.document)
-                    .map_err(|e| format!("config version {} is not JSON: {e}", v.version))?;
-                Some((
-                    v.version,
-                    document::decrypted(&doc, &cipher).map_err(|e| e.to_string())?,
-                ))
+                let doc = serde_json::from_str::<Value>(&v.document)
+                    .map_err(|e| format!("config version {} is not JSON: {e}", v.version))
+                    .and_then(|doc| document::decrypted(&doc, &cipher).map_err(|e| e.to_string()));
+                match (doc, &mode) {
+                    (Ok(doc), _) => Some((v.version, doc)),
+                    // In file mode the store is history only: the file still decides.
+                    (Err(e), Mode::File { .. }) => {
+                        tracing::warn!(
+                            version = v.version,
+                            "the latest stored version cannot be read ({e}); the file is recorded as a new version"
+                        );
+                        Some((v.version, Value::Null))
+                    }
+                    (Err(e), Mode::Store) => {
+                        return Err(format!("config version {}: {e}", v.version));
+                    }
+                }
             }
             None => None,
         };
@@ -193,22 +204,64 @@ impl ConfigService {
             (Mode::Store, None) => (document::to_native(&bootstrap), Some("seed")),
             (Mode::File { .. }, _) => (bootstrap, Some("file")),
         };
-        let loaded = heimdall_config::parse_value(document.clone(), service.env.as_ref())
+        let mut loaded = heimdall_config::parse_value(document.clone(), service.env.as_ref())
             .map_err(|e| format!("invalid configuration:\n{e}"))?;
         if let Some(source) = source {
-            let before = service.current.load_full();
-            if before.document != document || before.version == 0 {
-                let diff = document::diff(&before.document, &document);
-                let version = service
-                    .append(before.version, &document, "startup", source, &diff)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                service
-                    .current
-                    .store(Arc::new(Current { version, document }));
-            }
+            loaded = service.record_start(document, loaded, source).await?;
         }
         Ok((service, loaded))
+    }
+
+    /// Store the configuration a start settled on (the file, or the seed of an empty store)
+    /// unless it is the latest version already. Replicas starting together race: a seed that
+    /// loses takes the winner's version; a file that loses is recorded after it.
+    async fn record_start(
+        &self,
+        document: Value,
+        loaded: LoadedConfig,
+        source: &str,
+    ) -> Result<LoadedConfig, String> {
+        for _ in 0..3 {
+            let before = self.current.load_full();
+            if before.document == document && before.version > 0 {
+                return Ok(loaded);
+            }
+            let diff = document::diff(&before.document, &document);
+            match self
+                .append(before.version, &document, "startup", source, &diff)
+                .await
+            {
+                Ok(version) => {
+                    self.current.store(Arc::new(Current { version, document }));
+                    return Ok(loaded);
+                }
+                Err(ChangeError::Conflict(_)) => {
+                    let latest = self.store.latest().await.map_err(|e| e.to_string())?;
+                    let Some(latest) = latest else { continue };
+                    let doc = serde_json::from_str::<Value>(&latest.document)
+                        .map_err(|e| e.to_string())
+                        .and_then(|d| {
+                            document::decrypted(&d, &self.cipher).map_err(|e| e.to_string())
+                        })?;
+                    if matches!(self.mode, Mode::Store) {
+                        // Another replica seeded the empty store first: its version rules.
+                        let loaded = heimdall_config::parse_value(doc.clone(), self.env.as_ref())
+                            .map_err(|e| format!("invalid configuration:\n{e}"))?;
+                        self.current.store(Arc::new(Current {
+                            version: latest.version,
+                            document: doc,
+                        }));
+                        return Ok(loaded);
+                    }
+                    self.current.store(Arc::new(Current {
+                        version: latest.version,
+                        document: doc,
+                    }));
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Err("the config store kept changing while this instance started; start it again".to_owned())
     }
 
     /// Attach the engine the service swaps configurations into (once, after start).
@@ -341,7 +394,11 @@ impl ConfigService {
 
     /// Another instance stored `version`: load the latest version and swap it in (no new
     /// version is written).
+    /// In file mode the file is the truth: another instance's version is not applied.
     pub async fn sync(&self) -> Result<Option<i64>, ChangeError> {
+        if matches!(self.mode, Mode::File { .. }) {
+            return Ok(None);
+        }
         let _writer = self.write.lock().await;
         self.sync_locked().await
     }

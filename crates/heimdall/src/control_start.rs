@@ -48,15 +48,18 @@ pub fn bootstrap(args: &ServeArgs) -> Result<(Value, Option<LoadedConfig>), Stri
 }
 
 /// The mode: the flag, else file mode for a file without `config_store.enabled`, else store
-/// mode.
-pub fn mode(args: &ServeArgs, seed: Option<&LoadedConfig>) -> Mode {
+/// mode. File mode without a file is an error, not a silent store mode.
+pub fn mode(args: &ServeArgs, seed: Option<&LoadedConfig>) -> Result<Mode, String> {
     let store_asked = seed
         .and_then(|l| l.config.config_store.as_ref())
         .is_some_and(|c| c.enabled);
-    match (&args.config, args.config_mode, store_asked) {
-        (Some(path), Some(ConfigMode::File) | None, false)
-        | (Some(path), Some(ConfigMode::File), true) => Mode::File { path: path.clone() },
-        _ => Mode::Store,
+    match (&args.config, args.config_mode) {
+        (None, Some(ConfigMode::File)) => {
+            Err("--config-mode file needs a configuration file (--config FILE)".to_owned())
+        }
+        (Some(path), Some(ConfigMode::File)) => Ok(Mode::File { path: path.clone() }),
+        (Some(path), None) if !store_asked => Ok(Mode::File { path: path.clone() }),
+        _ => Ok(Mode::Store),
     }
 }
 
@@ -97,7 +100,7 @@ fn cipher(seed: Option<&LoadedConfig>, app_dir: &Path) -> Result<SecretCipher, S
 /// Open the store and settle the version in effect.
 pub async fn start(args: &ServeArgs) -> Result<Started, String> {
     let (doc, seed) = bootstrap(args)?;
-    let mode = mode(args, seed.as_ref());
+    let mode = mode(args, seed.as_ref())?;
     let url = store_url(args, seed.as_ref())?;
     let cipher = cipher(seed.as_ref(), &args.app_dir)?;
     let (control, loaded) =

@@ -25,8 +25,10 @@ async fn two_instances_on_one_postgres_store_converge_within_a_second() {
             ..ControlOptions::store(json!({}))
         })
     };
-    let a = start().await;
-    let b = start().await;
+    // Both start at once on the empty store: one seeds it, the other takes that version.
+    let (a, b) = tokio::join!(start(), start());
+    assert_eq!(a.control.config.current().version, 1);
+    assert_eq!(b.control.config.current().version, 1);
     let stop = tokio_util::sync::CancellationToken::new();
     for h in [&a, &b] {
         heimdall_control::watch::spawn_store_follow(

@@ -200,19 +200,50 @@ pub(crate) async fn connect_pool(url: &str) -> Result<(AnyPool, LogsStoreKind), 
     Ok((pool, kind))
 }
 
-/// Apply the `migrations` not yet recorded in `table` (created if missing), each in its own
-/// transaction, in order. `table` is a constant of this crate, never user input.
+/// Apply `migrations` not yet recorded in `table`, each in its own transaction, on one
+/// connection. On PostgreSQL the whole run holds an advisory lock named after `table`:
+/// replicas starting together would otherwise race on `CREATE TABLE IF NOT EXISTS` (a unique
+/// violation in PostgreSQL's catalog) and one of them would fail to start.
 pub(crate) async fn migrate(
     pool: &AnyPool,
     table: &'static str,
     migrations: &'static [(i64, &'static [&'static str])],
 ) -> Result<(), StoreError> {
-    pool.execute(AssertSqlSafe(format!(
+    let mut conn = pool.acquire().await?;
+    let postgres = conn.backend_name().eq_ignore_ascii_case("postgresql");
+    // FNV-1a of the table name: one lock per migration list.
+    let key = table.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let key = i64::from_ne_bytes(key.to_ne_bytes());
+    if postgres {
+        sqlx::query("SELECT 1 FROM pg_advisory_lock($1)")
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let result = apply(&mut conn, table, migrations).await;
+    if postgres {
+        let _ = sqlx::query("SELECT 1 FROM pg_advisory_unlock($1)")
+            .bind(key)
+            .execute(&mut *conn)
+            .await;
+    }
+    result
+}
+
+async fn apply(
+    conn: &mut sqlx::AnyConnection,
+    table: &'static str,
+    migrations: &'static [(i64, &'static [&'static str])],
+) -> Result<(), StoreError> {
+    use sqlx::Connection;
+    conn.execute(AssertSqlSafe(format!(
         "CREATE TABLE IF NOT EXISTS {table} (version BIGINT PRIMARY KEY)"
     )))
     .await?;
     let applied: Vec<i64> = sqlx::query(AssertSqlSafe(format!("SELECT version FROM {table}")))
-        .fetch_all(pool)
+        .fetch_all(&mut *conn)
         .await?
         .iter()
         .map(|r| r.try_get::<i64, _>(0))
@@ -221,7 +252,7 @@ pub(crate) async fn migrate(
         if applied.contains(version) {
             continue;
         }
-        let mut tx = pool.begin().await?;
+        let mut tx = conn.begin().await?;
         for stmt in *statements {
             tx.execute(*stmt).await?;
         }

@@ -305,6 +305,10 @@ impl AuthService {
         if !ok || hash.is_none() {
             return Err(AuthError::WrongCredentials);
         }
+        // Expired sessions go when new ones come (no sweeper task needed).
+        if let Err(e) = self.store.purge_sessions(now_ms()).await {
+            tracing::warn!(error = %e, "could not delete expired sessions");
+        }
         let token = random_token("hsess_");
         let expires = now_ms() + i64::try_from(SESSION_TTL.as_millis()).unwrap_or(i64::MAX / 2);
         self.store

@@ -43,15 +43,16 @@ pub async fn gate(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Re
     };
     let rate = rate_step(&gate.state.client_limits, cfg, &req);
     let timeout = timeout_for(cfg, req.uri().path());
+    let inference_auth = crate::mgmt_auth::inference_needs_auth(cfg);
     drop(rt);
     let mut response = match rate {
         RateStep::Refused(r) => r,
         RateStep::Allowed(decision) => {
-            let mut r = admitted(&gate, req, next, timeout).await;
+            let mut r = admitted(&gate, req, next, timeout, inference_auth).await;
             decorate_rate(&mut r, &decision);
             r
         }
-        RateStep::Uncounted => admitted(&gate, req, next, timeout).await,
+        RateStep::Uncounted => admitted(&gate, req, next, timeout, inference_auth).await,
     };
     if let CorsStep::Decorate(origin) = cors {
         decorate_cors(&mut response, origin);
@@ -65,12 +66,13 @@ async fn admitted(
     req: Request,
     next: Next,
     timeout: Option<std::time::Duration>,
+    inference_auth: bool,
 ) -> Response {
     let req = match crate::ingress::admit(&gate.ingress, req).await {
         Ok(r) => r,
         Err(refused) => return refused,
     };
-    let req = match crate::mgmt_auth::authorize(&gate.state, req).await {
+    let req = match crate::mgmt_auth::authorize(&gate.state, req, inference_auth).await {
         Ok(r) => r,
         Err(refused) => return refused,
     };

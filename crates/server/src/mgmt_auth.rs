@@ -120,11 +120,22 @@ fn unauthorized(message: impl Into<String>) -> Response {
     r
 }
 
+/// Whether inference routes need credentials under `cfg`.
+pub(crate) fn inference_needs_auth(cfg: &heimdall_config::GatewayConfig) -> bool {
+    cfg.auth.enforce_auth_on_inference || cfg.security.api_keys.enabled
+}
+
 /// The request with its principal (when it needed one), or the refusal: 401/403 in the API's
-/// shape on management and log routes, in the route's dialect on inference routes.
-pub(crate) async fn authorize(state: &AppState, mut req: Request) -> Result<Request, Response> {
+/// shape on management and log routes, in the route's dialect on inference routes (when
+/// `inference_auth`, see [`inference_needs_auth`]).
+pub(crate) async fn authorize(
+    state: &AppState,
+    mut req: Request,
+    inference_auth: bool,
+) -> Result<Request, Response> {
     let principal = match access(req.method(), req.uri().path()) {
         Access::Public => return Ok(req),
+        Access::Inference if !inference_auth => return Ok(req),
         Access::Inference => inference_principal(state, req.headers())
             .await
             .map_err(|e| crate::ingress::render(req.uri().path(), &e))?,
@@ -184,15 +195,11 @@ async fn management_principal(
     }
 }
 
+/// The principal of an inference request when inference needs credentials.
 async fn inference_principal(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<Principal>, GatewayError> {
-    let rt = state.gateway.runtime();
-    let cfg = &rt.config;
-    if !(cfg.auth.enforce_auth_on_inference || cfg.security.api_keys.enabled) {
-        return Ok(None);
-    }
     let refuse = |status: u16, code: &'static str, message: &str| {
         GatewayError::new(ErrorKind::InvalidRequest, message.to_owned())
             .with_status(status)

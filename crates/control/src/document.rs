@@ -39,6 +39,9 @@ fn is_secret(path: &[&str]) -> bool {
     match *last {
         // A provider key's value: `providers.<p>.keys[].value`.
         "value" => parent(2) == Some("[]") && parent(3) == Some("keys"),
+        // Extra headers (upstream, OTLP exporter) often carry credentials: all are treated
+        // as secrets.
+        _ if matches!(parent(2), Some("headers" | "extra_headers")) => true,
         // A database URL may carry its password.
         "url" => {
             parent(2) == Some("config")
@@ -60,7 +63,7 @@ fn walk_secrets(value: &mut Value, path: &mut Vec<&'static str>, f: &mut dyn FnM
             for (k, v) in map.iter_mut() {
                 let key: &'static str = SECRET_FIELDS
                     .iter()
-                    .chain(["value", "url", "keys", "config"].iter())
+                    .chain(["value", "url", "keys", "config", "headers", "extra_headers"].iter())
                     .find(|n| **n == k.as_str())
                     .copied()
                     .unwrap_or(if k.ends_with("_store") || k.ends_with("Store") {
@@ -359,6 +362,7 @@ mod tests {
                     "access_key": "AKIAEXAMPLE12345", "secret_key": "wJalrXUtnFEMI/K7MDENG", "region": "us-east-1"}}]}
             },
             "logs_store": {"type": "postgres", "config": {"url": "postgres://u:pw@h/db", "password": "hunter2hunter2"}},
+            "otel": {"headers": {"Authorization": "Bearer otlp-token-9876"}},
             "client": {"drop_excess_requests": true}
         })
     }
@@ -380,7 +384,7 @@ mod tests {
             "us-east-1"
         );
         assert_eq!(r["client"]["drop_excess_requests"], true);
-        assert_eq!(secret_values(&doc()).len(), 5);
+        assert_eq!(secret_values(&doc()).len(), 6);
     }
 
     #[test]

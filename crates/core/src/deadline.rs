@@ -71,6 +71,19 @@ pub fn deadlines(network: &NetworkConfig, requested: Option<Duration>) -> Deadli
     }
 }
 
+/// The error for a request whose answer did not start within `server.timeout`.
+pub fn server_timeout(limit: Duration) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::UpstreamTimeout,
+        format!(
+            "the answer did not start within the gateway's request timeout ({} ms)",
+            limit.as_millis()
+        ),
+    )
+    .with_status(504)
+    .with_code("gateway_timeout")
+}
+
 /// The error for a deadline that passed.
 pub fn timed_out(provider: &str, what: &str, after: Duration) -> GatewayError {
     GatewayError::new(

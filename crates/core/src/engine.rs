@@ -230,7 +230,26 @@ impl Gateway {
     /// fallbacks), then attempts with that provider's retry budget; move on only on failures
     /// in the configured trigger set. A target whose provider circuit is open waits at the
     /// back of the plan while others remain.
+    /// Run a request to its answer (a stream: to its first chunk) within `server.timeout`,
+    /// counted from the request's arrival. Past it the answer is a 504 `gateway_timeout` —
+    /// an answer the request's record and metrics see, not an abandoned request.
     async fn execute(
+        &self,
+        rt: &Runtime,
+        ctx: &mut RequestContext,
+        req: GatewayRequest,
+    ) -> Result<UpstreamReply, GatewayError> {
+        let Some(limit) = rt.config.server.timeout.filter(|t| !t.is_zero()) else {
+            return self.execute_plan(rt, ctx, req).await;
+        };
+        let until = tokio::time::Instant::from_std(ctx.received_at + limit);
+        match tokio::time::timeout_at(until, self.execute_plan(rt, ctx, req)).await {
+            Ok(reply) => reply,
+            Err(_) => Err(deadline::server_timeout(limit)),
+        }
+    }
+
+    async fn execute_plan(
         &self,
         rt: &Runtime,
         ctx: &mut RequestContext,

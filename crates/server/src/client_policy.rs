@@ -329,34 +329,35 @@ fn sigv4_access_key(raw: &[u8]) -> Option<&[u8]> {
 
 // --- Timeout -------------------------------------------------------------------------------
 
-/// `server.timeout` for this path: inference routes only (`/api`, probes and metrics are not
-/// timed).
+/// How much past `server.timeout` the gate gives up on a route. The engine enforces the
+/// timeout itself for chat, completions and embeddings (its 504 is recorded as such); the gate
+/// is the backstop for the other inference routes (model lists) and cuts a little later, so
+/// it never preempts the engine's precise answer.
+const GATE_TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
+
+/// The gate's `server.timeout` backstop for this path: inference routes only (`/api`, probes
+/// and metrics are not timed).
 pub(crate) fn timeout_for(cfg: &GatewayConfig, path: &str) -> Option<Duration> {
     if is_probe(path) || is_api(path) {
         return None;
     }
-    cfg.server.timeout.filter(|t| !t.is_zero())
+    cfg.server
+        .timeout
+        .filter(|t| !t.is_zero())
+        .map(|t| t + GATE_TIMEOUT_MARGIN)
 }
 
 /// The 504 (`gateway_timeout`) of an inference request whose answer did not start within
 /// `server.timeout`; a stream's answer starts with its first chunk, so this bounds the time to
 /// first byte, not the stream.
 pub(crate) fn timed_out(path: &str, limit: Duration) -> Response {
+    let limit = limit.saturating_sub(GATE_TIMEOUT_MARGIN);
     tracing::warn!(
         path,
         timeout_ms = millis(limit),
         "request timed out before its answer started (server.timeout)"
     );
-    let e = GatewayError::new(
-        ErrorKind::UpstreamTimeout,
-        format!(
-            "the answer did not start within the gateway's request timeout ({} ms)",
-            millis(limit)
-        ),
-    )
-    .with_status(504)
-    .with_code("gateway_timeout");
-    render(path, &e)
+    render(path, &heimdall_core::deadline::server_timeout(limit))
 }
 
 fn millis(d: Duration) -> u64 {

@@ -323,6 +323,14 @@ async fn a_slow_upstream_meets_the_server_timeout() {
     assert_eq!(r.status(), 504);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["type"], "error");
+    // The engine answered these 504s itself: they are recorded as timeouts, not as requests
+    // the client abandoned.
+    let metrics = h.get_text("/metrics").await;
+    assert!(
+        metrics.contains("error_type=\"upstream_timeout\""),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("client_closed_request"), "{metrics}");
     // A stream that starts in time runs past the bound.
     let mut body = user_chat("mock/gpt-4o;chunks=4;chunk_delay_ms=150");
     body["stream"] = json!(true);

@@ -4,6 +4,8 @@
 //! Why collect instead of failing fast: a config with three mistakes should report three
 //! mistakes, each with its field path, in one run of `check-config`.
 
+use std::time::Duration;
+
 use crate::env::{EnvLookup, resolve};
 use crate::kinds::ProviderKind;
 use crate::model::{KeyConfig, Secret, normalize_base_url};
@@ -175,4 +177,40 @@ impl<'a> LoadCtx<'a> {
         }
         kind
     }
+}
+
+/// The listener limits from `server`'s `header_read_timeout_seconds`,
+/// `body_read_timeout_seconds`, `idle_timeout_seconds` (in that order) and `max_connections`.
+pub(crate) fn listener_limits(
+    [header, body, idle]: [Option<f64>; 3],
+    max_connections: Option<usize>,
+    ctx: &mut LoadCtx<'_>,
+) -> crate::model::ListenerLimits {
+    let mut l = crate::model::ListenerLimits::default();
+    let mut seconds = |field: &str, v: Option<f64>, into: &mut Duration| {
+        if let Some(v) = v {
+            match Duration::try_from_secs_f64(v) {
+                Ok(d) if !d.is_zero() => *into = d,
+                _ => ctx.issue(
+                    format!("server.{field}"),
+                    "must be a positive number of seconds",
+                ),
+            }
+        }
+    };
+    seconds(
+        "header_read_timeout_seconds",
+        header,
+        &mut l.header_read_timeout,
+    );
+    seconds("body_read_timeout_seconds", body, &mut l.body_read_timeout);
+    seconds("idle_timeout_seconds", idle, &mut l.idle_timeout);
+    if let Some(n) = max_connections {
+        if n == 0 {
+            ctx.issue("server.max_connections".to_owned(), "must be at least 1");
+        } else {
+            l.max_connections = n;
+        }
+    }
+    l
 }

@@ -341,44 +341,6 @@ struct RawServer {
     max_connections: Option<usize>,
 }
 
-fn listener_limits(s: &RawServer, ctx: &mut LoadCtx<'_>) -> crate::model::ListenerLimits {
-    let mut l = crate::model::ListenerLimits::default();
-    let mut seconds = |field: &str, v: Option<f64>, into: &mut Duration| {
-        if let Some(v) = v {
-            match Duration::try_from_secs_f64(v) {
-                Ok(d) if !d.is_zero() => *into = d,
-                _ => ctx.issue(
-                    format!("server.{field}"),
-                    "must be a positive number of seconds",
-                ),
-            }
-        }
-    };
-    seconds(
-        "header_read_timeout_seconds",
-        s.header_read_timeout_seconds,
-        &mut l.header_read_timeout,
-    );
-    seconds(
-        "body_read_timeout_seconds",
-        s.body_read_timeout_seconds,
-        &mut l.body_read_timeout,
-    );
-    seconds(
-        "idle_timeout_seconds",
-        s.idle_timeout_seconds,
-        &mut l.idle_timeout,
-    );
-    if let Some(n) = s.max_connections {
-        if n == 0 {
-            ctx.issue("server.max_connections".to_owned(), "must be at least 1");
-        } else {
-            l.max_connections = n;
-        }
-    }
-    l
-}
-
 /// Load the native layout from a JSON value.
 pub fn load(value: Value, ctx: &mut LoadCtx<'_>) -> Option<GatewayConfig> {
     let raw: RawNative = match serde_path_to_error::deserialize(value) {
@@ -402,7 +364,15 @@ pub fn load(value: Value, ctx: &mut LoadCtx<'_>) -> Option<GatewayConfig> {
     crate::control_sections::take_control(&mut cfg, ctx);
     crate::control_sections::take_client_security(&mut cfg, ctx);
     if let Some(s) = raw.server {
-        let limits = listener_limits(&s, ctx);
+        let limits = crate::build::listener_limits(
+            [
+                s.header_read_timeout_seconds,
+                s.body_read_timeout_seconds,
+                s.idle_timeout_seconds,
+            ],
+            s.max_connections,
+            ctx,
+        );
         cfg.server = ServerConfig {
             host: s.host,
             port: s.port,

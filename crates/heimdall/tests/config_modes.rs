@@ -182,6 +182,16 @@ async fn the_reference_yaml_starts_in_file_mode_with_its_sections_active() {
         .await
         .unwrap();
     assert_eq!(cfg["mode"], "file");
+    // The yaml's provider list, shown as the API shows providers (keys redacted).
+    let providers: serde_json::Value = client
+        .get(format!("{base}/api/providers"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(providers["total"], 3, "{providers}");
     let log = logged(dir.path(), "yaml");
     assert!(log.contains("FILE mode"), "{log}");
     // observability.logging.format: json

@@ -28,8 +28,11 @@ fn path_of<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad_request(e.body_text()))
 }
 
+/// The providers of a document, as the native layout has them (a file in the `bifrost.yaml`
+/// layout lists them).
 fn providers_of(doc: &Value) -> Map<String, Value> {
-    doc.get("providers")
+    document::to_native(doc)
+        .get("providers")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default()

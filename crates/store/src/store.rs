@@ -200,50 +200,51 @@ pub(crate) async fn connect_pool(url: &str) -> Result<(AnyPool, LogsStoreKind), 
     Ok((pool, kind))
 }
 
-/// Apply `migrations` not yet recorded in `table`, each in its own transaction, on one
-/// connection. On PostgreSQL the whole run holds an advisory lock named after `table`:
-/// replicas starting together would otherwise race on `CREATE TABLE IF NOT EXISTS` (a unique
-/// violation in PostgreSQL's catalog) and one of them would fail to start.
+/// Apply `migrations` not yet recorded in `table`, each in its own transaction. On PostgreSQL
+/// the run holds an advisory lock named after `table` on a connection of its own: replicas
+/// starting together would otherwise race on `CREATE TABLE IF NOT EXISTS` (a unique violation
+/// in PostgreSQL's catalog) and one of them would fail to start. (Running SQLite's migrations
+/// on one held connection instead of through the pool lost records later in
+/// `readonly_log_store.rs`; SQLite serialises writers itself.)
 pub(crate) async fn migrate(
     pool: &AnyPool,
     table: &'static str,
     migrations: &'static [(i64, &'static [&'static str])],
 ) -> Result<(), StoreError> {
-    let mut conn = pool.acquire().await?;
-    let postgres = conn.backend_name().eq_ignore_ascii_case("postgresql");
+    let conn = pool.acquire().await?;
+    if !conn.backend_name().eq_ignore_ascii_case("postgresql") {
+        drop(conn);
+        return apply(pool, table, migrations).await;
+    }
+    let mut lock = conn;
     // FNV-1a of the table name: one lock per migration list.
     let key = table.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
     let key = i64::from_ne_bytes(key.to_ne_bytes());
-    if postgres {
-        sqlx::query("SELECT 1 FROM pg_advisory_lock($1)")
-            .bind(key)
-            .execute(&mut *conn)
-            .await?;
-    }
-    let result = apply(&mut conn, table, migrations).await;
-    if postgres {
-        let _ = sqlx::query("SELECT 1 FROM pg_advisory_unlock($1)")
-            .bind(key)
-            .execute(&mut *conn)
-            .await;
-    }
+    sqlx::query("SELECT 1 FROM pg_advisory_lock($1)")
+        .bind(key)
+        .execute(&mut *lock)
+        .await?;
+    let result = apply(pool, table, migrations).await;
+    let _ = sqlx::query("SELECT 1 FROM pg_advisory_unlock($1)")
+        .bind(key)
+        .execute(&mut *lock)
+        .await;
     result
 }
 
 async fn apply(
-    conn: &mut sqlx::AnyConnection,
+    pool: &AnyPool,
     table: &'static str,
     migrations: &'static [(i64, &'static [&'static str])],
 ) -> Result<(), StoreError> {
-    use sqlx::Connection;
-    conn.execute(AssertSqlSafe(format!(
+    pool.execute(AssertSqlSafe(format!(
         "CREATE TABLE IF NOT EXISTS {table} (version BIGINT PRIMARY KEY)"
     )))
     .await?;
     let applied: Vec<i64> = sqlx::query(AssertSqlSafe(format!("SELECT version FROM {table}")))
-        .fetch_all(&mut *conn)
+        .fetch_all(pool)
         .await?
         .iter()
         .map(|r| r.try_get::<i64, _>(0))
@@ -252,7 +253,7 @@ async fn apply(
         if applied.contains(version) {
             continue;
         }
-        let mut tx = conn.begin().await?;
+        let mut tx = pool.begin().await?;
         for stmt in *statements {
             tx.execute(*stmt).await?;
         }

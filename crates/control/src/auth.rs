@@ -120,12 +120,6 @@ fn verify_password(password: &str, phc: &str) -> bool {
     })
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 /// A token as listed (never its value or hash).
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TokenInfo {
@@ -264,7 +258,7 @@ impl AuthService {
         {
             return Ok(Some(p.clone()));
         }
-        let now = now_ms();
+        let now = crate::unix_ms();
         let principal = if let Some(t) = self.store.token_by_hash(&hash).await.map_err(store_err)? {
             if t.expires_at_ms.is_some_and(|e| e <= now) {
                 None
@@ -306,11 +300,12 @@ impl AuthService {
             return Err(AuthError::WrongCredentials);
         }
         // Expired sessions go when new ones come (no sweeper task needed).
-        if let Err(e) = self.store.purge_sessions(now_ms()).await {
+        if let Err(e) = self.store.purge_sessions(crate::unix_ms()).await {
             tracing::warn!(error = %e, "could not delete expired sessions");
         }
         let token = random_token("hsess_");
-        let expires = now_ms() + i64::try_from(SESSION_TTL.as_millis()).unwrap_or(i64::MAX / 2);
+        let expires =
+            crate::unix_ms() + i64::try_from(SESSION_TTL.as_millis()).unwrap_or(i64::MAX / 2);
         self.store
             .create_session(&token_hash(&token), username, expires)
             .await
@@ -395,7 +390,7 @@ impl AuthService {
             token_hash: token_hash(&token),
             scopes: scopes.to_vec(),
             last4: token[token.len().saturating_sub(4)..].to_owned(),
-            created_at_ms: now_ms(),
+            created_at_ms: crate::unix_ms(),
             expires_at_ms,
         };
         self.store.create_token(&row).await.map_err(store_err)?;

@@ -19,6 +19,13 @@ pub use service::{Applied, ChangeError, ConfigService, Current, Mode};
 
 use std::sync::Arc;
 
+/// Wall-clock Unix time in milliseconds: what versions, tokens and sessions are stamped with.
+pub(crate) fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// The control plane as the transport holds it.
 #[derive(Debug, Clone)]
 pub struct ControlPlane {

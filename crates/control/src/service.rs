@@ -128,12 +128,6 @@ impl std::fmt::Debug for ConfigService {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 fn store_err(e: impl std::fmt::Display) -> ChangeError {
     ChangeError::Store(e.to_string())
 }
@@ -532,7 +526,7 @@ impl ConfigService {
                 summary: &summary,
                 diff: &diff_text,
                 document: &stored,
-                created_at_ms: now_ms(),
+                created_at_ms: crate::unix_ms(),
             })
             .await
             .map_err(|e| match e {

@@ -25,8 +25,11 @@ pub struct Started {
     pub postgres_url: Option<String>,
 }
 
-/// The file's (or the environment's) document, and the config it validates to.
-pub fn bootstrap(args: &ServeArgs) -> Result<(Value, Option<LoadedConfig>), String> {
+/// The file's (or the environment's) document, and the config a file validates to.
+pub type Bootstrap = (Value, Option<LoadedConfig>);
+
+/// Read and validate the file given (or take the environment's document).
+pub fn bootstrap(args: &ServeArgs) -> Result<Bootstrap, String> {
     match &args.config {
         Some(path) => {
             let format = ConfigFormat::from_path(path).ok_or_else(|| {
@@ -97,9 +100,12 @@ fn cipher(seed: Option<&LoadedConfig>, app_dir: &Path) -> Result<SecretCipher, S
     SecretCipher::load(from_env.or(from_config).as_deref(), app_dir)
 }
 
-/// Open the store and settle the version in effect.
-pub async fn start(args: &ServeArgs) -> Result<Started, String> {
-    let (doc, seed) = bootstrap(args)?;
+/// Open the store and settle the version in effect, from what [`bootstrap`] read.
+pub async fn start(
+    args: &ServeArgs,
+    bootstrap: Result<Bootstrap, String>,
+) -> Result<Started, String> {
+    let (doc, seed) = bootstrap?;
     let mode = mode(args, seed.as_ref())?;
     let url = store_url(args, seed.as_ref())?;
     let cipher = cipher(seed.as_ref(), &args.app_dir)?;

@@ -14,13 +14,15 @@ use crate::cli::{LogFormat, ServeArgs};
 
 /// Run the gateway until SIGTERM/SIGINT.
 pub fn run(args: &ServeArgs) -> ExitCode {
-    // The file's `observability.logging` sets the log level and format (flags win); a file
-    // that does not load is reported with the defaults.
-    let process = crate::control_start::bootstrap(args)
+    // Read the file once: its `observability.logging` sets the log level and format (flags
+    // win) before anything logs; a file that does not load is reported, with the defaults.
+    let bootstrap = crate::control_start::bootstrap(args);
+    let process = bootstrap
+        .as_ref()
         .ok()
-        .and_then(|(_, loaded)| loaded)
-        .map(|l| l.config.process);
-    init_logging(args, process.as_ref());
+        .and_then(|(_, loaded)| loaded.as_ref())
+        .map(|l| &l.config.process);
+    init_logging(args, process);
     // More workers than usable CPUs only adds wake-ups and context switches.
     let workers = args.worker_threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -41,7 +43,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(args))
+    runtime.block_on(serve(args, bootstrap))
 }
 
 fn init_logging(args: &ServeArgs, process: Option<&heimdall_config::ProcessObservability>) {
@@ -70,8 +72,11 @@ fn init_logging(args: &ServeArgs, process: Option<&heimdall_config::ProcessObser
     }
 }
 
-async fn serve(args: &ServeArgs) -> ExitCode {
-    let started = match crate::control_start::start(args).await {
+async fn serve(
+    args: &ServeArgs,
+    bootstrap: Result<crate::control_start::Bootstrap, String>,
+) -> ExitCode {
+    let started = match crate::control_start::start(args, bootstrap).await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("{e}");

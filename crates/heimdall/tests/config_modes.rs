@@ -43,6 +43,11 @@ fn start(app_dir: &Path, args: &[&str], envs: &[(&str, &str)], log: &str) -> (Ga
     (child, port)
 }
 
+/// `GET url` as JSON.
+async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 fn logged(app_dir: &Path, log: &str) -> String {
     let mut s = std::fs::read_to_string(app_dir.join(format!("{log}.out"))).unwrap_or_default();
     s.push_str(&std::fs::read_to_string(app_dir.join(format!("{log}.err"))).unwrap_or_default());
@@ -56,14 +61,7 @@ async fn store_mode_keeps_api_changes_across_a_restart_and_exports_them() {
     let env = [("OPENAI_API_KEY", "sk-from-env-0000000001")];
     let (gw, port) = start(dir.path(), &[], &env, "first");
     let base = format!("http://127.0.0.1:{port}");
-    let (_, cfg): (u16, serde_json::Value) = {
-        let r = client
-            .get(format!("{base}/api/config"))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap())
-    };
+    let cfg = get_json(&client, &format!("{base}/api/config")).await;
     assert_eq!(cfg["mode"], "store");
     // Seeded from the environment, as a reference.
     assert_eq!(
@@ -88,14 +86,7 @@ async fn store_mode_keeps_api_changes_across_a_restart_and_exports_them() {
         "second",
     );
     let base = format!("http://127.0.0.1:{port}");
-    let cfg: serde_json::Value = client
-        .get(format!("{base}/api/config"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cfg = get_json(&client, &format!("{base}/api/config")).await;
     assert_eq!(cfg["version"], 2);
     let providers = cfg["config"]["providers"].as_object().unwrap();
     assert!(providers.contains_key("groq") && providers.contains_key("openai"));
@@ -173,24 +164,10 @@ async fn the_reference_yaml_starts_in_file_mode_with_its_sections_active() {
     );
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let cfg: serde_json::Value = client
-        .get(format!("{base}/api/config"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cfg = get_json(&client, &format!("{base}/api/config")).await;
     assert_eq!(cfg["mode"], "file");
     // The yaml's provider list, shown as the API shows providers (keys redacted).
-    let providers: serde_json::Value = client
-        .get(format!("{base}/api/providers"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let providers = get_json(&client, &format!("{base}/api/providers")).await;
     assert_eq!(providers["total"], 3, "{providers}");
     let log = logged(dir.path(), "yaml");
     assert!(log.contains("FILE mode"), "{log}");

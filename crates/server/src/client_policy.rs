@@ -54,7 +54,13 @@ const EXPOSE_HEADERS: &str = "x-request-id, x-heimdall-provider, x-heimdall-mode
     retry-after";
 
 /// Headers that carry a client's credential, after `Authorization`.
-const CREDENTIAL_HEADERS: [&str; 4] = ["x-api-key", "x-goog-api-key", "api-key", "x-bf-vk"];
+const CREDENTIAL_HEADERS: [&str; 5] = [
+    "x-api-key",
+    "x-goog-api-key",
+    "api-key",
+    "x-bf-vk",
+    "x-bf-api-key",
+];
 
 /// The client's address: the peer of its connection (IPv4-mapped IPv6 as IPv4); `None` when
 /// the request did not come through a listener that records it.
@@ -296,7 +302,7 @@ pub(crate) fn decorate_rate(response: &mut Response, decision: &Decision) {
 /// The credential a request carries: a bearer token (or the whole `Authorization` value of
 /// another scheme; for AWS SigV4 the access key id, as the signature changes every request),
 /// else the first API-key header set.
-fn credential(headers: &HeaderMap) -> Option<&[u8]> {
+pub(crate) fn credential(headers: &HeaderMap) -> Option<&[u8]> {
     if let Some(v) = headers.get(header::AUTHORIZATION) {
         let raw = v.as_bytes().trim_ascii();
         let cred = match raw.split_at_checked(7) {

@@ -8,9 +8,7 @@
 //! anyone else needs the setup token printed at start. Once an admin or a token exists,
 //! everyone needs credentials, loopback included.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use heimdall_control::{Principal, Scope};
@@ -94,20 +92,16 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// The credential of an inference request, in the header each SDK sends it in.
+/// The credential of an inference request, in the header each SDK sends it in (the one the
+/// rate limit counts by).
 fn inference_credential(headers: &HeaderMap) -> Option<String> {
-    credential(headers).or_else(|| {
-        ["x-api-key", "x-goog-api-key", "api-key", "x-bf-api-key"]
-            .iter()
-            .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
-            .map(str::to_owned)
-    })
+    crate::client_policy::credential(headers)
+        .and_then(|c| std::str::from_utf8(c).ok())
+        .map(str::to_owned)
 }
 
 fn is_loopback(req: &Request) -> bool {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|c| c.0.ip().is_loopback())
+    crate::client_policy::client_ip(req).is_some_and(|ip| ip.is_loopback())
 }
 
 fn unauthorized(message: impl Into<String>) -> Response {

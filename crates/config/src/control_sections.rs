@@ -30,6 +30,7 @@ pub(crate) fn take_control(cfg: &mut GatewayConfig, ctx: &mut LoadCtx<'_>) {
         }
     }
     take_auth(cfg, ctx);
+    crate::governance::take_governance(cfg, ctx);
     if let Some(v) = cfg.inactive_sections.remove("observability") {
         process_observability(cfg, v, ctx);
     }
@@ -66,7 +67,7 @@ pub(crate) fn take_client_security(cfg: &mut GatewayConfig, ctx: &mut LoadCtx<'_
 }
 
 /// Bifrost keeps admin credentials in `governance.auth_config`; the rest of `governance`
-/// (virtual keys, budgets) stays for the governance work.
+/// (virtual keys, budgets) is `governance::take_governance`'s.
 fn take_auth(cfg: &mut GatewayConfig, ctx: &mut LoadCtx<'_>) {
     let Some(Value::Object(gov)) = cfg.inactive_sections.get_mut("governance") else {
         return;

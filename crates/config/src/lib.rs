@@ -11,6 +11,8 @@ mod bifrost_yaml;
 mod build;
 mod control_sections;
 mod env;
+mod governance;
+mod governance_check;
 mod kinds;
 mod model;
 mod native;
@@ -27,6 +29,12 @@ use std::path::Path;
 pub use balancing::{FallbackTrigger, HealthConfig, LoadBalancingConfig, Strategy};
 pub use build::{ConfigError, ConfigIssue};
 pub use env::{EnvLookup, ProcessEnv, Resolved, resolve};
+pub use governance::{
+    AlertsConfig, BudgetAction, BudgetConfig, BudgetScope, CustomerConfig, GovernanceConfig,
+    Limits, ModelLimitConfig, RateLimitRule, RedisConfig, ResetPeriod, ScopedBudget,
+    StoreFailurePolicy, TeamConfig, VirtualKeyConfig, VkProviderConfig, parse_period_word,
+    parse_reset,
+};
 pub use kinds::{ALL_KINDS, Preset, ProviderKind, WireFamily};
 pub use model::{
     AzureKeyConfig, BedrockKeyConfig, ClientConfig, ConcurrencyConfig, DEFAULT_AZURE_API_VERSION,

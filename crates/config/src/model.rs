@@ -46,6 +46,10 @@ pub struct GatewayConfig {
     pub config_store: Option<crate::observability::LogsStoreConfig>,
     /// Key that encrypts secrets at rest (`encryption_key`, env references allowed).
     pub encryption_key: Option<Secret>,
+    /// Virtual keys, the customer → team → key hierarchy, budgets and rate limits.
+    pub governance: crate::governance::GovernanceConfig,
+    /// The Redis instances share counters in (`redis`); `None`: counters in memory.
+    pub redis: Option<crate::governance::RedisConfig>,
     /// Sections parsed and kept but not active in this version.
     pub inactive_sections: BTreeMap<String, serde_json::Value>,
 }
@@ -68,6 +72,8 @@ impl Default for GatewayConfig {
             process: crate::security::ProcessObservability::standard(),
             config_store: None,
             encryption_key: None,
+            governance: crate::governance::GovernanceConfig::default(),
+            redis: None,
             inactive_sections: BTreeMap::new(),
         }
     }

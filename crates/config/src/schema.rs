@@ -77,18 +77,25 @@ struct Sections {
     encryption_key: Option<String>,
     /// Process log settings and the Prometheus listener.
     observability: Option<crate::security::RawObservability>,
-    /// Bifrost's governance section; `auth_config` (admin credentials) is read, the rest is
-    /// kept for the governance work.
+    /// Bifrost's governance section: admin credentials, virtual keys, the customer → team →
+    /// key hierarchy, budgets, rate limits.
     governance: Option<Governance>,
+    /// Budgets by scope (the reference `bifrost.yaml` layout keeps them at the top level).
+    budgets: Option<Vec<crate::governance::ScopedBudget>>,
+    /// The Redis that instances share governance counters in.
+    redis: Option<crate::governance::RawRedis>,
 }
 
-/// The part of `governance` read today.
+/// Bifrost's `governance` section.
 #[derive(JsonSchema)]
 #[allow(dead_code)]
 struct Governance {
     /// Admin user created at start when missing; `disable_auth_on_inference: false` makes
     /// inference require an API token.
     auth_config: Option<crate::security::RawAuthConfig>,
+    /// Virtual keys, teams, customers, budgets, rate limits.
+    #[serde(flatten)]
+    enforced: crate::governance::GovernanceConfig,
 }
 
 fn default_triggers() -> Vec<FallbackTrigger> {

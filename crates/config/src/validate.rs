@@ -8,6 +8,7 @@ use crate::model::GatewayConfig;
 
 /// Record every cross-field problem of `cfg` in `ctx`.
 pub fn check(cfg: &GatewayConfig, ctx: &mut LoadCtx<'_>) {
+    crate::governance_check::check(&cfg.governance, &cfg.providers, ctx);
     for (name, p) in &cfg.providers {
         let path = format!("providers.{name}");
         if name.is_empty() || name.contains('/') {

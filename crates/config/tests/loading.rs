@@ -107,11 +107,27 @@ fn bifrost_yaml_loads_without_and_with_env() {
         cfg.load_balancing.health.check_interval,
         Duration::from_secs(60)
     );
-    for s in ["caching", "budgets"] {
-        assert!(cfg.inactive_sections.contains_key(s), "{s} kept");
-    }
-    // The control-plane sections act.
-    assert_eq!(cfg.not_yet_active(), ["budgets", "caching"]);
+    assert!(
+        cfg.inactive_sections.contains_key("caching"),
+        "caching kept"
+    );
+    // The control-plane and governance sections act.
+    assert_eq!(cfg.not_yet_active(), ["caching"]);
+    let budgets = &cfg.governance.scoped_budgets;
+    assert_eq!(budgets.len(), 2);
+    assert_eq!(
+        (budgets[0].name.as_str(), budgets[0].limit, budgets[0].scope),
+        (
+            "daily-ai-budget",
+            50.0,
+            heimdall_config::BudgetScope::Global
+        )
+    );
+    assert_eq!(budgets[0].alert_threshold, Some(0.8));
+    assert_eq!(
+        (budgets[1].scope, budgets[1].period.as_str()),
+        (heimdall_config::BudgetScope::User, "monthly")
+    );
     let sec = &cfg.security;
     assert!(sec.cors.enabled);
     assert_eq!(sec.cors.allowed_origins.len(), 3);

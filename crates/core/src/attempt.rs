@@ -18,6 +18,7 @@ use heimdall_schema::completions::CompletionChunk;
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use tokio::sync::OwnedSemaphorePermit;
 
+use crate::context::KeyAllowList;
 use crate::context::{AttemptRecord, RequestContext};
 use crate::deadline::{deadlines, timed_out, with_idle_timeout};
 use crate::health::{Breaker, Transition};
@@ -155,6 +156,7 @@ fn choose_key(
     entry: &ProviderEntry,
     model: &str,
     settings: &AttemptSettings<'_>,
+    allowed: Option<&KeyAllowList>,
 ) -> Result<Option<usize>, GatewayError> {
     let picker = KeyPicker {
         strategy: settings.balancing.strategy,
@@ -164,8 +166,30 @@ fn choose_key(
         r2: rand::random(),
     };
     let health = &settings.balancing.health;
+    let names = allowed
+        .and_then(|a| a.get(&entry.config.name))
+        .filter(|n| !n.iter().any(|n| n == "*"));
+    let barred = |i: usize| {
+        names.is_some_and(|n| {
+            entry
+                .config
+                .keys
+                .get(i)
+                .is_none_or(|k| !n.contains(&k.name))
+        })
+    };
+    if names.is_some() && (0..entry.config.keys.len()).all(barred) {
+        return Err(GatewayError::new(
+            ErrorKind::Forbidden,
+            format!(
+                "this virtual key may not use any key of provider '{}'",
+                entry.config.name
+            ),
+        ));
+    }
     select_key(&entry.config, model, &picker, |i| {
-        entry.cooldowns.is_cooling(i)
+        barred(i)
+            || entry.cooldowns.is_cooling(i)
             || entry
                 .key_breakers
                 .get(i)
@@ -173,7 +197,7 @@ fn choose_key(
     })
     .or_else(|_| {
         select_key(&entry.config, model, &picker, |i| {
-            entry.cooldowns.is_cooling(i)
+            barred(i) || entry.cooldowns.is_cooling(i)
         })
     })
 }
@@ -199,7 +223,7 @@ pub(crate) async fn attempt_with_retries(
     let mut rotations = 0usize;
     let mut rotated_from: Option<GatewayError> = None;
     loop {
-        let index = match choose_key(entry, &model, settings) {
+        let index = match choose_key(entry, &model, settings, ctx.allowed_keys.as_ref()) {
             Ok(i) => i,
             // No other key left after a rotation: answer with the upstream's own error.
             Err(e) => return Err(rotated_from.take().unwrap_or(e)),

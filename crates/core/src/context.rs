@@ -3,8 +3,69 @@
 //! Why a struct rather than loose arguments: plugins (auth, cache, logging, metrics) all read
 //! and annotate the same facts, and the server turns some of them into response headers.
 
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
+
+/// The credential a client sent (`x-bf-vk`, a bearer token, `x-api-key`, …), for governance to
+/// recognise a virtual key by. Never printed: `Debug` shows `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    value: String,
+    virtual_key_header: bool,
+}
+
+impl Credential {
+    /// A credential from a general-purpose header (it may be a provider key or an API token).
+    pub fn new(value: impl Into<String>) -> Self {
+        Self {
+            value: value.into(),
+            virtual_key_header: false,
+        }
+    }
+    /// A credential from `x-bf-vk`: meant as a virtual key, whatever it looks like.
+    pub fn virtual_key(value: impl Into<String>) -> Self {
+        Self {
+            value: value.into(),
+            virtual_key_header: true,
+        }
+    }
+    /// The credential itself (to hash; never to log).
+    pub fn expose(&self) -> &str {
+        &self.value
+    }
+    /// Whether it came in `x-bf-vk`.
+    pub fn is_virtual_key_header(&self) -> bool {
+        self.virtual_key_header
+    }
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credential(***)")
+    }
+}
+
+/// Per-request state a plugin keeps across its hooks (governance: the request's admission
+/// ticket). `Any` so the engine knows nothing of the plugin's types; shared by the clones of
+/// the context (the abandon guard's, the stream's), so it settles once.
+#[derive(Clone, Default)]
+pub struct PluginState(pub Option<Arc<dyn Any + Send + Sync>>);
+
+impl std::fmt::Debug for PluginState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "PluginState(set)"
+        } else {
+            "PluginState(none)"
+        })
+    }
+}
+
+/// Provider key names a request may use, per provider (a virtual key's `key_ids`); providers
+/// not listed are unrestricted.
+pub type KeyAllowList = Arc<BTreeMap<String, Vec<String>>>;
 
 /// The request's dialect-independent operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +201,12 @@ pub struct RequestContext {
     pub cost: Option<f64>,
     /// Trace identity, when tracing is on.
     pub trace: Option<TraceIds>,
+    /// The client's credential, whichever header carried it.
+    pub credential: Option<Credential>,
+    /// The governance plugin's state for this request.
+    pub governance: PluginState,
+    /// Provider keys this request may use (a virtual key's restriction).
+    pub allowed_keys: Option<KeyAllowList>,
 }
 
 impl RequestContext {
@@ -170,6 +237,9 @@ impl RequestContext {
             trail: Vec::new(),
             cost: None,
             trace: None,
+            credential: None,
+            governance: PluginState::default(),
+            allowed_keys: None,
         }
     }
 

@@ -92,7 +92,11 @@ pub fn trigger_of(e: &GatewayError) -> Option<FallbackTrigger> {
         ErrorKind::InvalidRequest
         | ErrorKind::PayloadTooLarge
         | ErrorKind::RouteNotFound
-        | ErrorKind::Internal => return None,
+        | ErrorKind::Internal
+        | ErrorKind::Unauthorized
+        | ErrorKind::Forbidden
+        | ErrorKind::BudgetExceeded
+        | ErrorKind::RateLimited => return None,
     })
 }
 

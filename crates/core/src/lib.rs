@@ -22,7 +22,7 @@ pub mod runtime;
 pub mod stream;
 pub mod task;
 
-pub use context::{Operation, RequestContext, TraceIds};
+pub use context::{Credential, KeyAllowList, Operation, PluginState, RequestContext, TraceIds};
 pub use engine::{Gateway, Outcome};
 pub use plugin::{
     GatewayRequest, GatewayResponse, Pipeline, Plugin, PreOutcome, StreamChunk, StreamSummary,

@@ -127,6 +127,10 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// Once for a request whose client left before it had an answer (no `post` hook ran).
     fn on_abandoned(&self, _ctx: &RequestContext) {}
+
+    /// A new configuration took effect (hot reload, API change, rollback): a plugin that
+    /// derives state from the config rebuilds it here. Runs before the new snapshot serves.
+    fn reconfigure(&self, _config: &heimdall_config::GatewayConfig) {}
 }
 
 /// The ordered plugin list.
@@ -183,6 +187,13 @@ impl Pipeline {
     pub fn on_chunk(&self, ctx: &RequestContext, chunk: &mut StreamChunk<'_>) {
         for p in &self.plugins {
             p.on_chunk(ctx, chunk);
+        }
+    }
+
+    /// Run `reconfigure` hooks in order.
+    pub fn reconfigure(&self, config: &heimdall_config::GatewayConfig) {
+        for p in &self.plugins {
+            p.reconfigure(config);
         }
     }
 

@@ -178,6 +178,7 @@ impl Runtime {
                 },
             }
         }
+        previous.pipeline.reconfigure(&config);
         let mut rt = Self::with_providers(config, fresh, previous.pipeline.clone());
         for (name, entry) in &rt.providers {
             if let Some(old) = previous.providers.get(name) {

@@ -59,6 +59,14 @@ pub enum ErrorKind {
     Overloaded,
     /// The gateway failed internally.
     Internal,
+    /// The client's credential (a virtual key) is unknown or inactive (401).
+    Unauthorized,
+    /// The client's credential may not use this model or provider (403).
+    Forbidden,
+    /// A budget the request counts against is spent (402).
+    BudgetExceeded,
+    /// A gateway-side rate, token or concurrency limit of the client is used up (429).
+    RateLimited,
 }
 
 /// A failure on the request path, with blame, retryability and status as data.
@@ -184,7 +192,11 @@ impl ErrorKind {
             | Self::PayloadTooLarge
             | Self::ModelNotFound
             | Self::RouteNotFound
-            | Self::UpstreamBadRequest => Blame::Client,
+            | Self::UpstreamBadRequest
+            | Self::Unauthorized
+            | Self::Forbidden
+            | Self::BudgetExceeded
+            | Self::RateLimited => Blame::Client,
             Self::UpstreamAuth
             | Self::UpstreamRateLimited
             | Self::UpstreamModelNotFound
@@ -218,7 +230,11 @@ impl ErrorKind {
             | Self::NoKeyAvailable
             | Self::Misconfigured
             | Self::Overloaded
-            | Self::Internal => false,
+            | Self::Internal
+            | Self::Unauthorized
+            | Self::Forbidden
+            | Self::BudgetExceeded
+            | Self::RateLimited => false,
         }
     }
 
@@ -242,6 +258,10 @@ impl ErrorKind {
             Self::Misconfigured => "misconfigured",
             Self::Overloaded => "overloaded",
             Self::Internal => "internal",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::BudgetExceeded => "budget_exceeded",
+            Self::RateLimited => "rate_limited",
         }
     }
 
@@ -260,6 +280,10 @@ impl ErrorKind {
             Self::UpstreamTimeout => 504,
             Self::NoKeyAvailable | Self::Misconfigured | Self::Overloaded => 503,
             Self::Internal => 500,
+            Self::Unauthorized => 401,
+            Self::Forbidden => 403,
+            Self::BudgetExceeded => 402,
+            Self::RateLimited => 429,
         }
     }
 
@@ -272,8 +296,10 @@ impl ErrorKind {
             | Self::RouteNotFound
             | Self::UpstreamBadRequest
             | Self::UpstreamModelNotFound => "invalid_request_error",
-            Self::UpstreamAuth => "authentication_error",
-            Self::UpstreamRateLimited | Self::Overloaded => "rate_limit_error",
+            Self::UpstreamAuth | Self::Unauthorized => "authentication_error",
+            Self::Forbidden => "permission_error",
+            Self::BudgetExceeded => "insufficient_quota",
+            Self::UpstreamRateLimited | Self::Overloaded | Self::RateLimited => "rate_limit_error",
             Self::UpstreamServer
             | Self::UpstreamConnection
             | Self::UpstreamTimeout
@@ -289,7 +315,10 @@ impl ErrorKind {
             Self::ModelNotFound | Self::UpstreamModelNotFound => Some("model_not_found"),
             Self::PayloadTooLarge => Some("payload_too_large"),
             Self::UpstreamTimeout => Some("timeout"),
-            Self::UpstreamRateLimited => Some("rate_limit_exceeded"),
+            Self::UpstreamRateLimited | Self::RateLimited => Some("rate_limit_exceeded"),
+            Self::Unauthorized => Some("invalid_api_key"),
+            Self::Forbidden => Some("permission_denied"),
+            Self::BudgetExceeded => Some("budget_exceeded"),
             Self::Overloaded => Some("gateway_overloaded"),
             Self::InvalidRequest
             | Self::RouteNotFound

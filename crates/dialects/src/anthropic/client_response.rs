@@ -72,6 +72,7 @@ pub fn error_body(e: &GatewayError) -> Value {
     let kind = match e.status {
         400 | 413 | 422 => "invalid_request_error",
         401 => "authentication_error",
+        402 => "billing_error",
         403 => "permission_error",
         404 => "not_found_error",
         429 => "rate_limit_error",

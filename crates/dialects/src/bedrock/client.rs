@@ -24,6 +24,7 @@ pub fn error_type(e: &GatewayError) -> &'static str {
         401 | 403 => "AccessDeniedException",
         404 => "ResourceNotFoundException",
         408 | 504 => "ModelTimeoutException",
+        402 => "ServiceQuotaExceededException",
         429 => "ThrottlingException",
         503 => "ServiceUnavailableException",
         _ => "InternalServerException",

@@ -77,7 +77,7 @@ pub fn error_body(e: &GatewayError) -> Value {
         401 => "UNAUTHENTICATED",
         403 => "PERMISSION_DENIED",
         404 => "NOT_FOUND",
-        429 => "RESOURCE_EXHAUSTED",
+        402 | 429 => "RESOURCE_EXHAUSTED",
         503 => "UNAVAILABLE",
         504 => "DEADLINE_EXCEEDED",
         _ => "INTERNAL",

@@ -37,15 +37,17 @@ fn is_secret(path: &[&str]) -> bool {
     }
     let parent = |n: usize| path.len().checked_sub(n).map(|i| path[i]);
     match *last {
-        // A provider key's value: `providers.<p>.keys[].value`.
-        "value" => parent(2) == Some("[]") && parent(3) == Some("keys"),
+        // A provider key's value (`providers.<p>.keys[].value`) or a virtual key's
+        // (`governance.virtual_keys[].value`).
+        "value" => parent(2) == Some("[]") && matches!(parent(3), Some("keys" | "virtual_keys")),
         // Extra headers (upstream, OTLP exporter) often carry credentials: all are treated
         // as secrets.
         _ if matches!(parent(2), Some("headers" | "extra_headers")) => true,
-        // A database URL may carry its password.
+        // A database or Redis URL may carry its password.
         "url" => {
-            parent(2) == Some("config")
-                && parent(3).is_some_and(|s| s.ends_with("_store") || s.ends_with("Store"))
+            parent(2) == Some("redis")
+                || (parent(2) == Some("config")
+                    && parent(3).is_some_and(|s| s.ends_with("_store") || s.ends_with("Store")))
         }
         _ => false,
     }
@@ -63,7 +65,19 @@ fn walk_secrets(value: &mut Value, path: &mut Vec<&'static str>, f: &mut dyn FnM
             for (k, v) in map.iter_mut() {
                 let key: &'static str = SECRET_FIELDS
                     .iter()
-                    .chain(["value", "url", "keys", "config", "headers", "extra_headers"].iter())
+                    .chain(
+                        [
+                            "value",
+                            "url",
+                            "keys",
+                            "config",
+                            "headers",
+                            "extra_headers",
+                            "virtual_keys",
+                            "redis",
+                        ]
+                        .iter(),
+                    )
                     .find(|n| **n == k.as_str())
                     .copied()
                     .unwrap_or(if k.ends_with("_store") || k.ends_with("Store") {
@@ -385,6 +399,20 @@ mod tests {
         );
         assert_eq!(r["client"]["drop_excess_requests"], true);
         assert_eq!(secret_values(&doc()).len(), 6);
+    }
+
+    #[test]
+    fn virtual_key_values_and_the_redis_url_are_secrets() {
+        let d = json!({
+            "governance": {"virtual_keys": [{"id": "vk", "value": "sk-bf-abcdefgh1234", "name": "value"}]},
+            "redis": {"url": "redis://:hunter2@h:6379/0"}
+        });
+        let text = redacted(&d).to_string();
+        assert!(
+            !text.contains("abcdefgh") && !text.contains("hunter2"),
+            "{text}"
+        );
+        assert!(text.contains("\"name\":\"value\""), "{text}");
     }
 
     #[test]

@@ -572,6 +572,11 @@ pub fn restart_required(old: &GatewayConfig, new: &GatewayConfig) -> Vec<String>
     );
     check("logs_store", old.logs_store != new.logs_store);
     check("config_store", old.config_store != new.config_store);
+    check("redis", old.redis != new.redis);
+    check(
+        "governance.on_store_unavailable",
+        old.governance.on_store_unavailable != new.governance.on_store_unavailable,
+    );
     check("otel", old.otel != new.otel);
     check("observability", old.process != new.process);
     check("encryption_key", old.encryption_key != new.encryption_key);

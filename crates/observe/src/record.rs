@@ -114,8 +114,10 @@ fn base(ctx: &RequestContext) -> LogRecord {
         model_requested: ctx.requested_model.clone(),
         model: ctx.upstream_model.clone(),
         key_name: ctx.key_name.clone(),
-        // Virtual key, team and customer ids are filled in by governance: the `x-bf-vk` header
-        // carries the key itself, which must never be logged.
+        // Virtual key, team and customer ids as governance annotated them (ids, never the key).
+        virtual_key_id: ctx.annotations.get("governance.virtual_key_id").cloned(),
+        team_id: ctx.annotations.get("governance.team_id").cloned(),
+        customer_id: ctx.annotations.get("governance.customer_id").cloned(),
         stream: ctx.stream,
         latency_ms: ms(ctx.received_at.elapsed()),
         overhead_ms: ms(ctx.overhead()),

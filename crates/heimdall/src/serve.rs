@@ -105,7 +105,20 @@ async fn serve(
     }
     let logger: Arc<dyn heimdall_core::Plugin> =
         Arc::new(heimdall_observe::RequestLogger(Arc::clone(&observability)));
-    let gateway = Arc::new(Gateway::from_config(config, Pipeline::new(vec![logger])));
+    let governance = match governance_for(&config).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Governance first: it refuses before anything is spent, and its `post` runs after the
+    // logger's (post hooks unwind), when the request's cost is known.
+    let governed: Arc<dyn heimdall_core::Plugin> = governance.clone();
+    let gateway = Arc::new(Gateway::from_config(
+        config,
+        Pipeline::new(vec![governed, logger]),
+    ));
     let control = Arc::new(started.control);
     control.config.attach(Arc::clone(&gateway));
     let rt = gateway.runtime();
@@ -187,6 +200,7 @@ async fn serve(
         observability: Arc::clone(&observability),
         client_limits: Arc::new(heimdall_server::client_policy::ClientRateLimiter::new()),
         control: Some(control),
+        governance: Some(governance),
     };
     let app = router_with(state.clone(), policy);
     if let Some(port) = process.metrics_port.filter(|_| process.metrics_enabled)
@@ -356,4 +370,33 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// Governance over counters in Redis (the `redis` section: shared by every instance) or in
+/// this process.
+async fn governance_for(
+    config: &heimdall_config::GatewayConfig,
+) -> Result<Arc<heimdall_governance::Governance>, String> {
+    use heimdall_governance::ledger::{FailurePolicy, Ledger};
+    let ledger = match &config.redis {
+        Some(r) => {
+            let policy = match config.governance.on_store_unavailable {
+                heimdall_config::StoreFailurePolicy::FailOpen => FailurePolicy::FailOpen,
+                heimdall_config::StoreFailurePolicy::FailClosed => FailurePolicy::FailClosed,
+            };
+            let ledger = Ledger::redis(r.url.expose(), &format!("{}gov:", r.key_prefix), policy)
+                .await
+                .map_err(|e| format!("redis.url: {e}"))?;
+            tracing::info!(
+                ?policy,
+                degraded = ledger.degraded(),
+                "governance counters in Redis (shared by every instance)"
+            );
+            ledger
+        }
+        None => Ledger::memory(),
+    };
+    Ok(Arc::new(heimdall_governance::Governance::new(
+        config, ledger,
+    )))
 }

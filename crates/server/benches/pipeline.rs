@@ -102,18 +102,45 @@ fn provider() -> InstantProvider {
 /// The router as `heimdall serve` builds it (request logger in the plugin chain, metrics on,
 /// no database: the writer's queue push is the only part of logging left out).
 fn app() -> axum::Router {
+    app_with(false)
+}
+
+/// The same router with governance as `heimdall serve` wires it (plugin first, counters in
+/// memory), a virtual key with a budget, a team and customer above it with budgets, and a
+/// request and token rate limit: every request tokenises its prompt, reserves and settles at
+/// three levels and counts two sliding windows.
+fn app_with(governed: bool) -> axum::Router {
     let json = r#"{"providers": {"bench": {"type": "custom",
         "keys": [{"name": "k", "value": "sk-bench", "models": [], "weight": 1}],
-        "network_config": {"base_url": "http://127.0.0.1:9/v1"}}}}"#;
+        "network_config": {"base_url": "http://127.0.0.1:9/v1"}}},
+        "pricing": {"overrides": {"bench/gpt-4o": {"input": 2.5, "output": 10.0}}},
+        "governance": {
+          "customers": [{"id": "acme", "budget": {"max_limit": 1000000000, "reset_duration": "1M"}}],
+          "teams": [{"id": "eng", "customer_id": "acme", "budget": {"max_limit": 1000000000, "reset_duration": "1M"}}],
+          "virtual_keys": [{"id": "bench", "value": "sk-bf-bench", "team_id": "eng",
+            "budget": {"max_limit": 1000000000, "reset_duration": "1d"},
+            "rate_limit": {"request_max_limit": 1000000000, "request_reset_duration": "1m",
+                           "token_max_limit": 1000000000000, "token_reset_duration": "1m"}}]}}"#;
     let env: std::collections::BTreeMap<String, String> = Default::default();
     let config = parse_str(json, ConfigFormat::Json, &env).unwrap().config;
     let observability = Arc::new(Observability::new(&config, None));
     let logger: Arc<dyn Plugin> = Arc::new(RequestLogger(Arc::clone(&observability)));
+    let governance = governed.then(|| {
+        Arc::new(heimdall_governance::Governance::new(
+            &config,
+            heimdall_governance::ledger::Ledger::memory(),
+        ))
+    });
+    let mut plugins: Vec<Arc<dyn Plugin>> = Vec::new();
+    if let Some(g) = &governance {
+        plugins.push(g.clone());
+    }
+    plugins.push(logger);
     let pc = config.providers["bench"].clone();
     let runtime = Runtime::with_providers(
         config,
         vec![(pc, Arc::new(provider()) as Arc<dyn Provider>)],
-        Pipeline::new(vec![logger]),
+        Pipeline::new(plugins),
     );
     router(AppState {
         gateway: Arc::new(Gateway::new(runtime)),
@@ -121,6 +148,7 @@ fn app() -> axum::Router {
         observability,
         client_limits: Arc::default(),
         control: None,
+        governance,
     })
 }
 
@@ -138,8 +166,14 @@ fn request_parse_and_reserialise(bencher: Bencher) {
 
 /// Send `raw` to `/v1/chat/completions` in process and read the whole answer.
 async fn call(app: &axum::Router, raw: &str) -> axum::body::Bytes {
+    call_as(app, raw, "sk-client").await
+}
+
+/// [`call`] with `credential` as the bearer token.
+async fn call_as(app: &axum::Router, raw: &str, credential: &str) -> axum::body::Bytes {
     let request = axum::http::Request::post("/v1/chat/completions")
         .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {credential}"))
         .body(Body::from(raw.to_owned()))
         .unwrap();
     let response = app.clone().oneshot(request).await.unwrap();
@@ -168,6 +202,25 @@ fn chat_stream_in_process(bencher: Bencher) {
     let (rt, app, raw) = (runtime(), app(), body(true));
     bencher.bench_local(|| {
         let bytes = rt.block_on(call(&app, &raw));
+        assert!(bytes.ends_with(b"data: [DONE]\n\n"));
+        black_box(bytes)
+    });
+}
+
+/// [`chat_completion_in_process`] with governance on (see [`app_with`]): the difference is
+/// governance's whole per-request cost.
+#[divan::bench]
+fn chat_completion_governed_in_process(bencher: Bencher) {
+    let (rt, app, raw) = (runtime(), app_with(true), body(false));
+    bencher.bench_local(|| black_box(rt.block_on(call_as(&app, &raw, "sk-bf-bench"))));
+}
+
+/// [`chat_stream_in_process`] with governance on.
+#[divan::bench]
+fn chat_stream_governed_in_process(bencher: Bencher) {
+    let (rt, app, raw) = (runtime(), app_with(true), body(true));
+    bencher.bench_local(|| {
+        let bytes = rt.block_on(call_as(&app, &raw, "sk-bf-bench"));
         assert!(bytes.ends_with(b"data: [DONE]\n\n"));
         black_box(bytes)
     });

@@ -1,5 +1,5 @@
 //! The management API's routes (configuration, versions, providers and keys, sessions and
-//! tokens, the OpenAPI document), mounted beside the inference and log routes.
+//! tokens, governance, the OpenAPI document), mounted beside the inference and log routes.
 //!
 //! Why a table of its own: `openapi` describes exactly these routes; keeping them in one place
 //! keeps the description and the router from drifting apart (a test checks that every route
@@ -9,7 +9,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::state::AppState;
-use crate::{config_api, providers_api, session_api};
+use crate::{config_api, governance_api as gov, governance_models, providers_api, session_api};
 
 /// Add the management routes.
 pub fn mount(router: Router<AppState>) -> Router<AppState> {
@@ -64,4 +64,54 @@ pub fn mount(router: Router<AppState>) -> Router<AppState> {
         )
         .route("/api/users", post(session_api::create_admin))
         .route("/api/openapi.json", get(crate::openapi::serve))
+        .route(
+            "/api/governance/virtual-keys",
+            get(gov::list_virtual_keys).post(gov::create_virtual_key),
+        )
+        .route(
+            "/api/governance/virtual-keys/quota",
+            get(gov::virtual_key_quota),
+        )
+        .route(
+            "/api/governance/virtual-keys/{vk_id}",
+            get(gov::get_virtual_key)
+                .put(gov::update_virtual_key)
+                .delete(gov::delete_virtual_key),
+        )
+        .route(
+            "/api/governance/virtual-keys/{vk_id}/rotate",
+            post(gov::rotate_virtual_key),
+        )
+        .route(
+            "/api/governance/teams",
+            get(gov::list_teams).post(gov::create_team),
+        )
+        .route(
+            "/api/governance/teams/{team_id}",
+            get(gov::get_team)
+                .put(gov::update_team)
+                .delete(gov::delete_team),
+        )
+        .route(
+            "/api/governance/customers",
+            get(gov::list_customers).post(gov::create_customer),
+        )
+        .route(
+            "/api/governance/customers/{customer_id}",
+            get(gov::get_customer)
+                .put(gov::update_customer)
+                .delete(gov::delete_customer),
+        )
+        .route("/api/governance/budgets", get(gov::list_budgets))
+        .route("/api/governance/rate-limits", get(gov::list_rate_limits))
+        .route(
+            "/api/governance/model-configs",
+            get(governance_models::list_model_configs).post(governance_models::create_model_config),
+        )
+        .route(
+            "/api/governance/model-configs/{id}",
+            get(governance_models::get_model_config)
+                .put(governance_models::update_model_config)
+                .delete(governance_models::delete_model_config),
+        )
 }

@@ -24,6 +24,7 @@
 //! inventing credentials. The counters are in [`limiter`].
 
 pub mod limiter;
+mod shared_rate;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -269,27 +270,75 @@ pub(crate) fn rate_step(
     if decision.allowed {
         return RateStep::Allowed(decision);
     }
-    tracing::info!(client = ?client_ip(req), path = req.uri().path(),
-        limit = decision.limit, retry_after = decision.retry_after_secs,
+    let mut r = refusal(
+        client_ip(req),
+        req.uri().path(),
+        decision.limit,
+        decision.retry_after_secs,
+    );
+    decorate_rate(&mut r, &decision);
+    RateStep::Refused(r)
+}
+
+/// `security.rateLimit` counted in the shared ledger (governance counters in Redis), so the
+/// limit holds across instances; the user is the governance user header, else the
+/// credential.
+pub(crate) fn shared_rate_step(
+    ledger: &heimdall_governance::ledger::Ledger,
+    cfg: &GatewayConfig,
+    req: &Request,
+) -> impl std::future::Future<Output = RateStep> + Send + 'static {
+    let rl = &cfg.security.rate_limit;
+    let counted = rl.is_active() && !is_probe(req.uri().path()) && !is_preflight(req);
+    let limits = Limits {
+        per_minute: rl.requests_per_minute,
+        per_hour: rl.requests_per_hour,
+    };
+    let user = req
+        .headers()
+        .get(cfg.governance.user_header.as_str())
+        .map(HeaderValue::as_bytes)
+        .filter(|u| !u.is_empty())
+        .or_else(|| credential(req.headers()))
+        .map(<[u8]>::to_vec);
+    let (ip, path) = (client_ip(req), req.uri().path().to_owned());
+    let ledger = ledger.clone();
+    async move {
+        if !counted {
+            return RateStep::Uncounted;
+        }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        match shared_rate::check(&ledger, ip, user, limits, now_ms).await {
+            shared_rate::SharedVerdict::Admitted => RateStep::Uncounted,
+            shared_rate::SharedVerdict::Refused {
+                retry_after_secs,
+                limit,
+            } => RateStep::Refused(refusal(ip, &path, limit, retry_after_secs)),
+        }
+    }
+}
+
+/// The 429 of a client rate limit, in the route's dialect, with `Retry-After`.
+fn refusal(ip: Option<IpAddr>, path: &str, limit: u32, retry_after_secs: u32) -> Response {
+    tracing::info!(client = ?ip, path,
+        limit, retry_after = retry_after_secs,
         "request refused: client rate limit");
     let mut e = GatewayError::new(
         ErrorKind::Overloaded,
-        format!(
-            "rate limit exceeded ({} requests per client); retry in {} s",
-            decision.limit, decision.retry_after_secs
-        ),
+        format!("rate limit exceeded ({limit} requests per client); retry in {retry_after_secs} s"),
     )
     .with_status(429)
     .with_code("rate_limited");
-    e.retry_after_secs = Some(decision.retry_after_secs);
-    let mut r = render(req.uri().path(), &e);
+    e.retry_after_secs = Some(retry_after_secs);
+    let mut r = render(path, &e);
     // The dialect renders Retry-After from the error; make sure it is there whatever the
     // dialect does.
     r.headers_mut()
         .entry(header::RETRY_AFTER)
-        .or_insert_with(|| HeaderValue::from(decision.retry_after_secs));
-    decorate_rate(&mut r, &decision);
-    RateStep::Refused(r)
+        .or_insert_with(|| HeaderValue::from(retry_after_secs));
+    r
 }
 
 /// The limit headers of a counted answer.
@@ -319,6 +368,24 @@ pub(crate) fn credential(headers: &HeaderMap) -> Option<&[u8]> {
         .filter_map(|name| headers.get(*name))
         .map(|v| v.as_bytes().trim_ascii())
         .find(|v| !v.is_empty())
+}
+
+/// Google's clients may send their key as `?key=` instead of `x-goog-api-key`: on the GenAI
+/// routes it becomes that header, so every later step (rate limit, auth, governance) sees one
+/// credential in one place.
+pub(crate) fn lift_query_key(req: &mut Request) {
+    if !req.uri().path().starts_with("/genai") || req.headers().contains_key("x-goog-api-key") {
+        return;
+    }
+    let key = req.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|pair| pair.strip_prefix("key="))
+            .filter(|k| !k.is_empty())
+            .and_then(|k| HeaderValue::from_str(k).ok())
+    });
+    if let Some(k) = key {
+        req.headers_mut().insert("x-goog-api-key", k);
+    }
 }
 
 /// `AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, …` → `AKID`.

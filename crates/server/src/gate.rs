@@ -31,7 +31,8 @@ pub struct Gate {
 }
 
 /// The middleware.
-pub async fn gate(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Response {
+pub async fn gate(State(gate): State<Arc<Gate>>, mut req: Request, next: Next) -> Response {
+    crate::client_policy::lift_query_key(&mut req);
     let rt = gate.state.gateway.runtime();
     let cfg = &rt.config;
     if let Some(refused) = ip_refusal(cfg, &req) {
@@ -41,10 +42,23 @@ pub async fn gate(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Re
         CorsStep::Answer(r) => return r,
         step => step,
     };
-    let rate = rate_step(&gate.state.client_limits, cfg, &req);
+    let shared = match gate.state.governance.as_ref().map(|g| g.ledger()) {
+        Some(ledger) if ledger.backend() == "redis" => {
+            Some(crate::client_policy::shared_rate_step(ledger, cfg, &req))
+        }
+        _ => None,
+    };
+    let local = shared
+        .is_none()
+        .then(|| rate_step(&gate.state.client_limits, cfg, &req));
     let timeout = timeout_for(cfg, req.uri().path());
     let inference_auth = crate::mgmt_auth::inference_needs_auth(cfg);
     drop(rt);
+    let rate = match (local, shared) {
+        (Some(step), _) => step,
+        (None, Some(counting)) => counting.await,
+        (None, None) => RateStep::Uncounted,
+    };
     let mut response = match rate {
         RateStep::Refused(r) => r,
         RateStep::Allowed(decision) => {

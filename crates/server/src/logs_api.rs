@@ -150,6 +150,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     if let Some(c) = &state.control {
         control_metrics(&mut text, &rt.config.client.metrics_prefix, c);
     }
+    if let Some(g) = &state.governance {
+        g.stats()
+            .render(&mut text, &rt.config.client.metrics_prefix, g.ledger());
+    }
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -23,7 +23,8 @@ pub const SESSION_COOKIE: &str = "heimdall_session";
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone (health, readiness, metrics, login, the API description).
+    /// Anyone (health, readiness, metrics, login, the API description; a virtual key's quota,
+    /// whose handler authenticates the key).
     Public,
     /// A management or log route needing this scope.
     Needs(Scope),
@@ -33,7 +34,7 @@ pub enum Access {
 
 /// What `method path` needs.
 pub fn access(method: &Method, path: &str) -> Access {
-    const PUBLIC: [&str; 8] = [
+    const PUBLIC: [&str; 9] = [
         "/health",
         "/ready",
         "/metrics",
@@ -42,6 +43,8 @@ pub fn access(method: &Method, path: &str) -> Access {
         "/api/session/is-auth-enabled",
         "/api/openapi.json",
         "/api/version",
+        // A virtual key's own quota: the handler authenticates the key itself.
+        "/api/governance/virtual-keys/quota",
     ];
     if PUBLIC.contains(&path) {
         return Access::Public;
@@ -199,18 +202,27 @@ async fn inference_principal(
             .with_status(status)
             .with_code(code)
     };
-    let Some(auth) = state.control.as_ref().map(|c| &c.auth) else {
-        return Err(refuse(
-            401,
-            "invalid_api_key",
-            "inference requires an API token, and this gateway has no credential store",
-        ));
-    };
     let Some(credential) = inference_credential(headers) else {
         return Err(refuse(
             401,
             "invalid_api_key",
-            "inference requires an API token with the 'inference' scope (Authorization: Bearer <token>)",
+            "inference requires a virtual key or an API token with the 'inference' scope (x-bf-vk, or Authorization: Bearer <token>)",
+        ));
+    };
+    // A virtual key is an inference credential of its own; governance checks it further
+    // (active, allowed models, budgets) on the request path.
+    if state
+        .governance
+        .as_ref()
+        .is_some_and(|g| g.knows(&credential))
+    {
+        return Ok(None);
+    }
+    let Some(auth) = state.control.as_ref().map(|c| &c.auth) else {
+        return Err(refuse(
+            401,
+            "invalid_api_key",
+            "inference requires a virtual key or an API token, and this gateway has no credential store",
         ));
     };
     match auth.authenticate(&credential).await {
@@ -256,6 +268,14 @@ mod tests {
             Access::Inference
         );
         assert_eq!(access(&Method::GET, "/apix"), Access::Inference);
+        assert_eq!(
+            access(&Method::GET, "/api/governance/virtual-keys/quota"),
+            Access::Public
+        );
+        assert_eq!(
+            access(&Method::GET, "/api/governance/virtual-keys/vk-1"),
+            Access::Needs(Scope::ConfigRead)
+        );
     }
 
     #[test]

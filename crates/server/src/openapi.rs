@@ -8,6 +8,8 @@
 //! entry has no route), and the `openapi_conformance` test validates every answer of a real
 //! gateway against the served document.
 
+mod governance;
+
 use std::sync::OnceLock;
 
 use axum::Json;
@@ -216,6 +218,11 @@ pub(crate) const OPERATIONS: &[Op] = &[
         .other(&[(503, "Ready")]),
 ];
 
+/// Every described operation: the table above, then the governance routes'.
+pub(crate) fn operations() -> impl Iterator<Item = &'static Op> {
+    OPERATIONS.iter().chain(governance::OPERATIONS)
+}
+
 /// The document, built on first use.
 pub fn document() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
@@ -237,7 +244,7 @@ fn parse(text: &str) -> Value {
 
 fn build() -> Value {
     let mut paths = Map::new();
-    for o in OPERATIONS {
+    for o in operations() {
         let entry = paths
             .entry(o.path)
             .or_insert_with(|| Value::Object(Map::new()));
@@ -251,7 +258,7 @@ fn build() -> Value {
         "info": {
             "title": "Heimdall management API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Configuration, versions, providers and keys, sessions and tokens, request logs and health. Reads need the `config:read` scope, writes `admin`, log routes `logs:read`. Until an admin or token exists, loopback clients need no credentials.",
+            "description": "Configuration, versions, providers and keys, governance (virtual keys, teams, customers, budgets, rate limits), sessions and tokens, request logs and health. Reads need the `config:read` scope, writes `admin`, log routes `logs:read`. Until an admin or token exists, loopback clients need no credentials.",
         },
         "security": [{"bearerAuth": []}, {"sessionCookie": []}],
         "paths": paths,
@@ -273,6 +280,8 @@ fn tag(path: &str) -> &'static str {
         "config"
     } else if p.starts_with("/logs") {
         "logs"
+    } else if p.starts_with("/governance") {
+        "governance"
     } else if ["/session", "/tokens", "/users"]
         .iter()
         .any(|s| p.starts_with(s))
@@ -332,7 +341,11 @@ fn operation(o: &Op) -> Value {
     responses.insert(o.ok.0.to_string(), json_response(o.ok.0, o.ok.1));
     for (status, component) in o.other {
         let mut r = json_response(*status, component);
-        r["description"] = json!("Not ready: no provider can serve");
+        if *status == 503 {
+            r["description"] = json!("Not ready: no provider can serve");
+        } else if *status == 200 {
+            r["description"] = json!("Dry run: nothing was created");
+        }
         responses.insert(status.to_string(), r);
     }
     let auth_errors: &[u16] = if o.auth == Public { &[] } else { &[401, 403] };
@@ -393,6 +406,7 @@ fn schemas() -> Map<String, Value> {
     generator.subschema_for::<heimdall_store::LogStats>();
     generator.subschema_for::<heimdall_store::LogRecord>();
     generator.subschema_for::<heimdall_config::Strategy>();
+    governance::derive(&mut generator);
     let mut out = generator.take_definitions(true);
     // Listings show a version's diff parsed, not as the JSON text the store keeps.
     if let Some(props) = out
@@ -404,6 +418,7 @@ fn schemas() -> Map<String, Value> {
     out.extend(
         hand_written()
             .into_iter()
+            .chain(governance::schemas())
             .map(|(name, schema)| (name.to_owned(), schema)),
     );
     out
@@ -595,8 +610,7 @@ mod tests {
     }
 
     fn described() -> BTreeSet<(String, String)> {
-        OPERATIONS
-            .iter()
+        operations()
             .map(|o| (o.method.to_owned(), o.path.to_owned()))
             .collect()
     }
@@ -624,7 +638,7 @@ mod tests {
         );
         assert_eq!(
             described.len(),
-            OPERATIONS.len(),
+            operations().count(),
             "an operation is described twice"
         );
     }
@@ -633,7 +647,7 @@ mod tests {
     fn the_routes_auth_matches_mgmt_auth() {
         use crate::mgmt_auth::{Access, access};
         use heimdall_control::Scope;
-        for o in OPERATIONS {
+        for o in operations() {
             let method: axum::http::Method = o.method.to_uppercase().parse().unwrap();
             let expected = match o.auth {
                 Public => Access::Public,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
-use heimdall_core::{Gateway, Operation, RequestContext};
+use heimdall_core::{Credential, Gateway, Operation, RequestContext};
 
 /// State shared by all handlers.
 #[derive(Clone)]
@@ -26,6 +26,9 @@ pub struct AppState {
     /// fixed configuration (tests, embedding): management routes then answer 503 and only
     /// loopback clients reach the log routes.
     pub control: Option<Arc<heimdall_control::ControlPlane>>,
+    /// Governance (virtual keys, budgets, limits); `None` when not wired (tests, embedding):
+    /// the governance routes then answer 503.
+    pub governance: Option<Arc<heimdall_governance::Governance>>,
 }
 
 /// The context of a new request: a fresh time-ordered id, the client's `x-request-id`, and the
@@ -43,15 +46,36 @@ pub fn new_context(headers: &HeaderMap, op: Operation, model: &str) -> RequestCo
         .map(str::to_owned);
     for (name, value) in headers {
         let n = name.as_str();
-        // Bifrost's `x-bf-*` request headers and the W3C trace context; credentials
-        // (Authorization, x-api-key) reach plugins once the governance hook exists.
+        // Bifrost's `x-bf-*` request headers and the W3C trace context; the virtual key is a
+        // credential and travels apart, never among headers that may be logged.
         if (n.starts_with("x-bf-") || n == "traceparent")
+            && n != VK_HEADER
             && let Ok(v) = value.to_str()
         {
             ctx.headers.insert(n.to_owned(), v.to_owned());
         }
     }
+    ctx.credential = credential_of(headers);
     ctx
+}
+
+/// Bifrost's virtual-key header.
+const VK_HEADER: &str = "x-bf-vk";
+
+/// The credential governance identifies the caller by: `x-bf-vk` first (meant as a virtual
+/// key), else whatever credential header the client's SDK sends.
+fn credential_of(headers: &HeaderMap) -> Option<Credential> {
+    if let Some(v) = headers
+        .get(VK_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        return Some(Credential::virtual_key(v));
+    }
+    crate::client_policy::credential(headers)
+        .and_then(|c| std::str::from_utf8(c).ok())
+        .map(Credential::new)
 }
 
 /// How long `/v1/models` waits for each upstream listing.

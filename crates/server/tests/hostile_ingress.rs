@@ -24,6 +24,7 @@ async fn loopback_listener(h: &Harness) -> SocketAddr {
             observability: Arc::clone(&h.observability),
             client_limits: Arc::default(),
             control: None,
+            governance: None,
         },
         policy,
     );

@@ -151,9 +151,13 @@ impl Conformance {
 async fn start() -> (Conformance, MockServer, ControlHarness, tempfile::TempDir) {
     let mock = MockServer::start(MockConfig::default()).await.unwrap();
     let (_log_store, writer, log_dir) = common::sqlite_writer(10_000).await;
+    let mut config = common::mock_config(&mock, json!({}));
+    // Budgets need a price for the mock's model.
+    config["pricing"] = json!({"default_price": {"input": 1.0, "output": 1.0}});
     let h = start_control(ControlOptions {
         writer: Some(writer),
-        ..ControlOptions::store(common::mock_config(&mock, json!({})))
+        governance: true,
+        ..ControlOptions::store(config)
     })
     .await;
     let base = h.url("");
@@ -175,6 +179,256 @@ async fn start() -> (Conformance, MockServer, ControlHarness, tempfile::TempDir)
         seen: BTreeMap::new(),
     };
     (c, mock, h, log_dir)
+}
+
+/// The governance routes: the hierarchy, a key used and its quota, model configs, rotation,
+/// refusals, and deletion bottom-up.
+async fn governance(c: &mut Conformance) {
+    use Method as M;
+    let vk_body = json!({
+        "id": "vk1", "name": "ci", "team_id": "eng",
+        "budget": {"max_limit": 10, "reset_duration": "1d"},
+        "rate_limit": {"request_max_limit": 100, "request_reset_duration": "1m"},
+        "provider_configs": [{"provider": "mock", "allowed_models": ["*"], "budget": {"max_limit": 5}}]
+    });
+    let bad_budget = json!({"max_limit": 1, "reset_duration": "soon"});
+    let model = json!({"provider": "mock", "model_name": "gpt-4o", "budget": {"max_limit": 50}});
+    let mut value = String::new();
+    for (m, path, body, want) in [
+        (
+            M::POST,
+            "/api/governance/customers?dry_run=true",
+            Some(json!({"id": "acme"})),
+            200,
+        ),
+        (
+            M::POST,
+            "/api/governance/customers",
+            Some(json!({"id": "acme", "name": "Acme", "budget": {"max_limit": 100}})),
+            201,
+        ),
+        (
+            M::POST,
+            "/api/governance/customers",
+            Some(json!({"id": "acme"})),
+            409,
+        ),
+        (
+            M::POST,
+            "/api/governance/customers",
+            Some(json!({"budget": bad_budget})),
+            400,
+        ),
+        (M::GET, "/api/governance/customers", None, 200),
+        (M::GET, "/api/governance/customers/acme", None, 200),
+        (M::GET, "/api/governance/customers/nope", None, 404),
+        (
+            M::PUT,
+            "/api/governance/customers/acme",
+            Some(json!({"name": "Acme Inc"})),
+            200,
+        ),
+        (
+            M::PUT,
+            "/api/governance/customers/nope",
+            Some(json!({"name": "x"})),
+            404,
+        ),
+        (
+            M::POST,
+            "/api/governance/teams?dry_run=true",
+            Some(json!({"id": "eng"})),
+            200,
+        ),
+        (
+            M::POST,
+            "/api/governance/teams",
+            Some(json!({"id": "eng", "name": "Eng", "customer_id": "acme",
+            "rate_limit": {"request_max_limit": 1000, "request_reset_duration": "1h"}})),
+            201,
+        ),
+        (
+            M::POST,
+            "/api/governance/teams",
+            Some(json!({"id": "eng"})),
+            409,
+        ),
+        (
+            M::POST,
+            "/api/governance/teams",
+            Some(json!({"customer_id": "nobody"})),
+            400,
+        ),
+        (M::GET, "/api/governance/teams", None, 200),
+        (M::GET, "/api/governance/teams/eng", None, 200),
+        (M::GET, "/api/governance/teams/nope", None, 404),
+        (
+            M::PUT,
+            "/api/governance/teams/eng",
+            Some(json!({"name": "Engineering"})),
+            200,
+        ),
+        (
+            M::PUT,
+            "/api/governance/teams/nope",
+            Some(json!({"name": "x"})),
+            404,
+        ),
+        (
+            M::POST,
+            "/api/governance/virtual-keys?dry_run=true",
+            Some(vk_body.clone()),
+            200,
+        ),
+        (
+            M::POST,
+            "/api/governance/virtual-keys",
+            Some(vk_body.clone()),
+            201,
+        ),
+        (M::POST, "/api/governance/virtual-keys", Some(vk_body), 409),
+        (
+            M::POST,
+            "/api/governance/virtual-keys",
+            Some(json!({"budget": bad_budget})),
+            400,
+        ),
+        (M::GET, "/api/governance/virtual-keys", None, 200),
+        (M::GET, "/api/governance/virtual-keys/vk1", None, 200),
+        (M::GET, "/api/governance/virtual-keys/nope", None, 404),
+        (
+            M::PUT,
+            "/api/governance/virtual-keys/vk1",
+            Some(json!({"description": "the CI's key"})),
+            200,
+        ),
+        (
+            M::PUT,
+            "/api/governance/virtual-keys/vk1",
+            Some(json!({"value": "sk-bf-x"})),
+            400,
+        ),
+        (
+            M::PUT,
+            "/api/governance/virtual-keys/nope",
+            Some(json!({"name": "x"})),
+            404,
+        ),
+        (
+            M::POST,
+            "/api/governance/model-configs?dry_run=true",
+            Some(model.clone()),
+            200,
+        ),
+        (
+            M::POST,
+            "/api/governance/model-configs",
+            Some(model.clone()),
+            201,
+        ),
+        (M::POST, "/api/governance/model-configs", Some(model), 409),
+        (
+            M::POST,
+            "/api/governance/model-configs",
+            Some(json!({"budget": {"max_limit": 1}})),
+            400,
+        ),
+        (M::GET, "/api/governance/model-configs", None, 200),
+        (
+            M::GET,
+            "/api/governance/model-configs/mock%2Fgpt-4o",
+            None,
+            200,
+        ),
+        (
+            M::GET,
+            "/api/governance/model-configs/mock%2Fnope",
+            None,
+            404,
+        ),
+        (M::GET, "/api/governance/model-configs/nope", None, 400),
+        (
+            M::PUT,
+            "/api/governance/model-configs/mock%2Fgpt-4o",
+            Some(json!({"budget": {"max_limit": 60}})),
+            200,
+        ),
+        (
+            M::PUT,
+            "/api/governance/model-configs/mock%2Fnope",
+            Some(json!({})),
+            404,
+        ),
+    ] {
+        let what = format!("{m} {path}");
+        let (status, body) = c.call(m, path, body).await;
+        c.expect(&what, (status, &body), want);
+        if let Some(v) = body["virtual_key"]["value"].as_str() {
+            value = v.to_owned();
+        }
+    }
+    // The key at work, then its usage and its own quota.
+    let r = c
+        .client
+        .post(format!("{}/v1/chat/completions", c.base))
+        .header("x-bf-vk", &value)
+        .json(&common::user_chat("mock/gpt-4o"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    let quota = "/api/governance/virtual-keys/quota";
+    let v = value.clone();
+    let r = c
+        .call_with(M::GET, quota, None, |r| r.header("x-bf-vk", v))
+        .await;
+    c.expect("quota", (r.0, &r.1), 200);
+    let r = c
+        .call_with(M::GET, quota, None, |r| r.header("x-bf-vk", "sk-bf-nope"))
+        .await;
+    c.expect("quota of an unknown key", (r.0, &r.1), 401);
+    for (m, path, want) in [
+        (M::GET, "/api/governance/budgets", 200),
+        (M::GET, "/api/governance/rate-limits", 200),
+        (
+            M::POST,
+            "/api/governance/virtual-keys/vk1/rotate?dry_run=true",
+            200,
+        ),
+        (M::POST, "/api/governance/virtual-keys/vk1/rotate", 200),
+        (M::POST, "/api/governance/virtual-keys/nope/rotate", 404),
+        (M::DELETE, "/api/governance/teams/eng", 409),
+        (M::DELETE, "/api/governance/customers/acme", 409),
+        (
+            M::DELETE,
+            "/api/governance/virtual-keys/vk1?dry_run=true",
+            200,
+        ),
+        (M::DELETE, "/api/governance/virtual-keys/vk1", 200),
+        (M::DELETE, "/api/governance/virtual-keys/vk1", 404),
+        (M::DELETE, "/api/governance/teams/eng", 200),
+        (M::DELETE, "/api/governance/customers/acme", 200),
+        (M::DELETE, "/api/governance/customers/acme", 404),
+        (
+            M::DELETE,
+            "/api/governance/model-configs/mock%2Fgpt-4o",
+            200,
+        ),
+        (
+            M::DELETE,
+            "/api/governance/model-configs/mock%2Fgpt-4o",
+            404,
+        ),
+    ] {
+        let what = format!("{m} {path}");
+        let r = c.call(m, path, None).await;
+        c.expect(&what, (r.0, &r.1), want);
+    }
 }
 
 #[tokio::test]
@@ -348,6 +602,8 @@ async fn every_management_answer_matches_the_openapi_document() {
         let r = c.call(m, path, body).await;
         c.expect(&what, (r.0, &r.1), want);
     }
+
+    governance(&mut c).await;
 
     // Request logs: one request through the gateway, then its record.
     let r = c

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use heimdall_control::{ControlPlane, Mode, SecretCipher};
-use heimdall_core::{Gateway, Pipeline, Runtime};
+use heimdall_core::{Gateway, Pipeline, Plugin, Runtime};
 use heimdall_observe::{Observability, RequestLogger};
 use heimdall_server::{AppState, router};
 
@@ -16,6 +16,8 @@ pub struct ControlHarness {
     pub control: ControlPlane,
     pub client: reqwest::Client,
     pub dir: Arc<tempfile::TempDir>,
+    /// Governance (counters in memory), when `ControlOptions::governance`.
+    pub governance: Option<Arc<heimdall_governance::Governance>>,
 }
 
 impl ControlHarness {
@@ -71,6 +73,8 @@ pub struct ControlOptions {
     pub writer: Option<heimdall_store::LogWriter>,
     /// Listen address (default `127.0.0.1:0`).
     pub bind: SocketAddr,
+    /// Wire governance (in-memory counters) as the binary does (default: off).
+    pub governance: bool,
 }
 
 impl ControlOptions {
@@ -84,6 +88,7 @@ impl ControlOptions {
             passphrase: None,
             writer: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            governance: false,
         }
     }
 }
@@ -98,6 +103,7 @@ pub async fn start_control(o: ControlOptions) -> ControlHarness {
         passphrase,
         writer,
         bind,
+        governance,
     } = o;
     let url = store_url.unwrap_or_else(|| {
         format!(
@@ -111,10 +117,21 @@ pub async fn start_control(o: ControlOptions) -> ControlHarness {
         .await
         .unwrap();
     let observability = Arc::new(Observability::new(&loaded.config, writer));
-    let logger = Arc::new(RequestLogger(Arc::clone(&observability)));
+    let logger: Arc<dyn Plugin> = Arc::new(RequestLogger(Arc::clone(&observability)));
+    // Governance before the logger, as the binary has it.
+    let governance = governance.then(|| {
+        Arc::new(heimdall_governance::Governance::new(
+            &loaded.config,
+            heimdall_governance::ledger::Ledger::memory(),
+        ))
+    });
+    let plugins: Vec<Arc<dyn Plugin>> = match &governance {
+        Some(g) => vec![Arc::clone(g) as Arc<dyn Plugin>, logger],
+        None => vec![logger],
+    };
     let gateway = Arc::new(Gateway::new(Runtime::build(
         loaded.config,
-        Pipeline::new(vec![logger]),
+        Pipeline::new(plugins),
     )));
     control.config.attach(Arc::clone(&gateway));
     let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
@@ -125,6 +142,7 @@ pub async fn start_control(o: ControlOptions) -> ControlHarness {
         observability,
         client_limits: Arc::default(),
         control: Some(Arc::new(control.clone())),
+        governance: governance.clone(),
     });
     tokio::spawn(async move {
         let _ = axum::serve(
@@ -139,6 +157,7 @@ pub async fn start_control(o: ControlOptions) -> ControlHarness {
         control,
         client: reqwest::Client::new(),
         dir,
+        governance,
     }
 }
 

@@ -93,6 +93,7 @@ pub async fn start_observed(
         observability: Arc::clone(&observability),
         client_limits: Arc::default(),
         control: None,
+        governance: None,
     });
     tokio::spawn(async move {
         // With the peer address on every request, as the real listener gives it.

@@ -38,6 +38,8 @@ SDKS = {
     "test_litellm_client.py": "litellm as a client (Python), `/litellm`",
     "test_node_sdks.py::openai": "openai (Node.js)",
     "test_node_sdks.py::anthropic": "@anthropic-ai/sdk (Node.js), `/anthropic`",
+    # Virtual-key refusals (401/403/402/429) and a good key, through every SDK above.
+    "test_governance_errors.py": "governance (virtual keys), every SDK above",
 }
 MODES = ["plain", "stream", "tool call", "streamed tool call", "embeddings", "errors"]
 _results: dict = {}

@@ -83,7 +83,17 @@ cat >"$work/config.json" <<JSON
       "keys": [{"name": "anthropic-key", "value": "sk-ant-mock", "models": [], "weight": 1.0}],
       "network_config": {"base_url": "http://127.0.0.1:$mock_port/v1", "default_request_timeout_in_seconds": 10}
     }
-  }
+  },
+  "pricing": {"overrides": {"mock/gpt-4o-mini": {"input": 0.0, "output": 1250.0}}},
+  "governance": {"virtual_keys": [
+    {"id": "sdk-ok", "value": "sk-bf-sdk-ok"},
+    {"id": "sdk-inactive", "value": "sk-bf-sdk-inactive", "is_active": false},
+    {"id": "sdk-restricted", "value": "sk-bf-sdk-restricted",
+     "provider_configs": [{"provider": "mock", "allowed_models": ["only-this-model"]}]},
+    {"id": "sdk-broke", "value": "sk-bf-sdk-broke", "budget": {"max_limit": 0, "reset_duration": "1d"}},
+    {"id": "sdk-throttled", "value": "sk-bf-sdk-throttled",
+     "rate_limit": {"request_max_limit": 0, "request_reset_duration": "1h"}}
+  ]}
 }
 JSON
 "$bin/heimdall" serve --config "$work/config.json" --port "$gw_port" --log-level warn >"$work/gateway.log" 2>&1 &

@@ -8,6 +8,8 @@
 #   bench/run.sh soak       # Heimdall only, 1000 RPS for SOAK_MINUTES (default 30): success, latency, RSS per minute
 #   BASELINE_BIN=/path/to/older/heimdall bench/run.sh   # also an older build (log on), same run
 #   TARGET_CPUS=0,1 LOAD_CPUS=0,1 bench/run.sh          # another CPU layout (everything shared)
+# Targets: direct, nginx, heimdall (defaults), heimdall-nolog, heimdall-governed (a virtual key
+# with budgets and rate limits on every request), and the baseline build when given.
 #
 # Installs what it needs (oha via cargo, nginx and wrk from Debian), writes the table to stdout
 # and to bench/results/<timestamp>.md. See docs/benchmarks.md for the method.
@@ -41,7 +43,7 @@ cleanup() {
 trap cleanup EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-mock_port=$(port); nginx_port=$(port); gw_port=$(port); gw2_port=$(port); gw3_port=$(port)
+mock_port=$(port); nginx_port=$(port); gw_port=$(port); gw2_port=$(port); gw3_port=$(port); gw4_port=$(port)
 
 taskset -c "$lcpu" "$bin/heimdall-mock-provider" --port "$mock_port" --worker-threads 1 >"$work/mock.log" 2>&1 &
 pids+=($!)
@@ -87,6 +89,26 @@ taskset -c "$tcpu" "$bin/heimdall" --config "$work/heimdall-nolog.json" --port "
   --log-level warn >"$work/gw2.log" 2>&1 &
 gw2_pid=$!
 pids+=($gw2_pid)
+# The same gateway with governance on: the requests carry a virtual key with a budget (and a
+# team and customer above it with budgets) and request and token rate limits, counters in
+# memory — what governance costs per request.
+python3 - "$work/heimdall.json" "$work/heimdall-governed.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+big = {"max_limit": 1e9, "reset_duration": "1M"}
+c["pricing"] = {"overrides": {"mock/gpt-4o": {"input": 2.5, "output": 10.0}}}
+c["governance"] = {
+    "customers": [{"id": "acme", "budget": big}],
+    "teams": [{"id": "eng", "customer_id": "acme", "budget": big}],
+    "virtual_keys": [{"id": "bench", "value": "sk-bf-bench", "team_id": "eng", "budget": big,
+                      "rate_limit": {"request_max_limit": 1000000000, "request_reset_duration": "1m",
+                                     "token_max_limit": 1000000000000, "token_reset_duration": "1m"}}]}
+json.dump(c, open(sys.argv[2], "w"))
+PY
+taskset -c "$tcpu" "$bin/heimdall" --config "$work/heimdall-governed.json" --port "$gw4_port" --app-dir "$work/data4" \
+  --log-level warn >"$work/gw4.log" 2>&1 &
+gw4_pid=$!
+pids+=($gw4_pid)
 # An older build (BASELINE_BIN), defaults as `heimdall`: before/after in the same run.
 gw3_pid=
 if [ -n "${BASELINE_BIN:-}" ]; then
@@ -97,7 +119,7 @@ if [ -n "${BASELINE_BIN:-}" ]; then
   for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$gw3_port/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
-for u in "http://127.0.0.1:$mock_port/health" "http://127.0.0.1:$gw_port/ready" "http://127.0.0.1:$gw2_port/ready" "http://127.0.0.1:$nginx_port/health"; do
+for u in "http://127.0.0.1:$mock_port/health" "http://127.0.0.1:$gw_port/ready" "http://127.0.0.1:$gw2_port/ready" "http://127.0.0.1:$gw4_port/ready" "http://127.0.0.1:$nginx_port/health"; do
   for _ in $(seq 1 100); do curl -fsS "$u" >/dev/null 2>&1 && break; sleep 0.1; done
 done
 
@@ -111,21 +133,21 @@ nginx_worker() { pgrep -P "$(cat "$work/nginx.pid")" | head -1; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
-run_target() { # name url body pid rate -> json line
-  local name=$1 url=$2 body=$3 pid=$4 rate=$5
-  taskset -c "$lcpu" oha --no-tui -z "${warmup}s" -q "$rate" -c 64 -m POST -H 'content-type: application/json' -D "$body" "$url" >/dev/null 2>&1 || true
+run_target() { # name url body pid rate [header] -> json line
+  local name=$1 url=$2 body=$3 pid=$4 rate=$5 extra=${6:-x-bench: 1}
+  taskset -c "$lcpu" oha --no-tui -z "${warmup}s" -q "$rate" -c 64 -m POST -H 'content-type: application/json' -H "$extra" -D "$body" "$url" >/dev/null 2>&1 || true
   local t0; t0=$(ticks "$pid")
   taskset -c "$lcpu" oha --no-tui --output-format json -z "${duration}s" -q "$rate" -c 64 --latency-correction \
-    -m POST -H 'content-type: application/json' -D "$body" "$url" >"$work/oha.json" 2>/dev/null || true
+    -m POST -H 'content-type: application/json' -H "$extra" -D "$body" "$url" >"$work/oha.json" 2>/dev/null || true
   local t1; t1=$(ticks "$pid")
   python3 "$root/bench/report.py" record "$work/oha.json" "$name" "$rate" "$((t1 - t0))" "$(hwm_kb "$pid")" >>"$work/results.jsonl"
 }
 
-run_closed() { # name url body pid
-  local name=$1 url=$2 body=$3 pid=$4
+run_closed() { # name url body pid [header]
+  local name=$1 url=$2 body=$3 pid=$4 extra=${5:-x-bench: 1}
   local t0; t0=$(ticks "$pid")
   taskset -c "$lcpu" oha --no-tui --output-format json -z "${duration}s" -c 64 \
-    -m POST -H 'content-type: application/json' -D "$body" "$url" >"$work/oha.json" 2>/dev/null || true
+    -m POST -H 'content-type: application/json' -H "$extra" -D "$body" "$url" >"$work/oha.json" 2>/dev/null || true
   local t1; t1=$(ticks "$pid")
   python3 "$root/bench/report.py" record "$work/oha.json" "$name" max "$((t1 - t0))" "$(hwm_kb "$pid")" >>"$work/results.jsonl"
 }
@@ -171,6 +193,7 @@ for rate in $rates; do
   run_target nginx "http://127.0.0.1:$nginx_port/v1/chat/completions" "$work/direct.json" "$(nginx_worker)" "$rate"
   run_target heimdall "http://127.0.0.1:$gw_port/v1/chat/completions" "$work/gateway.json" "$gw_pid" "$rate"
   run_target heimdall-nolog "http://127.0.0.1:$gw2_port/v1/chat/completions" "$work/gateway.json" "$gw2_pid" "$rate"
+  run_target heimdall-governed "http://127.0.0.1:$gw4_port/v1/chat/completions" "$work/gateway.json" "$gw4_pid" "$rate" "x-bf-vk: sk-bf-bench"
   if [ -n "$gw3_pid" ]; then
     run_target heimdall-baseline "http://127.0.0.1:$gw3_port/v1/chat/completions" "$work/gateway.json" "$gw3_pid" "$rate"
   fi
@@ -179,6 +202,7 @@ run_closed direct "http://127.0.0.1:$mock_port/v1/chat/completions" "$work/direc
 run_closed nginx "http://127.0.0.1:$nginx_port/v1/chat/completions" "$work/direct.json" "$(nginx_worker)"
 run_closed heimdall "http://127.0.0.1:$gw_port/v1/chat/completions" "$work/gateway.json" "$gw_pid"
 run_closed heimdall-nolog "http://127.0.0.1:$gw2_port/v1/chat/completions" "$work/gateway.json" "$gw2_pid"
+run_closed heimdall-governed "http://127.0.0.1:$gw4_port/v1/chat/completions" "$work/gateway.json" "$gw4_pid" "x-bf-vk: sk-bf-bench"
 if [ -n "$gw3_pid" ]; then
   run_closed heimdall-baseline "http://127.0.0.1:$gw3_port/v1/chat/completions" "$work/gateway.json" "$gw3_pid"
 fi

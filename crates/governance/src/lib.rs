@@ -10,9 +10,11 @@ pub mod ledger;
 pub mod period;
 pub mod plugin;
 pub mod policy;
+pub mod restore;
 pub mod stats;
 pub mod usage;
 
 mod alerts;
+mod token_cache;
 
 pub use plugin::Governance;

@@ -6,6 +6,7 @@
 //! Why a plugin: every route, dialect and operation passes the engine's `pre` hook, so one
 //! check governs all of them (Bifrost's passthrough routes were not governed at all).
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -173,7 +174,15 @@ impl Governance {
         if levels.is_empty() {
             return Ok(());
         }
-        let est = estimate(req);
+        // Tokenizing is the dearest step: only when a budget or a token window needs it.
+        let needs_tokens = levels
+            .iter()
+            .any(|l| l.budget.is_some() || l.rate.as_ref().is_some_and(|r| r.tokens.is_some()));
+        let est = if needs_tokens {
+            estimate(req)
+        } else {
+            Estimate::default()
+        };
         let now = now_ms();
         let mut claims = Claims::default();
         let mut budgets = Vec::new();
@@ -182,6 +191,16 @@ impl Governance {
         let estimate_micros = if needs_price {
             match worst_case_micros(policy, provider.as_deref(), &model, est) {
                 Some(m) => m,
+                // Only the gateway-wide levels (global, scoped, model) have a budget: an
+                // unpriced model is let through, counted as unpriced (metric, a warning per
+                // model), as the request log counts it — not refused for everyone.
+                None if !levels
+                    .iter()
+                    .any(|l| l.budget.is_some() && is_tenant(l.kind)) =>
+                {
+                    self.stats.unpriced(&model);
+                    0
+                }
                 None => {
                     let e = GatewayError::new(
                         ErrorKind::BudgetExceeded,
@@ -196,7 +215,7 @@ impl Governance {
         } else {
             0
         };
-        for level in &levels {
+        for level in levels.iter().map(|l| l.as_ref()) {
             if let Some(b) = &level.budget {
                 let period = period_of(b.reset, now);
                 let limit = match b.action {
@@ -260,7 +279,7 @@ impl Governance {
                 }));
                 Ok(())
             }
-            Err(refusal) => Err(self.refusal(refusal, &claims, &levels, now, ctx)),
+            Err(refusal) => Err(self.refusal(refusal, &claims, &levels, ctx)),
         }
     }
 
@@ -268,8 +287,7 @@ impl Governance {
         &self,
         refusal: Refusal,
         claims: &Claims,
-        levels: &[Level],
-        now: i64,
+        levels: &[Cow<'_, Level>],
         ctx: &RequestContext,
     ) -> GatewayError {
         let owner = |key: &str| {
@@ -323,7 +341,6 @@ impl Governance {
                     ),
                 );
                 e.retry_after_secs = Some(u32::try_from(secs).unwrap_or(u32::MAX));
-                let _ = now;
                 self.refuse(Decision::RateLimited, e, ctx)
             }
             Refusal::InFlight { index } => {
@@ -466,6 +483,15 @@ impl Governance {
     }
 }
 
+/// Levels that belong to a tenant (a key and what is above it): their budgets were assigned
+/// on purpose, so a spend that cannot be priced is refused there.
+fn is_tenant(kind: &str) -> bool {
+    matches!(
+        kind,
+        "virtual_key" | "team" | "customer" | "provider_config"
+    )
+}
+
 fn admitted(ctx: &RequestContext) -> Option<&Admitted> {
     ctx.governance.0.as_ref()?.downcast_ref::<Admitted>()
 }
@@ -493,23 +519,23 @@ fn reset_text(p: Period) -> String {
 
 /// Every level the request counts against: the key's chain, its provider config, the model
 /// and provider levels, the scoped budgets, then global.
-fn levels_for(
-    policy: &Policy,
-    key: Option<&KeyPolicy>,
-    provider: Option<&str>,
-    model: &str,
+fn levels_for<'a>(
+    policy: &'a Policy,
+    key: Option<&'a KeyPolicy>,
+    provider: Option<&'a str>,
+    model: &'a str,
     ctx: &RequestContext,
-) -> Vec<Level> {
-    let mut out: Vec<Level> = Vec::new();
+) -> Vec<Cow<'a, Level>> {
+    let mut out: Vec<Cow<'a, Level>> = Vec::new();
     if let Some(k) = key {
-        out.extend(k.levels.iter().cloned());
+        out.extend(k.levels.iter().map(Cow::Borrowed));
         if let Some(p) = provider
             && let Some(rule) = k.providers.iter().find(|r| r.provider == p)
         {
-            out.push(rule.level.clone());
+            out.push(Cow::Borrowed(&rule.level));
         }
     }
-    out.extend(policy.model_levels(provider, model).cloned());
+    out.extend(policy.model_levels(provider, model).map(Cow::Borrowed));
     for s in &policy.scoped {
         let who = match s.scope {
             BudgetScope::Global => Some("all".to_owned()),
@@ -518,16 +544,16 @@ fn levels_for(
             BudgetScope::VirtualKey => key.map(|k| k.id.clone()),
         };
         if let Some(who) = who {
-            out.push(Level {
+            out.push(Cow::Owned(Level {
                 counter: format!("scoped:{}:{who}", s.budget.id),
                 kind: "scoped_budget",
                 name: format!("{} ({who})", s.budget.id),
                 budget: Some(s.budget.clone()),
                 rate: None,
-            });
+            }));
         }
     }
-    out.extend(policy.global.iter().cloned());
+    out.extend(policy.global.iter().map(Cow::Borrowed));
     out.retain(|l| l.budget.is_some() || l.rate.is_some());
     out
 }

@@ -5,6 +5,7 @@
 
 mod cli;
 mod control_start;
+mod governance_start;
 mod listener;
 mod log_fields;
 mod serve;

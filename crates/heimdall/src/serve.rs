@@ -105,13 +105,19 @@ async fn serve(
     }
     let logger: Arc<dyn heimdall_core::Plugin> =
         Arc::new(heimdall_observe::RequestLogger(Arc::clone(&observability)));
-    let governance = match governance_for(&config).await {
+    let governance = match crate::governance_start::governance_for(&config).await {
         Ok(g) => g,
         Err(e) => {
             tracing::error!("{e}");
             return ExitCode::FAILURE;
         }
     };
+    crate::governance_start::restore_budgets(
+        &governance,
+        &observability,
+        &config.logs_store,
+        &args.app_dir,
+    );
     // Governance first: it refuses before anything is spent, and its `post` runs after the
     // logger's (post hooks unwind), when the request's cost is known.
     let governed: Arc<dyn heimdall_core::Plugin> = governance.clone();
@@ -119,6 +125,7 @@ async fn serve(
         config,
         Pipeline::new(vec![governed, logger]),
     ));
+
     let control = Arc::new(started.control);
     control.config.attach(Arc::clone(&gateway));
     let rt = gateway.runtime();
@@ -370,33 +377,4 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-}
-
-/// Governance over counters in Redis (the `redis` section: shared by every instance) or in
-/// this process.
-async fn governance_for(
-    config: &heimdall_config::GatewayConfig,
-) -> Result<Arc<heimdall_governance::Governance>, String> {
-    use heimdall_governance::ledger::{FailurePolicy, Ledger};
-    let ledger = match &config.redis {
-        Some(r) => {
-            let policy = match config.governance.on_store_unavailable {
-                heimdall_config::StoreFailurePolicy::FailOpen => FailurePolicy::FailOpen,
-                heimdall_config::StoreFailurePolicy::FailClosed => FailurePolicy::FailClosed,
-            };
-            let ledger = Ledger::redis(r.url.expose(), &format!("{}gov:", r.key_prefix), policy)
-                .await
-                .map_err(|e| format!("redis.url: {e}"))?;
-            tracing::info!(
-                ?policy,
-                degraded = ledger.degraded(),
-                "governance counters in Redis (shared by every instance)"
-            );
-            ledger
-        }
-        None => Ledger::memory(),
-    };
-    Ok(Arc::new(heimdall_governance::Governance::new(
-        config, ledger,
-    )))
 }

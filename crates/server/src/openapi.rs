@@ -69,6 +69,8 @@ const LOG_FILTERS: &[Param] = &[
     p("status", r#"{"type": "string"}"#, "Comma-separated `success`, `error` or HTTP statuses."),
     p("stream", r#"{"type": "boolean"}"#, "Streamed requests only, or unstreamed only."),
     p("virtual_key_ids", r#"{"type": "string"}"#, "Comma-separated virtual key ids."),
+    p("team_ids", r#"{"type": "string"}"#, "Comma-separated team ids."),
+    p("customer_ids", r#"{"type": "string"}"#, "Comma-separated customer ids."),
     p("client_request_ids", r#"{"type": "string"}"#, "Comma-separated client `x-request-id`s."),
     p("start_time", r#"{"type": "string"}"#, "RFC 3339 or Unix milliseconds."),
     p("end_time", r#"{"type": "string"}"#, "RFC 3339 or Unix milliseconds."),

@@ -63,6 +63,10 @@ pub struct LogQuery {
     pub stream: Option<bool>,
     /// Virtual key ids (any of).
     pub virtual_key_ids: Vec<String>,
+    /// Team ids (any of).
+    pub team_ids: Vec<String>,
+    /// Customer ids (any of).
+    pub customer_ids: Vec<String>,
     /// The clients' own `x-request-id` values (any of).
     pub client_request_ids: Vec<String>,
     /// Arrived at or after (Unix ms).
@@ -180,6 +184,8 @@ impl LogQuery {
                     });
                 }
                 "virtual_key_ids" | "virtual_key_id" => q.virtual_key_ids = list(v),
+                "team_ids" | "team_id" => q.team_ids = list(v),
+                "customer_ids" | "customer_id" => q.customer_ids = list(v),
                 "client_request_ids" | "client_request_id" => q.client_request_ids = list(v),
                 "start_time" => q.start_time = Some(parse_time(k, v)?),
                 "end_time" => q.end_time = Some(parse_time(k, v)?),
@@ -302,6 +308,8 @@ impl Filter {
             f.and(&format!("stream = {m}"));
         }
         any_of(&mut f, "virtual_key_id", &q.virtual_key_ids);
+        any_of(&mut f, "team_id", &q.team_ids);
+        any_of(&mut f, "customer_id", &q.customer_ids);
         any_of(&mut f, "client_request_id", &q.client_request_ids);
         let cmp = |f: &mut Self, column: &str, op: &str, a: Option<Arg>| {
             if let Some(a) = a {

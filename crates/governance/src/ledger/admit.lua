@@ -68,11 +68,7 @@ for i = 0, nr - 1 do
   local amount = ARGV[r0 + 3 * i + 2]
   if tonumber(amount) > 0 then
     local log, sum_key = KEYS[kr + 2 * i], KEYS[kr + 2 * i + 1]
-    local ttl = tonumber(ARGV[r0 + 3 * i]) + 1000
-    redis.call('ZADD', log, ARGV[1], ARGV[1] .. ':' .. id .. '-' .. i .. ':' .. amount)
-    redis.call('INCRBY', sum_key, amount)
-    redis.call('PEXPIRE', log, ttl)
-    redis.call('PEXPIRE', sum_key, ttl)
+    log_add(log, sum_key, ARGV[1], id .. '-' .. i, amount, tonumber(ARGV[r0 + 3 * i]))
   end
 end
 for i = 0, nf - 1 do

@@ -36,3 +36,26 @@ local function fits(sum, amount, limit)
   end
   return sum < limit
 end
+
+-- Add `amount` at time `t` (a string of Unix ms) to rate log `log` and its sum: merged into the
+-- newest entry when both fall in the same window/64 bucket. The merged entry takes the newer
+-- time, so nothing leaves the window early: a limit is never exceeded, and an amount is at
+-- most remembered window/64 longer than needed. A log then holds ~64 entries per window
+-- whatever the traffic (memory, and the walk a refusal's Retry-After takes, stay bounded).
+local function log_add(log, sum_key, t, unique, amount, window)
+  local now = tonumber(t)
+  local res = math.max(math.floor(window / 64), 1)
+  local total = tonumber(amount)
+  local last = redis.call('ZREVRANGE', log, 0, 0, 'WITHSCORES')
+  if #last == 2 then
+    local lt = tonumber(last[2])
+    if lt <= now and math.floor(lt / res) == math.floor(now / res) then
+      total = total + amount_of(last[1])
+      redis.call('ZREM', log, last[1])
+    end
+  end
+  redis.call('ZADD', log, t, t .. ':' .. unique .. ':' .. total)
+  redis.call('INCRBY', sum_key, amount)
+  redis.call('PEXPIRE', log, window + 1000)
+  redis.call('PEXPIRE', sum_key, window + 1000)
+end

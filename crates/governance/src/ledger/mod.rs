@@ -280,6 +280,19 @@ impl Ledger {
         self.settle(ticket, now_ms, 0, &[]).await;
     }
 
+    /// Add spend recorded before this process started to a budget counter kept in memory (a
+    /// restarted single instance restores its budgets from the request log). Redis keeps its
+    /// counters across restarts: there it does nothing. Returns whether it added.
+    pub fn restore_used(&self, key: &str, period: Period, used_micros: i64) -> bool {
+        match &self.backend {
+            Backend::Memory(m) => {
+                m.add_used(key, period, used_micros);
+                true
+            }
+            Backend::Redis(_) => false,
+        }
+    }
+
     /// Read one budget counter (used/reserved) for a period. While degraded this is the local
     /// view only.
     pub async fn budget_usage(&self, key: &str, period: Period) -> BudgetUsage {

@@ -40,10 +40,7 @@ for i = 0, nr - 1 do
     local log, sum_key = KEYS[kr + 2 * i], KEYS[kr + 2 * i + 1]
     local window = tonumber(ARGV[r0 + 2 * i])
     trim(log, sum_key, now - window)
-    redis.call('ZADD', log, ARGV[1], ARGV[1] .. ':' .. id .. '-x' .. i .. ':' .. extra)
-    redis.call('INCRBY', sum_key, extra)
-    redis.call('PEXPIRE', log, window + 1000)
-    redis.call('PEXPIRE', sum_key, window + 1000)
+    log_add(log, sum_key, ARGV[1], id .. '-x' .. i, extra, window)
   end
 end
 

@@ -290,10 +290,18 @@ impl Governance {
         levels: &[Cow<'_, Level>],
         ctx: &RequestContext,
     ) -> GatewayError {
+        // Claim keys are `<level counter>:<budget>`, `req:`/`tok:`/`fl:` + counter.
         let owner = |key: &str| {
+            let key = ["req:", "tok:", "fl:"]
+                .iter()
+                .find_map(|p| key.strip_prefix(p))
+                .unwrap_or(key);
             levels
                 .iter()
-                .find(|l| key.ends_with(&l.counter) || key.starts_with(&l.counter))
+                .find(|l| {
+                    key.strip_prefix(l.counter.as_str())
+                        .is_some_and(|rest| rest.is_empty() || rest.starts_with(':'))
+                })
                 .map_or_else(
                     || key.to_owned(),
                     |l| format!("{} '{}'", l.kind.replace('_', " "), l.name),
@@ -306,10 +314,8 @@ impl Governance {
                 reserved_micros,
                 ..
             } => {
-                let claim = &claims.budgets[index.min(claims.budgets.len().saturating_sub(1))];
-                let e = GatewayError::new(
-                    ErrorKind::BudgetExceeded,
-                    format!(
+                let message = match claims.budgets.get(index) {
+                    Some(claim) => format!(
                         "the budget of {} is spent: ${:.4} used and ${:.4} reserved of ${:.4}; it resets {}",
                         owner(&claim.key),
                         used_micros as f64 / 1e6,
@@ -317,43 +323,45 @@ impl Governance {
                         claim.limit_micros as f64 / 1e6,
                         reset_text(claim.period)
                     ),
-                );
+                    None => "a budget is spent".to_owned(),
+                };
+                let e = GatewayError::new(ErrorKind::BudgetExceeded, message);
                 self.refuse(Decision::Budget, e, ctx)
             }
             Refusal::Rate {
                 index,
                 retry_after_ms,
             } => {
-                let claim = &claims.rates[index.min(claims.rates.len().saturating_sub(1))];
-                let what = if claim.key.starts_with("tok:") {
-                    "tokens"
-                } else {
-                    "requests"
-                };
                 let secs = (retry_after_ms.max(1) as u64).div_ceil(1000);
-                let mut e = GatewayError::new(
-                    ErrorKind::RateLimited,
-                    format!(
-                        "rate limit of {}: {} {what} per {} s; retry in {secs} s",
-                        owner(&claim.key["req:".len()..]),
+                let message = match claims.rates.get(index) {
+                    Some(claim) => format!(
+                        "rate limit of {}: {} {} per {} s; retry in {secs} s",
+                        owner(&claim.key),
                         claim.limit,
+                        if claim.key.starts_with("tok:") {
+                            "tokens"
+                        } else {
+                            "requests"
+                        },
                         claim.window_ms / 1000
                     ),
-                );
+                    None => format!("rate limit reached; retry in {secs} s"),
+                };
+                let mut e = GatewayError::new(ErrorKind::RateLimited, message);
                 e.retry_after_secs = Some(u32::try_from(secs).unwrap_or(u32::MAX));
                 self.refuse(Decision::RateLimited, e, ctx)
             }
             Refusal::InFlight { index } => {
-                let claim = &claims.in_flight[index.min(claims.in_flight.len().saturating_sub(1))];
-                let mut e = GatewayError::new(
-                    ErrorKind::RateLimited,
-                    format!(
+                let message = match claims.in_flight.get(index) {
+                    Some(claim) => format!(
                         "{} already has {} requests in flight",
-                        owner(&claim.key["fl:".len()..]),
+                        owner(&claim.key),
                         claim.max
                     ),
-                )
-                .with_code("too_many_in_flight");
+                    None => "too many requests in flight".to_owned(),
+                };
+                let mut e = GatewayError::new(ErrorKind::RateLimited, message)
+                    .with_code("too_many_in_flight");
                 e.retry_after_secs = Some(1);
                 self.refuse(Decision::InFlight, e, ctx)
             }

@@ -468,3 +468,39 @@ async fn starts_degraded_when_redis_is_down_and_rejects_bad_urls() {
     ledger.release(ticket, now_ms()).await;
     assert_eq!(ledger.stats().fallback_admissions, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_starts_from_what_redis_last_reported_not_from_zero() {
+    let keys = Keys::new();
+    let mut proxy = Proxy::start().await;
+    let ledger = ledger(&proxy.url(), &keys, FailurePolicy::FailOpen).await;
+    // 70 of 100 spent through Redis.
+    let claims = budget("vk:seeded", 100, 10);
+    for _ in 0..7 {
+        let t = ledger.admit(now_ms(), &claims).await.expect("headroom");
+        ledger.settle(t, now_ms(), 10, &[]).await;
+    }
+    // One more admission reports the 70 used.
+    let t = ledger.admit(now_ms(), &claims).await.expect("headroom");
+    ledger.settle(t, now_ms(), 10, &[]).await;
+    proxy.off().await;
+    // Counting locally, the instance starts from the 70 Redis reported (plus its own 10): at
+    // most the headroom that was left is spent during the outage, not a whole budget.
+    let mut admitted = 0;
+    for _ in 0..20 {
+        match ledger.admit(now_ms(), &claims).await {
+            Ok(t) => {
+                admitted += 1;
+                ledger.settle(t, now_ms(), 10, &[]).await;
+            }
+            Err(Refusal::Budget { .. }) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(ledger.degraded());
+    assert!(
+        admitted <= 3,
+        "{admitted} admitted locally past the last known 70 of 100"
+    );
+    proxy.on().await;
+}

@@ -4,8 +4,9 @@
 --       [7] in-flight stale ms, [8] in-flight set ttl ms,
 --       then per budget (limit, amount, expire_at or 0), per rate (window, limit, amount),
 --       per in-flight (max).
--- Reply: {0} admitted; {1, i, used, reserved} budget i; {2, i, retry_after} rate i;
---        {3, i} in-flight i.
+-- Reply: {0, used of each budget...} admitted (the used amounts let an instance start from
+--        them if Redis becomes unreachable); {1, i, used, reserved} budget i;
+--        {2, i, retry_after} rate i; {3, i} in-flight i.
 local now = tonumber(ARGV[1])
 local id = ARGV[2]
 local nb, nr, nf = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -56,9 +57,11 @@ for i = 0, nf - 1 do
 end
 
 -- Every claim passed: apply them all.
+local reply = {0}
 for i = 0, nb - 1 do
   local key = KEYS[kb + i]
   redis.call('HINCRBY', key, 'reserved', ARGV[b0 + 3 * i + 1])
+  reply[#reply + 1] = tonumber(redis.call('HGET', key, 'used') or '0')
   local expire_at = ARGV[b0 + 3 * i + 2]
   if expire_at ~= '0' then
     redis.call('PEXPIREAT', key, expire_at)
@@ -76,4 +79,4 @@ for i = 0, nf - 1 do
   redis.call('PEXPIRE', KEYS[kf + i], ARGV[8])
 end
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[6])
-return {0}
+return reply

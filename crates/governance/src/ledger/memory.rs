@@ -290,6 +290,14 @@ impl MemoryLedger {
     }
 
     /// Add spend recorded before this process started (from the request log) to a budget.
+    /// Raise a budget's used amount to at least `used_micros` (what the shared store last
+    /// reported, when counting here during its outage).
+    pub(super) fn raise_used(&self, key: &str, period: Period, used_micros: i64) {
+        let mut st = self.lock();
+        let c = st.counter(key, period);
+        c.used = c.used.max(used_micros);
+    }
+
     pub(super) fn add_used(&self, key: &str, period: Period, used_micros: i64) {
         let mut st = self.lock();
         let c = st.counter(key, period);

@@ -52,6 +52,8 @@ const MARKER_TTL_MS: i64 = 24 * 3_600_000;
 const IN_FLIGHT_TTL_MS: i64 = IN_FLIGHT_STALE_MS + 60_000;
 /// Budget keys plus rate entries per replayed batch (keeps each script short).
 const BATCH_ITEMS: usize = 1_000;
+/// Budgets whose last used amount is remembered for an outage (about 100 bytes each).
+const LAST_USED_MAX: usize = 50_000;
 /// Past this (year 9999) an expiry time is treated as "never".
 const MAX_EXPIRE_AT_MS: i64 = 253_402_300_799_000;
 
@@ -233,6 +235,8 @@ pub(super) struct RedisLedger {
     settle_script: Script,
     replay_script: Script,
     local: MemoryLedger,
+    /// Each budget's used amount as Redis last reported it, by (key, period start).
+    last_used: Mutex<HashMap<(String, i64), i64>>,
     deltas: Mutex<Deltas>,
     degraded: AtomicBool,
     fallback_admissions: AtomicU64,
@@ -259,6 +263,7 @@ impl RedisLedger {
             settle_script: Script::new(&format!("{COMMON_LUA}\n{SETTLE_LUA}")),
             replay_script: Script::new(REPLAY_LUA),
             local: MemoryLedger::new(),
+            last_used: Mutex::new(HashMap::new()),
             deltas: Mutex::new(Deltas::default()),
             degraded: AtomicBool::new(false),
             fallback_admissions: AtomicU64::new(0),
@@ -385,7 +390,10 @@ impl RedisLedger {
         }
         let reply = self.invoke::<Vec<i64>>(&inv).await;
         match reply.and_then(|r| decode_admission(r, claims)) {
-            Ok(Ok(())) => Ok(Ticket::new(id, false, claims)),
+            Ok(Ok(used)) => {
+                self.remember_used(claims, &used);
+                Ok(Ticket::new(id, false, claims))
+            }
             Ok(Err(refusal)) => Err(refusal),
             Err(e) => {
                 self.mark_degraded(&e);
@@ -406,6 +414,16 @@ impl RedisLedger {
             return Err(Refusal::Unavailable);
         }
         self.fallback_admissions.fetch_add(1, Ordering::Relaxed);
+        // Start each budget from what Redis last said it had used, not from zero: an
+        // instance alone can then spend only the headroom that was left.
+        {
+            let known = lock(&self.last_used);
+            for b in &claims.budgets {
+                if let Some(used) = known.get(&(b.key.clone(), b.period.start_ms)) {
+                    self.local.raise_used(&b.key, b.period, *used);
+                }
+            }
+        }
         self.local.admit(now_ms, claims, &id)?;
         let mut deltas = lock(&self.deltas);
         for r in claims.rates.iter().filter(|r| r.amount > 0) {
@@ -413,6 +431,17 @@ impl RedisLedger {
         }
         drop(deltas);
         Ok(Ticket::new(id, true, claims))
+    }
+
+    /// Keep the used amounts an admission returned (bounded: emptied when full).
+    fn remember_used(&self, claims: &Claims, used: &[i64]) {
+        let mut known = lock(&self.last_used);
+        if known.len() >= LAST_USED_MAX {
+            known.clear();
+        }
+        for (b, u) in claims.budgets.iter().zip(used) {
+            known.insert((b.key.clone(), b.period.start_ms), *u);
+        }
     }
 
     fn settle_op(
@@ -644,10 +673,14 @@ impl RedisLedger {
 }
 
 /// The admission script's reply: `Ok(Ok(()))` admitted, `Ok(Err(_))` refused.
-fn decode_admission(reply: Vec<i64>, claims: &Claims) -> Result<Result<(), Refusal>, CallError> {
+/// An admission's reply: admitted with each budget's used amount, or a refusal.
+fn decode_admission(
+    reply: Vec<i64>,
+    claims: &Claims,
+) -> Result<Result<Vec<i64>, Refusal>, CallError> {
     let index = |i: i64| usize::try_from(i).ok();
     let refusal = match reply.as_slice() {
-        [0] => return Ok(Ok(())),
+        [0, used @ ..] if used.len() == claims.budgets.len() => return Ok(Ok(used.to_vec())),
         &[1, i, used, reserved] => index(i)
             .and_then(|index| claims.budgets.get(index).map(|b| (index, b)))
             .map(|(index, b)| Refusal::Budget {
@@ -754,7 +787,8 @@ mod tests {
             }],
             ..Claims::default()
         };
-        assert!(matches!(decode_admission(vec![0], &claims), Ok(Ok(()))));
+        assert!(matches!(decode_admission(vec![0, 3], &claims), Ok(Ok(u)) if u == [3]));
+        assert!(decode_admission(vec![0], &claims).is_err());
         let budget = Refusal::Budget {
             index: 0,
             used_micros: 4,

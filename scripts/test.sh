@@ -14,14 +14,21 @@ command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq cur
 python3 -m venv --help >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq python3-venv; }
 
 # Services and tools the tests use: PostgreSQL on 127.0.0.1:5432 (log store tests run against
-# it, trust auth, database `postgres`) and promtool (the /metrics check).
-step "services: PostgreSQL, promtool"
+# it, trust auth, database `postgres`), Redis on 127.0.0.1:6379 (governance counters shared by
+# instances) and promtool (the /metrics check).
+step "services: PostgreSQL, Redis, promtool"
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   command -v pg_ctlcluster >/dev/null || { apt-get update -qq && apt-get install -y -qq postgresql; }
   service postgresql start || pg_ctlcluster "$(ls /usr/lib/postgresql | sort -n | tail -1)" main start || true
   for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 fi
 pg_isready -h 127.0.0.1 -p 5432
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+  service redis-server start || redis-server --bind 127.0.0.1 --port 6379 --daemonize yes || true
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
+fi
+redis-cli -h 127.0.0.1 -p 6379 ping
 command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus; }
 promtool --version | head -1
 

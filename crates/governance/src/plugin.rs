@@ -332,7 +332,9 @@ impl Governance {
                 index,
                 retry_after_ms,
             } => {
-                let secs = (retry_after_ms.max(1) as u64).div_ceil(1000);
+                // Never longer than the window (entries may carry a skewed caller's clock).
+                let window = claims.rates.get(index).map_or(i64::MAX, |c| c.window_ms);
+                let secs = (retry_after_ms.clamp(1, window.max(1)) as u64).div_ceil(1000);
                 let message = match claims.rates.get(index) {
                     Some(claim) => format!(
                         "rate limit of {}: {} {} per {} s; retry in {secs} s",

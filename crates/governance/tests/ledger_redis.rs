@@ -193,7 +193,9 @@ async fn rate_limit_holds_exactly_across_three_instances() {
                 index: 0,
                 retry_after_ms,
             }) => {
-                assert!((1..=60_000).contains(&retry_after_ms), "{retry_after_ms}");
+                // Entries carry their admitter's clock (and a window/64 bucket's latest
+                // time): a few ms past the window is the callers' skew.
+                assert!((1..=61_000).contains(&retry_after_ms), "{retry_after_ms}");
                 refused += 1;
             }
             Some(other) => panic!("unexpected refusal {other:?}"),

@@ -18,6 +18,7 @@
 //! Rate limits are exact sliding-window logs (no fixed windows, no bursts at boundaries).
 //! All arithmetic is on integers (micro-USD, milliseconds, tokens).
 
+mod deltas;
 mod memory;
 mod redis;
 

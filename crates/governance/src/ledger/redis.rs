@@ -22,7 +22,7 @@
 //! time; `{p}t:{ticket id}` the record of an unsettled ticket; `{p}d:{batch id}` the marker
 //! of a replayed batch.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, FromRedisValue, Script, ScriptInvocation};
 
+use super::deltas::{Batch, BudgetOp, Deltas, RateOp, Replay, SettleOp};
 use super::memory::MemoryLedger;
 use super::{
     BUDGET_GRACE_MS, BudgetUsage, Claims, FailurePolicy, IN_FLIGHT_STALE_MS, LedgerError,
@@ -51,7 +52,7 @@ const MARKER_TTL_MS: i64 = 24 * 3_600_000;
 /// In-flight sets outlive their stalest entry a little.
 const IN_FLIGHT_TTL_MS: i64 = IN_FLIGHT_STALE_MS + 60_000;
 /// Budget keys plus rate entries per replayed batch (keeps each script short).
-const BATCH_ITEMS: usize = 1_000;
+pub(super) const BATCH_ITEMS: usize = 1_000;
 /// Budgets whose last used amount is remembered for an outage (about 100 bytes each).
 const LAST_USED_MAX: usize = 50_000;
 /// Past this (year 9999) an expiry time is treated as "never".
@@ -71,135 +72,6 @@ enum CallError {
     Timeout(Duration),
     #[error("unexpected reply {0:?}")]
     Reply(Vec<i64>),
-}
-
-/// A budget counter touched by a settle or replay.
-#[derive(Debug, Clone)]
-struct BudgetOp {
-    key: String,
-    /// Reservation to release (settle) or `used` increment (replay).
-    amount: i64,
-    expire_at: i64,
-}
-
-/// A rate log touched by a settle or a replay, with the entries (time, amount) to add.
-#[derive(Debug, Clone)]
-struct RateOp {
-    log: String,
-    sum: String,
-    window_ms: i64,
-    entries: VecDeque<(i64, u64)>,
-}
-
-/// A settle to apply to Redis: of a ticket Redis admitted, or the release of one whose
-/// admission may have run before its answer was lost.
-#[derive(Debug, Clone)]
-struct SettleOp {
-    ticket_key: String,
-    id: String,
-    now_ms: i64,
-    actual_micros: i64,
-    budgets: Vec<BudgetOp>,
-    /// Each rate with its extra as its only entry (or none).
-    rates: Vec<RateOp>,
-    in_flight: Vec<String>,
-}
-
-/// Counts made on local counters, sealed for replay under one id.
-#[derive(Debug, Clone)]
-struct Batch {
-    id: String,
-    budgets: Vec<BudgetOp>,
-    rates: Vec<RateOp>,
-}
-
-impl Batch {
-    fn new() -> Self {
-        Self {
-            id: new_ticket_id(),
-            budgets: Vec::new(),
-            rates: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-enum Replay {
-    Settle(SettleOp),
-    Batch(Batch),
-}
-
-/// What is owed to Redis: open deltas (merged as they come) and sealed replays (in order).
-#[derive(Debug, Default)]
-struct Deltas {
-    /// Budget key → (used increment, expire_at).
-    used: HashMap<String, (i64, i64)>,
-    /// Log key → entries.
-    rates: HashMap<String, RateOp>,
-    queue: VecDeque<Replay>,
-}
-
-impl Deltas {
-    fn is_empty(&self) -> bool {
-        self.used.is_empty() && self.rates.is_empty() && self.queue.is_empty()
-    }
-
-    fn add_used(&mut self, key: String, amount: i64, expire_at: i64) {
-        let slot = self.used.entry(key).or_insert((0, expire_at));
-        slot.0 = slot.0.saturating_add(amount);
-        slot.1 = expire_at;
-    }
-
-    fn add_rate(
-        &mut self,
-        (log, sum): (String, String),
-        window_ms: i64,
-        time_ms: i64,
-        amount: u64,
-    ) {
-        let delta = self.rates.entry(log.clone()).or_insert_with(|| RateOp {
-            log,
-            sum,
-            window_ms,
-            entries: VecDeque::new(),
-        });
-        delta.entries.push_back((time_ms, amount));
-        // Entries that already left the window would be trimmed on arrival: don't keep them.
-        let cutoff = time_ms.saturating_sub(delta.window_ms);
-        while delta.entries.front().is_some_and(|&(t, _)| t <= cutoff) {
-            delta.entries.pop_front();
-        }
-    }
-
-    /// Move the open deltas into replay batches of bounded size.
-    fn seal(&mut self) {
-        let mut batch = Batch::new();
-        let mut items = 0;
-        let budgets = self.used.drain().map(|(key, (amount, expire_at))| {
-            let op = BudgetOp {
-                key,
-                amount,
-                expire_at,
-            };
-            (Some(op), None)
-        });
-        let rates = (self.rates.drain().map(|(_, op)| op))
-            .filter(|op| !op.entries.is_empty())
-            .map(|op| (None, Some(op)));
-        for (budget, rate) in budgets.chain(rates) {
-            items += 1 + rate.as_ref().map_or(0, |r| r.entries.len());
-            batch.budgets.extend(budget);
-            batch.rates.extend(rate);
-            if items >= BATCH_ITEMS {
-                let full = std::mem::replace(&mut batch, Batch::new());
-                self.queue.push_back(Replay::Batch(full));
-                items = 0;
-            }
-        }
-        if items > 0 {
-            self.queue.push_back(Replay::Batch(batch));
-        }
-    }
 }
 
 /// Expiry of a budget counter: 7 days after its period ends; 0 for "never".

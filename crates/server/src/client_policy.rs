@@ -294,19 +294,26 @@ pub(crate) fn shared_rate_step(
         per_minute: rl.requests_per_minute,
         per_hour: rl.requests_per_hour,
     };
-    let user = req
-        .headers()
-        .get(cfg.governance.user_header.as_str())
-        .map(HeaderValue::as_bytes)
-        .filter(|u| !u.is_empty())
-        .or_else(|| credential(req.headers()))
-        .map(<[u8]>::to_vec);
-    let (ip, path) = (client_ip(req), req.uri().path().to_owned());
-    let ledger = ledger.clone();
+    // Nothing is copied for a request that is not counted (the common case: no limit set).
+    let counting = counted.then(|| {
+        let user = req
+            .headers()
+            .get(cfg.governance.user_header.as_str())
+            .map(HeaderValue::as_bytes)
+            .filter(|u| !u.is_empty())
+            .or_else(|| credential(req.headers()))
+            .map(<[u8]>::to_vec);
+        (
+            ledger.clone(),
+            client_ip(req),
+            req.uri().path().to_owned(),
+            user,
+        )
+    });
     async move {
-        if !counted {
+        let Some((ledger, ip, path, user)) = counting else {
             return RateStep::Uncounted;
-        }
+        };
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));

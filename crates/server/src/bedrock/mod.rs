@@ -2,7 +2,8 @@
 //! so boto3's `bedrock-runtime` client (`endpoint_url=…/bedrock`) reaches any configured
 //! provider. Streams answer in AWS event-stream framing; errors carry `x-amzn-errortype`.
 //! The SigV4 signature a client sends is accepted without checking (the gateway's own provider
-//! credentials are used; virtual keys arrive with governance).
+//! credentials are used); a virtual key travels as the signature's access key id
+//! (`aws_access_key_id=<virtual key>`) and is governed like any other credential.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;

@@ -262,7 +262,7 @@ impl Gateway {
             requested_timeout: deadline::requested_timeout(&ctx.headers)?,
         };
         let triggers = &rt.config.fallback_triggers;
-        let plan = fallback::plan(model_of(&mut req), request_fallbacks, &rt.config.fallbacks);
+        let plan = fallback::plan(req.model_mut(), request_fallbacks, &rt.config.fallbacks);
         let mut queue: VecDeque<Pending> = plan
             .into_iter()
             .enumerate()
@@ -286,7 +286,7 @@ impl Gateway {
                 });
                 continue;
             }
-            pending.reference.clone_into(model_of(&mut req));
+            pending.reference.clone_into(req.model_mut());
             if !rt.pipeline.is_empty()
                 && let PreOutcome::Respond(r) = rt.pipeline.pre(ctx, &mut req).await?
             {
@@ -296,7 +296,7 @@ impl Gateway {
                 &rt.routable,
                 &rt.unavailable,
                 &rt.config.model_aliases,
-                model_of(&mut req),
+                req.model_mut(),
             );
             let mut target = match routed {
                 Ok(t) if done.contains(&t) => continue,
@@ -311,7 +311,7 @@ impl Gateway {
                 }
                 Err(e) => return Err(e),
             };
-            if let Some(chosen) = self.balance_group(rt, model_of(&mut req), &done) {
+            if let Some(chosen) = self.balance_group(rt, req.model_mut(), &done) {
                 for other in chosen.others.iter().rev() {
                     queue.push_front(Pending {
                         index: pending.index,
@@ -437,14 +437,6 @@ struct GroupChoice {
     others: Vec<String>,
 }
 
-fn model_of(req: &mut GatewayRequest) -> &mut String {
-    match req {
-        GatewayRequest::Chat(r) => &mut r.model,
-        GatewayRequest::Completion(r) => &mut r.model,
-        GatewayRequest::Embedding(r) => &mut r.model,
-    }
-}
-
 fn extra_of(req: &mut GatewayRequest) -> &mut serde_json::Map<String, serde_json::Value> {
     match req {
         GatewayRequest::Chat(r) => &mut r.extra,
@@ -455,7 +447,7 @@ fn extra_of(req: &mut GatewayRequest) -> &mut serde_json::Map<String, serde_json
 
 /// Rewrite the request for the upstream: its model name, and always ask for stream usage.
 fn prepare_upstream(req: &mut GatewayRequest, model: &str, stream: bool) {
-    model.clone_into(model_of(req));
+    model.clone_into(req.model_mut());
     let stream_options = match req {
         GatewayRequest::Chat(r) => &mut r.stream_options,
         GatewayRequest::Completion(r) => &mut r.stream_options,

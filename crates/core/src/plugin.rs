@@ -36,6 +36,17 @@ pub enum GatewayRequest {
     Embedding(EmbeddingRequest),
 }
 
+impl GatewayRequest {
+    /// The model the request names (the engine rewrites it per target; plugins route by it).
+    pub fn model_mut(&mut self) -> &mut String {
+        match self {
+            Self::Chat(r) => &mut r.model,
+            Self::Completion(r) => &mut r.model,
+            Self::Embedding(r) => &mut r.model,
+        }
+    }
+}
+
 /// A complete (non-streamed) canonical response.
 #[derive(Debug, Clone)]
 pub enum GatewayResponse {

@@ -386,7 +386,7 @@ impl Governance {
         ctx: &RequestContext,
         req: &mut GatewayRequest,
     ) -> Result<(Option<String>, String), GatewayError> {
-        let reference = model_mut(req).clone();
+        let reference = req.model_mut().clone();
         let (provider, model) = match reference.split_once('/') {
             Some((p, m)) if policy.kinds.contains_key(p) => (Some(p.to_owned()), m.to_owned()),
             _ => (None, reference.clone()),
@@ -437,20 +437,8 @@ impl Governance {
             }
             pick -= r.weight;
         }
-        *model_mut(req) = format!("{}/{model}", chosen.provider);
+        *req.model_mut() = format!("{}/{model}", chosen.provider);
         Ok((Some(chosen.provider.clone()), model))
-    }
-
-    /// Check a later target of the fallback plan against the key's permissions.
-    fn check_fallback(
-        &self,
-        policy: &Policy,
-        state: &Admitted,
-        ctx: &RequestContext,
-        req: &mut GatewayRequest,
-    ) -> Result<(), GatewayError> {
-        self.target(policy, state.key.as_deref(), ctx, req)
-            .map(|_| ())
     }
 
     fn settle(&self, ctx: &RequestContext, usage: Option<Usage>, actual_usd: Option<f64>) {
@@ -504,14 +492,6 @@ fn is_tenant(kind: &str) -> bool {
 
 fn admitted(ctx: &RequestContext) -> Option<&Admitted> {
     ctx.governance.0.as_ref()?.downcast_ref::<Admitted>()
-}
-
-fn model_mut(req: &mut GatewayRequest) -> &mut String {
-    match req {
-        GatewayRequest::Chat(r) => &mut r.model,
-        GatewayRequest::Completion(r) => &mut r.model,
-        GatewayRequest::Embedding(r) => &mut r.model,
-    }
 }
 
 fn reset_text(p: Period) -> String {
@@ -609,8 +589,9 @@ impl Plugin for Governance {
             return Ok(PreOutcome::Continue);
         }
         if let Some(state) = ctx.governance.0.clone() {
+            // A later target of the fallback plan: the key's permissions apply to it too.
             if let Some(state) = state.downcast_ref::<Admitted>() {
-                self.check_fallback(&policy, state, ctx, req)?;
+                self.target(&policy, state.key.as_deref(), ctx, req)?;
             }
             return Ok(PreOutcome::Continue);
         }

@@ -314,9 +314,7 @@ pub(crate) fn shared_rate_step(
         let Some((ledger, ip, path, user)) = counting else {
             return RateStep::Uncounted;
         };
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let now_ms = heimdall_governance::plugin::now_ms();
         match shared_rate::check(&ledger, ip, user, limits, now_ms).await {
             shared_rate::SharedVerdict::Admitted => RateStep::Uncounted,
             shared_rate::SharedVerdict::Refused {

@@ -9,6 +9,7 @@
 mod balancing;
 mod bifrost_yaml;
 mod build;
+mod cache;
 mod control_sections;
 mod env;
 mod governance;
@@ -28,6 +29,9 @@ use std::path::Path;
 
 pub use balancing::{FallbackTrigger, HealthConfig, LoadBalancingConfig, Strategy};
 pub use build::{ConfigError, ConfigIssue};
+pub use cache::{
+    CacheBackendKind, CacheConfig, EmbeddingSource, TenantScope, parse_ttl, parse_ttl_text,
+};
 pub use env::{EnvLookup, ProcessEnv, Resolved, resolve};
 pub use governance::{
     AlertsConfig, BudgetAction, BudgetConfig, BudgetScope, CustomerConfig, GovernanceConfig,

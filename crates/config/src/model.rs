@@ -50,6 +50,8 @@ pub struct GatewayConfig {
     pub governance: crate::governance::GovernanceConfig,
     /// The Redis instances share counters in (`redis`); `None`: counters in memory.
     pub redis: Option<crate::governance::RedisConfig>,
+    /// The response cache (`caching`, `cache`, or the `semantic_cache` plugin entry).
+    pub cache: crate::cache::CacheConfig,
     /// Sections parsed and kept but not active in this version.
     pub inactive_sections: BTreeMap<String, serde_json::Value>,
 }
@@ -74,6 +76,7 @@ impl Default for GatewayConfig {
             encryption_key: None,
             governance: crate::governance::GovernanceConfig::default(),
             redis: None,
+            cache: crate::cache::CacheConfig::default(),
             inactive_sections: BTreeMap::new(),
         }
     }

@@ -84,6 +84,13 @@ struct Sections {
     budgets: Option<Vec<crate::governance::ScopedBudget>>,
     /// The Redis that instances share governance counters in.
     redis: Option<crate::governance::RawRedis>,
+    /// The response cache (exact and semantic tiers); the reference `bifrost.yaml` layout's
+    /// `caching` section has the same keys and caches every request.
+    #[schemars(extend("x-aliases" = ["caching"]))]
+    cache: Option<crate::cache::RawCache>,
+    /// Bifrost's plugin list; the `semantic_cache` entry's `config` is the `cache` section
+    /// (its requests opt in with `x-bf-cache-key` unless `default_cache_key` is set).
+    plugins: Option<Vec<Value>>,
 }
 
 /// Bifrost's `governance` section.

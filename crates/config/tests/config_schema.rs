@@ -236,7 +236,7 @@ fn env_references_unknown_keys_and_aliases_validate_as_they_load() {
     assert_eq!(loaded.config.model_aliases["fast"], "openai/gpt-4o-mini");
     assert_eq!(
         loaded.config.not_yet_active(),
-        ["caching", "client.future_client_setting"]
+        ["client.future_client_setting"]
     );
 }
 

@@ -63,6 +63,36 @@ impl std::fmt::Debug for PluginState {
     }
 }
 
+/// What the response cache did for a request (response headers, the log record, metrics).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CacheStatus {
+    /// Answered from an entry stored under the request's exact key.
+    HitExact,
+    /// Answered from an entry whose request text embeds within the threshold.
+    HitSemantic {
+        /// Cosine similarity of the two texts.
+        similarity: f32,
+    },
+    /// Looked up and not found (the answer may be stored).
+    Miss,
+}
+
+impl CacheStatus {
+    /// `hit-exact`, `hit-semantic`, `miss` (the `x-heimdall-cache` value).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HitExact => "hit-exact",
+            Self::HitSemantic { .. } => "hit-semantic",
+            Self::Miss => "miss",
+        }
+    }
+
+    /// Whether the answer came from the cache.
+    pub fn is_hit(self) -> bool {
+        !matches!(self, Self::Miss)
+    }
+}
+
 /// Provider key names a request may use, per provider (a virtual key's `key_ids`); providers
 /// not listed are unrestricted.
 pub type KeyAllowList = Arc<BTreeMap<String, Vec<String>>>;
@@ -207,6 +237,10 @@ pub struct RequestContext {
     pub governance: PluginState,
     /// Provider keys this request may use (a virtual key's restriction).
     pub allowed_keys: Option<KeyAllowList>,
+    /// What the response cache did, when it looked.
+    pub cache: Option<CacheStatus>,
+    /// The cache plugin's state for this request (its key, its in-flight slot).
+    pub cache_state: PluginState,
 }
 
 impl RequestContext {
@@ -240,6 +274,8 @@ impl RequestContext {
             credential: None,
             governance: PluginState::default(),
             allowed_keys: None,
+            cache: None,
+            cache_state: PluginState::default(),
         }
     }
 
@@ -248,6 +284,11 @@ impl RequestContext {
     pub fn in_route(mut self, route: &'static str) -> Self {
         self.route = route;
         self
+    }
+
+    /// Whether the answer came from the response cache (no provider was called: it costs 0).
+    pub fn cache_hit(&self) -> bool {
+        self.cache.is_some_and(CacheStatus::is_hit)
     }
 
     /// Time spent inside the gateway itself so far (elapsed minus upstream waiting).

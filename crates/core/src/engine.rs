@@ -21,7 +21,7 @@ use crate::abandon::AbandonGuard;
 use crate::attempt::{AttemptSettings, UpstreamReply, attempt_with_retries};
 use crate::context::RequestContext;
 use crate::keys::pick_key;
-use crate::plugin::{GatewayRequest, GatewayResponse, Pipeline, PreOutcome};
+use crate::plugin::{GatewayRequest, GatewayResponse, Pipeline, PreOutcome, PreStream};
 use crate::routing::{RouteTarget, resolve};
 use crate::runtime::{ProviderEntry, Runtime};
 use crate::stream::{ObservedChunk, ObservedStream};
@@ -287,10 +287,17 @@ impl Gateway {
                 continue;
             }
             pending.reference.clone_into(req.model_mut());
-            if !rt.pipeline.is_empty()
-                && let PreOutcome::Respond(r) = rt.pipeline.pre(ctx, &mut req).await?
-            {
-                return Ok(UpstreamReply::Full(r));
+            if !rt.pipeline.is_empty() {
+                match rt.pipeline.pre(ctx, &mut req).await? {
+                    PreOutcome::Continue => {}
+                    PreOutcome::Respond(r) => return Ok(UpstreamReply::Full(r)),
+                    PreOutcome::Stream(PreStream::Chat(first, rest)) => {
+                        return Ok(UpstreamReply::ChatStream(first, rest));
+                    }
+                    PreOutcome::Stream(PreStream::Completion(first, rest)) => {
+                        return Ok(UpstreamReply::CompletionStream(first, rest));
+                    }
+                }
             }
             let routed = resolve(
                 &rt.routable,

@@ -22,10 +22,13 @@ pub mod runtime;
 pub mod stream;
 pub mod task;
 
-pub use context::{Credential, KeyAllowList, Operation, PluginState, RequestContext, TraceIds};
+pub use context::{
+    CacheStatus, Credential, KeyAllowList, Operation, PluginState, RequestContext, TraceIds,
+};
 pub use engine::{Gateway, Outcome};
 pub use plugin::{
-    GatewayRequest, GatewayResponse, Pipeline, Plugin, PreOutcome, StreamChunk, StreamSummary,
+    GatewayRequest, GatewayResponse, Pipeline, Plugin, PreOutcome, PreStream, StreamChunk,
+    StreamSummary,
 };
 pub use runtime::{ProviderEntry, Runtime};
-pub use stream::{ObservedChunk, ObservedStream};
+pub use stream::{BoxChunkStream, ObservedChunk, ObservedStream};

@@ -22,6 +22,7 @@ use heimdall_schema::error::GatewayError;
 use heimdall_schema::usage::Usage;
 
 use crate::context::RequestContext;
+use crate::stream::BoxChunkStream;
 
 /// A canonical request of any operation.
 // One per request, owned by the engine; variants differ in size only by their payloads.
@@ -66,6 +67,27 @@ pub enum PreOutcome {
     Continue,
     /// Answer with this response; later hooks and the upstream call are skipped.
     Respond(GatewayResponse),
+    /// Answer with this stream (a cached or shared one, for a client that asked for a
+    /// stream); later hooks and the upstream call are skipped. Stream hooks still run on it.
+    Stream(PreStream),
+}
+
+/// A stream a `pre` hook answers with: its first chunk (already there, as the engine commits
+/// streams only after one) and the rest.
+pub enum PreStream {
+    /// A chat stream.
+    Chat(ChatChunk, BoxChunkStream<ChatChunk>),
+    /// A text-completion stream.
+    Completion(CompletionChunk, BoxChunkStream<CompletionChunk>),
+}
+
+impl std::fmt::Debug for PreStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Chat(..) => "PreStream::Chat",
+            Self::Completion(..) => "PreStream::Completion",
+        })
+    }
 }
 
 /// One chunk of a stream, as plugins see it.
@@ -176,8 +198,9 @@ impl Pipeline {
         req: &mut GatewayRequest,
     ) -> Result<PreOutcome, GatewayError> {
         for p in &self.plugins {
-            if let PreOutcome::Respond(r) = p.pre(ctx, req).await? {
-                return Ok(PreOutcome::Respond(r));
+            match p.pre(ctx, req).await? {
+                PreOutcome::Continue => {}
+                answered => return Ok(answered),
             }
         }
         Ok(PreOutcome::Continue)

@@ -604,6 +604,11 @@ impl Plugin for Governance {
         ctx: &mut RequestContext,
         result: &mut Result<GatewayResponse, GatewayError>,
     ) {
+        if ctx.cache_hit() {
+            // Answered from the response cache: no provider was paid.
+            self.settle(ctx, Some(Usage::default()), Some(0.0));
+            return;
+        }
         let usage = match result {
             Ok(GatewayResponse::Chat(c)) => c.usage.clone(),
             Ok(GatewayResponse::Completion(c)) => c.usage.clone(),
@@ -620,6 +625,10 @@ impl Plugin for Governance {
     }
 
     fn on_stream_end(&self, ctx: &RequestContext, summary: &StreamSummary) {
+        if ctx.cache_hit() {
+            self.settle(ctx, Some(Usage::default()), Some(0.0));
+            return;
+        }
         let usage = summary.usage.clone().or_else(|| {
             // Cut before the upstream reported usage: charge the prompt and what was sent.
             let state = admitted(ctx)?;

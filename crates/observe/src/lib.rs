@@ -119,6 +119,12 @@ impl Observability {
             ..Usage::default()
         };
         match self.prices.cost(provider, kind, model, &usage) {
+            Priced::Cost(c) if r.cache.as_deref().is_some_and(|c| c.starts_with("hit")) => {
+                // Answered from the cache: nothing was paid; the price is what it saved.
+                r.cost_saved = Some(c);
+                r.cost = Some(0.0);
+                Some(0.0)
+            }
             Priced::Cost(c) => {
                 r.cost = Some(c);
                 Some(c)

@@ -78,6 +78,9 @@ pub struct Metrics {
     cache_hit_ratio: FloatGauges,
     cache_size: Gauges,
     cache_evictions: Counters,
+    cache_saved: FloatCounters,
+    /// (hits, lookups) for the hit ratio; evictions reported so far.
+    cache_totals: [std::sync::atomic::AtomicU64; 3],
     fallbacks: Counters,
     retries: Counters,
     key_rotations: Counters,
@@ -205,6 +208,8 @@ impl Metrics {
             cache_hit_ratio: FloatGauges::default(),
             cache_size: Gauges::default(),
             cache_evictions: Counters::default(),
+            cache_saved: FloatCounters::default(),
+            cache_totals: Default::default(),
             fallbacks: Counters::default(),
             retries: Counters::default(),
             key_rotations: Counters::default(),
@@ -340,6 +345,12 @@ impl Metrics {
             "Cache evictions",
             "counter",
             m.cache_evictions.clone(),
+        );
+        b.add(
+            "cache_saved_dollars",
+            "USD that cache hits saved (the price of the provider calls they replaced)",
+            "counter",
+            m.cache_saved.clone(),
         );
         b.add(
             "fallback_triggered",
@@ -583,6 +594,48 @@ impl Metrics {
         }
         if let Some(ttft) = r.ttft_ms {
             histogram(hot.map(|s| &s.ttft), &self.ttft, labels).observe(ttft / 1000.0);
+        }
+        if let Some(result) = r.cache.as_deref() {
+            self.cache_result(result, r.cost_saved, labels);
+        }
+    }
+
+    /// A cache lookup's result (`hit-exact`, `hit-semantic`, `miss`) and what a hit saved.
+    fn cache_result(&self, result: &str, saved: Option<f64>, labels: impl Fn() -> Labels) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let [hits, lookups, _] = &self.cache_totals;
+        let total = lookups.fetch_add(1, Relaxed) + 1;
+        let hit_count = match result.strip_prefix("hit-") {
+            Some(kind) => {
+                self.cache_hits
+                    .get_or_create(&Self::with(labels(), "type", kind))
+                    .inc();
+                if let Some(s) = saved {
+                    self.cache_saved.get_or_create(&labels()).inc_by(s);
+                }
+                hits.fetch_add(1, Relaxed) + 1
+            }
+            None => {
+                self.cache_misses.get_or_create(&labels()).inc();
+                hits.load(Relaxed)
+            }
+        };
+        self.cache_hit_ratio
+            .get_or_create(&Vec::new())
+            .set(hit_count as f64 / total as f64);
+    }
+
+    /// The cache's size and its evictions so far (read at scrape time).
+    pub fn cache_gauges(&self, bytes: u64, evictions: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.cache_size
+            .get_or_create(&Vec::new())
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        let before = self.cache_totals[2].swap(evictions, Relaxed);
+        if evictions > before {
+            self.cache_evictions
+                .get_or_create(&Vec::new())
+                .inc_by(evictions - before);
         }
     }
 

@@ -138,6 +138,7 @@ fn base(ctx: &RequestContext) -> LogRecord {
             .collect(),
         input: ctx.annotations.get(INPUT_ANNOTATION).cloned(),
         client_request_id: ctx.client_request_id.clone(),
+        cache: ctx.cache.map(|c| c.as_str().to_owned()),
         ..LogRecord::default()
     }
 }

@@ -69,6 +69,8 @@ pub struct LogQuery {
     pub customer_ids: Vec<String>,
     /// The clients' own `x-request-id` values (any of).
     pub client_request_ids: Vec<String>,
+    /// What the response cache did (`hit-exact`, `hit-semantic`, `miss`; any of).
+    pub cache: Vec<String>,
     /// Arrived at or after (Unix ms).
     pub start_time: Option<i64>,
     /// Arrived at or before (Unix ms).
@@ -187,6 +189,7 @@ impl LogQuery {
                 "team_ids" | "team_id" => q.team_ids = list(v),
                 "customer_ids" | "customer_id" => q.customer_ids = list(v),
                 "client_request_ids" | "client_request_id" => q.client_request_ids = list(v),
+                "cache" => q.cache = list(v),
                 "start_time" => q.start_time = Some(parse_time(k, v)?),
                 "end_time" => q.end_time = Some(parse_time(k, v)?),
                 "min_latency" => q.min_latency = Some(finite(k, v)?),
@@ -311,6 +314,7 @@ impl Filter {
         any_of(&mut f, "team_id", &q.team_ids);
         any_of(&mut f, "customer_id", &q.customer_ids);
         any_of(&mut f, "client_request_id", &q.client_request_ids);
+        any_of(&mut f, "cache", &q.cache);
         let cmp = |f: &mut Self, column: &str, op: &str, a: Option<Arg>| {
             if let Some(a) = a {
                 let m = f.arg(a);
@@ -435,6 +439,8 @@ fn record_from_row(row: &AnyRow) -> Result<LogRecord, sqlx::Error> {
         finish_reason: row.try_get("finish_reason")?,
         client_disconnected: flag("client_disconnected")?,
         client_request_id: row.try_get("client_request_id")?,
+        cache: row.try_get("cache")?,
+        cost_saved: row.try_get("cost_saved")?,
         input: None,
         output: None,
     })

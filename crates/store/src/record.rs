@@ -91,6 +91,13 @@ pub struct LogRecord {
     /// The client's own `x-request-id`, when it sent one (the record's id is always the
     /// gateway's: a client reusing an id still gets one record per request).
     pub client_request_id: Option<String>,
+    /// What the response cache did: `hit-exact`, `hit-semantic`, `miss`; absent when it did
+    /// not look (off, or the request had no cache key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<String>,
+    /// For a cache hit: USD the provider call would have cost (`cost` is 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_saved: Option<f64>,
     /// Input messages as JSON (absent when content logging is off).
     pub input: Option<String>,
     /// Output text (absent when content logging is off).
@@ -118,6 +125,7 @@ impl LogRecord {
                 &self.error,
                 &self.finish_reason,
                 &self.client_request_id,
+                &self.cache,
                 &self.input,
                 &self.output,
             ]

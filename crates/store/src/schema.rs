@@ -90,6 +90,15 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
              WHERE client_request_id IS NOT NULL",
         ],
     ),
+    (
+        5,
+        &[
+            // What the response cache did (`hit-exact`, `hit-semantic`, `miss`; NULL: not
+            // looked up) and, for a hit, the USD the provider call would have cost.
+            "ALTER TABLE logs ADD COLUMN cache TEXT",
+            "ALTER TABLE logs ADD COLUMN cost_saved DOUBLE PRECISION",
+        ],
+    ),
 ];
 
 /// The config store's migrations, (version, statements), recorded in

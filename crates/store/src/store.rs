@@ -47,9 +47,11 @@ pub(crate) const LOG_COLUMNS: &[&str] = &[
     "finish_reason",
     "client_disconnected",
     "client_request_id",
+    "cache",
+    "cost_saved",
 ];
 
-/// Most records in one INSERT (33 columns × 900 stays under SQLite's 32,766 variables).
+/// Most records in one INSERT (35 columns × 900 stays under SQLite's 32,766 variables).
 pub const MAX_BATCH: usize = 900;
 
 /// A store failure (the log store's or the config store's).
@@ -484,6 +486,8 @@ fn bind_record<'q>(q: AnyQuery<'q>, r: &LogRecord) -> AnyQuery<'q> {
         .bind(storable_opt(r.finish_reason.as_ref()))
         .bind(i64::from(r.client_disconnected))
         .bind(storable_opt(r.client_request_id.as_ref()))
+        .bind(storable_opt(r.cache.as_ref()))
+        .bind(r.cost_saved)
 }
 
 /// Bind one record's content in [`PAYLOAD_COLUMNS`] order.

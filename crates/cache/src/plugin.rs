@@ -1,0 +1,442 @@
+//! The cache on the request path. `pre`: read the request's cache options, compute its exact
+//! key (tenant and cache key included), join the single flight for it — a follower waits for
+//! the leader's answer — and as leader look in the exact tier, then the semantic tier, and on a
+//! miss remember what to store. `post` / `on_chunk` / `on_stream_end`: settle the flight with
+//! the answer (or the failure) and store a complete answer in the backend.
+//!
+//! Why hooks never fail a request for the cache's sake: a backend or embedder error is logged
+//! and counted, and the request goes upstream as a miss.
+
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use async_trait::async_trait;
+use heimdall_config::{CacheConfig, GatewayConfig};
+use heimdall_core::{
+    CacheStatus, Gateway, GatewayRequest, GatewayResponse, Plugin, PluginState, PreOutcome,
+    RequestContext, StreamChunk, StreamSummary,
+};
+use heimdall_schema::error::GatewayError;
+
+use crate::answer::{CachedAnswer, StoredAnswer};
+use crate::backend::{CacheBackend, Entry};
+use crate::flight::{FlightOutcome, Flights, Joined, LeaderSlot, Progress};
+use crate::index::VectorIndex;
+use crate::key::{KeyScope, exact_key, semantic_parts};
+use crate::options::{RequestOptions, Tiers, tenant_of};
+use crate::setup::{Parts, SetupEnv};
+use crate::stats::CacheStats;
+use crate::{replay, setup};
+
+/// Annotation on a request answered by following another request's upstream call.
+pub const COALESCED_ANNOTATION: &str = "cache.coalesced";
+
+/// The response cache plugin.
+pub struct ResponseCache {
+    pub(crate) settings: ArcSwap<CacheConfig>,
+    pub(crate) parts: Arc<ArcSwapOption<Parts>>,
+    pub(crate) index: Arc<VectorIndex>,
+    pub(crate) flights: Arc<Flights>,
+    pub(crate) stats: Arc<CacheStats>,
+    pub(crate) gateway: OnceLock<Weak<Gateway>>,
+    pub(crate) env: SetupEnv,
+}
+
+/// What a leader that missed keeps until its answer is complete.
+struct Pending {
+    key: String,
+    namespace: String,
+    request_id: String,
+    bucket: Option<String>,
+    vector: Option<Vec<f32>>,
+    expires_at_ms: i64,
+    no_store: bool,
+    max_tokens: Option<u64>,
+    max_entry_bytes: u64,
+    backend: Arc<dyn CacheBackend>,
+    index: Arc<VectorIndex>,
+    stats: Arc<CacheStats>,
+    slot: Mutex<Option<LeaderSlot>>,
+}
+
+impl Pending {
+    fn of(ctx: &RequestContext) -> Option<&Self> {
+        ctx.cache_state.0.as_ref()?.downcast_ref::<Self>()
+    }
+
+    fn take_slot(&self) -> Option<LeaderSlot> {
+        self.slot.lock().ok()?.take()
+    }
+
+    fn with_slot(&self, f: impl FnOnce(&LeaderSlot)) {
+        if let Ok(guard) = self.slot.lock()
+            && let Some(slot) = guard.as_ref()
+        {
+            f(slot);
+        }
+    }
+
+    /// Settle the flight with a complete answer and store it (in the background; the flight
+    /// leaves the table once the entry is in the backend).
+    fn settle(&self, slot: LeaderSlot, stored: StoredAnswer, completion_tokens: u64) {
+        let stored = Arc::new(stored);
+        slot.flight()
+            .finish(FlightOutcome::Answer(Arc::clone(&stored)));
+        let too_long = self.max_tokens.is_some_and(|m| completion_tokens > m);
+        if self.no_store || too_long {
+            slot.release();
+            return;
+        }
+        let (backend, index, stats) = (
+            Arc::clone(&self.backend),
+            Arc::clone(&self.index),
+            Arc::clone(&self.stats),
+        );
+        let (key, namespace, request_id) = (
+            self.key.clone(),
+            self.namespace.clone(),
+            self.request_id.clone(),
+        );
+        let (bucket, vector) = (self.bucket.clone(), self.vector.clone());
+        let (expires_at_ms, max_bytes) = (self.expires_at_ms, self.max_entry_bytes);
+        heimdall_core::task::spawn("cache-store", async move {
+            let body = match stored.to_bytes() {
+                Ok(b) if b.len() as u64 <= max_bytes => b,
+                Ok(_) => {
+                    stats.count(&stats.too_large);
+                    slot.release();
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cache: answer not serialisable; not stored");
+                    slot.release();
+                    return;
+                }
+            };
+            let entry = Entry {
+                key: key.clone(),
+                namespace,
+                bucket: bucket.clone().unwrap_or_default(),
+                request_id,
+                vector: vector.clone(),
+                body: body.into(),
+                expires_at_ms,
+            };
+            match backend.put(entry).await {
+                Ok(()) => {
+                    stats.count(&stats.stores);
+                    if let (Some(b), Some(v)) = (bucket, vector) {
+                        index.insert(&b, &key, v, expires_at_ms);
+                    }
+                }
+                Err(e) => {
+                    stats.count(&stats.store_errors);
+                    tracing::warn!(error = %e, "cache: store failed");
+                }
+            }
+            slot.release();
+        });
+    }
+}
+
+impl ResponseCache {
+    /// Answer from `stored` as a hit of `status`.
+    fn hit(
+        &self,
+        ctx: &mut RequestContext,
+        status: CacheStatus,
+        stored: &StoredAnswer,
+    ) -> Option<PreOutcome> {
+        let outcome = replay::outcome(stored, ctx.operation, ctx.stream)?;
+        ctx.cache = Some(status);
+        ctx.provider.clone_from(&stored.provider);
+        ctx.upstream_model.clone_from(&stored.model);
+        match status {
+            CacheStatus::HitExact => self.stats.count(&self.stats.hits_exact),
+            CacheStatus::HitSemantic { .. } => self.stats.count(&self.stats.hits_semantic),
+            CacheStatus::Miss => {}
+        }
+        Some(outcome)
+    }
+
+    /// The stored answer under `key`, when it is there and readable.
+    async fn read(&self, backend: &dyn CacheBackend, key: &str) -> Option<StoredAnswer> {
+        match backend.get(key).await {
+            Ok(Some(e)) => match StoredAnswer::from_bytes(&e.body) {
+                Ok(a) => Some(a),
+                Err(err) => {
+                    tracing::warn!(error = %err, "cache: unreadable entry; ignored");
+                    None
+                }
+            },
+            Ok(None) => None,
+            Err(e) => {
+                self.stats.count(&self.stats.lookup_errors);
+                tracing::warn!(error = %e, "cache: lookup failed; treated as a miss");
+                None
+            }
+        }
+    }
+
+    /// Lead: exact tier, semantic tier, else register what to store.
+    async fn lead(
+        &self,
+        ctx: &mut RequestContext,
+        req: &GatewayRequest,
+        slot: LeaderSlot,
+        options: &RequestOptions,
+        scope: &KeyScope<'_>,
+        key: String,
+    ) -> Option<PreOutcome> {
+        let settings = self.settings.load();
+        let parts = self.parts.load_full()?;
+        let backend = Arc::clone(&parts.backend);
+        if options.tiers != Tiers::Semantic
+            && let Some(stored) = self.read(backend.as_ref(), &key).await
+            && let Some(out) = self.hit(ctx, CacheStatus::HitExact, &stored)
+        {
+            slot.flight()
+                .finish(FlightOutcome::Answer(Arc::new(stored)));
+            slot.release();
+            return Some(out);
+        }
+        let mut semantic = None;
+        if options.tiers != Tiers::Exact
+            && let Some(embedder) = &parts.embedder
+            && let Some(sp) = semantic_parts(req, scope, settings.conversation_history_threshold)
+        {
+            self.stats.count(&self.stats.semantic_lookups);
+            match setup::embed(self, embedder, ctx, &sp.text).await {
+                Ok(vector) => {
+                    let now = crate::backend::memory::now_ms();
+                    if let Some((found, similarity)) =
+                        self.index
+                            .search(&sp.bucket, &vector, options.threshold, now)
+                    {
+                        match self.read(backend.as_ref(), &found).await {
+                            Some(stored) => {
+                                let status = CacheStatus::HitSemantic { similarity };
+                                if let Some(out) = self.hit(ctx, status, &stored) {
+                                    slot.flight()
+                                        .finish(FlightOutcome::Answer(Arc::new(stored)));
+                                    slot.release();
+                                    return Some(out);
+                                }
+                            }
+                            None => self.index.remove(&found),
+                        }
+                    }
+                    semantic = Some((sp.bucket, vector));
+                }
+                Err(e) => {
+                    self.stats.count(&self.stats.embed_errors);
+                    tracing::warn!(request_id = %ctx.request_id, error = %e, "cache: embedding failed; semantic tier skipped");
+                }
+            }
+        }
+        self.stats.count(&self.stats.misses);
+        ctx.cache = Some(CacheStatus::Miss);
+        let (bucket, vector) = semantic.map_or((None, None), |(b, v)| (Some(b), Some(v)));
+        let ttl_ms = i64::try_from(options.ttl.as_millis()).unwrap_or(i64::MAX);
+        let pending = Pending {
+            key,
+            namespace: options.namespace.clone(),
+            request_id: ctx.request_id.clone(),
+            bucket,
+            vector,
+            expires_at_ms: crate::backend::memory::now_ms().saturating_add(ttl_ms),
+            no_store: options.no_store,
+            max_tokens: settings.max_tokens,
+            max_entry_bytes: settings.max_entry_bytes,
+            backend,
+            index: Arc::clone(&self.index),
+            stats: Arc::clone(&self.stats),
+            slot: Mutex::new(Some(slot)),
+        };
+        ctx.cache_state = PluginState(Some(Arc::new(pending)));
+        None
+    }
+}
+
+#[async_trait]
+impl Plugin for ResponseCache {
+    fn name(&self) -> &str {
+        "cache"
+    }
+
+    async fn pre(
+        &self,
+        ctx: &mut RequestContext,
+        req: &mut GatewayRequest,
+    ) -> Result<PreOutcome, GatewayError> {
+        // Fallback targets run the pre hooks again: the cache looks once, for the request as
+        // the client made it.
+        if ctx.cache.is_some() || matches!(req, GatewayRequest::Embedding(_)) {
+            return Ok(PreOutcome::Continue);
+        }
+        let settings = self.settings.load_full();
+        if !settings.enabled {
+            return Ok(PreOutcome::Continue);
+        }
+        if self.parts.load().is_none() {
+            return Ok(PreOutcome::Continue);
+        }
+        let Some(options) = RequestOptions::read(ctx, &settings)? else {
+            return Ok(PreOutcome::Continue);
+        };
+        let native = match &*req {
+            GatewayRequest::Chat(c) => c
+                .native
+                .as_ref()
+                .and_then(|n| serde_json::to_string(&*n.body).ok()),
+            _ => None,
+        };
+        let tenant = tenant_of(ctx, settings.tenant_scope, native.as_deref());
+        let scope = KeyScope {
+            tenant: &tenant,
+            namespace: &options.namespace,
+            cache_by_model: settings.cache_by_model,
+            cache_by_provider: settings.cache_by_provider,
+            exclude_system_prompt: settings.exclude_system_prompt,
+        };
+        let Some(key) = exact_key(req, &scope) else {
+            return Ok(PreOutcome::Continue);
+        };
+        loop {
+            let cap = usize::try_from(settings.max_entry_bytes).unwrap_or(usize::MAX);
+            match self.flights.join(&key, cap) {
+                Joined::Leader(slot) => {
+                    let led = self
+                        .lead(ctx, req, slot, &options, &scope, key.clone())
+                        .await;
+                    return Ok(led.unwrap_or(PreOutcome::Continue));
+                }
+                Joined::Follower(flight) => match flight.wait(ctx.stream).await {
+                    Progress::Streaming => {
+                        let followed = match ctx.operation {
+                            heimdall_core::Operation::Chat => flight
+                                .follow_chat()
+                                .map(|(f, r)| heimdall_core::PreStream::Chat(f, r)),
+                            heimdall_core::Operation::Completion => flight
+                                .follow_completion()
+                                .map(|(f, r)| heimdall_core::PreStream::Completion(f, r)),
+                            heimdall_core::Operation::Embedding => None,
+                        };
+                        if let Some(s) = followed {
+                            self.follow_noted(ctx);
+                            return Ok(PreOutcome::Stream(s));
+                        }
+                        return Ok(PreOutcome::Continue);
+                    }
+                    Progress::Done(FlightOutcome::Answer(stored)) => {
+                        if let Some(out) = self.hit(ctx, CacheStatus::HitExact, &stored) {
+                            self.follow_noted(ctx);
+                            return Ok(out);
+                        }
+                        return Ok(PreOutcome::Continue);
+                    }
+                    Progress::Done(FlightOutcome::Failed(e)) => {
+                        ctx.cache = Some(CacheStatus::Miss);
+                        self.stats.count(&self.stats.coalesced);
+                        return Err(e);
+                    }
+                    Progress::Done(FlightOutcome::Abandoned) => continue,
+                },
+            }
+        }
+    }
+
+    async fn post(
+        &self,
+        ctx: &mut RequestContext,
+        result: &mut Result<GatewayResponse, GatewayError>,
+    ) {
+        let Some(p) = Pending::of(ctx) else { return };
+        let Some(slot) = p.take_slot() else { return };
+        let (provider, model) = (ctx.provider.clone(), ctx.upstream_model.clone());
+        let (answer, usage) = match result {
+            Ok(GatewayResponse::Chat(r)) => {
+                let mut r = r.clone();
+                r.native = None;
+                let usage = r.usage.clone();
+                (CachedAnswer::Chat(r), usage)
+            }
+            Ok(GatewayResponse::Completion(r)) => {
+                (CachedAnswer::Completion(r.clone()), r.usage.clone())
+            }
+            Ok(GatewayResponse::Embedding(_)) => return slot.release(),
+            Err(e) => {
+                slot.flight().finish(FlightOutcome::Failed(e.clone()));
+                return slot.release();
+            }
+        };
+        let tokens = usage.map_or(0, |u| u.completion_tokens);
+        let stored = StoredAnswer {
+            provider,
+            model,
+            answer,
+        };
+        p.settle(slot, stored, tokens);
+    }
+
+    fn on_chunk(&self, ctx: &RequestContext, chunk: &mut StreamChunk<'_>) {
+        let Some(p) = Pending::of(ctx) else { return };
+        p.with_slot(|slot| match chunk {
+            StreamChunk::Chat(c) => slot.flight().push_chat(c),
+            StreamChunk::Completion(c) => slot.flight().push_completion(c),
+        });
+    }
+
+    fn on_stream_end(&self, ctx: &RequestContext, summary: &StreamSummary) {
+        let Some(p) = Pending::of(ctx) else { return };
+        let Some(slot) = p.take_slot() else { return };
+        if let Some(e) = &summary.error {
+            slot.flight().finish(FlightOutcome::Failed(e.clone()));
+            slot.release();
+            return;
+        }
+        // A stream cut short (client gone, no finish reason) is never stored; dropping the
+        // slot tells followers to start over.
+        if !summary.completed || summary.client_disconnected || summary.finish_reason.is_none() {
+            return;
+        }
+        let answer = match ctx.operation {
+            heimdall_core::Operation::Chat => CachedAnswer::ChatStream(slot.flight().chat_chunks()),
+            heimdall_core::Operation::Completion => {
+                CachedAnswer::CompletionStream(slot.flight().completion_chunks())
+            }
+            heimdall_core::Operation::Embedding => return,
+        };
+        let tokens = summary.usage.as_ref().map_or(0, |u| u.completion_tokens);
+        let stored = StoredAnswer {
+            provider: ctx.provider.clone(),
+            model: ctx.upstream_model.clone(),
+            answer,
+        };
+        p.settle(slot, stored, tokens);
+    }
+
+    fn on_abandoned(&self, ctx: &RequestContext) {
+        if let Some(p) = Pending::of(ctx) {
+            drop(p.take_slot());
+        }
+    }
+
+    fn reconfigure(&self, config: &GatewayConfig) {
+        setup::apply(self, config);
+    }
+}
+
+impl ResponseCache {
+    fn follow_noted(&self, ctx: &mut RequestContext) {
+        self.stats.count(&self.stats.coalesced);
+        ctx.cache.get_or_insert(CacheStatus::HitExact);
+        ctx.annotations
+            .insert(COALESCED_ANNOTATION.to_owned(), "true".to_owned());
+    }
+
+    /// Give the cache the engine it embeds through (for a `provider/model` embedder).
+    pub fn attach(&self, gateway: &Arc<Gateway>) {
+        let _ = self.gateway.set(Arc::downgrade(gateway));
+    }
+}

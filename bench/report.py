@@ -19,8 +19,11 @@ import time
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 # "heimdall" runs the defaults (request log on: SQLite, content kept); "heimdall-nolog" the same
 # with `client.enable_logging: false`, to show what the log costs; "heimdall-governed" the
-# defaults plus governance (a virtual key with budgets at three levels and rate limits).
-TARGETS = ("direct", "nginx", "heimdall", "heimdall-nolog", "heimdall-governed", "heimdall-baseline")
+# defaults plus governance (a virtual key with budgets at three levels and rate limits);
+# "heimdall-cache-miss" / "-hit" the defaults plus the response cache, every request a miss
+# (never stored) / an exact hit (no upstream call: its "added" latency is negative).
+TARGETS = ("direct", "nginx", "heimdall", "heimdall-nolog", "heimdall-governed",
+           "heimdall-cache-miss", "heimdall-cache-hit", "heimdall-baseline")
 ABORTED = "aborted due to deadline"
 
 
@@ -106,7 +109,8 @@ def table(results, ttfb_path):
                        f"{fmt(r['p99'])} | {fmt(r['max'])} | {fmt(added) if t != 'direct' else ''} | "
                        f"{fmt(r['cpu_us_per_req'], 1)} | {r['hwm_mb']:.1f} |")
         n = by.get(("nginx", rate))
-        for variant in ("heimdall", "heimdall-nolog", "heimdall-governed", "heimdall-baseline"):
+        for variant in ("heimdall", "heimdall-nolog", "heimdall-governed", "heimdall-cache-miss",
+                        "heimdall-baseline"):
             h = by.get((variant, rate))
             if not (d and n and h):
                 continue

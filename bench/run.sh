@@ -9,7 +9,10 @@
 #   BASELINE_BIN=/path/to/older/heimdall bench/run.sh   # also an older build (log on), same run
 #   TARGET_CPUS=0,1 LOAD_CPUS=0,1 bench/run.sh          # another CPU layout (everything shared)
 # Targets: direct, nginx, heimdall (defaults), heimdall-nolog, heimdall-governed (a virtual key
-# with budgets and rate limits on every request), and the baseline build when given.
+# with budgets and rate limits on every request), heimdall-cache-miss (the response cache on,
+# every request looked up and missed: its cache key is never stored to, `x-bf-cache-no-store`),
+# heimdall-cache-hit (the same gateway, every request an exact hit), and the
+# baseline build when given.
 #
 # Installs what it needs (oha via cargo, nginx and wrk from Debian), writes the table to stdout
 # and to bench/results/<timestamp>.md. See docs/benchmarks.md for the method.
@@ -44,6 +47,7 @@ trap cleanup EXIT
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 mock_port=$(port); nginx_port=$(port); gw_port=$(port); gw2_port=$(port); gw3_port=$(port); gw4_port=$(port)
+gw5_port=$(port)
 
 taskset -c "$lcpu" "$bin/heimdall-mock-provider" --port "$mock_port" --worker-threads 1 >"$work/mock.log" 2>&1 &
 pids+=($!)
@@ -109,6 +113,17 @@ taskset -c "$tcpu" "$bin/heimdall" --config "$work/heimdall-governed.json" --por
   --log-level warn >"$work/gw4.log" 2>&1 &
 gw4_pid=$!
 pids+=($gw4_pid)
+# The same gateway with the response cache on (memory, exact tier, every request cached).
+python3 - "$work/heimdall.json" "$work/heimdall-cache.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["cache"] = {"default_cache_key": "bench", "embedding_model": "none", "ttl": "1h"}
+json.dump(c, open(sys.argv[2], "w"))
+PY
+taskset -c "$tcpu" "$bin/heimdall" --config "$work/heimdall-cache.json" --port "$gw5_port" --app-dir "$work/data5" \
+  --log-level warn >"$work/gw5.log" 2>&1 &
+gw5_pid=$!
+pids+=($gw5_pid)
 # An older build (BASELINE_BIN), defaults as `heimdall`: before/after in the same run.
 gw3_pid=
 if [ -n "${BASELINE_BIN:-}" ]; then
@@ -119,7 +134,7 @@ if [ -n "${BASELINE_BIN:-}" ]; then
   for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$gw3_port/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
-for u in "http://127.0.0.1:$mock_port/health" "http://127.0.0.1:$gw_port/ready" "http://127.0.0.1:$gw2_port/ready" "http://127.0.0.1:$gw4_port/ready" "http://127.0.0.1:$nginx_port/health"; do
+for u in "http://127.0.0.1:$mock_port/health" "http://127.0.0.1:$gw_port/ready" "http://127.0.0.1:$gw2_port/ready" "http://127.0.0.1:$gw4_port/ready" "http://127.0.0.1:$gw5_port/ready" "http://127.0.0.1:$nginx_port/health"; do
   for _ in $(seq 1 100); do curl -fsS "$u" >/dev/null 2>&1 && break; sleep 0.1; done
 done
 
@@ -133,21 +148,21 @@ nginx_worker() { pgrep -P "$(cat "$work/nginx.pid")" | head -1; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
-run_target() { # name url body pid rate [header] -> json line
-  local name=$1 url=$2 body=$3 pid=$4 rate=$5 extra=${6:-x-bench: 1}
-  taskset -c "$lcpu" oha --no-tui -z "${warmup}s" -q "$rate" -c 64 -m POST -H 'content-type: application/json' -H "$extra" -D "$body" "$url" >/dev/null 2>&1 || true
+run_target() { # name url body pid rate [header [header]] -> json line
+  local name=$1 url=$2 body=$3 pid=$4 rate=$5 extra=${6:-x-bench: 1} extra2=${7:-x-bench: 2}
+  taskset -c "$lcpu" oha --no-tui -z "${warmup}s" -q "$rate" -c 64 -m POST -H 'content-type: application/json' -H "$extra" -H "$extra2" -D "$body" "$url" >/dev/null 2>&1 || true
   local t0; t0=$(ticks "$pid")
   taskset -c "$lcpu" oha --no-tui --output-format json -z "${duration}s" -q "$rate" -c 64 --latency-correction \
-    -m POST -H 'content-type: application/json' -H "$extra" -D "$body" "$url" >"$work/oha.json" 2>/dev/null || true
+    -m POST -H 'content-type: application/json' -H "$extra" -H "$extra2" -D "$body" "$url" >"$work/oha.json" 2>/dev/null || true
   local t1; t1=$(ticks "$pid")
   python3 "$root/bench/report.py" record "$work/oha.json" "$name" "$rate" "$((t1 - t0))" "$(hwm_kb "$pid")" >>"$work/results.jsonl"
 }
 
-run_closed() { # name url body pid [header]
-  local name=$1 url=$2 body=$3 pid=$4 extra=${5:-x-bench: 1}
+run_closed() { # name url body pid [header [header]]
+  local name=$1 url=$2 body=$3 pid=$4 extra=${5:-x-bench: 1} extra2=${6:-x-bench: 2}
   local t0; t0=$(ticks "$pid")
   taskset -c "$lcpu" oha --no-tui --output-format json -z "${duration}s" -c 64 \
-    -m POST -H 'content-type: application/json' -H "$extra" -D "$body" "$url" >"$work/oha.json" 2>/dev/null || true
+    -m POST -H 'content-type: application/json' -H "$extra" -H "$extra2" -D "$body" "$url" >"$work/oha.json" 2>/dev/null || true
   local t1; t1=$(ticks "$pid")
   python3 "$root/bench/report.py" record "$work/oha.json" "$name" max "$((t1 - t0))" "$(hwm_kb "$pid")" >>"$work/results.jsonl"
 }
@@ -194,6 +209,8 @@ for rate in $rates; do
   run_target heimdall "http://127.0.0.1:$gw_port/v1/chat/completions" "$work/gateway.json" "$gw_pid" "$rate"
   run_target heimdall-nolog "http://127.0.0.1:$gw2_port/v1/chat/completions" "$work/gateway.json" "$gw2_pid" "$rate"
   run_target heimdall-governed "http://127.0.0.1:$gw4_port/v1/chat/completions" "$work/gateway.json" "$gw4_pid" "$rate" "x-bf-vk: sk-bf-bench"
+  run_target heimdall-cache-miss "http://127.0.0.1:$gw5_port/v1/chat/completions" "$work/gateway.json" "$gw5_pid" "$rate" "x-bf-cache-no-store: true" "x-bf-cache-key: never-stored"
+  run_target heimdall-cache-hit "http://127.0.0.1:$gw5_port/v1/chat/completions" "$work/gateway.json" "$gw5_pid" "$rate"
   if [ -n "$gw3_pid" ]; then
     run_target heimdall-baseline "http://127.0.0.1:$gw3_port/v1/chat/completions" "$work/gateway.json" "$gw3_pid" "$rate"
   fi
@@ -203,6 +220,8 @@ run_closed nginx "http://127.0.0.1:$nginx_port/v1/chat/completions" "$work/direc
 run_closed heimdall "http://127.0.0.1:$gw_port/v1/chat/completions" "$work/gateway.json" "$gw_pid"
 run_closed heimdall-nolog "http://127.0.0.1:$gw2_port/v1/chat/completions" "$work/gateway.json" "$gw2_pid"
 run_closed heimdall-governed "http://127.0.0.1:$gw4_port/v1/chat/completions" "$work/gateway.json" "$gw4_pid" "x-bf-vk: sk-bf-bench"
+run_closed heimdall-cache-miss "http://127.0.0.1:$gw5_port/v1/chat/completions" "$work/gateway.json" "$gw5_pid" "x-bf-cache-no-store: true" "x-bf-cache-key: never-stored"
+run_closed heimdall-cache-hit "http://127.0.0.1:$gw5_port/v1/chat/completions" "$work/gateway.json" "$gw5_pid"
 if [ -n "$gw3_pid" ]; then
   run_closed heimdall-baseline "http://127.0.0.1:$gw3_port/v1/chat/completions" "$work/gateway.json" "$gw3_pid"
 fi

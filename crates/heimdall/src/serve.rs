@@ -121,10 +121,23 @@ async fn serve(
     // Governance first: it refuses before anything is spent, and its `post` runs after the
     // logger's (post hooks unwind), when the request's cost is known.
     let governed: Arc<dyn heimdall_core::Plugin> = governance.clone();
+    // The cache after the logger: a hit skips the later `pre` hooks, and the logger's `pre`
+    // (trace ids, the recorded input) must have run for the hit's record.
+    let cache = heimdall_cache::ResponseCache::start(
+        &config,
+        heimdall_cache::SetupEnv {
+            app_dir: args.app_dir.clone(),
+            logs_postgres_url: (config.logs_store.kind == heimdall_config::LogsStoreKind::Postgres)
+                .then(|| heimdall_store::connection_url(&config.logs_store, &args.app_dir)),
+        },
+    )
+    .await;
+    let cached: Arc<dyn heimdall_core::Plugin> = cache.clone();
     let gateway = Arc::new(Gateway::from_config(
         config,
-        Pipeline::new(vec![governed, logger]),
+        Pipeline::new(vec![governed, logger, cached]),
     ));
+    cache.attach(&gateway);
 
     let control = Arc::new(started.control);
     control.config.attach(Arc::clone(&gateway));
@@ -208,6 +221,7 @@ async fn serve(
         client_limits: Arc::new(heimdall_server::client_policy::ClientRateLimiter::new()),
         control: Some(control),
         governance: Some(governance),
+        cache: Some(cache),
     };
     let app = router_with(state.clone(), policy);
     if let Some(port) = process.metrics_port.filter(|_| process.metrics_enabled)

@@ -110,6 +110,23 @@ fn app() -> axum::Router {
 /// request and token rate limit: every request tokenises its prompt, reserves and settles at
 /// three levels and counts two sliding windows.
 fn app_with(governed: bool) -> axum::Router {
+    app_full(governed, None)
+}
+
+/// The router of [`app`] with the response cache after the logger, as `heimdall serve` wires
+/// it: memory backend, exact tier, every request cached under one key.
+fn app_cached(rt: &tokio::runtime::Runtime) -> axum::Router {
+    let json = r#"{"providers": {}, "cache": {"default_cache_key": "bench", "ttl": "1h"}}"#;
+    let env: std::collections::BTreeMap<String, String> = Default::default();
+    let config = parse_str(json, ConfigFormat::Json, &env).unwrap().config;
+    let cache = rt.block_on(heimdall_cache::ResponseCache::start(
+        &config,
+        heimdall_cache::SetupEnv::default(),
+    ));
+    app_full(false, Some(cache))
+}
+
+fn app_full(governed: bool, cache: Option<Arc<heimdall_cache::ResponseCache>>) -> axum::Router {
     let json = r#"{"providers": {"bench": {"type": "custom",
         "keys": [{"name": "k", "value": "sk-bench", "models": [], "weight": 1}],
         "network_config": {"base_url": "http://127.0.0.1:9/v1"}}},
@@ -136,6 +153,9 @@ fn app_with(governed: bool) -> axum::Router {
         plugins.push(g.clone());
     }
     plugins.push(logger);
+    if let Some(c) = &cache {
+        plugins.push(c.clone());
+    }
     let pc = config.providers["bench"].clone();
     let runtime = Runtime::with_providers(
         config,
@@ -149,6 +169,7 @@ fn app_with(governed: bool) -> axum::Router {
         client_limits: Arc::default(),
         control: None,
         governance,
+        cache,
     })
 }
 
@@ -171,9 +192,20 @@ async fn call(app: &axum::Router, raw: &str) -> axum::body::Bytes {
 
 /// [`call`] with `credential` as the bearer token.
 async fn call_as(app: &axum::Router, raw: &str, credential: &str) -> axum::body::Bytes {
+    call_with(app, raw, credential, ("x-bench", "1")).await
+}
+
+/// [`call_as`] with one more header.
+async fn call_with(
+    app: &axum::Router,
+    raw: &str,
+    credential: &str,
+    extra: (&str, &str),
+) -> axum::body::Bytes {
     let request = axum::http::Request::post("/v1/chat/completions")
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {credential}"))
+        .header(extra.0, extra.1)
         .body(Body::from(raw.to_owned()))
         .unwrap();
     let response = app.clone().oneshot(request).await.unwrap();
@@ -224,4 +256,31 @@ fn chat_stream_governed_in_process(bencher: Bencher) {
         assert!(bytes.ends_with(b"data: [DONE]\n\n"));
         black_box(bytes)
     });
+}
+
+/// [`chat_completion_in_process`] with the response cache on and every request a miss
+/// (`x-bf-cache-no-store`: looked up, never stored): what the cache adds to a miss.
+#[divan::bench]
+fn chat_completion_cache_miss_in_process(bencher: Bencher) {
+    let rt = runtime();
+    let (app, raw) = (app_cached(&rt), body(false));
+    bencher.bench_local(|| {
+        black_box(rt.block_on(call_with(
+            &app,
+            &raw,
+            "sk-client",
+            ("x-bf-cache-no-store", "true"),
+        )))
+    });
+}
+
+/// The same request answered from the cache (an exact hit, no upstream call).
+#[divan::bench]
+fn chat_completion_cache_hit_in_process(bencher: Bencher) {
+    let rt = runtime();
+    let (app, raw) = (app_cached(&rt), body(false));
+    rt.block_on(call(&app, &raw));
+    // The first answer is stored in the background.
+    rt.block_on(tokio::time::sleep(std::time::Duration::from_millis(50)));
+    bencher.bench_local(|| black_box(rt.block_on(call(&app, &raw))));
 }

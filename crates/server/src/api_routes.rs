@@ -6,10 +6,12 @@
 //! here is described).
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::state::AppState;
-use crate::{config_api, governance_api as gov, governance_models, providers_api, session_api};
+use crate::{
+    cache_api, config_api, governance_api as gov, governance_models, providers_api, session_api,
+};
 
 /// Add the management routes.
 pub fn mount(router: Router<AppState>) -> Router<AppState> {
@@ -25,6 +27,16 @@ pub fn mount(router: Router<AppState>) -> Router<AppState> {
         )
         .route("/api/config/rollback/{version}", post(config_api::rollback))
         .route("/api/version", get(config_api::version))
+        .route("/api/cache/stats", get(cache_api::stats))
+        .route("/api/cache/clear", delete(cache_api::clear_all))
+        .route(
+            "/api/cache/clear/{request_id}",
+            delete(cache_api::clear_request),
+        )
+        .route(
+            "/api/cache/clear-by-key/{key}",
+            delete(cache_api::clear_key),
+        )
         .route(
             "/api/providers",
             get(providers_api::list).post(providers_api::create),

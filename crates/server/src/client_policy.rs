@@ -51,8 +51,8 @@ const MAX_AGE: &str = "600";
 /// and the rate-limit headers.
 const EXPOSE_HEADERS: &str = "x-request-id, x-heimdall-provider, x-heimdall-model, \
     x-heimdall-attempts, x-heimdall-fallback-index, x-heimdall-retries, x-heimdall-cost, \
-    x-heimdall-queue-us, x-heimdall-overhead-us, x-ratelimit-limit, x-ratelimit-remaining, \
-    retry-after";
+    x-heimdall-queue-us, x-heimdall-overhead-us, x-heimdall-cache, x-heimdall-cache-similarity, \
+    x-ratelimit-limit, x-ratelimit-remaining, retry-after";
 
 /// Headers that carry a client's credential, after `Authorization`.
 const CREDENTIAL_HEADERS: [&str; 5] = [

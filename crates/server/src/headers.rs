@@ -18,6 +18,8 @@ const RETRIES: HeaderName = HeaderName::from_static("x-heimdall-retries");
 const COST: HeaderName = HeaderName::from_static("x-heimdall-cost");
 const QUEUE_US: HeaderName = HeaderName::from_static("x-heimdall-queue-us");
 const OVERHEAD_US: HeaderName = HeaderName::from_static("x-heimdall-overhead-us");
+const CACHE: HeaderName = HeaderName::from_static("x-heimdall-cache");
+const CACHE_SIMILARITY: HeaderName = HeaderName::from_static("x-heimdall-cache-similarity");
 
 /// Set `x-request-id` and the `x-heimdall-*` metadata headers from the context.
 pub fn apply_meta_headers(headers: &mut HeaderMap, ctx: &RequestContext) {
@@ -35,6 +37,12 @@ pub fn apply_meta_headers(headers: &mut HeaderMap, ctx: &RequestContext) {
     }
     if let Some(cost) = ctx.cost {
         put(headers, COST, &format!("{cost:.10}"));
+    }
+    if let Some(c) = ctx.cache {
+        headers.insert(CACHE, HeaderValue::from_static(c.as_str()));
+        if let heimdall_core::CacheStatus::HitSemantic { similarity } = c {
+            put(headers, CACHE_SIMILARITY, &format!("{similarity:.4}"));
+        }
     }
     if !ctx.queue_time.is_zero() {
         headers.insert(

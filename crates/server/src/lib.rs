@@ -10,6 +10,7 @@ pub mod api_routes;
 pub mod app;
 pub mod bedrock;
 pub mod body;
+pub mod cache_api;
 pub mod chat_route;
 pub mod client_policy;
 pub mod cohere;

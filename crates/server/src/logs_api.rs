@@ -146,6 +146,14 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         )
     });
     let rt = state.gateway.runtime();
+    // The in-process backend's size only: the shared ones count by a scan or a query, too
+    // heavy for every scrape (their figures are at /api/cache/stats).
+    if let Some(b) = state.cache.as_ref().and_then(|c| c.backend())
+        && b.name() == "memory"
+        && let Ok(s) = b.stats().await
+    {
+        obs.metrics.cache_gauges(s.bytes, s.evictions);
+    }
     let mut text = obs.metrics.render(&rt, pending, dropped);
     if let Some(c) = &state.control {
         control_metrics(&mut text, &rt.config.client.metrics_prefix, c);

@@ -8,6 +8,7 @@
 //! entry has no route), and the `openapi_conformance` test validates every answer of a real
 //! gateway against the served document.
 
+mod cache;
 mod governance;
 
 use std::sync::OnceLock;
@@ -222,7 +223,10 @@ pub(crate) const OPERATIONS: &[Op] = &[
 
 /// Every described operation: the table above, then the governance routes'.
 pub(crate) fn operations() -> impl Iterator<Item = &'static Op> {
-    OPERATIONS.iter().chain(governance::OPERATIONS)
+    OPERATIONS
+        .iter()
+        .chain(governance::OPERATIONS)
+        .chain(cache::OPERATIONS)
 }
 
 /// The document, built on first use.
@@ -421,6 +425,7 @@ fn schemas() -> Map<String, Value> {
         hand_written()
             .into_iter()
             .chain(governance::schemas())
+            .chain(cache::schemas())
             .map(|(name, schema)| (name.to_owned(), schema)),
     );
     out

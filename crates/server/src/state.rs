@@ -29,6 +29,8 @@ pub struct AppState {
     /// Governance (virtual keys, budgets, limits); `None` when not wired (tests, embedding):
     /// the governance routes then answer 503.
     pub governance: Option<Arc<heimdall_governance::Governance>>,
+    /// The response cache; `None` when not wired: `/api/cache/*` then answers 503.
+    pub cache: Option<Arc<heimdall_cache::ResponseCache>>,
 }
 
 /// The context of a new request: a fresh time-ordered id, the client's `x-request-id`, and the

@@ -25,6 +25,7 @@ async fn loopback_listener(h: &Harness) -> SocketAddr {
             client_limits: Arc::default(),
             control: None,
             governance: None,
+            cache: None,
         },
         policy,
     );

@@ -154,9 +154,12 @@ async fn start() -> (Conformance, MockServer, ControlHarness, tempfile::TempDir)
     let mut config = common::mock_config(&mock, json!({}));
     // Budgets need a price for the mock's model.
     config["pricing"] = json!({"default_price": {"input": 1.0, "output": 1.0}});
+    // The cache as Bifrost's plugin has it: only requests with `x-bf-cache-key` are cached.
+    config["cache"] = json!({"embedding_model": "none"});
     let h = start_control(ControlOptions {
         writer: Some(writer),
         governance: true,
+        cache: true,
         ..ControlOptions::store(config)
     })
     .await;
@@ -431,6 +434,38 @@ async fn governance(c: &mut Conformance) {
     }
 }
 
+/// The cache routes: statistics, and the three removals after an answer was stored.
+async fn cache(c: &mut Conformance) {
+    use Method as M;
+    let r = c
+        .client
+        .post(format!("{}/v1/chat/completions", c.base))
+        .header("x-bf-cache-key", "conformance")
+        .json(
+            &json!({"model": "mock/gpt-4o", "messages": [{"role": "user", "content": "cache me"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    for (m, path, want) in [
+        (M::GET, "/api/cache/stats".to_owned(), 200),
+        (M::DELETE, format!("/api/cache/clear/{id}"), 200),
+        (
+            M::DELETE,
+            "/api/cache/clear-by-key/conformance".to_owned(),
+            200,
+        ),
+        (M::DELETE, "/api/cache/clear".to_owned(), 200),
+    ] {
+        let what = format!("{m} {path}");
+        let r = c.call(m, &path, None).await;
+        c.expect(&what, (r.0, &r.1), want);
+    }
+}
+
 #[tokio::test]
 async fn every_management_answer_matches_the_openapi_document() {
     let (mut c, mock, _gateway, _log_dir) = start().await;
@@ -604,6 +639,7 @@ async fn every_management_answer_matches_the_openapi_document() {
     }
 
     governance(&mut c).await;
+    cache(&mut c).await;
 
     // Request logs: one request through the gateway, then its record.
     let r = c

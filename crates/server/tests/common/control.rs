@@ -18,6 +18,8 @@ pub struct ControlHarness {
     pub dir: Arc<tempfile::TempDir>,
     /// Governance (counters in memory), when `ControlOptions::governance`.
     pub governance: Option<Arc<heimdall_governance::Governance>>,
+    /// The response cache, when `ControlOptions::cache`.
+    pub cache: Option<Arc<heimdall_cache::ResponseCache>>,
 }
 
 impl ControlHarness {
@@ -75,6 +77,8 @@ pub struct ControlOptions {
     pub bind: SocketAddr,
     /// Wire governance (in-memory counters) as the binary does (default: off).
     pub governance: bool,
+    /// Wire the response cache as the binary does (default: off).
+    pub cache: bool,
 }
 
 impl ControlOptions {
@@ -89,6 +93,7 @@ impl ControlOptions {
             writer: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             governance: false,
+            cache: false,
         }
     }
 }
@@ -104,6 +109,7 @@ pub async fn start_control(o: ControlOptions) -> ControlHarness {
         writer,
         bind,
         governance,
+        cache,
     } = o;
     let url = store_url.unwrap_or_else(|| {
         format!(
@@ -125,15 +131,30 @@ pub async fn start_control(o: ControlOptions) -> ControlHarness {
             heimdall_governance::ledger::Ledger::memory(),
         ))
     });
-    let plugins: Vec<Arc<dyn Plugin>> = match &governance {
+    let mut plugins: Vec<Arc<dyn Plugin>> = match &governance {
         Some(g) => vec![Arc::clone(g) as Arc<dyn Plugin>, logger],
         None => vec![logger],
+    };
+    // The cache after the logger, as the binary has it.
+    let cache = if cache {
+        let env = heimdall_cache::SetupEnv {
+            app_dir: dir.path().to_path_buf(),
+            logs_postgres_url: None,
+        };
+        let c = heimdall_cache::ResponseCache::start(&loaded.config, env).await;
+        plugins.push(Arc::clone(&c) as Arc<dyn Plugin>);
+        Some(c)
+    } else {
+        None
     };
     let gateway = Arc::new(Gateway::new(Runtime::build(
         loaded.config,
         Pipeline::new(plugins),
     )));
     control.config.attach(Arc::clone(&gateway));
+    if let Some(c) = &cache {
+        c.attach(&gateway);
+    }
     let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = router(AppState {
@@ -143,6 +164,7 @@ pub async fn start_control(o: ControlOptions) -> ControlHarness {
         client_limits: Arc::default(),
         control: Some(Arc::new(control.clone())),
         governance: governance.clone(),
+        cache: cache.clone(),
     });
     tokio::spawn(async move {
         let _ = axum::serve(
@@ -158,6 +180,7 @@ pub async fn start_control(o: ControlOptions) -> ControlHarness {
         client: reqwest::Client::new(),
         dir,
         governance,
+        cache,
     }
 }
 

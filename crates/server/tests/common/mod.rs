@@ -94,6 +94,7 @@ pub async fn start_observed(
         client_limits: Arc::default(),
         control: None,
         governance: None,
+        cache: None,
     });
     tokio::spawn(async move {
         // With the peer address on every request, as the real listener gives it.

@@ -281,6 +281,6 @@ fn chat_completion_cache_hit_in_process(bencher: Bencher) {
     let (app, raw) = (app_cached(&rt), body(false));
     rt.block_on(call(&app, &raw));
     // The first answer is stored in the background.
-    rt.block_on(tokio::time::sleep(std::time::Duration::from_millis(50)));
+    rt.block_on(async { tokio::time::sleep(std::time::Duration::from_millis(50)).await });
     bencher.bench_local(|| black_box(rt.block_on(call(&app, &raw))));
 }

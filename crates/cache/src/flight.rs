@@ -367,6 +367,12 @@ impl LeaderSlot {
         &self.flight
     }
 
+    /// Settle the flight with the leader's failure (followers answer with it) and leave.
+    pub fn fail(self, error: &GatewayError) {
+        self.flight.finish(FlightOutcome::Failed(error.clone()));
+        self.release();
+    }
+
     /// Take the flight out of the table (after its answer is stored, or when nothing will
     /// be stored).
     pub fn release(mut self) {

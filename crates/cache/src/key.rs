@@ -374,7 +374,8 @@ fn digest(tag: &str, op: &str, scope: &KeyScope<'_>, canon: &Value) -> Option<St
     Some(hex(&h.finalize()))
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// The first [`HEX_LEN`] lowercase hex characters of `bytes` (128 bits of a digest).
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(HEX_LEN);
     for b in bytes.iter().take(HEX_LEN / 2) {

@@ -139,11 +139,6 @@ pub fn tenant_of(ctx: &RequestContext, scope: TenantScope, native: Option<&str>)
 }
 
 /// 128 bits of SHA-256, hex.
-pub fn short_hash(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    let mut out = String::with_capacity(32);
-    for b in digest.iter().take(16) {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+fn short_hash(text: &str) -> String {
+    crate::key::hex(&Sha256::digest(text.as_bytes()))
 }

@@ -159,6 +159,21 @@ impl ResponseCache {
         Some(outcome)
     }
 
+    /// A leader's hit: answer from `stored` and give it to the followers. The slot, dropped on
+    /// return, takes the settled flight out of the table (nothing is left to store).
+    fn lead_hit(
+        &self,
+        ctx: &mut RequestContext,
+        slot: &LeaderSlot,
+        status: CacheStatus,
+        stored: StoredAnswer,
+    ) -> Option<PreOutcome> {
+        let out = self.hit(ctx, status, &stored)?;
+        slot.flight()
+            .finish(FlightOutcome::Answer(Arc::new(stored)));
+        Some(out)
+    }
+
     /// The stored answer under `key`, when it is there and readable.
     async fn read(&self, backend: &dyn CacheBackend, key: &str) -> Option<StoredAnswer> {
         match backend.get(key).await {
@@ -193,11 +208,8 @@ impl ResponseCache {
         let backend = Arc::clone(&parts.backend);
         if options.tiers != Tiers::Semantic
             && let Some(stored) = self.read(backend.as_ref(), &key).await
-            && let Some(out) = self.hit(ctx, CacheStatus::HitExact, &stored)
+            && let Some(out) = self.lead_hit(ctx, &slot, CacheStatus::HitExact, stored)
         {
-            slot.flight()
-                .finish(FlightOutcome::Answer(Arc::new(stored)));
-            slot.release();
             return Some(out);
         }
         let mut semantic = None;
@@ -216,10 +228,7 @@ impl ResponseCache {
                         match self.read(backend.as_ref(), &found).await {
                             Some(stored) => {
                                 let status = CacheStatus::HitSemantic { similarity };
-                                if let Some(out) = self.hit(ctx, status, &stored) {
-                                    slot.flight()
-                                        .finish(FlightOutcome::Answer(Arc::new(stored)));
-                                    slot.release();
+                                if let Some(out) = self.lead_hit(ctx, &slot, status, stored) {
                                     return Some(out);
                                 }
                             }
@@ -365,10 +374,7 @@ impl Plugin for ResponseCache {
                 (CachedAnswer::Completion(r.clone()), r.usage.clone())
             }
             Ok(GatewayResponse::Embedding(_)) => return slot.release(),
-            Err(e) => {
-                slot.flight().finish(FlightOutcome::Failed(e.clone()));
-                return slot.release();
-            }
+            Err(e) => return slot.fail(e),
         };
         let tokens = usage.map_or(0, |u| u.completion_tokens);
         let stored = StoredAnswer {
@@ -391,9 +397,7 @@ impl Plugin for ResponseCache {
         let Some(p) = Pending::of(ctx) else { return };
         let Some(slot) = p.take_slot() else { return };
         if let Some(e) = &summary.error {
-            slot.flight().finish(FlightOutcome::Failed(e.clone()));
-            slot.release();
-            return;
+            return slot.fail(e);
         }
         // A stream cut short (client gone, no finish reason) is never stored; dropping the
         // slot tells followers to start over.

@@ -66,10 +66,15 @@ struct Identity {
 impl Identity {
     fn of(config: &GatewayConfig) -> Self {
         let c = &config.cache;
+        // Only what the chosen backend uses: a Redis change must not empty a memory cache.
         Self {
             backend: c.backend,
-            redis: config.redis.clone(),
-            postgres: c.postgres_url.as_ref().map(|u| u.expose().to_owned()),
+            redis: config.redis.clone().filter(|_| c.backend == CacheBackendKind::Redis),
+            postgres: c
+                .postgres_url
+                .as_ref()
+                .map(|u| u.expose().to_owned())
+                .filter(|_| c.backend == CacheBackendKind::Postgres),
             embedding: c.embedding.clone(),
             dimension: c.dimension,
             max_memory_bytes: c.max_memory_bytes,

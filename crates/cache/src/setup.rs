@@ -69,7 +69,10 @@ impl Identity {
         // Only what the chosen backend uses: a Redis change must not empty a memory cache.
         Self {
             backend: c.backend,
-            redis: config.redis.clone().filter(|_| c.backend == CacheBackendKind::Redis),
+            redis: config
+                .redis
+                .clone()
+                .filter(|_| c.backend == CacheBackendKind::Redis),
             postgres: c
                 .postgres_url
                 .as_ref()

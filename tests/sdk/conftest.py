@@ -30,6 +30,7 @@ SDKS = {
     "test_openai_python.py": "openai (Python) → OpenAI-compatible",
     "test_openai_python_providers.py": "openai (Python) → every provider dialect",
     "test_openai_python_azure.py": "openai `AzureOpenAI` (Python), deployment paths",
+    "test_openai_responses.py": "openai (Python) Responses API → OpenAI-compatible, Anthropic",
     "test_anthropic_python.py": "anthropic (Python), `/anthropic`",
     "test_google_genai.py": "google-genai (Python), `/genai`",
     "test_cohere_python.py": "cohere `ClientV2` (Python), `/cohere`",
@@ -38,6 +39,7 @@ SDKS = {
     "test_litellm_client.py": "litellm as a client (Python), `/litellm`",
     "test_node_sdks.py::openai": "openai (Node.js)",
     "test_node_sdks.py::anthropic": "@anthropic-ai/sdk (Node.js), `/anthropic`",
+    "test_node_sdks.py::openai_responses": "openai (Node.js) Responses API",
     # Virtual-key refusals (401/403/402/429) and a good key, through every SDK above.
     "test_governance_errors.py": "governance (virtual keys), every SDK above",
 }

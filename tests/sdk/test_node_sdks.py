@@ -12,6 +12,7 @@ CASES = {
                "embeddings", "errors"],
     "anthropic": ["plain", "stream", "tool_call", "streamed_tool_call",
                   "openai_streamed_tool_call", "errors"],
+    "openai-responses": ["plain", "stream", "tool_call", "streamed_tool_call", "errors"],
 }
 
 
@@ -36,3 +37,8 @@ def test_node_openai(gateway_url: str, case: str) -> None:
 @pytest.mark.parametrize("case", CASES["anthropic"])
 def test_node_anthropic(gateway_url: str, case: str) -> None:
     run_case(gateway_url, "anthropic", case)
+
+
+@pytest.mark.parametrize("case", CASES["openai-responses"])
+def test_node_openai_responses(gateway_url: str, case: str) -> None:
+    run_case(gateway_url, "openai-responses", case)

@@ -18,5 +18,6 @@ pub mod event;
 pub mod gemini;
 pub mod json;
 pub mod openai;
+pub mod responses;
 pub mod sse;
 pub mod translate;

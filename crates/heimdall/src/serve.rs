@@ -222,6 +222,7 @@ async fn serve(
         control: Some(control),
         governance: Some(governance),
         cache: Some(cache),
+        responses: Default::default(),
     };
     let app = router_with(state.clone(), policy);
     if let Some(port) = process.metrics_port.filter(|_| process.metrics_enabled)

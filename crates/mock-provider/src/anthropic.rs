@@ -40,6 +40,9 @@ pub(crate) struct MessagesIn {
     /// block, as Claude's extended thinking does.
     #[serde(default)]
     thinking: Option<Value>,
+    /// Read only to see whether the last turn carries a tool's result.
+    #[serde(default)]
+    messages: Vec<Value>,
 }
 
 /// The thinking text and signature the mock "thinks" when `thinking` is enabled.
@@ -92,6 +95,15 @@ async fn reshape(r: Response) -> Response {
 fn tool_plan(req: &MessagesIn, n: u64) -> Option<(String, String, Value)> {
     let choice = req.tool_choice.as_ref();
     if choice.is_some_and(|c| c["type"] == "none") {
+        return None;
+    }
+    // After a tool's result the model answers in text (an agent loop ends), unless forced.
+    let answered = req.messages.last().is_some_and(|m| {
+        m["content"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|b| b["type"] == "tool_result"))
+    });
+    if answered && !choice.is_some_and(|c| c["type"] == "tool") {
         return None;
     }
     let named = choice

@@ -47,6 +47,15 @@ struct ChatIn {
     tools: Option<Vec<ToolIn>>,
     #[serde(default)]
     tool_choice: Option<Value>,
+    /// Only the last message's role is read: a tool's result is answered with text.
+    #[serde(default)]
+    messages: Vec<RoleIn>,
+}
+
+#[derive(Deserialize)]
+struct RoleIn {
+    #[serde(default)]
+    role: String,
 }
 
 #[derive(Deserialize)]
@@ -197,6 +206,15 @@ pub(crate) fn sse_response(body: Body) -> Response {
 }
 
 fn tool_plan(req: &ChatIn, id: u64) -> Option<ToolCallPlan> {
+    // Like a model that has what it asked for: after a tool's result it answers in text (and
+    // an agent loop ends), unless a tool is forced by name.
+    let forced = req
+        .tool_choice
+        .as_ref()
+        .is_some_and(|c| c.pointer("/function/name").is_some());
+    if !forced && req.messages.last().is_some_and(|m| m.role == "tool") {
+        return None;
+    }
     let tools = req.tools.as_ref().filter(|t| !t.is_empty())?;
     let named = match &req.tool_choice {
         Some(Value::String(mode)) if mode == "none" => return None,

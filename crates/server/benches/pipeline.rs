@@ -170,6 +170,7 @@ fn app_full(governed: bool, cache: Option<Arc<heimdall_cache::ResponseCache>>) -
         control: None,
         governance,
         cache,
+        responses: Default::default(),
     })
 }
 

@@ -25,6 +25,15 @@ pub fn openai_routes() -> Router<AppState> {
         .route("/completions", post(openai::completions))
         .route("/embeddings", post(openai::embeddings))
         .route("/models", get(openai::list_models))
+        .route("/responses", post(crate::responses_api::create))
+        .route(
+            "/responses/{id}",
+            get(crate::responses_api::get_one).delete(crate::responses_api::delete_one),
+        )
+        .route(
+            "/responses/{id}/input_items",
+            get(crate::responses_api::input_items),
+        )
 }
 
 /// Every prefix a drop-in client may use, each with the OpenAI routes (with and without `/v1`)

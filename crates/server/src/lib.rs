@@ -30,6 +30,8 @@ pub mod mgmt_auth;
 pub mod openai;
 pub mod openapi;
 pub mod providers_api;
+pub mod responses_api;
+pub mod responses_store;
 pub mod session_api;
 pub mod sse;
 pub mod state;

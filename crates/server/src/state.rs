@@ -31,6 +31,8 @@ pub struct AppState {
     pub governance: Option<Arc<heimdall_governance::Governance>>,
     /// The response cache; `None` when not wired: `/api/cache/*` then answers 503.
     pub cache: Option<Arc<heimdall_cache::ResponseCache>>,
+    /// Stored Responses API answers when there is no log database (bounded, in process).
+    pub responses: Arc<crate::responses_store::MemoryResponses>,
 }
 
 /// The context of a new request: a fresh time-ordered id, the client's `x-request-id`, and the

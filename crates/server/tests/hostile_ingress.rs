@@ -26,6 +26,7 @@ async fn loopback_listener(h: &Harness) -> SocketAddr {
             control: None,
             governance: None,
             cache: None,
+            responses: Default::default(),
         },
         policy,
     );

@@ -18,6 +18,7 @@ mod config_store;
 mod priority;
 mod query;
 mod record;
+mod responses;
 mod schema;
 mod store;
 mod writer;
@@ -29,5 +30,6 @@ pub use config_store::{
 };
 pub use query::{COUNT_CAP, LogPage, LogQuery, LogStats, QueryError, SortBy};
 pub use record::{LogRecord, TrailEntry};
+pub use responses::StoredResponse;
 pub use store::{LogStore, StoreError, connection_url};
 pub use writer::{LogWriter, WriterStats, spawn_retention};

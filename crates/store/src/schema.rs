@@ -99,6 +99,22 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
             "ALTER TABLE logs ADD COLUMN cost_saved DOUBLE PRECISION",
         ],
     ),
+    (
+        6,
+        &[
+            // Stored Responses API answers (`previous_response_id`, `GET /v1/responses/{id}`):
+            // each row holds its whole conversation, readable only by its owner.
+            "CREATE TABLE IF NOT EXISTS responses (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            created_at_ms BIGINT NOT NULL,
+            input TEXT NOT NULL,
+            context TEXT NOT NULL,
+            response TEXT NOT NULL
+        )",
+            "CREATE INDEX IF NOT EXISTS responses_created ON responses (created_at_ms)",
+        ],
+    ),
 ];
 
 /// The config store's migrations, (version, statements), recorded in

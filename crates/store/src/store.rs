@@ -400,7 +400,8 @@ impl LogStore {
         }
     }
 
-    /// Delete records that arrived before `cutoff_ms` (Unix ms); returns how many.
+    /// Delete records that arrived before `cutoff_ms` (Unix ms), and stored responses created
+    /// before it; returns how many records.
     pub async fn delete_older_than(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -410,6 +411,11 @@ impl LogStore {
         .execute(&mut *tx)
         .await?;
         let done = sqlx::query("DELETE FROM logs WHERE timestamp_ms < $1")
+            .bind(cutoff_ms)
+            .execute(&mut *tx)
+            .await?;
+        // Stored Responses answers expire with the logs.
+        sqlx::query("DELETE FROM responses WHERE created_at_ms < $1")
             .bind(cutoff_ms)
             .execute(&mut *tx)
             .await?;

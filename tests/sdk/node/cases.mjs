@@ -145,8 +145,61 @@ const anthropicCases = {
   },
 };
 
+// The Responses API through the same OpenAI client: to an OpenAI-compatible model and to Claude.
+const weatherResponses = [{
+  type: "function", name: "get_weather", description: "Weather for a city",
+  parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+}];
+const responsesCases = {
+  async plain() {
+    for (const model of ["mock/gpt-4o-mini", "anthropic/claude-sonnet-4-5"]) {
+      const r = await openai.responses.create({ model: `${model};chunks=3`, input: "Hi" });
+      assert.equal(r.status, "completed");
+      assert.equal(r.output_text, "Hello from the");
+      assert.equal(r.usage.output_tokens, 3);
+    }
+  },
+  async stream() {
+    for (const model of ["mock/gpt-4o-mini", "anthropic/claude-sonnet-4-5"]) {
+      const stream = await openai.responses.create({ model: `${model};chunks=4`, input: "Hi", stream: true });
+      let text = "", last = null;
+      for await (const event of stream) {
+        if (event.type === "response.output_text.delta") text += event.delta;
+        last = event;
+      }
+      assert.equal(text, "Hello from the mock");
+      assert.equal(last.type, "response.completed");
+      assert.equal(last.response.output_text ?? last.response.output[0].content[0].text, text);
+    }
+  },
+  async tool_call() {
+    for (const model of ["mock/gpt-4o-mini", "anthropic/claude-sonnet-4-5"]) {
+      const first = await openai.responses.create({ model, input: "Weather in Paris?", tools: weatherResponses });
+      const call = first.output.find((o) => o.type === "function_call");
+      assert.equal(call.name, "get_weather");
+      const second = await openai.responses.create({
+        model: `${model};chunks=2`, previous_response_id: first.id, tools: weatherResponses,
+        input: [{ type: "function_call_output", call_id: call.call_id, output: "18C" }],
+      });
+      assert.equal(second.output_text, "Hello from");
+    }
+  },
+  async streamed_tool_call() {
+    const stream = openai.responses.stream({ model: "anthropic/claude-sonnet-4-5", input: "Weather?", tools: weatherResponses });
+    const final = await stream.finalResponse();
+    const call = final.output.find((o) => o.type === "function_call");
+    assert.deepEqual(JSON.parse(call.arguments), { city: "mock" });
+  },
+  async errors() {
+    await assert.rejects(
+      openai.responses.create({ model: "mock/gpt-4o-mini", previous_response_id: "resp_missing", input: "Hi" }),
+      (e) => e instanceof OpenAI.NotFoundError,
+    );
+  },
+};
+
 const [sdk, name] = process.argv.slice(2);
-const cases = { openai: openaiCases, anthropic: anthropicCases }[sdk];
+const cases = { openai: openaiCases, anthropic: anthropicCases, "openai-responses": responsesCases }[sdk];
 if (name === "--list") {
   console.log(Object.keys(cases ?? {}).join("\n"));
 } else if (!cases?.[name]) {

@@ -165,6 +165,7 @@ pub async fn start_control(o: ControlOptions) -> ControlHarness {
         control: Some(Arc::new(control.clone())),
         governance: governance.clone(),
         cache: cache.clone(),
+        responses: Default::default(),
     });
     tokio::spawn(async move {
         let _ = axum::serve(

@@ -95,6 +95,7 @@ pub async fn start_observed(
         control: None,
         governance: None,
         cache: None,
+        responses: Default::default(),
     });
     tokio::spawn(async move {
         // With the peer address on every request, as the real listener gives it.

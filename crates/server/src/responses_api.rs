@@ -1,0 +1,338 @@
+//! `POST /v1/responses` and the stored-response routes (`GET`/`DELETE /v1/responses/{id}`,
+//! `GET /v1/responses/{id}/input_items`), on every OpenAI-style prefix.
+//!
+//! Why its own handler: a Responses request may continue a stored conversation, so the
+//! stored items are read before the request is translated, and the answer is stored before
+//! the client learns its id (the final `response.completed` event, or the JSON body) — a
+//! client that continues at once always finds it. Translation is `heimdall_dialects::responses`;
+//! the engine sees an ordinary chat request, so routing, fallbacks, governance, the cache and
+//! the request log all apply unchanged.
+
+use std::convert::Infallible;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use heimdall_core::{Operation, Outcome};
+use heimdall_dialects::openai::ChatCompletions;
+use heimdall_dialects::responses::{Echo, ResponsesRequest, ResponsesStream, to_chat, to_response};
+use heimdall_schema::error::GatewayError;
+use heimdall_store::StoredResponse;
+use serde_json::{Value, json};
+
+use crate::body::{body_error, decode_json};
+use crate::chat_route::{address_naturally, error, reject};
+use crate::headers::{apply_meta_headers, apply_overhead_header};
+use crate::responses_store::{self, owner_of};
+use crate::state::{AppState, new_context};
+
+/// Names the hosted tools a translated request dropped (`web_search`, …).
+const IGNORED_TOOLS: &str = "x-heimdall-ignored-tools";
+
+/// `POST /v1/responses`
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let req: ResponsesRequest = match body
+        .map_err(|r| body_error(r, state.body_limit))
+        .and_then(|b| decode_json(&b))
+    {
+        Ok(r) => r,
+        Err(e) => return reject::<ChatCompletions>(&headers, &e),
+    };
+    let probe = new_context(&headers, Operation::Chat, &req.model);
+    let owner = owner_of(probe.credential.as_ref());
+    drop(probe);
+    let history = match &req.previous_response_id {
+        Some(prev) => match stored_context(&state, prev, &owner).await {
+            Ok(items) => items,
+            Err(e) => return reject::<ChatCompletions>(&headers, &e),
+        },
+        None => Vec::new(),
+    };
+    let translated = match to_chat(&req, &history) {
+        Ok(t) => t,
+        Err(e) => return reject::<ChatCompletions>(&headers, &e),
+    };
+    let mut chat = translated.chat;
+    address_naturally(&state, None, &mut chat.model);
+    let ctx = new_context(&headers, Operation::Chat, &chat.model).in_route("responses");
+    let created_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let echo = Echo::of(
+        &req,
+        format!("resp_{}", uuid::Uuid::now_v7().simple()),
+        created_at,
+    );
+    let keep = req.store.unwrap_or(true).then(|| Keep {
+        state: state.clone(),
+        owner,
+        input: translated.input_items,
+        history,
+    });
+    let ignored = translated.ignored.join(",");
+    let mut response = match state.gateway.chat(ctx, chat).await {
+        Outcome::Done(ctx, Ok(answer)) => {
+            let object = to_response(&echo, &answer);
+            let mut response = Json(&object).into_response();
+            if let Some(keep) = keep
+                && let Err(e) = keep.store(&echo.id, &object).await
+            {
+                tracing::error!(request_id = %ctx.request_id, error = %e, "response not stored");
+                response
+                    .headers_mut()
+                    .insert("x-heimdall-store", HeaderValue::from_static("failed"));
+            }
+            apply_meta_headers(response.headers_mut(), &ctx);
+            apply_overhead_header(response.headers_mut(), &ctx);
+            response
+        }
+        Outcome::Done(ctx, Err(e)) => {
+            let mut response = error::<ChatCompletions>(&e);
+            apply_meta_headers(response.headers_mut(), &ctx);
+            response
+        }
+        Outcome::Stream(stream) => {
+            let ctx = stream.context().clone();
+            let model = ctx.requested_model.clone();
+            let encoder = ResponsesStream::new(echo.clone(), model);
+            let body =
+                futures::stream::unfold(Some((stream, encoder, keep, echo)), |st| async move {
+                    let (mut stream, mut encoder, keep, echo) = st?;
+                    let mut out = Vec::with_capacity(1024);
+                    match stream.next().await {
+                        Some(Ok(chunk)) => {
+                            encoder.chunk(chunk, &mut out);
+                            Some((
+                                Ok::<Bytes, Infallible>(out.into()),
+                                Some((stream, encoder, keep, echo)),
+                            ))
+                        }
+                        Some(Err(e)) => {
+                            tracing::warn!(request_id = %stream.context().request_id, error = %e,
+                                "stream failed after start");
+                            encoder.fail(&e, &mut out);
+                            drop(stream);
+                            Some((Ok(out.into()), None))
+                        }
+                        None => {
+                            let object = encoder.finish(&mut out);
+                            if let Some(keep) = keep
+                                && let Err(e) = keep.store(&echo.id, &object).await
+                            {
+                                tracing::error!(request_id = %stream.context().request_id,
+                                    error = %e, "response not stored");
+                            }
+                            encoder.completed(&object, &mut out);
+                            drop(stream);
+                            Some((Ok(out.into()), None))
+                        }
+                    }
+                });
+            let mut response = Response::new(Body::from_stream(body));
+            let h = response.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+            apply_meta_headers(h, &ctx);
+            response
+        }
+    };
+    if !ignored.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&ignored)
+    {
+        response.headers_mut().insert(IGNORED_TOOLS, v);
+    }
+    response
+}
+
+/// What storing an answer needs: the conversation before it and the request's own input.
+struct Keep {
+    state: AppState,
+    owner: String,
+    input: Vec<Value>,
+    history: Vec<Value>,
+}
+
+impl Keep {
+    /// Store `object` under `id` with the whole conversation up to and including it.
+    async fn store(self, id: &str, object: &Value) -> Result<(), String> {
+        let output = object
+            .get("output")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut context = self.history;
+        context.extend(self.input.iter().cloned());
+        context.extend(output);
+        let created_at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let record = StoredResponse {
+            id: id.to_owned(),
+            owner: self.owner,
+            created_at_ms,
+            input: Value::Array(self.input).to_string(),
+            context: Value::Array(context).to_string(),
+            response: object.to_string(),
+        };
+        responses_store::put(&self.state, record).await
+    }
+}
+
+/// The stored conversation a `previous_response_id` names.
+async fn stored_context(
+    state: &AppState,
+    id: &str,
+    owner: &str,
+) -> Result<Vec<Value>, GatewayError> {
+    let stored = load(state, id, owner).await?;
+    serde_json::from_str(&stored.context).map_err(|e| {
+        GatewayError::internal(format!("stored response {id} is unreadable: {e}"))
+            .with_code("stored_response_unreadable")
+    })
+}
+
+async fn load(state: &AppState, id: &str, owner: &str) -> Result<StoredResponse, GatewayError> {
+    match responses_store::get(state, id, owner).await {
+        Ok(Some(r)) => Ok(r),
+        Ok(None) => Err(not_found(id)),
+        Err(e) => Err(GatewayError::new(
+            heimdall_schema::error::ErrorKind::Internal,
+            format!("stored responses are not readable: {e}"),
+        )
+        .with_status(503)
+        .with_code("store_unavailable")),
+    }
+}
+
+/// OpenAI's answer for an unknown (or another tenant's) response id.
+fn not_found(id: &str) -> GatewayError {
+    GatewayError::invalid_request(
+        format!("Response with id '{id}' not found."),
+        Some("previous_response_id".to_owned()),
+    )
+    .with_status(404)
+    .with_code("not_found")
+}
+
+fn owner_from(headers: &HeaderMap) -> String {
+    owner_of(
+        new_context(headers, Operation::Chat, "")
+            .credential
+            .as_ref(),
+    )
+}
+
+/// `GET /v1/responses/{id}`
+pub async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match load(&state, &id, &owner_from(&headers)).await {
+        Ok(stored) => json_text(StatusCode::OK, stored.response),
+        Err(e) => error::<ChatCompletions>(&without_param(e)),
+    }
+}
+
+/// `DELETE /v1/responses/{id}`
+pub async fn delete_one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match responses_store::delete(&state, &id, &owner_from(&headers)).await {
+        Ok(true) => Json(json!({"id": id, "object": "response", "deleted": true})).into_response(),
+        Ok(false) => error::<ChatCompletions>(&without_param(not_found(&id))),
+        Err(e) => error::<ChatCompletions>(
+            &GatewayError::internal(format!("stored responses are not writable: {e}"))
+                .with_status(503)
+                .with_code("store_unavailable"),
+        ),
+    }
+}
+
+/// Paging of `GET /v1/responses/{id}/input_items`.
+#[derive(Debug, serde::Deserialize)]
+pub struct ItemsQuery {
+    /// `asc` or `desc` (default, newest first).
+    #[serde(default)]
+    order: Option<String>,
+    /// 1 to 100 (default 20).
+    #[serde(default)]
+    limit: Option<usize>,
+    /// An item id to start after.
+    #[serde(default)]
+    after: Option<String>,
+}
+
+/// `GET /v1/responses/{id}/input_items`
+pub async fn input_items(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<ItemsQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let stored = match load(&state, &id, &owner_from(&headers)).await {
+        Ok(s) => s,
+        Err(e) => return error::<ChatCompletions>(&without_param(e)),
+    };
+    let mut items: Vec<Value> = serde_json::from_str(&stored.input).unwrap_or_default();
+    for (i, item) in items.iter_mut().enumerate() {
+        if let Some(o) = item.as_object_mut()
+            && !o.contains_key("id")
+        {
+            let suffix = id.strip_prefix("resp_").unwrap_or(&id);
+            o.insert("id".to_owned(), json!(format!("msg_{suffix}in{i:02}")));
+        }
+    }
+    if q.order.as_deref() != Some("asc") {
+        items.reverse();
+    }
+    if let Some(after) = &q.after
+        && let Some(pos) = items
+            .iter()
+            .position(|i| i.get("id").and_then(Value::as_str) == Some(after.as_str()))
+    {
+        items.drain(..=pos);
+    }
+    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let has_more = items.len() > limit;
+    items.truncate(limit);
+    let id_of = |i: Option<&Value>| i.and_then(|v| v.get("id")).cloned().unwrap_or(Value::Null);
+    Json(json!({
+        "object": "list",
+        "first_id": id_of(items.first()),
+        "last_id": id_of(items.last()),
+        "has_more": has_more,
+        "data": items,
+    }))
+    .into_response()
+}
+
+fn without_param(mut e: GatewayError) -> GatewayError {
+    e.param = None;
+    e
+}
+
+fn json_text(status: StatusCode, body: String) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -31,6 +31,8 @@ SDKS = {
     "test_openai_python_providers.py": "openai (Python) → every provider dialect",
     "test_openai_python_azure.py": "openai `AzureOpenAI` (Python), deployment paths",
     "test_openai_responses.py": "openai (Python) Responses API → OpenAI-compatible, Anthropic",
+    "test_openai_agents.py": "openai-agents (Python), default agent with a function tool",
+    "test_codex_cli.py": "Codex CLI (`codex exec`), Responses API",
     "test_anthropic_python.py": "anthropic (Python), `/anthropic`",
     "test_google_genai.py": "google-genai (Python), `/genai`",
     "test_cohere_python.py": "cohere `ClientV2` (Python), `/cohere`",

@@ -16,6 +16,8 @@ if ! command -v npm >/dev/null; then
   apt-get update -qq && apt-get install -y -qq nodejs npm
 fi
 (cd tests/sdk/node && npm ci --no-audit --no-fund --loglevel=error)
+# Codex CLI (its own lock: a large native binary the other Node tests do not need).
+(cd tests/sdk/codex && npm ci --no-audit --no-fund --loglevel=error)
 
 cargo build --locked --quiet -p heimdall -p heimdall-mock-provider
 bin="${CARGO_TARGET_DIR:-$root/target}/debug"
@@ -85,6 +87,7 @@ cat >"$work/config.json" <<JSON
     }
   },
   "pricing": {"overrides": {"mock/gpt-4o-mini": {"input": 0.0, "output": 1250.0}}},
+  "model_aliases": {"$("$venv/bin/python" -c 'from agents.models import get_default_model; print(get_default_model())')": "mock/gpt-4o-mini"},
   "governance": {"virtual_keys": [
     {"id": "sdk-ok", "value": "sk-bf-sdk-ok"},
     {"id": "sdk-inactive", "value": "sk-bf-sdk-inactive", "is_active": false},

@@ -148,3 +148,13 @@ def test_responses_stream_cut_midway_raises(client: OpenAI) -> None:
     with pytest.raises(APIError):
         for _ in client.responses.create(model="mock/gpt-4o-mini;chunks=6;cut_after=2", input="Hi", stream=True):
             pass
+
+
+def test_input_tokens_are_counted_without_a_provider_call(client: OpenAI) -> None:
+    short = client.responses.input_tokens.count(model="mock/gpt-4o-mini", input="Hi")
+    assert short.object == "response.input_tokens"
+    assert short.input_tokens > 0
+    longer = client.responses.input_tokens.count(
+        model="mock/gpt-4o-mini", instructions="Be brief.", input="Hi " * 200
+    )
+    assert longer.input_tokens > short.input_tokens + 150

@@ -27,6 +27,10 @@ pub fn openai_routes() -> Router<AppState> {
         .route("/models", get(openai::list_models))
         .route("/responses", post(crate::responses_api::create))
         .route(
+            "/responses/input_tokens",
+            post(crate::responses_api::input_tokens),
+        )
+        .route(
             "/responses/{id}",
             get(crate::responses_api::get_one).delete(crate::responses_api::delete_one),
         )

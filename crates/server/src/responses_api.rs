@@ -47,9 +47,7 @@ pub async fn create(
         Ok(r) => r,
         Err(e) => return reject::<ChatCompletions>(&headers, &e),
     };
-    let probe = new_context(&headers, Operation::Chat, &req.model);
-    let owner = owner_of(probe.credential.as_ref());
-    drop(probe);
+    let owner = owner_from(&headers);
     let history = match &req.previous_response_id {
         Some(prev) => match stored_context(&state, prev, &owner).await {
             Ok(items) => items,
@@ -157,6 +155,41 @@ pub async fn create(
     response
 }
 
+/// `POST /v1/responses/input_tokens`: the input tokens a Responses request would send (its
+/// stored history included), counted with OpenAI's `o200k_base` tokenizer and the
+/// gateway's per-message framing — exact for OpenAI's current models, an estimate for others.
+/// No provider is called.
+pub async fn input_tokens(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let req: ResponsesRequest = match body
+        .map_err(|r| body_error(r, state.body_limit))
+        .and_then(|b| decode_json(&b))
+    {
+        Ok(r) => r,
+        Err(e) => return reject::<ChatCompletions>(&headers, &e),
+    };
+    let history = match &req.previous_response_id {
+        Some(prev) => match stored_context(&state, prev, &owner_from(&headers)).await {
+            Ok(items) => items,
+            Err(e) => return reject::<ChatCompletions>(&headers, &e),
+        },
+        None => Vec::new(),
+    };
+    match to_chat(&req, &history) {
+        Ok(t) => {
+            let estimate = heimdall_governance::estimate::estimate(
+                &heimdall_core::GatewayRequest::Chat(t.chat),
+            );
+            Json(json!({"object": "response.input_tokens", "input_tokens": estimate.prompt_tokens}))
+                .into_response()
+        }
+        Err(e) => reject::<ChatCompletions>(&headers, &e),
+    }
+}
+
 /// What storing an answer needs: the conversation before it and the request's own input.
 struct Keep {
     state: AppState,
@@ -227,12 +260,9 @@ fn not_found(id: &str) -> GatewayError {
     .with_code("not_found")
 }
 
+/// The owner of what this caller stores (see [`owner_of`]).
 fn owner_from(headers: &HeaderMap) -> String {
-    owner_of(
-        new_context(headers, Operation::Chat, "")
-            .credential
-            .as_ref(),
-    )
+    owner_of(crate::state::credential_of(headers).as_ref())
 }
 
 /// `GET /v1/responses/{id}`

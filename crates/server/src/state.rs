@@ -68,7 +68,7 @@ const VK_HEADER: &str = "x-bf-vk";
 
 /// The credential governance identifies the caller by: `x-bf-vk` first (meant as a virtual
 /// key), else whatever credential header the client's SDK sends.
-fn credential_of(headers: &HeaderMap) -> Option<Credential> {
+pub(crate) fn credential_of(headers: &HeaderMap) -> Option<Credential> {
     if let Some(v) = headers
         .get(VK_HEADER)
         .and_then(|v| v.to_str().ok())

@@ -18,6 +18,8 @@ use serde_json::Value;
 pub enum Dialect {
     /// Anthropic Messages (`POST /v1/messages`).
     Anthropic,
+    /// OpenAI's Responses API (`POST /v1/responses`), which OpenAI and Azure OpenAI serve.
+    OpenAiResponses,
 }
 
 /// The original request in its own dialect.

@@ -7,6 +7,7 @@
 //! pure code here — request items → messages (`request`), the answer → a response object
 //! (`response`), chunks → typed events (`stream`).
 
+pub mod native;
 pub mod request;
 pub mod response;
 pub mod stream;

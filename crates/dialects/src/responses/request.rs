@@ -180,6 +180,15 @@ pub fn to_chat(req: &ResponsesRequest, history: &[Value]) -> Result<Translated, 
         chat.tool_choice = None;
         chat.parallel_tool_calls = None;
     }
+    // `text.verbosity` (GPT-5) is chat's `verbosity`.
+    if let Some(v) = req
+        .text
+        .as_ref()
+        .and_then(|t| t.get("verbosity"))
+        .filter(|v| !v.is_null())
+    {
+        chat.extra.insert("verbosity".to_owned(), v.clone());
+    }
     for field in FORWARDED {
         if let Some(v) = req.extra.get(*field).filter(|v| !v.is_null()) {
             chat.extra.insert((*field).to_owned(), v.clone());
@@ -244,6 +253,13 @@ impl ItemReader {
             .as_object()
             .ok_or_else(|| bad("an input item must be an object", ""))?;
         let kind = obj.get("type").and_then(Value::as_str);
+        // `{"id": …}` alone is an item reference (its `type` is optional).
+        if kind.is_none() && obj.get("role").is_none() && obj.contains_key("id") {
+            return Err(bad(
+                "item_reference is not supported; send the item itself or use previous_response_id",
+                "id",
+            ));
+        }
         match kind {
             None | Some("message") => self.message(obj),
             Some("function_call") | Some("custom_tool_call") => {
@@ -308,9 +324,15 @@ impl ItemReader {
                     .map(str::to_owned);
                 // Only a signed block can go back to a provider that checks signatures; an
                 // unsigned summary is the model's own words about its reasoning, not input.
-                if signature.is_some() {
-                    self.pending_thinking
-                        .push(ThinkingBlock::thinking(Some(summary), signature));
+                match signature {
+                    Some(enc) => {
+                        let block = match enc.strip_prefix(super::response::REDACTED_PREFIX) {
+                            Some(data) => ThinkingBlock::redacted(data.to_owned()),
+                            None => ThinkingBlock::thinking(Some(summary), Some(enc)),
+                        };
+                        self.pending_thinking.push(block);
+                    }
+                    None => {}
                 }
                 Ok(())
             }
@@ -457,6 +479,12 @@ fn content_parts(parts: &[Value]) -> Result<MessageContent, GatewayError> {
                         file.insert(name.to_owned(), Value::String(v.to_owned()));
                     }
                 }
+                if field("file_url").is_some() {
+                    return Err(bad(
+                        "input_file by file_url is not supported; send file_data (base64) instead",
+                        &format!("content[{i}].file_url"),
+                    ));
+                }
                 if file.is_empty() {
                     return Err(bad(
                         "input_file needs file_data or file_id",
@@ -566,7 +594,9 @@ pub fn custom_tool_names(req: &ResponsesRequest) -> Vec<String> {
 fn tool_choice(choice: Option<&Value>) -> Result<Option<ToolChoice>, GatewayError> {
     match choice {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(mode)) => Ok(Some(ToolChoice::Mode(mode.clone()))),
+        Some(Value::String(mode)) if matches!(mode.as_str(), "auto" | "none" | "required") => {
+            Ok(Some(ToolChoice::Mode(mode.clone())))
+        }
         Some(Value::Object(o)) => {
             let kind = o.get("type").and_then(Value::as_str).unwrap_or_default();
             match (kind, o.get("name").and_then(Value::as_str)) {
@@ -592,7 +622,7 @@ fn tool_choice(choice: Option<&Value>) -> Result<Option<ToolChoice>, GatewayErro
             }
         }
         Some(_) => Err(bad(
-            "tool_choice must be a string or an object",
+            "tool_choice must be auto, none, required or an object",
             "tool_choice",
         )),
     }

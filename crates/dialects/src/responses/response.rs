@@ -132,6 +132,18 @@ impl Echo {
         Value::Object(o)
     }
 
+    /// Give an upstream's response object the request's own `store` and
+    /// `previous_response_id` (the upstream was told `store: false` and never saw the id).
+    pub fn patch(&self, object: &mut Value) {
+        if let Some(o) = object.as_object_mut() {
+            for field in ["store", "previous_response_id"] {
+                if let Some(v) = self.fields.get(field) {
+                    o.insert(field.to_owned(), v.clone());
+                }
+            }
+        }
+    }
+
     /// An item id: `prefix` + the response's own suffix + the item's position.
     pub fn item_id(&self, prefix: &str, index: usize) -> String {
         let suffix = self.id.strip_prefix("resp_").unwrap_or(&self.id);
@@ -163,20 +175,37 @@ impl Echo {
         })
     }
 
-    /// A reasoning item from the reasoning text and the provider's signed blocks.
-    pub fn reasoning_item(&self, index: usize, text: &str, blocks: &[ThinkingBlock]) -> Value {
+    /// A reasoning item: its summary text and, for a signed block, the block as
+    /// `encrypted_content` (kept whole for the stored conversation; [`Self::client_view`]
+    /// drops it unless the request included `reasoning.encrypted_content`).
+    pub fn reasoning_item(&self, index: usize, text: &str, block: Option<&ThinkingBlock>) -> Value {
         let mut item = json!({
             "type": "reasoning", "id": self.item_id("rs", index),
             "summary": if text.is_empty() { json!([]) } else { json!([{"type": "summary_text", "text": text}]) },
         });
-        // The signature is what a provider checks when the reasoning comes back next turn.
-        let signature = blocks.iter().find_map(|b| b.signature.clone());
-        if let (Some(sig), Some(o)) = (signature, item.as_object_mut())
-            && self.include_encrypted_reasoning
-        {
-            o.insert("encrypted_content".to_owned(), json!(sig));
+        if let (Some(encrypted), Some(o)) = (block.and_then(encrypted_of), item.as_object_mut()) {
+            o.insert("encrypted_content".to_owned(), json!(encrypted));
         }
         item
+    }
+
+    /// What the client sees of an output item or response object: `encrypted_content` only
+    /// when the request asked for it.
+    pub fn client_view(&self, value: &mut Value) {
+        if self.include_encrypted_reasoning {
+            return;
+        }
+        let strip = |item: &mut Value| {
+            if let Some(o) = item.as_object_mut()
+                && o.get("type").and_then(Value::as_str) == Some("reasoning")
+            {
+                o.remove("encrypted_content");
+            }
+        };
+        match value.get_mut("output").and_then(Value::as_array_mut) {
+            Some(items) => items.iter_mut().for_each(strip),
+            None => strip(value),
+        }
     }
 
     /// An assistant message item holding `text` (and a refusal, if any).
@@ -243,19 +272,21 @@ pub fn status_of(finish_reason: Option<&str>) -> (&'static str, Option<&'static 
 fn output_items(echo: &Echo, message: &ResponseMessage) -> Vec<Value> {
     let mut items = Vec::new();
     let blocks = message.thinking_blocks.as_deref().unwrap_or_default();
-    let reasoning = message
-        .reasoning_content
-        .clone()
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| {
-            blocks
-                .iter()
-                .filter_map(|b| b.thinking.as_deref())
-                .collect::<Vec<_>>()
-                .join("\n\n")
-        });
-    if !reasoning.is_empty() || !blocks.is_empty() {
-        items.push(echo.reasoning_item(items.len(), &reasoning, blocks));
+    let reasoning = message.reasoning_content.as_deref().unwrap_or_default();
+    // One item per signed block, so each signature goes back with its own text.
+    let texts_in_blocks = blocks
+        .iter()
+        .any(|b| b.thinking.as_deref().is_some_and(|t| !t.is_empty()));
+    for (i, block) in blocks.iter().enumerate() {
+        let text = match block.thinking.as_deref() {
+            Some(t) if !t.is_empty() => t,
+            _ if i == 0 && !texts_in_blocks => reasoning,
+            _ => "",
+        };
+        items.push(echo.reasoning_item(items.len(), text, Some(block)));
+    }
+    if blocks.is_empty() && !reasoning.is_empty() {
+        items.push(echo.reasoning_item(items.len(), reasoning, None));
     }
     let text = message.content.as_deref().unwrap_or_default();
     let refusal = message.refusal.clone().flatten();
@@ -275,12 +306,27 @@ fn output_items(echo: &Echo, message: &ResponseMessage) -> Vec<Value> {
     items
 }
 
+/// A signed block as opaque `encrypted_content`: a thinking block's signature, or a
+/// redacted block's data marked as such (read back by the request translation).
+pub fn encrypted_of(block: &ThinkingBlock) -> Option<String> {
+    match block.kind.as_str() {
+        "redacted_thinking" => block.data.as_ref().map(|d| format!("{REDACTED_PREFIX}{d}")),
+        _ => block.signature.clone(),
+    }
+}
+
+/// Marks a redacted block inside `encrypted_content`.
+pub const REDACTED_PREFIX: &str = "redacted_thinking:";
+
 /// Chat usage → Responses usage.
 pub fn usage_object(u: &Usage) -> Value {
     json!({
         "input_tokens": u.prompt_tokens,
         "input_tokens_details": {
             "cached_tokens": u.prompt_tokens_details.as_ref().and_then(|d| d.cached_tokens).unwrap_or(0),
+            "cache_write_tokens": u.prompt_tokens_details.as_ref()
+                .and_then(|d| d.extra.get("cache_creation_tokens").or_else(|| d.extra.get("cache_write_tokens")))
+                .and_then(Value::as_u64).unwrap_or(0),
         },
         "output_tokens": u.completion_tokens,
         "output_tokens_details": {

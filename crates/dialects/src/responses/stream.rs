@@ -17,15 +17,27 @@ use serde_json::{Value, json};
 
 use super::response::{Echo, output_text, status_of};
 
+/// A message content part of `kind` holding `text`.
+fn part_of(kind: &str, text: &str) -> Value {
+    if kind == "refusal" {
+        json!({"type": "refusal", "refusal": text})
+    } else {
+        output_text(text)
+    }
+}
+
 /// The item being streamed.
 enum Open {
     Reasoning {
         text: String,
-        blocks: Vec<ThinkingBlock>,
+        /// Whether the summary part was announced (only once text arrives).
+        part: bool,
+        block: Option<ThinkingBlock>,
     },
     Message {
-        text: String,
-        refusal: String,
+        /// The message's parts in the order they opened: `output_text` or `refusal`, and
+        /// what each holds so far.
+        parts: Vec<(&'static str, String)>,
     },
     Call {
         tool_index: u32,
@@ -41,6 +53,7 @@ pub struct ResponsesStream {
     model: String,
     sequence: u64,
     started: bool,
+    /// Finished items as stored (signed reasoning kept whole).
     items: Vec<Value>,
     open: Option<Open>,
     usage: Option<Usage>,
@@ -62,6 +75,12 @@ impl ResponsesStream {
         }
     }
 
+    /// Whether nothing was encoded yet (a stream whose events were all forwarded as the
+    /// upstream sent them).
+    pub fn is_idle(&self) -> bool {
+        !self.started
+    }
+
     /// Append the events one chunk becomes.
     pub fn chunk(&mut self, chunk: ChatChunk, out: &mut Vec<u8>) {
         if !chunk.model.is_empty() {
@@ -73,22 +92,23 @@ impl ResponsesStream {
         }
         for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
             let delta = choice.delta;
-            let reasoning = delta.reasoning_content.filter(|r| !r.is_empty());
-            let blocks = delta.thinking_blocks.unwrap_or_default();
-            if reasoning.is_some() || !blocks.is_empty() {
-                self.reasoning(reasoning.as_deref(), blocks, out);
+            if let Some(r) = delta.reasoning_content.filter(|r| !r.is_empty()) {
+                self.reasoning_text(&r, out);
+            }
+            for block in delta.thinking_blocks.unwrap_or_default() {
+                self.reasoning_block(block, out);
             }
             if let Some(Some(text)) = delta
                 .content
                 .filter(|c| c.as_deref().is_some_and(|t| !t.is_empty()))
             {
-                self.text(&text, out);
+                self.message_delta("output_text", &text, out);
             }
-            if let Some(Some(refusal)) = delta.refusal {
-                self.ensure_message(out);
-                if let Some(Open::Message { refusal: r, .. }) = &mut self.open {
-                    r.push_str(&refusal);
-                }
+            if let Some(Some(refusal)) = delta
+                .refusal
+                .filter(|r| r.as_deref().is_some_and(|t| !t.is_empty()))
+            {
+                self.message_delta("refusal", &refusal, out);
             }
             for call in delta.tool_calls.unwrap_or_default() {
                 let (name, args) = call
@@ -103,7 +123,8 @@ impl ResponsesStream {
         }
     }
 
-    /// Close the open item and return the final response object (to store before it is sent).
+    /// Close the open item and return the final response object, whole (to store; the
+    /// client's view of it is [`Echo::client_view`]) — before its event is sent.
     pub fn finish(&mut self, out: &mut Vec<u8>) -> Value {
         self.start(out);
         self.close(out);
@@ -118,20 +139,22 @@ impl ResponsesStream {
         )
     }
 
-    /// Append the final event for `response` (from [`Self::finish`]).
+    /// Append the final event for `response` (from [`Self::finish`]), as the client sees it.
     pub fn completed(&mut self, response: &Value, out: &mut Vec<u8>) {
         let kind = if response.get("status").and_then(Value::as_str) == Some("incomplete") {
             "response.incomplete"
         } else {
             "response.completed"
         };
-        self.event(kind, json!({"response": response}), out);
+        let mut shown = response.clone();
+        self.echo.client_view(&mut shown);
+        self.event(kind, json!({"response": shown}), out);
     }
 
     /// Append the report of a failure after the start: `response.failed`, then `error`.
     pub fn fail(&mut self, e: &GatewayError, out: &mut Vec<u8>) {
         self.start(out);
-        let failed = self.echo.object(
+        let mut failed = self.echo.object(
             &self.model,
             "failed",
             self.items.clone(),
@@ -139,6 +162,7 @@ impl ResponsesStream {
             None,
             Some(e),
         );
+        self.echo.client_view(&mut failed);
         self.event("response.failed", json!({"response": failed}), out);
         let code = e.code.clone().unwrap_or_else(|| e.kind.as_str().to_owned());
         // `error` also as an object: OpenAI's SDKs raise on an event whose data has one, so a
@@ -167,87 +191,115 @@ impl ResponsesStream {
         self.items.len()
     }
 
-    fn reasoning(&mut self, text: Option<&str>, blocks: Vec<ThinkingBlock>, out: &mut Vec<u8>) {
-        if !matches!(self.open, Some(Open::Reasoning { .. })) {
-            self.close(out);
-            let (index, id) = (self.index(), self.echo.item_id("rs", self.index()));
-            self.event(
-                "response.output_item.added",
-                json!({"output_index": index, "item": {"type": "reasoning", "id": id, "summary": []}}),
-                out,
-            );
+    fn open_reasoning(&mut self, out: &mut Vec<u8>) {
+        if matches!(self.open, Some(Open::Reasoning { .. })) {
+            return;
+        }
+        self.close(out);
+        let (index, id) = (self.index(), self.echo.item_id("rs", self.index()));
+        self.event(
+            "response.output_item.added",
+            json!({"output_index": index, "item": {"type": "reasoning", "id": id, "summary": []}}),
+            out,
+        );
+        self.open = Some(Open::Reasoning {
+            text: String::new(),
+            part: false,
+            block: None,
+        });
+    }
+
+    fn reasoning_text(&mut self, delta: &str, out: &mut Vec<u8>) {
+        self.open_reasoning(out);
+        let (index, id) = (self.index(), self.echo.item_id("rs", self.index()));
+        let announce = match &mut self.open {
+            Some(Open::Reasoning { text, part, .. }) => {
+                text.push_str(delta);
+                !std::mem::replace(part, true)
+            }
+            _ => false,
+        };
+        if announce {
             self.event(
                 "response.reasoning_summary_part.added",
                 json!({"item_id": id, "output_index": index, "summary_index": 0,
                        "part": {"type": "summary_text", "text": ""}}),
                 out,
             );
-            self.open = Some(Open::Reasoning {
-                text: String::new(),
-                blocks: Vec::new(),
-            });
         }
-        let text = text.map(str::to_owned).or_else(|| {
-            let t: String = blocks
-                .iter()
-                .filter_map(|b| b.thinking.as_deref())
-                .collect();
-            (!t.is_empty()).then_some(t)
-        });
-        if let Some(Open::Reasoning {
-            text: acc,
-            blocks: kept,
-        }) = &mut self.open
-        {
-            kept.extend(blocks.into_iter().filter(|b| b.signature.is_some()));
-            if let Some(t) = &text {
-                acc.push_str(t);
-            }
-        }
-        if let Some(delta) = text {
-            let (index, id) = (self.index(), self.echo.item_id("rs", self.index()));
-            self.event(
-                "response.reasoning_summary_text.delta",
-                json!({"item_id": id, "output_index": index, "summary_index": 0, "delta": delta}),
-                out,
-            );
-        }
+        self.event(
+            "response.reasoning_summary_text.delta",
+            json!({"item_id": id, "output_index": index, "summary_index": 0, "delta": delta}),
+            out,
+        );
     }
 
-    fn ensure_message(&mut self, out: &mut Vec<u8>) {
-        if matches!(self.open, Some(Open::Message { .. })) {
+    /// A signed block ends the reasoning item it signs (the next text starts another); a
+    /// redacted block is an item of its own.
+    fn reasoning_block(&mut self, block: ThinkingBlock, out: &mut Vec<u8>) {
+        if let Some(t) = block.thinking.as_deref().filter(|t| !t.is_empty()) {
+            self.reasoning_text(t, out);
+        }
+        if block.kind == "redacted_thinking" {
+            self.close(out);
+        }
+        if block.signature.is_none() && block.data.is_none() {
             return;
         }
+        self.open_reasoning(out);
+        if let Some(Open::Reasoning { block: b, .. }) = &mut self.open {
+            *b = Some(block);
+        }
         self.close(out);
-        let (index, id) = (self.index(), self.echo.item_id("msg", self.index()));
-        self.event(
-            "response.output_item.added",
-            json!({"output_index": index, "item": {"type": "message", "id": id,
-                   "status": "in_progress", "role": "assistant", "content": []}}),
-            out,
-        );
-        self.event(
-            "response.content_part.added",
-            json!({"item_id": id, "output_index": index, "content_index": 0, "part": output_text("")}),
-            out,
-        );
-        self.open = Some(Open::Message {
-            text: String::new(),
-            refusal: String::new(),
-        });
     }
 
-    fn text(&mut self, delta: &str, out: &mut Vec<u8>) {
-        self.ensure_message(out);
-        if let Some(Open::Message { text, .. }) = &mut self.open {
-            text.push_str(delta);
+    /// Text or refusal for the message item, opening it (and the part) as needed.
+    fn message_delta(&mut self, kind: &'static str, delta: &str, out: &mut Vec<u8>) {
+        if !matches!(self.open, Some(Open::Message { .. })) {
+            self.close(out);
+            let (index, id) = (self.index(), self.echo.item_id("msg", self.index()));
+            self.event(
+                "response.output_item.added",
+                json!({"output_index": index, "item": {"type": "message", "id": id,
+                       "status": "in_progress", "role": "assistant", "content": []}}),
+                out,
+            );
+            self.open = Some(Open::Message { parts: Vec::new() });
         }
         let (index, id) = (self.index(), self.echo.item_id("msg", self.index()));
-        self.event(
-            "response.output_text.delta",
-            json!({"item_id": id, "output_index": index, "content_index": 0, "delta": delta, "logprobs": []}),
-            out,
-        );
+        let Some(Open::Message { parts }) = &mut self.open else {
+            return;
+        };
+        let content_index = match parts.iter().position(|(k, _)| *k == kind) {
+            Some(i) => i,
+            None => {
+                parts.push((kind, String::new()));
+                let i = parts.len() - 1;
+                let part = part_of(kind, "");
+                self.event(
+                    "response.content_part.added",
+                    json!({"item_id": id, "output_index": index, "content_index": i, "part": part}),
+                    out,
+                );
+                i
+            }
+        };
+        if let Some(Open::Message { parts }) = &mut self.open
+            && let Some((_, acc)) = parts.get_mut(content_index)
+        {
+            acc.push_str(delta);
+        }
+        let body = if kind == "refusal" {
+            json!({"item_id": id, "output_index": index, "content_index": content_index, "delta": delta})
+        } else {
+            json!({"item_id": id, "output_index": index, "content_index": content_index, "delta": delta, "logprobs": []})
+        };
+        let event = if kind == "refusal" {
+            "response.refusal.delta"
+        } else {
+            "response.output_text.delta"
+        };
+        self.event(event, body, out);
     }
 
     fn tool_call(
@@ -316,36 +368,49 @@ impl ResponsesStream {
         };
         let index = self.index();
         let item = match open {
-            Open::Reasoning { text, blocks } => {
+            Open::Reasoning { text, part, block } => {
                 let id = self.echo.item_id("rs", index);
-                self.event(
-                    "response.reasoning_summary_text.done",
-                    json!({"item_id": id, "output_index": index, "summary_index": 0, "text": text}),
-                    out,
-                );
-                self.event(
-                    "response.reasoning_summary_part.done",
-                    json!({"item_id": id, "output_index": index, "summary_index": 0,
-                           "part": {"type": "summary_text", "text": text}}),
-                    out,
-                );
-                self.echo.reasoning_item(index, &text, &blocks)
+                if part {
+                    self.event(
+                        "response.reasoning_summary_text.done",
+                        json!({"item_id": id, "output_index": index, "summary_index": 0, "text": text}),
+                        out,
+                    );
+                    self.event(
+                        "response.reasoning_summary_part.done",
+                        json!({"item_id": id, "output_index": index, "summary_index": 0,
+                               "part": {"type": "summary_text", "text": text}}),
+                        out,
+                    );
+                }
+                self.echo.reasoning_item(index, &text, block.as_ref())
             }
-            Open::Message { text, refusal } => {
+            Open::Message { parts } => {
                 let id = self.echo.item_id("msg", index);
-                self.event(
-                    "response.output_text.done",
-                    json!({"item_id": id, "output_index": index, "content_index": 0, "text": text, "logprobs": []}),
-                    out,
-                );
-                self.event(
-                    "response.content_part.done",
-                    json!({"item_id": id, "output_index": index, "content_index": 0, "part": output_text(&text)}),
-                    out,
-                );
-                let refusal = (!refusal.is_empty()).then_some(refusal);
-                self.echo
-                    .message_item(index, &text, refusal.as_deref(), "completed")
+                let mut content = Vec::with_capacity(parts.len());
+                for (i, (kind, text)) in parts.iter().enumerate() {
+                    let (done, body) = if *kind == "refusal" {
+                        (
+                            "response.refusal.done",
+                            json!({"item_id": id, "output_index": index, "content_index": i, "refusal": text}),
+                        )
+                    } else {
+                        (
+                            "response.output_text.done",
+                            json!({"item_id": id, "output_index": index, "content_index": i, "text": text, "logprobs": []}),
+                        )
+                    };
+                    self.event(done, body, out);
+                    let part = part_of(kind, text);
+                    self.event(
+                        "response.content_part.done",
+                        json!({"item_id": id, "output_index": index, "content_index": i, "part": part}),
+                        out,
+                    );
+                    content.push(part);
+                }
+                json!({"type": "message", "id": id, "status": "completed", "role": "assistant",
+                       "content": content})
             }
             Open::Call {
                 call_id,
@@ -356,20 +421,37 @@ impl ResponsesStream {
                 let item = self
                     .echo
                     .call_item(index, &call_id, &name, &arguments, "completed");
-                if item.get("type").and_then(Value::as_str) == Some("function_call") {
-                    self.event(
+                match item.get("type").and_then(Value::as_str) {
+                    Some("function_call") => self.event(
                         "response.function_call_arguments.done",
                         json!({"item_id": self.echo.item_id("fc", index), "output_index": index,
                                "name": name, "arguments": arguments}),
                         out,
-                    );
+                    ),
+                    // A freeform tool's input is whole only now (its JSON wrapper closed).
+                    _ => {
+                        let input = item.get("input").cloned().unwrap_or(json!(""));
+                        let item_id = item.get("id").cloned().unwrap_or(Value::Null);
+                        self.event(
+                            "response.custom_tool_call_input.delta",
+                            json!({"item_id": item_id, "output_index": index, "delta": input}),
+                            out,
+                        );
+                        self.event(
+                            "response.custom_tool_call_input.done",
+                            json!({"item_id": item_id, "output_index": index, "input": input}),
+                            out,
+                        );
+                    }
                 }
                 item
             }
         };
+        let mut shown = item.clone();
+        self.echo.client_view(&mut shown);
         self.event(
             "response.output_item.done",
-            json!({"output_index": index, "item": item}),
+            json!({"output_index": index, "item": shown}),
             out,
         );
         self.items.push(item);

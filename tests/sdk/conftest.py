@@ -39,13 +39,38 @@ SDKS = {
     "test_boto3_bedrock.py": "boto3 `bedrock-runtime` (Python), `/bedrock`",
     "test_langchain_openai.py": "langchain-openai `ChatOpenAI` (Python), `/langchain`",
     "test_litellm_client.py": "litellm as a client (Python), `/litellm`",
+    "test_openai_realtime.py": "openai (Python) Realtime API: WebSocket, client secrets",
+    "test_openai_audio_images.py": "openai (Python) audio, images; cohere / httpx rerank",
+    "test_sdk_base_urls.py": "groq / mistralai / openai at the root (Python): base-URL habits",
     "test_node_sdks.py::openai": "openai (Node.js)",
     "test_node_sdks.py::anthropic": "@anthropic-ai/sdk (Node.js), `/anthropic`",
     "test_node_sdks.py::openai_responses": "openai (Node.js) Responses API",
+    "test_node_sdks.py::groq": "groq-sdk (Node.js), base `…/v1` and the root",
+    "test_node_sdks.py::openai_media": "openai (Node.js) audio, images",
     # Virtual-key refusals (401/403/402/429) and a good key, through every SDK above.
     "test_governance_errors.py": "governance (virtual keys), every SDK above",
 }
-MODES = ["plain", "stream", "tool call", "streamed tool call", "embeddings", "errors"]
+# Where each SDK puts its paths when given the gateway as its base URL (all served).
+BASE_URLS = """## Base URLs: each SDK's path habit
+
+| SDK | base URL its users write | paths it calls | served |
+|---|---|---|---|
+| OpenAI (Python, Node.js), Together | `http://gw:8080/v1` | `/v1/chat/completions`, … | ✅ |
+| OpenAI given the bare origin, Perplexity (`perplexityai`), LiteLLM's habit | `http://gw:8080` | `/chat/completions`, `/models`, … | ✅ (root mount) |
+| Groq (`groq`, `groq-sdk`) | `http://gw:8080` | `/openai/v1/chat/completions` | ✅ |
+| Groq given the same `…/v1` as every other SDK | `http://gw:8080/v1` | `/v1/openai/v1/chat/completions` | ✅ |
+| Mistral (`mistralai`, `server_url`) | `http://gw:8080` | `/v1/chat/completions`, `/v1/embeddings` | ✅ chat (its embeddings answer needs an `id` OpenAI does not send) |
+| Fireworks (`fireworks-ai`) | `http://gw:8080` | `/inference/v1/chat/completions` | ✅ |
+
+The root mount serves only the OpenAI route set's own paths, so `/health`, `/ready`, `/metrics`,
+`/api/*` and the drop-in prefixes keep theirs. Tested: `tests/sdk/test_sdk_base_urls.py`
+(groq with both bases, openai at the root, mistralai), `tests/sdk/node/cases.mjs` (`groq-sdk`
+with both bases), `crates/server/tests/sdk_base_urls.rs` (every base, the gateway's own routes
+untouched). `fireworks-ai` and `perplexityai` are not run here: their paths (read from their
+sources) are the ones served.
+"""
+MODES = ["plain", "stream", "tool call", "streamed tool call", "embeddings", "audio", "images",
+         "rerank", "realtime", "errors"]
 _results: dict = {}
 
 
@@ -55,6 +80,14 @@ def _mode(name: str) -> str:
         return "errors"
     if "embed" in n:
         return "embeddings"
+    if "realtime" in n:
+        return "realtime"
+    if any(w in n for w in ("speech", "transcri", "translat")):
+        return "audio"
+    if "image" in n:
+        return "images"
+    if "rerank" in n:
+        return "rerank"
     tool = "tool" in n or "function" in n
     stream = "stream" in n
     if tool and stream:
@@ -116,7 +149,7 @@ def pytest_terminal_summary(terminalreporter):
                 "official client, unmodified except for its base URL, talking to the gateway binary in\n"
                 "front of the mock provider's native faces. Cells are passed/run for that run; — = no\n"
                 "test of that mode for that SDK yet. Do not edit by hand.\n\n"
-                + table + "\n\n"
+                + table + "\n\n" + BASE_URLS + "\n"
                 "Node.js SDKs run under Node's own runtime (`tests/sdk/node`, installed with `npm ci`);\n"
                 "pytest starts each case so that they land in this table.\n"
             )

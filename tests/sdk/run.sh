@@ -80,6 +80,11 @@ cat >"$work/config.json" <<JSON
       "keys": [{"name": "cohere-key", "value": "co-mock", "models": [], "weight": 1.0}],
       "network_config": {"base_url": "http://127.0.0.1:$mock_port"}
     },
+    "openai": {
+      "type": "openai",
+      "keys": [{"name": "openai-key", "value": "sk-openai-mock", "models": [], "weight": 1.0}],
+      "network_config": {"base_url": "http://127.0.0.1:$mock_port/v1", "default_request_timeout_in_seconds": 10}
+    },
     "anthropic": {
       "type": "anthropic",
       "keys": [{"name": "anthropic-key", "value": "sk-ant-mock", "models": [], "weight": 1.0}],

@@ -13,6 +13,8 @@ CASES = {
     "anthropic": ["plain", "stream", "tool_call", "streamed_tool_call",
                   "openai_streamed_tool_call", "errors"],
     "openai-responses": ["plain", "stream", "tool_call", "streamed_tool_call", "errors"],
+    "groq": ["plain", "stream", "tool_call", "errors"],
+    "openai-media": ["speech", "transcription", "image", "errors"],
 }
 
 
@@ -42,3 +44,13 @@ def test_node_anthropic(gateway_url: str, case: str) -> None:
 @pytest.mark.parametrize("case", CASES["openai-responses"])
 def test_node_openai_responses(gateway_url: str, case: str) -> None:
     run_case(gateway_url, "openai-responses", case)
+
+
+@pytest.mark.parametrize("case", CASES["groq"])
+def test_node_groq(gateway_url: str, case: str) -> None:
+    run_case(gateway_url, "groq", case)
+
+
+@pytest.mark.parametrize("case", CASES["openai-media"])
+def test_node_openai_media(gateway_url: str, case: str) -> None:
+    run_case(gateway_url, "openai-media", case)

@@ -105,5 +105,6 @@ def test_errors_keep_the_openai_exception_types(client: OpenAI, model: str) -> N
     import openai
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(
-            model=f"{model};fail_rate=1;fail_status=429",
+            # Retry-After: 0, so the key is not left cooling down for the tests that follow.
+            model=f"{model};fail_rate=1;fail_status=429;retry_after=0",
             messages=[{"role": "user", "content": "Hi"}])

@@ -158,3 +158,44 @@ def test_input_tokens_are_counted_without_a_provider_call(client: OpenAI) -> Non
         model="mock/gpt-4o-mini", instructions="Be brief.", input="Hi " * 200
     )
     assert longer.input_tokens > short.input_tokens + 150
+
+
+# ---- OpenAI and Azure take the request as written (the mock serves /v1/responses itself) ----
+
+def test_openai_target_gets_the_request_as_written(client: OpenAI) -> None:
+    raw = client.responses.with_raw_response.create(
+        model="openai/gpt-4o-mini;chunks=3", input="Hi",
+        tools=[{"type": "web_search"}],
+    )
+    resp = raw.parse()
+    assert resp.id.startswith("resp_mock")  # the upstream's own object came back
+    assert resp.output_text == "Hello from the"
+    assert resp.store is True  # the client's setting, though the upstream was told store: false
+    assert raw.headers.get("x-heimdall-ignored-tools") is None  # OpenAI runs hosted tools itself
+
+
+def test_openai_target_streams_the_upstream_events(client: OpenAI) -> None:
+    with client.responses.stream(model="openai/gpt-4o-mini;chunks=4", input="Hi") as stream:
+        text = "".join(e.delta for e in stream if e.type == "response.output_text.delta")
+        final = stream.get_final_response()
+    assert text == "Hello from the mock"
+    assert final.id.startswith("resp_mock") and final.output_text == text
+    assert client.responses.retrieve(final.id).output_text == text
+
+
+def test_openai_target_tool_round_trip_with_previous_response_id(client: OpenAI) -> None:
+    first = client.responses.create(model="openai/gpt-4o-mini", input="Weather?", tools=[WEATHER])
+    call = next(o for o in first.output if o.type == "function_call")
+    second = client.responses.create(
+        model="openai/gpt-4o-mini;chunks=2", previous_response_id=first.id, tools=[WEATHER],
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "18C"}],
+    )
+    # The upstream saw the whole conversation (it never stored the first turn) and answered.
+    assert second.output_text == "Hello from"
+    assert second.previous_response_id == first.id
+
+
+def test_openai_target_stream_cut_midway_raises(client: OpenAI) -> None:
+    with pytest.raises(APIError):
+        for _ in client.responses.create(model="openai/gpt-4o-mini;chunks=6;cut_after=3", input="Hi", stream=True):
+            pass

@@ -153,6 +153,12 @@ pub fn canonical_request(req: &GatewayRequest, scope: &KeyScope<'_>) -> Option<V
         GatewayRequest::Chat(r) => canonical_chat(r, scope),
         GatewayRequest::Completion(r) => canonical_completion(r, scope),
         GatewayRequest::Embedding(_) => None,
+        GatewayRequest::Speech(_)
+        | GatewayRequest::Transcription(_)
+        | GatewayRequest::Translation(_)
+        | GatewayRequest::ImageGeneration(_)
+        | GatewayRequest::ImageEdit(_)
+        | GatewayRequest::Rerank(_) => None,
     }
 }
 
@@ -175,7 +181,13 @@ pub fn semantic_parts(
     let text = match req {
         GatewayRequest::Chat(r) => chat_text(r, scope, history_threshold)?,
         GatewayRequest::Completion(r) => completion_text(r)?,
-        GatewayRequest::Embedding(_) => return None,
+        GatewayRequest::Embedding(_)
+        | GatewayRequest::Speech(_)
+        | GatewayRequest::Transcription(_)
+        | GatewayRequest::Translation(_)
+        | GatewayRequest::ImageGeneration(_)
+        | GatewayRequest::ImageEdit(_)
+        | GatewayRequest::Rerank(_) => return None,
     };
     let mut canon = canonical_request(req, scope)?;
     if let Value::Object(obj) = &mut canon {
@@ -194,7 +206,15 @@ fn operation(req: &GatewayRequest) -> Option<&'static str> {
     match req {
         GatewayRequest::Chat(_) => Some("chat"),
         GatewayRequest::Completion(_) => Some("completion"),
-        GatewayRequest::Embedding(_) => None,
+        // Audio, images and rerank are not cached: answers are binary or large, and a new
+        // image or voice take is what a client asks for again.
+        GatewayRequest::Embedding(_)
+        | GatewayRequest::Speech(_)
+        | GatewayRequest::Transcription(_)
+        | GatewayRequest::Translation(_)
+        | GatewayRequest::ImageGeneration(_)
+        | GatewayRequest::ImageEdit(_)
+        | GatewayRequest::Rerank(_) => None,
     }
 }
 

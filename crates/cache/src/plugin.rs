@@ -280,7 +280,11 @@ impl Plugin for ResponseCache {
     ) -> Result<PreOutcome, GatewayError> {
         // Fallback targets run the pre hooks again: the cache looks once, for the request as
         // the client made it.
-        if ctx.cache.is_some() || matches!(req, GatewayRequest::Embedding(_)) {
+        // A Realtime session is admitted with a chat-shaped request but is never cached.
+        if ctx.cache.is_some()
+            || !matches!(req, GatewayRequest::Chat(_) | GatewayRequest::Completion(_))
+            || ctx.operation == heimdall_core::Operation::Realtime
+        {
             return Ok(PreOutcome::Continue);
         }
         let settings = self.settings.load_full();
@@ -329,7 +333,14 @@ impl Plugin for ResponseCache {
                             heimdall_core::Operation::Completion => flight
                                 .follow_completion()
                                 .map(|(f, r)| heimdall_core::PreStream::Completion(f, r)),
-                            heimdall_core::Operation::Embedding => None,
+                            heimdall_core::Operation::Embedding
+                            | heimdall_core::Operation::Speech
+                            | heimdall_core::Operation::Transcription
+                            | heimdall_core::Operation::Translation
+                            | heimdall_core::Operation::ImageGeneration
+                            | heimdall_core::Operation::ImageEdit
+                            | heimdall_core::Operation::Rerank
+                            | heimdall_core::Operation::Realtime => None,
                         };
                         if let Some(s) = followed {
                             self.follow_noted(ctx);
@@ -373,7 +384,12 @@ impl Plugin for ResponseCache {
             Ok(GatewayResponse::Completion(r)) => {
                 (CachedAnswer::Completion(r.clone()), r.usage.clone())
             }
-            Ok(GatewayResponse::Embedding(_)) => return slot.release(),
+            Ok(
+                GatewayResponse::Embedding(_)
+                | GatewayResponse::Binary(_)
+                | GatewayResponse::Images(_)
+                | GatewayResponse::Rerank(_),
+            ) => return slot.release(),
             Err(e) => return slot.fail(e),
         };
         let tokens = usage.map_or(0, |u| u.completion_tokens);
@@ -409,7 +425,14 @@ impl Plugin for ResponseCache {
             heimdall_core::Operation::Completion => {
                 CachedAnswer::CompletionStream(slot.flight().completion_chunks())
             }
-            heimdall_core::Operation::Embedding => return,
+            heimdall_core::Operation::Embedding
+            | heimdall_core::Operation::Speech
+            | heimdall_core::Operation::Transcription
+            | heimdall_core::Operation::Translation
+            | heimdall_core::Operation::ImageGeneration
+            | heimdall_core::Operation::ImageEdit
+            | heimdall_core::Operation::Rerank
+            | heimdall_core::Operation::Realtime => return,
         };
         let tokens = summary.usage.as_ref().map_or(0, |u| u.completion_tokens);
         let stored = StoredAnswer {

@@ -10,6 +10,7 @@ mod balancing;
 mod bifrost_yaml;
 mod build;
 mod cache;
+mod capabilities;
 mod control_sections;
 mod env;
 mod governance;
@@ -32,6 +33,7 @@ pub use build::{ConfigError, ConfigIssue};
 pub use cache::{
     CacheBackendKind, CacheConfig, EmbeddingSource, TenantScope, parse_ttl, parse_ttl_text,
 };
+pub use capabilities::{Capability, ModelClass, model_capabilities};
 pub use env::{EnvLookup, ProcessEnv, Resolved, resolve};
 pub use governance::{
     AlertsConfig, BudgetAction, BudgetConfig, BudgetScope, CustomerConfig, GovernanceConfig,

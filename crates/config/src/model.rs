@@ -343,6 +343,9 @@ pub struct ProxyConfig {
 pub struct ClientConfig {
     /// Request body limit in MB.
     pub max_request_body_size_mb: u64,
+    /// Upload limit in MB (forms on `/audio/transcriptions`, `/audio/translations`,
+    /// `/images/edits`).
+    pub max_upload_size_mb: u64,
     /// Answer 429 at once when a provider queue is full.
     pub drop_excess_requests: bool,
     /// Keep request logs.
@@ -365,6 +368,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         Self {
             max_request_body_size_mb: 10,
+            max_upload_size_mb: 25,
             drop_excess_requests: false,
             enable_logging: true,
             disable_content_logging: false,

@@ -283,6 +283,10 @@ struct RawClient {
     /// Largest request body accepted, in MB (default 10; larger bodies get 413).
     #[serde(default)]
     max_request_body_size_mb: Option<u64>,
+    /// Largest upload accepted (audio transcriptions and translations, image edits), in MB
+    /// (default 25, OpenAI's limit; larger uploads get 413). Read at start.
+    #[serde(default)]
+    max_upload_size_mb: Option<u64>,
     /// Answer 429 at once when a provider's queue (`buffer_size`) is full, instead of waiting.
     #[serde(default)]
     drop_excess_requests: Option<bool>,
@@ -395,6 +399,7 @@ fn client(c: RawClient) -> ClientConfig {
         max_request_body_size_mb: c
             .max_request_body_size_mb
             .unwrap_or(d.max_request_body_size_mb),
+        max_upload_size_mb: c.max_upload_size_mb.unwrap_or(d.max_upload_size_mb),
         drop_excess_requests: c.drop_excess_requests.unwrap_or(d.drop_excess_requests),
         enable_logging: c.enable_logging.unwrap_or(d.enable_logging),
         disable_content_logging: c

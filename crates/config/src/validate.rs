@@ -57,5 +57,31 @@ pub fn check(cfg: &GatewayConfig, ctx: &mut LoadCtx<'_>) {
                 "{path}: no keys configured; requests to this provider will fail"
             ));
         }
+        unservable_models(&path, p, ctx);
+    }
+}
+
+/// Warn about each declared model (provider-wide or a key's) whose kind of operation the
+/// provider's kind has no route for: requests for it would only ever fail.
+fn unservable_models(path: &str, p: &crate::model::ProviderConfig, ctx: &mut LoadCtx<'_>) {
+    let mut seen = BTreeSet::new();
+    let declared = p
+        .models
+        .iter()
+        .chain(p.keys.iter().flat_map(|k| k.models.iter()));
+    for model in declared {
+        if !seen.insert(model.as_str()) {
+            continue;
+        }
+        if crate::capabilities::model_capabilities(p.kind, model).is_empty() {
+            let class = crate::capabilities::ModelClass::of(model);
+            let serves: Vec<&str> = p.kind.capabilities().iter().map(|c| c.as_str()).collect();
+            ctx.warnings.push(format!(
+                "{path}: model '{model}' is for {}, but a provider of type {} has no route for that through the gateway (it serves: {})",
+                class.as_str(),
+                p.kind.as_str(),
+                serves.join(", ")
+            ));
+        }
     }
 }

@@ -559,6 +559,10 @@ pub fn restart_required(old: &GatewayConfig, new: &GatewayConfig) -> Vec<String>
         old.client.max_request_body_size_mb != new.client.max_request_body_size_mb,
     );
     check(
+        "client.max_upload_size_mb",
+        old.client.max_upload_size_mb != new.client.max_upload_size_mb,
+    );
+    check(
         "client.metrics_prefix",
         old.client.metrics_prefix != new.client.metrics_prefix,
     );

@@ -152,7 +152,7 @@ pub(crate) fn record_outcome(
 
 /// Choose a key: healthy (breaker not open) and not cooling first; if none is, any key not
 /// cooling — an open breaker is skipped only while healthy keys exist.
-fn choose_key(
+pub(crate) fn choose_key(
     entry: &ProviderEntry,
     model: &str,
     settings: &AttemptSettings<'_>,
@@ -379,6 +379,31 @@ async fn call_once(
             .embeddings(key, r)
             .await
             .map(|e| UpstreamReply::Full(GatewayResponse::Embedding(e))),
+        (GatewayRequest::Speech(r), _) => provider
+            .speech(key, r)
+            .await
+            .map(|b| UpstreamReply::Full(GatewayResponse::Binary(b))),
+        (GatewayRequest::Transcription(r), _) => provider
+            .transcription(key, r)
+            .await
+            .map(|b| UpstreamReply::Full(GatewayResponse::Binary(b))),
+        (GatewayRequest::Translation(r), _) => provider
+            .translation(key, r)
+            .await
+            .map(|b| UpstreamReply::Full(GatewayResponse::Binary(b))),
+        (GatewayRequest::ImageGeneration(r), _) => provider
+            .image_generation(key, r)
+            .await
+            .map(|i| UpstreamReply::Full(GatewayResponse::Images(i))),
+        (GatewayRequest::ImageEdit(r), _) => provider
+            .image_edit(key, r)
+            .await
+            .map(|i| UpstreamReply::Full(GatewayResponse::Images(i))),
+        (GatewayRequest::Rerank(r), _) => provider.rerank(key, r).await.map(|mut answer| {
+            // One answer shape whoever served it: documents as the client asked for them.
+            r.settle_documents(&mut answer);
+            UpstreamReply::Full(GatewayResponse::Rerank(answer))
+        }),
     }
 }
 

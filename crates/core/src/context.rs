@@ -106,6 +106,20 @@ pub enum Operation {
     Completion,
     /// Embeddings.
     Embedding,
+    /// Text to speech.
+    Speech,
+    /// Speech to text.
+    Transcription,
+    /// Speech to English text.
+    Translation,
+    /// Image generation.
+    ImageGeneration,
+    /// Image edit.
+    ImageEdit,
+    /// Rerank.
+    Rerank,
+    /// A Realtime API session (a WebSocket, or the creation of a session or client secret).
+    Realtime,
 }
 
 impl Operation {
@@ -115,6 +129,13 @@ impl Operation {
             Self::Chat => "chat",
             Self::Completion => "completion",
             Self::Embedding => "embedding",
+            Self::Speech => "speech",
+            Self::Transcription => "transcription",
+            Self::Translation => "translation",
+            Self::ImageGeneration => "image_generation",
+            Self::ImageEdit => "image_edit",
+            Self::Rerank => "rerank",
+            Self::Realtime => "realtime",
         }
     }
 }

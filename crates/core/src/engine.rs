@@ -201,6 +201,28 @@ impl Gateway {
         (ctx, result)
     }
 
+    /// A request answered whole (speech, transcription, translation, images, rerank): the
+    /// same plan, routing, keys, retries, fallbacks, deadlines and hooks as embeddings. The
+    /// caller matches the response variant it expects (any other is a mismatch error).
+    pub async fn unary(
+        &self,
+        mut ctx: RequestContext,
+        req: GatewayRequest,
+    ) -> (RequestContext, Result<GatewayResponse, GatewayError>) {
+        ctx.stream = false;
+        let rt = self.runtime();
+        let mut guard = AbandonGuard::new(ctx, &rt.pipeline);
+        let executed = self.execute(&rt, guard.ctx(), req).await;
+        let mut ctx = guard.disarm();
+        let result = match executed {
+            Ok(UpstreamReply::Full(r)) => Ok(r),
+            Ok(_) => Err(mismatch()),
+            Err(e) => Err(e),
+        };
+        let result = run_post(&rt.pipeline, &mut ctx, result).await;
+        (ctx, result)
+    }
+
     /// Models across servable providers, as `provider/model` ids.
     ///
     /// A provider whose config declares models answers from config (no network); others are
@@ -255,7 +277,10 @@ impl Gateway {
         ctx: &mut RequestContext,
         mut req: GatewayRequest,
     ) -> Result<UpstreamReply, GatewayError> {
-        let request_fallbacks = fallback::take_request_fallbacks(extra_of(&mut req))?;
+        let request_fallbacks = match extra_of(&mut req) {
+            Some(extra) => fallback::take_request_fallbacks(extra)?,
+            None => Vec::new(),
+        };
         let settings = AttemptSettings {
             balancing: &rt.config.load_balancing,
             drop_excess: rt.config.client.drop_excess_requests,
@@ -444,11 +469,19 @@ struct GroupChoice {
     others: Vec<String>,
 }
 
-fn extra_of(req: &mut GatewayRequest) -> &mut serde_json::Map<String, serde_json::Value> {
+/// The request's unmodelled JSON fields (where a client's `fallbacks` list rides); forms have
+/// none: only configured fallbacks apply to them.
+fn extra_of(req: &mut GatewayRequest) -> Option<&mut serde_json::Map<String, serde_json::Value>> {
     match req {
-        GatewayRequest::Chat(r) => &mut r.extra,
-        GatewayRequest::Completion(r) => &mut r.extra,
-        GatewayRequest::Embedding(r) => &mut r.extra,
+        GatewayRequest::Chat(r) => Some(&mut r.extra),
+        GatewayRequest::Completion(r) => Some(&mut r.extra),
+        GatewayRequest::Embedding(r) => Some(&mut r.extra),
+        GatewayRequest::Speech(r) => Some(&mut r.extra),
+        GatewayRequest::ImageGeneration(r) => Some(&mut r.extra),
+        GatewayRequest::Rerank(r) => Some(&mut r.extra),
+        GatewayRequest::Transcription(_)
+        | GatewayRequest::Translation(_)
+        | GatewayRequest::ImageEdit(_) => None,
     }
 }
 
@@ -458,7 +491,13 @@ fn prepare_upstream(req: &mut GatewayRequest, model: &str, stream: bool) {
     let stream_options = match req {
         GatewayRequest::Chat(r) => &mut r.stream_options,
         GatewayRequest::Completion(r) => &mut r.stream_options,
-        GatewayRequest::Embedding(_) => return,
+        GatewayRequest::Embedding(_)
+        | GatewayRequest::Speech(_)
+        | GatewayRequest::Transcription(_)
+        | GatewayRequest::Translation(_)
+        | GatewayRequest::ImageGeneration(_)
+        | GatewayRequest::ImageEdit(_)
+        | GatewayRequest::Rerank(_) => return,
     };
     if stream {
         stream_options
@@ -525,11 +564,30 @@ async fn list_provider_models(
     Ok(ids
         .into_iter()
         .map(|id| Model {
+            extra: capability_fields(cfg.kind, &id),
             id: format!("{}/{id}", cfg.name),
             object: "model".to_owned(),
             created: 0,
             owned_by: cfg.name.clone(),
-            extra: Default::default(),
         })
         .collect())
+}
+
+/// The additive `capabilities` (operation names) and `endpoints` (gateway paths under `/v1`)
+/// of a listed model: what its provider's kind serves for what the model is for
+/// ([`heimdall_config::model_capabilities`]). SDKs ignore fields they do not know.
+fn capability_fields(
+    kind: ProviderKind,
+    model: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let caps = heimdall_config::model_capabilities(kind, model);
+    let names = caps.iter().map(|c| serde_json::Value::from(c.as_str()));
+    let endpoints = caps
+        .iter()
+        .flat_map(|c| c.endpoints())
+        .map(|e| serde_json::Value::from(format!("/v1{e}")));
+    let mut extra = serde_json::Map::new();
+    extra.insert("capabilities".to_owned(), names.collect());
+    extra.insert("endpoints".to_owned(), endpoints.collect());
+    extra
 }

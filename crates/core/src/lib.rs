@@ -16,6 +16,7 @@ pub mod keys;
 pub mod limiter;
 pub mod plugin;
 pub mod probe;
+pub mod realtime;
 pub mod redact;
 pub mod routing;
 pub mod runtime;

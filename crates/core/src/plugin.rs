@@ -15,10 +15,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use heimdall_schema::audio::{BinaryResponse, SpeechRequest};
 use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
 use heimdall_schema::completions::{CompletionChunk, CompletionRequest, CompletionResponse};
 use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use heimdall_schema::error::GatewayError;
+use heimdall_schema::form::FormRequest;
+use heimdall_schema::images::{ImageGenerationRequest, ImagesResponse};
+use heimdall_schema::rerank::{RerankRequest, RerankResponse};
 use heimdall_schema::usage::Usage;
 
 use crate::context::RequestContext;
@@ -35,6 +39,18 @@ pub enum GatewayRequest {
     Completion(CompletionRequest),
     /// Embeddings.
     Embedding(EmbeddingRequest),
+    /// Text to speech.
+    Speech(SpeechRequest),
+    /// Speech to text (a form with the audio file).
+    Transcription(FormRequest),
+    /// Speech to English text (a form with the audio file).
+    Translation(FormRequest),
+    /// Image generation.
+    ImageGeneration(ImageGenerationRequest),
+    /// Image edit (a form with the image files).
+    ImageEdit(FormRequest),
+    /// Rerank documents against a query.
+    Rerank(RerankRequest),
 }
 
 impl GatewayRequest {
@@ -44,6 +60,10 @@ impl GatewayRequest {
             Self::Chat(r) => &mut r.model,
             Self::Completion(r) => &mut r.model,
             Self::Embedding(r) => &mut r.model,
+            Self::Speech(r) => &mut r.model,
+            Self::Transcription(r) | Self::Translation(r) | Self::ImageEdit(r) => &mut r.model,
+            Self::ImageGeneration(r) => &mut r.model,
+            Self::Rerank(r) => &mut r.model,
         }
     }
 }
@@ -57,6 +77,12 @@ pub enum GatewayResponse {
     Completion(CompletionResponse),
     /// Embeddings.
     Embedding(EmbeddingResponse),
+    /// Audio or a transcription, as the upstream sent it (speech, transcription, translation).
+    Binary(BinaryResponse),
+    /// Generated or edited images.
+    Images(ImagesResponse),
+    /// Ranked documents.
+    Rerank(RerankResponse),
 }
 
 /// What a `pre` hook decided.

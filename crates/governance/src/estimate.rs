@@ -104,6 +104,28 @@ pub fn estimate(req: &GatewayRequest) -> Estimate {
             },
             max_output_tokens: 0,
         },
+        // Audio, images and rerank: the text sent is the estimate (output is audio, images
+        // or scores, priced by the upstream's own usage when it reports any).
+        GatewayRequest::Speech(s) => input_only(count_text(&s.input)),
+        GatewayRequest::Transcription(f) | GatewayRequest::Translation(f) => {
+            input_only(f.field("prompt").map_or(0, count_text))
+        }
+        GatewayRequest::ImageGeneration(i) => input_only(count_text(&i.prompt)),
+        GatewayRequest::ImageEdit(f) => input_only(f.field("prompt").map_or(0, count_text)),
+        GatewayRequest::Rerank(r) => input_only(
+            count_text(&r.query) * r.documents.len().max(1) as u64
+                + r.documents
+                    .iter()
+                    .map(|d| count_text(d.text()))
+                    .sum::<u64>(),
+        ),
+    }
+}
+
+fn input_only(prompt_tokens: u64) -> Estimate {
+    Estimate {
+        prompt_tokens,
+        max_output_tokens: 0,
     }
 }
 

@@ -618,6 +618,13 @@ impl Plugin for Governance {
                 total_tokens: u.total_tokens,
                 ..Usage::default()
             }),
+            Ok(GatewayResponse::Binary(b)) => b.usage(),
+            Ok(GatewayResponse::Images(i)) => i.token_usage(),
+            Ok(GatewayResponse::Rerank(r)) => r.tokens().map(|t| Usage {
+                prompt_tokens: t,
+                total_tokens: t,
+                ..Usage::default()
+            }),
             Err(_) => None,
         };
         let cost = if result.is_ok() { ctx.cost } else { Some(0.0) };

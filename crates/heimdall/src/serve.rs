@@ -96,6 +96,9 @@ async fn serve(
     let body_limit = usize::try_from(config.client.max_request_body_size_mb)
         .unwrap_or(10)
         .saturating_mul(1024 * 1024);
+    let upload_limit = usize::try_from(config.client.max_upload_size_mb)
+        .unwrap_or(25)
+        .saturating_mul(1024 * 1024);
 
     let allowed_hosts = config.server.allowed_hosts.clone();
     let listener_limits = config.server.limits.clone();
@@ -208,6 +211,7 @@ async fn serve(
     );
     announce_auth(&control.auth, addr);
     let policy = IngressPolicy::for_bind(addr.ip(), &allowed_hosts, body_limit)
+        .with_upload_limit(upload_limit)
         .with_body_read_timeout(limits.body_read_timeout)
         .with_shutdown(stopping.clone());
     match policy.allowed_hosts() {

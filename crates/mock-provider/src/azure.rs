@@ -106,6 +106,49 @@ pub async fn deployment(
     }
 }
 
+/// `POST /openai/deployments/{deployment}/audio/{speech|transcriptions|translations}`
+pub async fn audio(
+    State(s): State<Arc<Shared>>,
+    Path((_deployment, operation)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = check(&query, &headers) {
+        return r;
+    }
+    let state = State(s);
+    match operation.as_str() {
+        "speech" => crate::media::speech(state, method, uri, headers, body).await,
+        "transcriptions" => crate::media::transcriptions(state, method, uri, headers, body).await,
+        "translations" => crate::media::translations(state, method, uri, headers, body).await,
+        _ => azure_error(StatusCode::NOT_FOUND, "404", "Resource not found"),
+    }
+}
+
+/// `POST /openai/deployments/{deployment}/images/{generations|edits}`
+pub async fn images(
+    State(s): State<Arc<Shared>>,
+    Path((_deployment, operation)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    method: Method,
+    uri: OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = check(&query, &headers) {
+        return r;
+    }
+    let state = State(s);
+    match operation.as_str() {
+        "generations" => crate::media::image_generations(state, method, uri, headers, body).await,
+        "edits" => crate::media::image_edits(state, method, uri, headers, body).await,
+        _ => azure_error(StatusCode::NOT_FOUND, "404", "Resource not found"),
+    }
+}
+
 /// `POST /openai/deployments/{deployment}/chat/completions`
 pub async fn chat(
     s: State<Arc<Shared>>,

@@ -86,7 +86,7 @@ struct EmbedIn {
     encoding_format: Option<String>,
 }
 
-fn error(status: u16, message: &str) -> Response {
+pub(crate) fn error(status: u16, message: &str) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (code, Json(payloads::error_body(status, message))).into_response()
 }
@@ -98,7 +98,7 @@ pub(crate) fn now() -> u64 {
         .unwrap_or(0)
 }
 
-fn record(s: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) {
+pub(crate) fn record(s: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) {
     if !s.config.record_requests {
         return;
     }
@@ -160,7 +160,7 @@ pub(crate) fn credential(headers: &HeaderMap) -> &str {
 }
 
 /// Latency, stall-before-headers and injected failures; `None` means go on and answer.
-async fn before_answer(
+pub(crate) async fn before_answer(
     s: &Shared,
     knobs: &Knobs,
     fail_counter_key: &str,

@@ -15,7 +15,10 @@ mod cohere;
 mod gemini;
 mod handlers;
 pub mod knobs;
+mod media;
 pub mod payloads;
+mod realtime;
+mod responses;
 pub mod stream;
 mod vertex;
 
@@ -128,10 +131,22 @@ fn router_with(shared: Arc<Shared>) -> Router {
         .route("/chat/completions", post(handlers::chat))
         .route("/completions", post(handlers::completions))
         .route("/embeddings", post(handlers::embeddings))
+        .route("/audio/speech", post(media::speech))
+        .route("/audio/transcriptions", post(media::transcriptions))
+        .route("/audio/translations", post(media::translations))
+        .route("/images/generations", post(media::image_generations))
+        .route("/images/edits", post(media::image_edits))
+        .route("/rerank", post(media::rerank))
         .route("/models", get(handlers::models))
-        .route("/messages", post(anthropic::messages));
+        .route("/messages", post(anthropic::messages))
+        .route("/responses", post(responses::create))
+        .route("/realtime", get(realtime::connect))
+        .route("/realtime/sessions", post(realtime::sessions))
+        .route("/realtime/client_secrets", post(realtime::client_secrets));
     Router::new()
         .nest("/v1", api.clone())
+        // Azure OpenAI's v1 API (the Realtime API lives there).
+        .nest("/openai/v1", api.clone())
         .merge(api)
         .route(
             "/openai/deployments/{deployment}/chat/completions",
@@ -151,6 +166,15 @@ fn router_with(shared: Arc<Shared>) -> Router {
         .route("/google/token", post(vertex::token))
         .route("/model/{model_id}/{operation}", post(bedrock::model_operation))
         .route("/v2/embed", post(cohere::embed))
+        .route("/v2/rerank", post(media::cohere_rerank))
+        .route(
+            "/openai/deployments/{deployment}/audio/{operation}",
+            post(azure::audio),
+        )
+        .route(
+            "/openai/deployments/{deployment}/images/{operation}",
+            post(azure::images),
+        )
         .route("/entra/{tenant}/oauth2/v2.0/token", post(azure::token))
         .route("/health", get(|| async { "ok" }))
         .route(

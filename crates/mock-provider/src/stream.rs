@@ -36,6 +36,9 @@ pub enum Dialect {
     /// Bedrock InvokeModelWithResponseStream for Claude: each Anthropic event, base64-encoded,
     /// in a `chunk` event-stream message (`{"bytes": …}`).
     BedrockInvoke,
+    /// OpenAI's Responses API: `event: <type>` + `data: <json>`, no terminator; an in-band
+    /// error is an `error` event.
+    OpenAiResponses,
 }
 
 /// One AWS event-stream message.
@@ -77,7 +80,7 @@ impl Dialect {
                     &serde_json::json!({"bytes": bytes}),
                 )
             }
-            Self::Anthropic | Self::Cohere => {
+            Self::Anthropic | Self::Cohere | Self::OpenAiResponses => {
                 let mut buf = Vec::with_capacity(256);
                 buf.extend_from_slice(b"event: ");
                 buf.extend_from_slice(v["type"].as_str().unwrap_or("unknown").as_bytes());
@@ -103,6 +106,9 @@ impl Dialect {
             ),
             Self::Gemini => Bytes::from_static(
                 b"data: {\"error\":{\"code\":500,\"message\":\"mock in-band error\",\"status\":\"INTERNAL\"}}\n\n",
+            ),
+            Self::OpenAiResponses => Bytes::from_static(
+                b"event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"mock in-band error\",\"param\":null,\"sequence_number\":0}\n\n",
             ),
             Self::Cohere => Bytes::from_static(
                 b"event: message-end\ndata: {\"type\":\"message-end\",\"delta\":{\"error\":\"mock in-band error\",\"finish_reason\":\"ERROR\"}}\n\n",

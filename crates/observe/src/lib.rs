@@ -207,6 +207,16 @@ impl Plugin for RequestLogger {
                 GatewayRequest::Chat(c) => capped_json(&c.messages, PAYLOAD_CAP),
                 GatewayRequest::Completion(c) => capped_json(&c.prompt, PAYLOAD_CAP),
                 GatewayRequest::Embedding(e) => capped_json(&e.input, PAYLOAD_CAP),
+                GatewayRequest::Speech(s) => capped_json(&s.input, PAYLOAD_CAP),
+                GatewayRequest::ImageGeneration(i) => capped_json(&i.prompt, PAYLOAD_CAP),
+                // Uploads are recorded by file name and size, never their bytes.
+                GatewayRequest::Transcription(f)
+                | GatewayRequest::Translation(f)
+                | GatewayRequest::ImageEdit(f) => capped_json(&f.summary(), PAYLOAD_CAP),
+                GatewayRequest::Rerank(r) => capped_json(
+                    &serde_json::json!({"query": r.query, "documents": r.documents}),
+                    PAYLOAD_CAP,
+                ),
             };
             if let Some(text) = input {
                 ctx.annotations.insert(INPUT_ANNOTATION.to_owned(), text);

@@ -78,11 +78,39 @@ pub fn usage_of(r: &GatewayResponse) -> Option<Usage> {
             total_tokens: u.total_tokens,
             ..Usage::default()
         }),
+        GatewayResponse::Binary(b) => b.usage(),
+        GatewayResponse::Images(i) => i.token_usage(),
+        GatewayResponse::Rerank(r) => r.tokens().map(|t| Usage {
+            prompt_tokens: t,
+            total_tokens: t,
+            ..Usage::default()
+        }),
     }
 }
 
-/// Text and finish reason of a complete response's first choice.
+/// Text and finish reason of a complete response's first choice; for audio, images and rerank
+/// what a log may hold: a transcription's text, never audio bytes or image data.
 fn output_of(r: &GatewayResponse) -> (Option<String>, Option<String>) {
+    match r {
+        GatewayResponse::Binary(b) if b.is_text() => {
+            let cut = b
+                .body
+                .get(..PAYLOAD_CAP.min(b.body.len()))
+                .unwrap_or_default();
+            (Some(String::from_utf8_lossy(cut).into_owned()), None)
+        }
+        GatewayResponse::Binary(b) => (
+            Some(format!("<{} bytes of {}>", b.body.len(), b.content_type)),
+            None,
+        ),
+        GatewayResponse::Images(i) => (Some(i.summary().to_string()), None),
+        GatewayResponse::Rerank(r) => (serde_json::to_string(&r.results).ok(), None),
+        other => chat_output_of(other),
+    }
+}
+
+/// Text and finish reason of a chat or completion's first choice.
+fn chat_output_of(r: &GatewayResponse) -> (Option<String>, Option<String>) {
     match r {
         GatewayResponse::Chat(c) => c.choices.first().map_or((None, None), |ch| {
             let text = ch.message.content.clone().or_else(|| {
@@ -96,7 +124,10 @@ fn output_of(r: &GatewayResponse) -> (Option<String>, Option<String>) {
         GatewayResponse::Completion(c) => c.choices.first().map_or((None, None), |ch| {
             (Some(ch.text.clone()), ch.finish_reason.clone())
         }),
-        GatewayResponse::Embedding(_) => (None, None),
+        GatewayResponse::Embedding(_)
+        | GatewayResponse::Binary(_)
+        | GatewayResponse::Images(_)
+        | GatewayResponse::Rerank(_) => (None, None),
     }
 }
 

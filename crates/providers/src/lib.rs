@@ -16,6 +16,7 @@ pub mod http;
 pub mod oauth;
 pub mod openai_compat;
 pub mod provider;
+pub mod realtime;
 pub mod registry;
 pub mod sse_json;
 pub mod sse_translate;

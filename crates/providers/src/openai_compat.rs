@@ -7,16 +7,26 @@
 //! request is sent as the canonical type serialises it, so fields Heimdall does not model reach
 //! the upstream untouched. The only translation is [`normalize_chunk`] (usage that some
 //! upstreams put elsewhere), a pure function.
+//!
+//! Audio, images and rerank ride the same URLs and auth (Azure: the model's deployment):
+//! uploads are re-encoded as `multipart/form-data` from the parts the client sent, answers
+//! that are not JSON (speech audio, `text`/`srt`/`vtt` transcriptions) come back as bytes with
+//! the upstream's content type, read whole within the response cap. They go through reqwest:
+//! they are not the hot path the direct client is for.
 
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use heimdall_config::{KeyConfig, ProviderConfig, ProviderKind};
+use heimdall_schema::audio::{BinaryResponse, SpeechRequest};
 use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
 use heimdall_schema::completions::{CompletionChunk, CompletionRequest, CompletionResponse};
 use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use heimdall_schema::error::{ErrorKind, GatewayError};
+use heimdall_schema::form::FormRequest;
+use heimdall_schema::images::{ImageGenerationRequest, ImagesResponse};
 use heimdall_schema::models::{Model, ModelList};
+use heimdall_schema::rerank::{RerankRequest, RerankResponse};
 use heimdall_schema::usage::Usage;
 use http::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::Serialize;
@@ -28,6 +38,10 @@ use crate::http::{missing_key_config, openai_error, read_body, send_checked};
 use crate::oauth::{TokenCache, request_token};
 use crate::provider::{ChatStream, CompletionStream, Provider};
 use crate::sse_json::sse_json_stream;
+use heimdall_dialects::responses::native::native_of;
+
+mod media;
+mod responses;
 
 /// A provider speaking the OpenAI HTTP API.
 pub struct OpenAiCompatProvider {
@@ -35,6 +49,11 @@ pub struct OpenAiCompatProvider {
     base_url: Option<String>,
     /// Azure OpenAI: deployment URLs, `api-key` or Entra ID tokens.
     azure: bool,
+    /// The kind (which operations it serves: [`ProviderKind::capabilities`]).
+    kind: ProviderKind,
+    /// `network_config.extra_headers` and the handshake deadline, for the Realtime WebSocket
+    /// (the HTTP clients carry their own).
+    realtime: RealtimeSettings,
     tokens: TokenCache,
     /// The provider base URL's operation URLs, parsed once: parsing (with IDNA) on every
     /// request showed in profiles.
@@ -43,6 +62,12 @@ pub struct OpenAiCompatProvider {
     parsed_uris: Vec<(&'static str, http::Uri)>,
     /// The hot-path client for POSTs (`None` behind a proxy: reqwest then).
     direct: Option<DirectClient>,
+}
+
+/// What the Realtime WebSocket needs beyond the HTTP clients.
+struct RealtimeSettings {
+    extra_headers: HeaderMap,
+    handshake_timeout: std::time::Duration,
 }
 
 /// An upstream answer from either client.
@@ -66,6 +91,11 @@ impl OpenAiCompatProvider {
             base: UpstreamBase::new(config)?,
             base_url: config.base_url(),
             azure: config.kind == ProviderKind::Azure,
+            kind: config.kind,
+            realtime: RealtimeSettings {
+                extra_headers: crate::http::extra_headers(config)?,
+                handshake_timeout: config.network.first_byte(),
+            },
             tokens: TokenCache::default(),
             parsed: config
                 .base_url()
@@ -343,6 +373,9 @@ impl Provider for OpenAiCompatProvider {
         key: Option<&KeyConfig>,
         req: &ChatRequest,
     ) -> Result<ChatResponse, GatewayError> {
+        if let Some(native) = native_of(req).filter(|_| self.takes_responses()) {
+            return self.responses_json(key, native, req).await;
+        }
         let answer: ChatResponse = self
             .json(self.post(key, "/chat/completions", &req.model, req))
             .await?;
@@ -362,6 +395,9 @@ impl Provider for OpenAiCompatProvider {
         key: Option<&KeyConfig>,
         req: &ChatRequest,
     ) -> Result<ChatStream, GatewayError> {
+        if let Some(native) = native_of(req).filter(|_| self.takes_responses()) {
+            return self.responses_stream(key, native, req).await;
+        }
         let stream = self
             .stream::<ChatChunk>(self.post(key, "/chat/completions", &req.model, req))
             .await?;
@@ -405,6 +441,80 @@ impl Provider for OpenAiCompatProvider {
             .await
     }
 
+    async fn speech(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &SpeechRequest,
+    ) -> Result<BinaryResponse, GatewayError> {
+        let body = serde_json::to_vec(req).map_err(|e| {
+            GatewayError::internal(format!(
+                "cannot encode request for '{}': {e}",
+                self.base.name
+            ))
+        })?;
+        let answer = self.post_body(key, "/audio/speech", &req.model, "application/json", body);
+        self.binary(answer, req.content_type()).await
+    }
+
+    async fn transcription(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &FormRequest,
+    ) -> Result<BinaryResponse, GatewayError> {
+        self.binary(
+            self.post_form(key, "/audio/transcriptions", req),
+            "application/json",
+        )
+        .await
+    }
+
+    async fn translation(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &FormRequest,
+    ) -> Result<BinaryResponse, GatewayError> {
+        self.binary(
+            self.post_form(key, "/audio/translations", req),
+            "application/json",
+        )
+        .await
+    }
+
+    async fn image_generation(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &ImageGenerationRequest,
+    ) -> Result<ImagesResponse, GatewayError> {
+        self.json(self.post(key, "/images/generations", &req.model, req))
+            .await
+    }
+
+    async fn image_edit(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &FormRequest,
+    ) -> Result<ImagesResponse, GatewayError> {
+        self.json(self.post_form(key, "/images/edits", req)).await
+    }
+
+    async fn rerank(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &RerankRequest,
+    ) -> Result<RerankResponse, GatewayError> {
+        // Azure OpenAI has no rerank deployments (Cohere's rerank on Azure is a Cohere API).
+        if self.azure {
+            return Err(self.unsupported("rerank"));
+        }
+        let mut answer: RerankResponse = self
+            .json(self.post(key, "/rerank", &req.model, &req.upstream_body(false)))
+            .await?;
+        if answer.id.is_empty() {
+            answer.id = format!("rerank-{:016x}", rand::random::<u64>());
+        }
+        Ok(answer)
+    }
+
     async fn list_models(&self, key: Option<&KeyConfig>) -> Result<Vec<Model>, GatewayError> {
         let url = match key.and_then(|k| k.azure.as_ref()) {
             Some(az) if self.azure => format!(
@@ -415,6 +525,87 @@ impl Provider for OpenAiCompatProvider {
         };
         let list: ModelList = self.get_json(key, url).await?;
         Ok(list.data)
+    }
+
+    async fn realtime_connect(
+        &self,
+        key: Option<&KeyConfig>,
+        model: &str,
+        beta: Option<&str>,
+    ) -> Result<crate::realtime::RealtimeSocket, GatewayError> {
+        let base = self.realtime_url(key, "/realtime")?;
+        if self.direct.is_none() {
+            return Err(GatewayError::new(
+                ErrorKind::Misconfigured,
+                format!(
+                    "provider '{}': the Realtime API does not go through a proxy",
+                    self.base.name
+                ),
+            )
+            .with_provider(&*self.base.name));
+        }
+        let model = match key.and_then(|k| k.azure.as_ref()) {
+            Some(az) if self.azure => az.deployments.get(model).map_or(model, String::as_str),
+            _ => model,
+        };
+        let url = format!(
+            "{}?model={}",
+            crate::realtime::websocket_url(&base),
+            crate::realtime::query_value(model)
+        );
+        let mut headers = self.realtime.extra_headers.clone();
+        headers.extend(self.auth_headers(key).await?);
+        if let Some(beta) = beta.and_then(|b| HeaderValue::from_str(b).ok()) {
+            headers.insert("openai-beta", beta);
+        }
+        crate::realtime::connect(
+            &self.base.name,
+            &url,
+            headers,
+            self.realtime.handshake_timeout,
+        )
+        .await
+    }
+
+    async fn realtime_post(
+        &self,
+        key: Option<&KeyConfig>,
+        path: &str,
+        body: bytes::Bytes,
+    ) -> Result<bytes::Bytes, GatewayError> {
+        let url = self.parse(&self.realtime_url(key, path)?)?;
+        let rb = self
+            .base
+            .client
+            .post(url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .headers(self.auth_headers(key).await?)
+            .body(body);
+        let answer = self.send(rb).await?;
+        tokio::time::timeout(self.base.backstop, read_body(&self.base.name, answer))
+            .await
+            .map_err(|_| self.timed_out("finish answering"))?
+    }
+}
+
+impl OpenAiCompatProvider {
+    /// The URL of a Realtime endpoint (`/realtime`, `/realtime/sessions`, …): under the base
+    /// URL, or for Azure under the key endpoint's v1 API (`{endpoint}/openai/v1`, where Azure
+    /// serves the GA Realtime API). Kinds without the Realtime API refuse.
+    fn realtime_url(&self, key: Option<&KeyConfig>, path: &str) -> Result<String, GatewayError> {
+        if !self.kind.serves(heimdall_config::Capability::Realtime) {
+            return Err(self.unsupported("the Realtime API"));
+        }
+        if self.azure {
+            let az = key
+                .and_then(|k| k.azure.as_ref())
+                .ok_or_else(|| missing_key_config(&self.base.name, "azure_key_config"))?;
+            return Ok(format!(
+                "{}/openai/v1{path}",
+                az.endpoint.trim_end_matches('/')
+            ));
+        }
+        self.base(key, path)
     }
 }
 

@@ -11,11 +11,15 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use futures::Stream;
 use heimdall_config::KeyConfig;
+use heimdall_schema::audio::{BinaryResponse, SpeechRequest};
 use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
 use heimdall_schema::completions::{CompletionChunk, CompletionRequest, CompletionResponse};
 use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use heimdall_schema::error::{ErrorKind, GatewayError};
+use heimdall_schema::form::FormRequest;
+use heimdall_schema::images::{ImageGenerationRequest, ImagesResponse};
 use heimdall_schema::models::Model;
+use heimdall_schema::rerank::{RerankRequest, RerankResponse};
 
 /// A stream of canonical chat chunks; an `Err` item ends the stream as a failure.
 pub type ChatStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, GatewayError>> + Send>>;
@@ -70,8 +74,85 @@ pub trait Provider: Send + Sync + 'static {
         Err(self.unsupported("embeddings"))
     }
 
+    /// Text to speech: the audio bytes and their content type.
+    async fn speech(
+        &self,
+        _key: Option<&KeyConfig>,
+        _req: &SpeechRequest,
+    ) -> Result<BinaryResponse, GatewayError> {
+        Err(self.unsupported("audio speech"))
+    }
+
+    /// Speech to text: the transcription in the `response_format` asked for, as answered.
+    async fn transcription(
+        &self,
+        _key: Option<&KeyConfig>,
+        _req: &FormRequest,
+    ) -> Result<BinaryResponse, GatewayError> {
+        Err(self.unsupported("audio transcriptions"))
+    }
+
+    /// Speech to English text, as answered.
+    async fn translation(
+        &self,
+        _key: Option<&KeyConfig>,
+        _req: &FormRequest,
+    ) -> Result<BinaryResponse, GatewayError> {
+        Err(self.unsupported("audio translations"))
+    }
+
+    /// Image generation.
+    async fn image_generation(
+        &self,
+        _key: Option<&KeyConfig>,
+        _req: &ImageGenerationRequest,
+    ) -> Result<ImagesResponse, GatewayError> {
+        Err(self.unsupported("image generation"))
+    }
+
+    /// Image edit.
+    async fn image_edit(
+        &self,
+        _key: Option<&KeyConfig>,
+        _req: &FormRequest,
+    ) -> Result<ImagesResponse, GatewayError> {
+        Err(self.unsupported("image edits"))
+    }
+
+    /// Rerank (the engine settles `document` on the results afterwards).
+    async fn rerank(
+        &self,
+        _key: Option<&KeyConfig>,
+        _req: &RerankRequest,
+    ) -> Result<RerankResponse, GatewayError> {
+        Err(self.unsupported("rerank"))
+    }
+
     /// The models the upstream lists (ids without the provider prefix).
     async fn list_models(&self, key: Option<&KeyConfig>) -> Result<Vec<Model>, GatewayError>;
+
+    /// Open the upstream Realtime WebSocket for `model` (the upstream name), sending
+    /// `OpenAI-Beta: {beta}` when the client sent one.
+    async fn realtime_connect(
+        &self,
+        _key: Option<&KeyConfig>,
+        _model: &str,
+        _beta: Option<&str>,
+    ) -> Result<crate::realtime::RealtimeSocket, GatewayError> {
+        Err(self.unsupported("the Realtime API"))
+    }
+
+    /// POST a Realtime session endpoint (`path`: `/realtime/sessions` or
+    /// `/realtime/client_secrets`) with `body` (its model already the upstream's); the answer's
+    /// JSON body.
+    async fn realtime_post(
+        &self,
+        _key: Option<&KeyConfig>,
+        _path: &str,
+        _body: bytes::Bytes,
+    ) -> Result<bytes::Bytes, GatewayError> {
+        Err(self.unsupported("the Realtime API"))
+    }
 
     /// The error for an operation this provider does not offer.
     fn unsupported(&self, what: &str) -> GatewayError {

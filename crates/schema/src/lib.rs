@@ -5,12 +5,16 @@
 //! these types. serde only, no IO.
 #![warn(missing_docs)]
 
+pub mod audio;
 pub mod chat;
 pub mod completions;
 pub mod embeddings;
 pub mod error;
+pub mod form;
+pub mod images;
 pub mod models;
 pub mod native;
+pub mod rerank;
 pub mod serde_util;
 pub mod thinking;
 pub mod usage;

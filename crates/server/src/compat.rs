@@ -1,5 +1,6 @@
 //! Drop-in prefixes for clients that keep their SDK and change only `base_url`: the OpenAI
-//! routes under `/openai` (with and without `/v1`), the Azure OpenAI SDK's deployment paths,
+//! routes at every base an SDK appends its paths to (the root, `/v1`, `/openai` with and
+//! without `/v1`, `/v1/openai/v1`, `/inference/v1`), the Azure OpenAI SDK's deployment paths,
 //! and the same route set re-mounted under `/litellm` and `/langchain` (as Bifrost documents).
 //!
 //! Why a rewrite and not new handlers: an Azure deployment path names the model in the URL; the
@@ -24,6 +25,18 @@ pub fn openai_routes() -> Router<AppState> {
         .route("/chat/completions", post(openai::chat_completions))
         .route("/completions", post(openai::completions))
         .route("/embeddings", post(openai::embeddings))
+        .route("/audio/speech", post(crate::media_api::speech))
+        .route(
+            "/audio/transcriptions",
+            post(crate::media_api::transcriptions),
+        )
+        .route("/audio/translations", post(crate::media_api::translations))
+        .route(
+            "/images/generations",
+            post(crate::media_api::image_generations),
+        )
+        .route("/images/edits", post(crate::media_api::image_edits))
+        .route("/rerank", post(crate::media_api::rerank))
         .route("/models", get(openai::list_models))
         .route("/responses", post(crate::responses_api::create))
         .route(
@@ -38,12 +51,31 @@ pub fn openai_routes() -> Router<AppState> {
             "/responses/{id}/input_items",
             get(crate::responses_api::input_items),
         )
+        .route("/realtime", get(crate::realtime::connect))
+        .route("/realtime/sessions", post(crate::realtime::create_session))
+        .route(
+            "/realtime/client_secrets",
+            post(crate::realtime::create_client_secret),
+        )
 }
+
+/// Where SDKs put the OpenAI route set when pointed at the gateway with their natural base URL
+/// (see docs/integrations.md): `/v1` (OpenAI, Together, Mistral's `/v1/…` paths from the root);
+/// the root itself (the OpenAI SDK given the bare origin, Perplexity's SDK, LiteLLM's habit);
+/// `/openai/v1` (Groq's SDKs given the root); `/v1/openai/v1` (Groq's SDKs given `…/v1`, the
+/// base URL every other SDK uses); `/inference/v1` (Fireworks' SDK given the root).
+/// Mounted as a whole, so a route added to [`openai_routes`] is served under each of them.
+const OPENAI_BASES: [&str; 3] = ["/v1", "/v1/openai/v1", "/inference/v1"];
 
 /// Every prefix a drop-in client may use, each with the OpenAI routes (with and without `/v1`)
 /// and the Azure deployment paths.
 pub fn mount(router: Router<AppState>) -> Router<AppState> {
-    let mut router = router.nest("/v1", openai_routes());
+    // The root mount: concrete paths only (no wildcard), so `/api/*`, `/health`, `/ready`,
+    // `/metrics` and the drop-in prefixes keep their own routes.
+    let mut router = router.merge(openai_routes());
+    for base in OPENAI_BASES {
+        router = router.nest(base, openai_routes());
+    }
     for prefix in ["", "/litellm", "/langchain"] {
         router = router
             .route(
@@ -61,6 +93,10 @@ pub fn mount(router: Router<AppState>) -> Router<AppState> {
             .route(
                 &format!("{prefix}/cohere/v2/embed"),
                 post(crate::cohere::embed),
+            )
+            .route(
+                &format!("{prefix}/cohere/v2/rerank"),
+                post(crate::media_api::cohere_rerank),
             )
             .route(
                 &format!("{prefix}/cohere/v2/chat"),

@@ -7,6 +7,12 @@
 //! form-encoded or no content type at all, which browsers send without a CORS preflight
 //! (refused with 415: a JSON body needs a preflight, which CORS — closed by default — fails).
 //! A declared `Content-Length` over the limit is refused before a byte of the body is read.
+//!
+//! The upload routes (`…/audio/transcriptions`, `…/audio/translations`, `…/images/edits`)
+//! take `multipart/form-data` up to their own limit (`client.max_upload_size_mb`, 25 MB like
+//! OpenAI's). A form is what a cross-site HTML form sends without a preflight, so a form is
+//! let through only with a credential header (`Authorization`, `api-key`, `x-api-key`,
+//! `x-bf-vk`): a page cannot add one without a preflight, and every SDK sends one.
 //! Errors are rendered in the dialect of the route asked, like every other error.
 
 use std::net::IpAddr;
@@ -23,6 +29,8 @@ pub struct IngressPolicy {
     hosts: Option<Vec<String>>,
     /// Largest request body, in bytes.
     body_limit: usize,
+    /// Largest upload (a form on an upload route), in bytes.
+    upload_limit: usize,
     /// A request body must arrive whole within this (from the head); `None`: no bound.
     body_read_timeout: Option<std::time::Duration>,
     /// Cancelled when the server shuts down: a body still arriving is not waited for.
@@ -38,6 +46,7 @@ impl IngressPolicy {
         Self {
             hosts: None,
             body_limit,
+            upload_limit: DEFAULT_UPLOAD_LIMIT,
             body_read_timeout: None,
             shutdown: tokio_util::sync::CancellationToken::new(),
         }
@@ -80,8 +89,26 @@ impl IngressPolicy {
         Self {
             hosts,
             body_limit,
+            upload_limit: DEFAULT_UPLOAD_LIMIT,
             body_read_timeout: None,
             shutdown: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+
+    /// Bound uploads (forms on the upload routes) by `bytes` instead of the default 25 MB.
+    #[must_use]
+    pub fn with_upload_limit(mut self, bytes: usize) -> Self {
+        self.upload_limit = bytes;
+        self
+    }
+
+    /// The body limit of a request to `path`. An upload route admits [`DRAIN_ALLOWANCE`]
+    /// more: its handler reads and drops that much of an oversized upload before its 413.
+    fn limit_for(&self, path: &str) -> usize {
+        if is_upload_path(path) {
+            self.upload_limit.saturating_add(DRAIN_ALLOWANCE)
+        } else {
+            self.body_limit
         }
     }
 
@@ -115,6 +142,44 @@ fn strip_port(host: &str) -> &str {
         }
         _ => host,
     }
+}
+
+/// The default upload limit: OpenAI's 25 MB.
+pub const DEFAULT_UPLOAD_LIMIT: usize = 25 * 1024 * 1024;
+
+/// How far past the upload limit an upload is still read (and dropped) so that its client,
+/// still sending, receives the 413 instead of a reset connection (closing a socket with
+/// unread data resets it, and the answer is lost).
+pub const DRAIN_ALLOWANCE: usize = 32 * 1024 * 1024;
+
+/// Whether `path` is an upload route (a `multipart/form-data` body, the upload limit).
+pub fn is_upload_path(path: &str) -> bool {
+    [
+        "/audio/transcriptions",
+        "/audio/translations",
+        "/images/edits",
+    ]
+    .iter()
+    .any(|s| path.ends_with(s))
+}
+
+/// Whether a content type is `multipart/form-data` (any parameters).
+fn is_form(content_type: &HeaderValue) -> bool {
+    content_type.to_str().is_ok_and(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .eq_ignore_ascii_case("multipart/form-data")
+    })
+}
+
+/// Whether the request carries a credential header, which a browser sends cross-site only
+/// after a CORS preflight.
+fn has_credential_header(request: &Request) -> bool {
+    ["authorization", "api-key", "x-api-key", "x-bf-vk"]
+        .iter()
+        .any(|h| request.headers().contains_key(*h))
 }
 
 /// Whether a content type is JSON (`application/json`, `application/*+json`, any parameters).
@@ -179,8 +244,9 @@ async fn read_body(
     policy: &IngressPolicy,
 ) -> Result<Request, (String, GatewayError)> {
     let path = request.uri().path().to_owned();
+    let body_limit = policy.limit_for(&path);
     let (parts, body) = request.into_parts();
-    let read = tokio::time::timeout(limit, axum::body::to_bytes(body, policy.body_limit));
+    let read = tokio::time::timeout(limit, axum::body::to_bytes(body, body_limit));
     let read = tokio::select! {
         r = read => r,
         () = policy.shutdown.cancelled() => {
@@ -203,10 +269,7 @@ async fn read_body(
             let err = if too_large {
                 GatewayError::new(
                     ErrorKind::PayloadTooLarge,
-                    format!(
-                        "request body is larger than the limit of {} bytes",
-                        policy.body_limit
-                    ),
+                    format!("request body is larger than the limit of {body_limit} bytes"),
                 )
             } else {
                 GatewayError::invalid_request(format!("could not read request body: {e}"), None)
@@ -251,13 +314,14 @@ fn refusal(policy: &IngressPolicy, request: &Request) -> Option<(GatewayError, b
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > policy.body_limit as u64) {
+    let body_limit = policy.limit_for(request.uri().path());
+    if declared.is_some_and(|n| n > body_limit as u64) {
         let e = GatewayError::new(
             ErrorKind::PayloadTooLarge,
             format!(
                 "request body is larger than the limit of {} bytes ({} MB)",
-                policy.body_limit,
-                policy.body_limit / (1024 * 1024)
+                body_limit,
+                body_limit / (1024 * 1024)
             ),
         );
         return Some((e, true));
@@ -269,18 +333,28 @@ fn refusal(policy: &IngressPolicy, request: &Request) -> Option<(GatewayError, b
     let has_body = declared.is_some_and(|n| n > 0)
         || request.headers().contains_key(header::TRANSFER_ENCODING);
     let content_type = request.headers().get(header::CONTENT_TYPE);
-    if writes && (has_body || content_type.is_some()) && !content_type.is_some_and(is_json) {
+    let upload = content_type.is_some_and(is_form)
+        && is_upload_path(request.uri().path())
+        && has_credential_header(request);
+    if writes
+        && (has_body || content_type.is_some())
+        && !content_type.is_some_and(is_json)
+        && !upload
+    {
         let shown = content_type
             .and_then(|v| v.to_str().ok())
             .unwrap_or("none")
             .chars()
             .take(100)
             .collect::<String>();
+        let hint = if is_upload_path(request.uri().path()) {
+            "send the upload as multipart/form-data with a credential header (Authorization, api-key, x-api-key or x-bf-vk)"
+        } else {
+            "send the body as JSON with Content-Type: application/json"
+        };
         let e = GatewayError::new(
             ErrorKind::InvalidRequest,
-            format!(
-                "unsupported content type '{shown}': send the body as JSON with Content-Type: application/json"
-            ),
+            format!("unsupported content type '{shown}': {hint}"),
         )
         .with_status(415)
         .with_code("unsupported_media_type");

@@ -9,6 +9,7 @@
 //! the request log all apply unchanged.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
@@ -18,10 +19,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use heimdall_config::ProviderKind;
 use heimdall_core::{Operation, Outcome};
 use heimdall_dialects::openai::ChatCompletions;
+use heimdall_dialects::responses::native::{client_body, client_frames};
 use heimdall_dialects::responses::{Echo, ResponsesRequest, ResponsesStream, to_chat, to_response};
 use heimdall_schema::error::GatewayError;
+use heimdall_schema::native::{Dialect, NativeRequest};
 use heimdall_store::StoredResponse;
 use serde_json::{Value, json};
 
@@ -40,10 +44,11 @@ pub async fn create(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let req: ResponsesRequest = match body
-        .map_err(|r| body_error(r, state.body_limit))
-        .and_then(|b| decode_json(&b))
-    {
+    let bytes = match body.map_err(|r| body_error(r, state.body_limit)) {
+        Ok(b) => b,
+        Err(e) => return reject::<ChatCompletions>(&headers, &e),
+    };
+    let req: ResponsesRequest = match decode_json(&bytes) {
         Ok(r) => r,
         Err(e) => return reject::<ChatCompletions>(&headers, &e),
     };
@@ -61,6 +66,19 @@ pub async fn create(
     };
     let mut chat = translated.chat;
     address_naturally(&state, None, &mut chat.model);
+    // OpenAI and Azure OpenAI take the request as written (models only this API serves,
+    // hosted tools, encrypted reasoning); the translation stays for fallbacks elsewhere.
+    let natively = [ProviderKind::OpenAi, ProviderKind::Azure];
+    if state.gateway.may_reach(&chat.model, &[], &natively)
+        && let Ok(raw) = serde_json::from_slice::<Value>(&bytes)
+    {
+        chat.native = Some(NativeRequest {
+            dialect: Dialect::OpenAiResponses,
+            body: Arc::new(client_body(raw, &history, &translated.input_items)),
+            headers: Vec::new(),
+        });
+    }
+    drop(bytes);
     let ctx = new_context(&headers, Operation::Chat, &chat.model).in_route("responses");
     let created_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -79,10 +97,19 @@ pub async fn create(
     let ignored = translated.ignored.join(",");
     let mut response = match state.gateway.chat(ctx, chat).await {
         Outcome::Done(ctx, Ok(answer)) => {
-            let object = to_response(&echo, &answer);
-            let mut response = Json(&object).into_response();
+            let object = match &answer.native {
+                Some(upstream) => {
+                    let mut object = (**upstream).clone();
+                    echo.patch(&mut object);
+                    object
+                }
+                None => to_response(&echo, &answer),
+            };
+            let mut shown = object.clone();
+            echo.client_view(&mut shown);
+            let mut response = Json(&shown).into_response();
             if let Some(keep) = keep
-                && let Err(e) = keep.store(&echo.id, &object).await
+                && let Err(e) = keep.store(&object, &shown).await
             {
                 tracing::error!(request_id = %ctx.request_id, error = %e, "response not stored");
                 response
@@ -104,9 +131,26 @@ pub async fn create(
             let encoder = ResponsesStream::new(echo.clone(), model);
             let body =
                 futures::stream::unfold(Some((stream, encoder, keep, echo)), |st| async move {
-                    let (mut stream, mut encoder, keep, echo) = st?;
+                    let (mut stream, mut encoder, mut keep, echo) = st?;
                     let mut out = Vec::with_capacity(1024);
                     match stream.next().await {
+                        // The upstream's own events (OpenAI, Azure): forwarded, the final
+                        // response stored before its event goes out.
+                        Some(Ok(mut chunk)) if chunk.native.is_some() => {
+                            let frames = chunk.native.take().unwrap_or_default();
+                            let (text, last) = client_frames(&frames, |o| echo.patch(o));
+                            if let Some(object) = last
+                                && let Some(k) = keep.take()
+                                && let Err(e) = k.store(&object, &object).await
+                            {
+                                tracing::error!(request_id = %stream.context().request_id,
+                                    error = %e, "response not stored");
+                            }
+                            Some((
+                                Ok::<Bytes, Infallible>(Bytes::from(text)),
+                                Some((stream, encoder, keep, echo)),
+                            ))
+                        }
                         Some(Ok(chunk)) => {
                             encoder.chunk(chunk, &mut out);
                             Some((
@@ -121,10 +165,17 @@ pub async fn create(
                             drop(stream);
                             Some((Ok(out.into()), None))
                         }
+                        // A forwarded stream ended with its own final event.
+                        None if encoder.is_idle() => {
+                            drop(stream);
+                            None
+                        }
                         None => {
                             let object = encoder.finish(&mut out);
+                            let mut shown = object.clone();
+                            echo.client_view(&mut shown);
                             if let Some(keep) = keep
-                                && let Err(e) = keep.store(&echo.id, &object).await
+                                && let Err(e) = keep.store(&object, &shown).await
                             {
                                 tracing::error!(request_id = %stream.context().request_id,
                                     error = %e, "response not stored");
@@ -147,7 +198,22 @@ pub async fn create(
             response
         }
     };
+    // A provider that took the request as written runs the hosted tools itself.
+    let served_as_written = response
+        .headers()
+        .get("x-heimdall-provider")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|p| {
+            state
+                .gateway
+                .runtime()
+                .providers
+                .get(p)
+                .map(|e| e.config.kind)
+        })
+        .is_some_and(|k| natively.contains(&k));
     if !ignored.is_empty()
+        && !served_as_written
         && let Ok(v) = HeaderValue::from_str(&ignored)
     {
         response.headers_mut().insert(IGNORED_TOOLS, v);
@@ -199,8 +265,11 @@ struct Keep {
 }
 
 impl Keep {
-    /// Store `object` under `id` with the whole conversation up to and including it.
-    async fn store(self, id: &str, object: &Value) -> Result<(), String> {
+    /// Store the answer under its id: the client's view of it (`shown`, what `GET` returns)
+    /// and, from the whole `object`, the conversation up to and including it (signed
+    /// reasoning kept, so the next turn can send it back).
+    async fn store(self, object: &Value, shown: &Value) -> Result<(), String> {
+        let id = object.get("id").and_then(Value::as_str).unwrap_or_default();
         let output = object
             .get("output")
             .and_then(Value::as_array)
@@ -218,7 +287,7 @@ impl Keep {
             created_at_ms,
             input: Value::Array(self.input).to_string(),
             context: Value::Array(context).to_string(),
-            response: object.to_string(),
+            response: shown.to_string(),
         };
         responses_store::put(&self.state, record).await
     }

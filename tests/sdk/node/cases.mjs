@@ -3,8 +3,9 @@
 // Exit 0 when the case holds; otherwise the failed assertion is printed and the exit code is 1.
 // Driven by tests/sdk/test_node_sdks.py so that the results join the SDK x mode table.
 import assert from "node:assert/strict";
-import OpenAI from "openai";
+import OpenAI, { toFile } from "openai";
 import Anthropic from "@anthropic-ai/sdk";
+import Groq from "groq-sdk";
 
 const gateway = process.env.HEIMDALL_URL;
 if (!gateway) throw new Error("HEIMDALL_URL is not set: run through tests/sdk/run.sh");
@@ -198,8 +199,80 @@ const responsesCases = {
   },
 };
 
+// groq-sdk appends its own `/openai/v1` to the base URL: the app's one base URL (`…/v1`) and
+// the bare root must both reach the gateway's OpenAI routes.
+const groqAt = (suffix) => new Groq({ baseURL: `${gateway}${suffix}`, apiKey: "unused", maxRetries: 0 });
+const groqCases = {
+  async plain() {
+    for (const suffix of ["/v1", ""]) {
+      const r = await groqAt(suffix).chat.completions.create({ model: "mock/llama-3.1-8b-instant;chunks=3", messages: ask("Hi") });
+      assert.equal(r.choices[0].message.content, "Hello from the");
+    }
+  },
+  async stream() {
+    for (const suffix of ["/v1", ""]) {
+      const stream = await groqAt(suffix).chat.completions.create({
+        model: "mock/llama-3.1-8b-instant;chunks=4", messages: ask("Hi"), stream: true,
+      });
+      let text = "";
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
+      assert.equal(text, "Hello from the mock");
+    }
+  },
+  async tool_call() {
+    const r = await groqAt("/v1").chat.completions.create({
+      model: "mock/llama-3.1-8b-instant", messages: ask("Weather in Paris?"), tools: weatherOpenAI, tool_choice: "required",
+    });
+    assert.equal(r.choices[0].message.tool_calls[0].function.name, "get_weather");
+  },
+  async errors() {
+    await assert.rejects(
+      groqAt("/v1").chat.completions.create({ model: "nope/model", messages: ask("Hi") }),
+      (e) => e instanceof Groq.NotFoundError,
+    );
+  },
+};
+
+// Audio and images through the same OpenAI client: speech bytes, a real WAV transcribed
+// (multipart as the Node SDK encodes it), an image generated.
+const wav = (seconds, rate = 16000) => {
+  const samples = Math.round(seconds * rate);
+  const b = Buffer.alloc(44 + samples * 2);
+  b.write("RIFF", 0); b.writeUInt32LE(36 + samples * 2, 4); b.write("WAVE", 8);
+  b.write("fmt ", 12); b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24); b.writeUInt32LE(rate * 2, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34);
+  b.write("data", 36); b.writeUInt32LE(samples * 2, 40);
+  return b;
+};
+const mediaCases = {
+  async speech() {
+    const r = await openai.audio.speech.create({ model: "mock/tts-1", voice: "alloy", input: "hello audio", response_format: "wav" });
+    const audio = Buffer.from(await r.arrayBuffer());
+    assert.equal(audio.subarray(0, 4).toString(), "RIFF");
+    assert.equal(audio.subarray(8, 12).toString(), "WAVE");
+  },
+  async transcription() {
+    const audio = wav(0.5);
+    const t = await openai.audio.transcriptions.create({
+      model: "mock/whisper-1", file: await toFile(audio, "note.wav", { type: "audio/wav" }),
+    });
+    assert.equal(t.text, `mock transcription of note.wav (${audio.length} bytes, 0.50 s)`);
+  },
+  async image() {
+    const r = await openai.images.generate({ model: "mock/gpt-image-1", prompt: "a lighthouse", response_format: "b64_json" });
+    const png = Buffer.from(r.data[0].b64_json, "base64");
+    assert.equal(png.subarray(1, 4).toString(), "PNG");
+  },
+  async errors() {
+    await assert.rejects(
+      openai.audio.transcriptions.create({ model: "mock/whisper-1", file: await toFile(Buffer.alloc(25 * 1024 * 1024 + 1), "big.wav") }),
+      (e) => e instanceof OpenAI.APIError && e.status === 413,
+    );
+  },
+};
+
 const [sdk, name] = process.argv.slice(2);
-const cases = { openai: openaiCases, anthropic: anthropicCases, "openai-responses": responsesCases }[sdk];
+const cases = { openai: openaiCases, anthropic: anthropicCases, "openai-responses": responsesCases, groq: groqCases, "openai-media": mediaCases }[sdk];
 if (name === "--list") {
   console.log(Object.keys(cases ?? {}).join("\n"));
 } else if (!cases?.[name]) {

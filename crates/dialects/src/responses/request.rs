@@ -324,15 +324,12 @@ impl ItemReader {
                     .map(str::to_owned);
                 // Only a signed block can go back to a provider that checks signatures; an
                 // unsigned summary is the model's own words about its reasoning, not input.
-                match signature {
-                    Some(enc) => {
-                        let block = match enc.strip_prefix(super::response::REDACTED_PREFIX) {
-                            Some(data) => ThinkingBlock::redacted(data.to_owned()),
-                            None => ThinkingBlock::thinking(Some(summary), Some(enc)),
-                        };
-                        self.pending_thinking.push(block);
-                    }
-                    None => {}
+                if let Some(enc) = signature {
+                    let block = match enc.strip_prefix(super::response::REDACTED_PREFIX) {
+                        Some(data) => ThinkingBlock::redacted(data.to_owned()),
+                        None => ThinkingBlock::thinking(Some(summary), Some(enc)),
+                    };
+                    self.pending_thinking.push(block);
                 }
                 Ok(())
             }

@@ -1,4 +1,6 @@
-//! Cohere v2 provider: `POST {base}/v2/chat` (JSON and SSE) and `/v2/embed`, bearer auth,
+//! Cohere v2 provider: `POST {base}/v2/chat` (JSON and SSE), `/v2/embed` and `/v2/rerank`
+//! (already the canonical rerank shape: documents go as strings, without `return_documents`,
+//! which v2 does not have), bearer auth,
 //! translated to and from the canonical types by pure functions tested with golden fixtures
 //! (`tests/fixtures/cohere/`).
 
@@ -11,6 +13,7 @@ use heimdall_schema::chat::{ChatRequest, ChatResponse};
 use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
 use heimdall_schema::error::GatewayError;
 use heimdall_schema::models::Model;
+use heimdall_schema::rerank::{RerankRequest, RerankResponse};
 use serde_json::Value;
 
 use crate::base::UpstreamBase;
@@ -123,6 +126,17 @@ impl Provider for CohereProvider {
         let bytes = self.body(response).await?;
         response::from_embed_response(&bytes, &req.model, req.encoding_format)
             .map_err(|e| self.unreadable(e.message))
+    }
+
+    async fn rerank(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &RerankRequest,
+    ) -> Result<RerankResponse, GatewayError> {
+        let response = self
+            .post(key, "/v2/rerank", &req.upstream_body(true), false)
+            .await?;
+        read_json(&self.base.name, response).await
     }
 
     async fn list_models(&self, key: Option<&KeyConfig>) -> Result<Vec<Model>, GatewayError> {

@@ -60,3 +60,22 @@ def test_errors_through_a_deployment_path(azure: AzureOpenAI) -> None:
     with pytest.raises(openai.NotFoundError):
         azure.chat.completions.create(model="nope/model",
                                       messages=[{"role": "user", "content": "Hi"}])
+
+
+def test_audio_and_images_through_deployment_paths(azure: AzureOpenAI) -> None:
+    import io
+    import wave
+    speech = azure.audio.speech.create(model="mock/tts-1", voice="alloy", input="hi there",
+                                       response_format="wav").read()
+    assert speech[:4] == b"RIFF"
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16_000)
+        w.writeframes(b"\x00\x00" * 8_000)
+    audio = buf.getvalue()
+    t = azure.audio.transcriptions.create(model="mock/whisper-1", file=("note.wav", audio, "audio/wav"))
+    assert t.text == f"mock transcription of note.wav ({len(audio)} bytes, 0.50 s)"
+    img = azure.images.generate(model="mock/gpt-image-1", prompt="a lighthouse")
+    assert img.data and img.data[0].b64_json

@@ -9,7 +9,6 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -143,23 +142,36 @@ pub fn mount(router: Router<AppState>) -> Router<AppState> {
     router
 }
 
-/// `POST /openai/deployments/{deployment}/{chat/completions|completions|embeddings}` (the
-/// Azure OpenAI SDK's paths; `api-version` is accepted and ignored).
+/// The operations under an Azure deployment path, and whether each takes a form upload.
+const DEPLOYMENT_OPS: [(&str, bool); 8] = [
+    ("/chat/completions", false),
+    ("/completions", false),
+    ("/embeddings", false),
+    ("/audio/speech", false),
+    ("/images/generations", false),
+    ("/audio/transcriptions", true),
+    ("/audio/translations", true),
+    ("/images/edits", true),
+];
+
+/// `POST /openai/deployments/{deployment}/{operation}` (the Azure OpenAI SDK's paths for chat,
+/// completions, embeddings, audio and images; `api-version` is accepted and ignored).
+///
+/// A JSON body gets the deployment as its `model`; a form upload (transcription, translation,
+/// image edit) goes as sent — the SDK puts the deployment in its `model` field too.
 async fn azure_deployment(
     state: State<AppState>,
     Path(rest): Path<String>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: axum::body::Body,
 ) -> Response {
-    let ops: [(&str, u8); 3] = [
-        ("/chat/completions", 0),
-        ("/completions", 1),
-        ("/embeddings", 2),
-    ];
-    let Some((deployment, op)) = ops
+    let Some((deployment, op, form)) = DEPLOYMENT_OPS
         .iter()
-        .find_map(|(suffix, op)| rest.strip_suffix(suffix).map(|d| (d.to_owned(), *op)))
-        .filter(|(d, _)| !d.is_empty())
+        .find_map(|(suffix, form)| {
+            rest.strip_suffix(suffix)
+                .map(|d| (d.to_owned(), *suffix, *form))
+        })
+        .filter(|(d, _, _)| !d.is_empty())
     else {
         return openai::reject(
             &headers,
@@ -170,15 +182,36 @@ async fn azure_deployment(
             .with_status(404),
         );
     };
-    let body = match body.map(|b| with_model(&b, &deployment)) {
-        Ok(Ok(b)) => Ok(b),
-        Ok(Err(e)) => return openai::reject(&headers, e),
-        Err(r) => Err(r),
+    if form {
+        return match op {
+            "/audio/transcriptions" => crate::media_api::transcriptions(state, headers, body).await,
+            "/audio/translations" => crate::media_api::translations(state, headers, body).await,
+            _ => crate::media_api::image_edits(state, headers, body).await,
+        };
+    }
+    let bytes = match axum::body::to_bytes(body, state.body_limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            let e = GatewayError::new(
+                ErrorKind::PayloadTooLarge,
+                format!(
+                    "request body is unreadable or larger than the limit of {} bytes",
+                    state.body_limit
+                ),
+            );
+            return openai::reject(&headers, e);
+        }
+    };
+    let body = match with_model(&bytes, &deployment) {
+        Ok(b) => Ok(b),
+        Err(e) => return openai::reject(&headers, e),
     };
     match op {
-        0 => openai::chat_completions(state, headers, body).await,
-        1 => openai::completions(state, headers, body).await,
-        _ => openai::embeddings(state, headers, body).await,
+        "/chat/completions" => openai::chat_completions(state, headers, body).await,
+        "/completions" => openai::completions(state, headers, body).await,
+        "/embeddings" => openai::embeddings(state, headers, body).await,
+        "/audio/speech" => crate::media_api::speech(state, headers, body).await,
+        _ => crate::media_api::image_generations(state, headers, body).await,
     }
 }
 

@@ -63,9 +63,21 @@ async fn azure_deployment_paths_name_the_model() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
+    // Audio and images ride the same paths (the deployment is the model).
     let r = h
         .client
-        .post(h.url("/openai/deployments/mock/gpt-4o/images/generations"))
+        .post(h.url("/openai/deployments/mock/gpt-image-1/images/generations"))
+        .json(&json!({"prompt": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["data"][0]["b64_json"].is_string());
+
+    let r = h
+        .client
+        .post(h.url("/openai/deployments/mock/gpt-4o/fine_tuning/jobs"))
         .json(&json!({"prompt": "x"}))
         .send()
         .await

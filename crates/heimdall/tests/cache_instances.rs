@@ -174,6 +174,22 @@ async fn two_instances_sharing_redis_hit_each_others_entries() {
     let first = ask(&client, &base_a, "shared across instances?").await;
     assert_eq!(first.status(), 200);
     assert_eq!(cache_of(&first), "miss");
+    // A stores its answer after answering (in the background): wait until the write has
+    // landed in Redis, so B's first ask can only hit A's entry — a miss would call upstream.
+    for _ in 0..100 {
+        let stats: Value = client
+            .get(format!("{base_a}/api/cache/stats"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if stats["counters"]["stores"].as_u64() >= Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut hit = String::new();
     for _ in 0..20 {
         let r = ask(&client, &base_b, "shared across instances?").await;

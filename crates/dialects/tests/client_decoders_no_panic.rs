@@ -1,6 +1,7 @@
 //! Every client-side decoder takes untrusted bytes: ~10,000 seeded mutations of valid requests
 //! (fields dropped, duplicated, retyped; huge numbers; deep nesting; truncation; byte flips)
-//! through the OpenAI, Anthropic, Gemini, Cohere and Bedrock decoders. None may panic, and every
+//! through the OpenAI (chat, completions, embeddings, Responses), Anthropic, Gemini, Cohere and
+//! Bedrock decoders. None may panic, and every
 //! refusal is a 4xx. Deterministic (a fixed xorshift seed); `fuzz/` has the coverage-guided
 //! version of the same targets for `cargo fuzz`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -158,6 +159,16 @@ fn decode_all(bytes: &[u8]) {
             .and_then(|b| heimdall_dialects::bedrock::client::from_body("m", &b, true))
             .map(drop),
     );
+    // The Responses API, with and without a stored conversation before it.
+    let history = [json!({"type": "message", "role": "user", "content": "earlier"})];
+    for h in [&history[..], &[]] {
+        refusal_is_4xx(
+            "responses",
+            decode_json::<heimdall_dialects::responses::ResponsesRequest>(bytes)
+                .and_then(|r| heimdall_dialects::responses::to_chat(&r, h))
+                .map(drop),
+        );
+    }
 }
 
 fn seeds() -> Vec<Value> {
@@ -195,6 +206,17 @@ fn seeds() -> Vec<Value> {
                 {"role": "user", "content": [{"toolResult": {"toolUseId": "t", "content": [{"json": {"a": 1}}]}}]}],
             "system": [{"text": "s"}], "inferenceConfig": {"maxTokens": 5, "temperature": 0.1},
             "toolConfig": {"tools": [{"toolSpec": {"name": "f", "inputSchema": {"json": {}}}}], "toolChoice": {"any": {}}}}),
+        json!({"model": "m", "instructions": "s", "previous_response_id": "resp_1", "store": false,
+            "input": [{"role": "user", "content": [{"type": "input_text", "text": "hi"},
+                {"type": "input_image", "image_url": "data:image/png;base64,AA=="}]},
+                {"type": "reasoning", "summary": [{"type": "summary_text", "text": "t"}], "encrypted_content": "sig"},
+                {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "c", "output": "42"},
+                {"type": "custom_tool_call", "call_id": "d", "name": "p", "input": "x"}],
+            "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}},
+                {"type": "custom", "name": "p"}, {"type": "web_search"}],
+            "tool_choice": {"type": "function", "name": "f"}, "reasoning": {"effort": "low"},
+            "text": {"format": {"type": "json_schema", "name": "x", "schema": {}}, "verbosity": "low"}}),
     ]
 }
 

@@ -406,6 +406,8 @@ impl Plugin for ResponseCache {
         p.with_slot(|slot| match chunk {
             StreamChunk::Chat(c) => slot.flight().push_chat(c),
             StreamChunk::Completion(c) => slot.flight().push_completion(c),
+            // Speech is never cached (no slot is taken for it).
+            StreamChunk::Audio(_) => {}
         });
     }
 

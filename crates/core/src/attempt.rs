@@ -7,6 +7,7 @@
 //! failure and the client never sees a half-started stream. After the first chunk, failures
 //! travel in-band, and silence longer than the idle deadline ends the stream with an error.
 
+use heimdall_schema::audio::AudioChunk;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,7 @@ pub(crate) enum UpstreamReply {
     Full(GatewayResponse),
     ChatStream(ChatChunk, BoxChunkStream<ChatChunk>),
     CompletionStream(CompletionChunk, BoxChunkStream<CompletionChunk>),
+    AudioStream(AudioChunk, BoxChunkStream<AudioChunk>),
 }
 
 impl UpstreamReply {
@@ -61,6 +63,7 @@ impl UpstreamReply {
             Self::CompletionStream(first, s) => {
                 Self::CompletionStream(first, guard(s, slot, idle, entry))
             }
+            Self::AudioStream(first, s) => Self::AudioStream(first, guard(s, slot, idle, entry)),
         }
     }
 }
@@ -379,10 +382,13 @@ async fn call_once(
             .embeddings(key, r)
             .await
             .map(|e| UpstreamReply::Full(GatewayResponse::Embedding(e))),
-        (GatewayRequest::Speech(r), _) => provider
-            .speech(key, r)
-            .await
-            .map(|b| UpstreamReply::Full(GatewayResponse::Binary(b))),
+        // Speech streams its audio as it arrives; like every stream, it is committed only
+        // once the first bytes are in, so a failure before them is retried.
+        (GatewayRequest::Speech(r), _) => {
+            let mut s = provider.speech(key, r).await?;
+            let first = first_chunk(&mut s, provider.name()).await?;
+            Ok(UpstreamReply::AudioStream(first, s))
+        }
         (GatewayRequest::Transcription(r), _) => provider
             .transcription(key, r)
             .await

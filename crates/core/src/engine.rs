@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use heimdall_config::{GatewayConfig, ProviderKind};
+use heimdall_schema::audio::{AudioChunk, BinaryResponse, SpeechRequest};
 use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse, StreamOptions};
 use heimdall_schema::completions::{CompletionChunk, CompletionRequest, CompletionResponse};
 use heimdall_schema::embeddings::{EmbeddingRequest, EmbeddingResponse};
@@ -201,7 +202,37 @@ impl Gateway {
         (ctx, result)
     }
 
-    /// A request answered whole (speech, transcription, translation, images, rerank): the
+    /// Text to speech: the audio streams to the client as the upstream sends it (committed
+    /// after its first bytes, like a chat stream).
+    pub async fn speech(
+        &self,
+        mut ctx: RequestContext,
+        req: SpeechRequest,
+    ) -> Outcome<BinaryResponse, AudioChunk> {
+        ctx.stream = true;
+        let rt = self.runtime();
+        let mut guard = AbandonGuard::new(ctx, &rt.pipeline);
+        let executed = self
+            .execute(&rt, guard.ctx(), GatewayRequest::Speech(req))
+            .await;
+        let ctx = guard.disarm();
+        match executed {
+            Ok(UpstreamReply::AudioStream(first, rest)) => {
+                Outcome::Stream(ObservedStream::new(first, rest, rt.pipeline.clone(), ctx))
+            }
+            Ok(UpstreamReply::Full(r)) => {
+                finish(&rt.pipeline, ctx, Ok(r), |r| match r {
+                    GatewayResponse::Binary(b) => Some(b),
+                    _ => None,
+                })
+                .await
+            }
+            Ok(_) => Outcome::Done(Box::new(ctx), Err(mismatch())),
+            Err(e) => finish(&rt.pipeline, ctx, Err(e), |_| None).await,
+        }
+    }
+
+    /// A request answered whole (transcription, translation, images, rerank): the
     /// same plan, routing, keys, retries, fallbacks, deadlines and hooks as embeddings. The
     /// caller matches the response variant it expects (any other is a mismatch error).
     pub async fn unary(

@@ -123,6 +123,8 @@ pub enum StreamChunk<'a> {
     Chat(&'a mut ChatChunk),
     /// A text-completion chunk.
     Completion(&'a mut CompletionChunk),
+    /// A piece of streamed speech audio.
+    Audio(&'a mut heimdall_schema::audio::AudioChunk),
 }
 
 /// How a stream ended, for `on_stream_end`.

@@ -76,6 +76,26 @@ observed_chunk!(CompletionChunk, Completion, |c: &CompletionChunk| c
     .find(|c| c.index == 0)
     .map(|c| c.text.as_str()));
 
+/// Speech audio: bytes only — no usage, no finish reason, no text.
+impl ObservedChunk for heimdall_schema::audio::AudioChunk {
+    fn usage(&self) -> Option<&Usage> {
+        None
+    }
+    fn strip_usage(&mut self) {}
+    fn is_usage_only(&self) -> bool {
+        false
+    }
+    fn finish_reason(&self) -> Option<&str> {
+        None
+    }
+    fn as_plugin_chunk(&mut self) -> StreamChunk<'_> {
+        StreamChunk::Audio(self)
+    }
+    fn text(&self) -> Option<&str> {
+        None
+    }
+}
+
 /// A boxed stream of chunks of type `C`.
 pub type BoxChunkStream<C> = Pin<Box<dyn Stream<Item = Result<C, GatewayError>> + Send>>;
 

@@ -18,6 +18,7 @@ use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use heimdall_schema::form::FormRequest;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -78,7 +79,7 @@ pub async fn speech(
     body: Bytes,
 ) -> Response {
     let request = (&method, &uri, &headers, &body);
-    let (req, _model, _knobs) =
+    let (req, _model, knobs) =
         match begin::<SpeechIn>(&s, request, |r| r.model.clone(), |_| false).await {
             Ok(x) => x,
             Err(r) => return r,
@@ -97,7 +98,35 @@ pub async fn speech(
             );
         }
     };
-    binary(content_type, bytes)
+    streamed(content_type, bytes, words, &knobs)
+}
+
+/// The audio in `pieces` parts sent one by one (as a TTS upstream streams what it has
+/// synthesised), `chunk_delay_ms` apart; `cut_after` resets the connection after that many.
+fn streamed(content_type: &'static str, bytes: Vec<u8>, pieces: usize, knobs: &Knobs) -> Response {
+    let size = bytes.len().div_ceil(pieces.max(1)).max(1);
+    let parts: Vec<Bytes> = bytes.chunks(size).map(Bytes::copy_from_slice).collect();
+    let (delay, cut) = (
+        std::time::Duration::from_millis(knobs.chunk_delay_ms),
+        knobs.cut_after,
+    );
+    let body =
+        futures::stream::iter(parts.into_iter().enumerate()).then(move |(i, part)| async move {
+            if i > 0 && !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if cut == Some(i) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "mock cut the audio",
+                ));
+            }
+            Ok(part)
+        });
+    let mut r = Response::new(axum::body::Body::from_stream(body));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
 }
 
 fn binary(content_type: &'static str, bytes: Vec<u8>) -> Response {

@@ -36,7 +36,7 @@ use crate::base::UpstreamBase;
 use crate::direct::{DirectClient, body_stream, read_all};
 use crate::http::{missing_key_config, openai_error, read_body, send_checked};
 use crate::oauth::{TokenCache, request_token};
-use crate::provider::{ChatStream, CompletionStream, Provider};
+use crate::provider::{AudioStream, ChatStream, CompletionStream, Provider};
 use crate::sse_json::sse_json_stream;
 use heimdall_dialects::responses::native::native_of;
 
@@ -445,15 +445,15 @@ impl Provider for OpenAiCompatProvider {
         &self,
         key: Option<&KeyConfig>,
         req: &SpeechRequest,
-    ) -> Result<BinaryResponse, GatewayError> {
+    ) -> Result<AudioStream, GatewayError> {
         let body = serde_json::to_vec(req).map_err(|e| {
             GatewayError::internal(format!(
                 "cannot encode request for '{}': {e}",
                 self.base.name
             ))
         })?;
-        let answer = self.post_body(key, "/audio/speech", &req.model, "application/json", body);
-        self.binary(answer, req.content_type()).await
+        self.audio_stream(key, "/audio/speech", &req.model, body, req.content_type())
+            .await
     }
 
     async fn transcription(

@@ -23,6 +23,9 @@ use heimdall_schema::rerank::{RerankRequest, RerankResponse};
 
 /// A stream of canonical chat chunks; an `Err` item ends the stream as a failure.
 pub type ChatStream = Pin<Box<dyn Stream<Item = Result<ChatChunk, GatewayError>> + Send>>;
+/// Speech audio as it arrives; an `Err` item ends the stream as a failure.
+pub type AudioStream =
+    Pin<Box<dyn Stream<Item = Result<heimdall_schema::audio::AudioChunk, GatewayError>> + Send>>;
 /// A stream of text-completion chunks; an `Err` item ends the stream as a failure.
 pub type CompletionStream =
     Pin<Box<dyn Stream<Item = Result<CompletionChunk, GatewayError>> + Send>>;
@@ -74,12 +77,12 @@ pub trait Provider: Send + Sync + 'static {
         Err(self.unsupported("embeddings"))
     }
 
-    /// Text to speech: the audio bytes and their content type.
+    /// Text to speech: the audio as it arrives, the first chunk naming its content type.
     async fn speech(
         &self,
         _key: Option<&KeyConfig>,
         _req: &SpeechRequest,
-    ) -> Result<BinaryResponse, GatewayError> {
+    ) -> Result<AudioStream, GatewayError> {
         Err(self.unsupported("audio speech"))
     }
 

@@ -95,6 +95,15 @@ pub fn audio_content_type(format: &str) -> &'static str {
     }
 }
 
+/// A piece of streamed speech audio, as the upstream sent it; the first names the content type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudioChunk {
+    /// The upstream's content type, on the first chunk only.
+    pub content_type: Option<String>,
+    /// The bytes.
+    pub bytes: Bytes,
+}
+
 /// An answer passed through as the upstream sent it: audio, or a transcription in JSON or text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BinaryResponse {

@@ -16,11 +16,15 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use heimdall_config::ProviderKind;
-use heimdall_core::{GatewayRequest, GatewayResponse, Operation, RequestContext};
+use heimdall_core::{
+    GatewayRequest, GatewayResponse, ObservedStream, Operation, Outcome, RequestContext,
+};
 use heimdall_dialects::client::ClientDialect;
 use heimdall_dialects::cohere::client::Chat as CohereChat;
 use heimdall_dialects::openai::ChatCompletions;
+use heimdall_schema::audio::AudioChunk;
 use heimdall_schema::audio::SpeechRequest;
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::form::FormRequest;
@@ -56,7 +60,55 @@ pub async fn speech(
         Err(e) => return reject::<ChatCompletions>(&headers, &e),
     };
     let ctx = new_context(&headers, Operation::Speech, &req.model);
-    run::<ChatCompletions>(&state, ctx, GatewayRequest::Speech(req)).await
+    match state.gateway.speech(ctx, req).await {
+        Outcome::Done(ctx, result) => {
+            let mut response = match result.map(GatewayResponse::Binary).and_then(render) {
+                Ok(r) => r,
+                Err(e) => crate::chat_route::error::<ChatCompletions>(&e),
+            };
+            apply_meta_headers(response.headers_mut(), &ctx);
+            apply_overhead_header(response.headers_mut(), &ctx);
+            response
+        }
+        Outcome::Stream(stream) => audio_response(stream).await,
+    }
+}
+
+/// Streamed speech: the upstream's bytes as they arrive, under the content type its first
+/// chunk names. A failure after the start ends the body abruptly (no clean end of the
+/// chunked body), so a client never takes cut audio for a whole file.
+async fn audio_response(mut stream: ObservedStream<AudioChunk>) -> Response {
+    let ctx = stream.context().clone();
+    let first = stream.next().await;
+    let content_type = match &first {
+        Some(Ok(c)) => c.content_type.clone(),
+        _ => None,
+    }
+    .and_then(|ct| HeaderValue::from_str(&ct).ok())
+    .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    let rest = futures::stream::unfold(Some(stream), |state| async move {
+        let mut stream = state?;
+        match stream.next().await {
+            Some(Ok(chunk)) => Some((Ok(chunk.bytes), Some(stream))),
+            Some(Err(e)) => {
+                tracing::warn!(request_id = %stream.context().request_id, error = %e,
+                    "speech stream failed after start");
+                drop(stream);
+                Some((Err(std::io::Error::other(e.message)), None))
+            }
+            None => None,
+        }
+    });
+    let head = futures::stream::iter(first.map(|r| {
+        r.map(|c| c.bytes)
+            .map_err(|e| std::io::Error::other(e.message))
+    }));
+    let mut response = Response::new(Body::from_stream(head.chain(rest)));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, content_type);
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    apply_meta_headers(h, &ctx);
+    response
 }
 
 /// `POST /v1/audio/transcriptions`

@@ -105,6 +105,52 @@ async fn speech_answers_the_upstreams_audio_bytes_and_content_type() {
 }
 
 #[tokio::test]
+async fn speech_streams_as_the_upstream_sends_it_and_a_cut_is_never_a_clean_end() {
+    use futures::StreamExt;
+    let h = start().await;
+    // Four words: four pieces, 200 ms apart upstream.
+    let started = std::time::Instant::now();
+    let r = post_json(
+        &h,
+        "/v1/audio/speech",
+        json!({"model": "mock/tts-1;chunk_delay_ms=200", "input": "one two three four",
+            "voice": "alloy", "response_format": "wav"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "audio/wav");
+    let mut body = r.bytes_stream();
+    let first = body.next().await.unwrap().unwrap();
+    let first_at = started.elapsed();
+    assert_eq!(&first[..4], b"RIFF");
+    let mut total = first.len();
+    while let Some(piece) = body.next().await {
+        total += piece.unwrap().len();
+    }
+    let done_at = started.elapsed();
+    assert_eq!(total, 44 + 4 * 2_400);
+    // The first bytes reached the client before the upstream had sent the rest.
+    assert!(
+        first_at + std::time::Duration::from_millis(400) < done_at,
+        "first bytes at {first_at:?}, end at {done_at:?}: the audio was buffered"
+    );
+
+    // Cut after two pieces: the client's read fails instead of ending cleanly.
+    let r = post_json(
+        &h,
+        "/v1/audio/speech",
+        json!({"model": "mock/tts-1;cut_after=2;chunk_delay_ms=100", "input": "one two three four",
+            "voice": "alloy", "response_format": "wav"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.bytes().await.is_err(),
+        "a cut audio stream must not end cleanly"
+    );
+}
+
+#[tokio::test]
 async fn a_transcription_carries_the_upload_and_answers_in_the_format_asked() {
     let h = start().await;
     let wav = wav_second();
@@ -691,9 +737,8 @@ async fn the_log_records_file_names_and_sizes_not_audio() {
     );
     let s = of("speech");
     assert_eq!(s["input"], "\"say this\"");
-    let output = s["output"].as_str().unwrap();
-    assert!(
-        output.contains("bytes of audio/wav") && !output.contains("RIFF"),
-        "{output}"
-    );
+    // Speech streams: its record is a stream's, and never holds audio bytes.
+    assert_eq!(s["stream"], true, "{s}");
+    let output = s["output"].as_str().unwrap_or_default();
+    assert!(!output.contains("RIFF"), "{output}");
 }

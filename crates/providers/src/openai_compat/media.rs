@@ -5,15 +5,17 @@
 //! Why apart from the JSON path: these answers are audio or text in several formats, not one
 //! JSON type, and uploads are forms; none of it is the hot path the direct client serves.
 
+use futures::StreamExt;
 use heimdall_config::KeyConfig;
-use heimdall_schema::audio::BinaryResponse;
+use heimdall_schema::audio::{AudioChunk, BinaryResponse};
 use heimdall_schema::error::GatewayError;
 use heimdall_schema::form::FormRequest;
 use http::header::HeaderMap;
 
 use super::{Answer, OpenAiCompatProvider};
 use crate::direct::read_all;
-use crate::http::read_body;
+use crate::http::{read_body, stream_interrupted};
+use crate::provider::AudioStream;
 
 impl OpenAiCompatProvider {
     /// POST `body` (of `content_type`) to the operation `path` through reqwest.
@@ -45,6 +47,52 @@ impl OpenAiCompatProvider {
         let (content_type, body) = heimdall_dialects::multipart::encode(&req.model, &req.parts);
         self.post_body(key, path, &req.model, &content_type, body)
             .await
+    }
+
+    /// POST a JSON `body` to `path` and stream the answer's bytes as they arrive (speech):
+    /// the first chunk names the content type (`fallback` when the upstream names none). The
+    /// start is bounded by the backstop timeout; after it, the engine's idle deadline.
+    pub(super) async fn audio_stream(
+        &self,
+        key: Option<&KeyConfig>,
+        path: &str,
+        model: &str,
+        body: Vec<u8>,
+        fallback: &str,
+    ) -> Result<AudioStream, GatewayError> {
+        let answer = tokio::time::timeout(
+            self.base.backstop,
+            self.post_body(key, path, model, "application/json", body),
+        )
+        .await
+        .map_err(|_| self.timed_out("start answering"))??;
+        let name = self.base.name.to_string();
+        Ok(match answer {
+            Answer::Reqwest(r) => {
+                let mut content_type = Some(content_type_of(r.headers(), fallback));
+                r.bytes_stream()
+                    .map(move |item| match item {
+                        Ok(bytes) => Ok(AudioChunk {
+                            content_type: content_type.take(),
+                            bytes,
+                        }),
+                        Err(e) => Err(stream_interrupted(&name, &e)),
+                    })
+                    .boxed()
+            }
+            // The direct client serves the JSON hot path, not audio; read whole if it ever does.
+            Answer::Direct(r) => {
+                let content_type = content_type_of(r.headers(), fallback);
+                let bytes = read_all(&name, r).await?;
+                futures::stream::once(async move {
+                    Ok(AudioChunk {
+                        content_type: Some(content_type),
+                        bytes,
+                    })
+                })
+                .boxed()
+            }
+        })
     }
 
     /// A whole answer as bytes with its content type (`fallback` when it names none),

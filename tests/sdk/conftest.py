@@ -59,7 +59,7 @@ BASE_URLS = """## Base URLs: each SDK's path habit
 | OpenAI given the bare origin, Perplexity (`perplexityai`), LiteLLM's habit | `http://gw:8080` | `/chat/completions`, `/models`, … | ✅ (root mount) |
 | Groq (`groq`, `groq-sdk`) | `http://gw:8080` | `/openai/v1/chat/completions` | ✅ |
 | Groq given the same `…/v1` as every other SDK | `http://gw:8080/v1` | `/v1/openai/v1/chat/completions` | ✅ |
-| Mistral (`mistralai`, `server_url`) | `http://gw:8080` | `/v1/chat/completions`, `/v1/embeddings` | ✅ chat (its embeddings answer needs an `id` OpenAI does not send) |
+| Mistral (`mistralai`, `server_url`) | `http://gw:8080` | `/v1/chat/completions`, `/v1/embeddings` | ✅ (the gateway adds the `id` its SDK requires on embeddings) |
 | Fireworks (`fireworks-ai`) | `http://gw:8080` | `/inference/v1/chat/completions` | ✅ |
 
 The root mount serves only the OpenAI route set's own paths, so `/health`, `/ready`, `/metrics`,

@@ -66,8 +66,9 @@ def test_mistral_at_the_root(gateway_url: str) -> None:
         model="mock/mistral-small-latest", messages=[{"role": "user", "content": "Hi"}]
     )
     assert resp.choices[0].message.content
-    # Not embeddings: Mistral's SDK requires an `id` on the embeddings answer, which OpenAI's
-    # (and so an OpenAI-compatible upstream's) does not carry.
+    # Mistral's SDK requires an `id` on the embeddings answer; the gateway adds its own.
+    emb = client.embeddings.create(model="mock/mistral-embed", inputs=["hello"])
+    assert emb.id and len(emb.data[0].embedding) > 0
 
 
 def test_mistral_at_the_root_stream(gateway_url: str) -> None:

@@ -83,6 +83,14 @@ pub async fn embeddings(
     };
     let ctx = new_context(&headers, Operation::Embedding, &req.model);
     let (ctx, result) = state.gateway.embeddings(ctx, req).await;
+    // An `id` when the upstream gave none (OpenAI's answer has none; Mistral's has one and
+    // its SDK requires it): the gateway's request id, which OpenAI's SDKs ignore.
+    let result = result.map(|mut r| {
+        r.extra
+            .entry("id")
+            .or_insert_with(|| serde_json::Value::String(format!("embd-{}", ctx.request_id)));
+        r
+    });
     json_reply(&ctx, result)
 }
 

@@ -161,7 +161,12 @@ pub async fn create(
                         Some(Err(e)) => {
                             tracing::warn!(request_id = %stream.context().request_id, error = %e,
                                 "stream failed after start");
-                            encoder.fail(&e, &mut out);
+                            if encoder.is_idle() {
+                                // The upstream's own events went out: end them with the error.
+                                encoder.error_event(&e, &mut out);
+                            } else {
+                                encoder.fail(&e, &mut out);
+                            }
                             drop(stream);
                             Some((Ok(out.into()), None))
                         }

@@ -164,6 +164,12 @@ impl ResponsesStream {
         );
         self.echo.client_view(&mut failed);
         self.event("response.failed", json!({"response": failed}), out);
+        self.error_event(e, out);
+    }
+
+    /// Append only the `error` event: the end of a stream whose events were the upstream's
+    /// own (forwarded as sent), which this encoder never started.
+    pub fn error_event(&mut self, e: &GatewayError, out: &mut Vec<u8>) {
         let code = e.code.clone().unwrap_or_else(|| e.kind.as_str().to_owned());
         // `error` also as an object: OpenAI's SDKs raise on an event whose data has one, so a
         // client iterating the raw stream cannot take the cut answer for a whole one.

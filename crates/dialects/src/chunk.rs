@@ -3,7 +3,7 @@
 //! Why: every translator emits the same envelope (id, object, created, model, one choice) and
 //! differs only in the delta; one constructor keeps the envelope identical across providers.
 
-use heimdall_schema::chat::{ChatChunk, ChunkChoice, ChunkDelta};
+use heimdall_schema::chat::{ChatChunk, ChunkChoice, ChunkDelta, FunctionCallDelta, ToolCallDelta};
 use serde_json::Map;
 
 /// The identity every chunk of one stream carries.
@@ -68,6 +68,33 @@ impl ChunkEnvelope {
         self.chunk(
             ChunkDelta {
                 thinking_blocks: Some(vec![block]),
+                ..ChunkDelta::default()
+            },
+            None,
+        )
+    }
+
+    /// A piece of tool call `index`: its id and name on the first piece, then argument text.
+    pub fn tool_call(
+        &self,
+        index: u32,
+        id: Option<&str>,
+        name: Option<&str>,
+        args: &str,
+    ) -> ChatChunk {
+        self.chunk(
+            ChunkDelta {
+                tool_calls: Some(vec![ToolCallDelta {
+                    index,
+                    id: id.map(str::to_owned),
+                    kind: id.map(|_| "function".to_owned()),
+                    function: Some(FunctionCallDelta {
+                        name: name.map(str::to_owned),
+                        arguments: Some(args.to_owned()),
+                        extra: Map::new(),
+                    }),
+                    extra: Map::new(),
+                }]),
                 ..ChunkDelta::default()
             },
             None,

@@ -16,6 +16,24 @@ pub struct SseEvent {
     pub data: String,
 }
 
+impl SseEvent {
+    /// Append the event as SSE frames (`event:` if any, one `data:` per line, a blank line):
+    /// what a dialect keeps to forward an upstream stream as it was sent.
+    pub fn write_frame(&self, out: &mut String) {
+        if let Some(name) = &self.event {
+            out.push_str("event: ");
+            out.push_str(name);
+            out.push('\n');
+        }
+        for line in self.data.split('\n') {
+            out.push_str("data: ");
+            out.push_str(line);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+}
+
 /// Feeds bytes in, yields complete events.
 #[derive(Debug)]
 pub struct SseDecoder {

@@ -9,11 +9,9 @@
 
 use std::collections::HashMap;
 
-use heimdall_schema::chat::{
-    ChatChunk, ChunkDelta, FunctionCallDelta, ThinkingBlock, ToolCallDelta,
-};
+use heimdall_schema::chat::{ChatChunk, ChunkDelta, ThinkingBlock};
 use heimdall_schema::error::{ErrorKind, GatewayError};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::response::{AnthropicUsage, anthropic_error, finish_reason};
 use crate::chunk::ChunkEnvelope;
@@ -68,23 +66,6 @@ impl AnthropicStream {
         )
         .with_provider(&self.provider)
     }
-
-    fn tool_delta(index: u32, id: Option<&str>, name: Option<&str>, args: &str) -> ChunkDelta {
-        ChunkDelta {
-            tool_calls: Some(vec![ToolCallDelta {
-                index,
-                id: id.map(str::to_owned),
-                kind: id.map(|_| "function".to_owned()),
-                function: Some(FunctionCallDelta {
-                    name: name.map(str::to_owned),
-                    arguments: Some(args.to_owned()),
-                    extra: Map::new(),
-                }),
-                extra: Map::new(),
-            }]),
-            ..ChunkDelta::default()
-        }
-    }
 }
 
 impl EventTranslator for AnthropicStream {
@@ -94,17 +75,7 @@ impl EventTranslator for AnthropicStream {
         if !self.keep_frames {
             return self.translate(ev, out);
         }
-        if let Some(name) = &ev.event {
-            self.pending_frames.push_str("event: ");
-            self.pending_frames.push_str(name);
-            self.pending_frames.push('\n');
-        }
-        for line in ev.data.split('\n') {
-            self.pending_frames.push_str("data: ");
-            self.pending_frames.push_str(line);
-            self.pending_frames.push('\n');
-        }
-        self.pending_frames.push('\n');
+        ev.write_frame(&mut self.pending_frames);
         let before = out.len();
         let result = self.translate(ev, out);
         if out.len() > before
@@ -161,14 +132,11 @@ impl AnthropicStream {
                         let call = self.next_tool;
                         self.next_tool += 1;
                         self.tool_index.insert(index, (call, false));
-                        out.push(self.env.chunk(
-                            Self::tool_delta(
-                                call,
-                                block["id"].as_str(),
-                                block["name"].as_str(),
-                                "",
-                            ),
-                            None,
+                        out.push(self.env.tool_call(
+                            call,
+                            block["id"].as_str(),
+                            block["name"].as_str(),
+                            "",
                         ));
                     }
                     Some("text") => {
@@ -204,10 +172,7 @@ impl AnthropicStream {
                         {
                             *sent = true;
                             let call = *call;
-                            out.push(
-                                self.env
-                                    .chunk(Self::tool_delta(call, None, None, piece), None),
-                            );
+                            out.push(self.env.tool_call(call, None, None, piece));
                         }
                     }
                     Some("thinking_delta") => out.push(self.env.chunk(
@@ -238,10 +203,7 @@ impl AnthropicStream {
                 // `partial_json`); OpenAI clients parse `arguments` as JSON, so it is `{}`.
                 let index = data["index"].as_u64().unwrap_or(0);
                 if let Some((call, false)) = self.tool_index.remove(&index) {
-                    out.push(
-                        self.env
-                            .chunk(Self::tool_delta(call, None, None, "{}"), None),
-                    );
+                    out.push(self.env.tool_call(call, None, None, "{}"));
                 }
             }
             "message_delta" => {

@@ -11,11 +11,9 @@ use std::collections::HashMap;
 
 use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
 use aws_smithy_types::event_stream::Message;
-use heimdall_schema::chat::{
-    ChatChunk, ChunkDelta, FunctionCallDelta, ThinkingBlock, ToolCallDelta,
-};
+use heimdall_schema::chat::{ChatChunk, ChunkDelta, ThinkingBlock};
 use heimdall_schema::error::{ErrorKind, GatewayError};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::response::{finish_reason, usage};
 use crate::chunk::ChunkEnvelope;
@@ -130,32 +128,6 @@ impl BedrockStream {
         }
     }
 
-    fn tool_delta(
-        &self,
-        index: u32,
-        id: Option<&str>,
-        name: Option<&str>,
-        args: &str,
-    ) -> ChatChunk {
-        self.env.chunk(
-            ChunkDelta {
-                tool_calls: Some(vec![ToolCallDelta {
-                    index,
-                    id: id.map(str::to_owned),
-                    kind: id.map(|_| "function".to_owned()),
-                    function: Some(FunctionCallDelta {
-                        name: name.map(str::to_owned),
-                        arguments: Some(args.to_owned()),
-                        extra: Map::new(),
-                    }),
-                    extra: Map::new(),
-                }]),
-                ..ChunkDelta::default()
-            },
-            None,
-        )
-    }
-
     /// Translate one event; `Ok(true)` ends the stream cleanly.
     pub fn on_event(
         &mut self,
@@ -175,7 +147,7 @@ impl BedrockStream {
                     self.next_tool += 1;
                     self.tool_index
                         .insert(p["contentBlockIndex"].as_u64().unwrap_or(0), call);
-                    out.push(self.tool_delta(
+                    out.push(self.env.tool_call(
                         call,
                         tu["toolUseId"].as_str(),
                         tu["name"].as_str(),
@@ -197,7 +169,7 @@ impl BedrockStream {
                         )
                     })?;
                     if !piece.is_empty() {
-                        out.push(self.tool_delta(call, None, None, piece));
+                        out.push(self.env.tool_call(call, None, None, piece));
                     }
                 } else if let Some(rc) = d.get("reasoningContent") {
                     if let Some(t) = rc["text"].as_str() {

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use heimdall_schema::chat::{
-    ChatChoice, ChatChunk, ChatRequest, ChatResponse, ChunkDelta, FunctionCall, FunctionCallDelta,
-    ResponseMessage, ToolCall, ToolCallDelta,
+    ChatChoice, ChatChunk, ChatRequest, ChatResponse, ChunkDelta, FunctionCall, ResponseMessage,
+    ToolCall,
 };
 use heimdall_schema::error::{ErrorKind, GatewayError};
 use heimdall_schema::native::{Dialect, NativeRequest};
@@ -218,26 +218,6 @@ impl ResponsesUpstream {
         .with_provider(&self.provider)
     }
 
-    fn tool(&self, index: u32, id: Option<&str>, name: Option<&str>, args: &str) -> ChatChunk {
-        self.env.chunk(
-            ChunkDelta {
-                tool_calls: Some(vec![ToolCallDelta {
-                    index,
-                    id: id.map(str::to_owned),
-                    kind: id.map(|_| "function".to_owned()),
-                    function: Some(FunctionCallDelta {
-                        name: name.map(str::to_owned),
-                        arguments: Some(args.to_owned()),
-                        extra: Map::new(),
-                    }),
-                    extra: Map::new(),
-                }]),
-                ..ChunkDelta::default()
-            },
-            None,
-        )
-    }
-
     /// One event → chunks; `Ok(true)` at the clean end.
     fn translate(&mut self, data: &Value, out: &mut Vec<ChatChunk>) -> Result<bool, GatewayError> {
         let kind = data["type"].as_str().unwrap_or("");
@@ -275,13 +255,23 @@ impl ResponsesUpstream {
                     self.called = true;
                     self.tool_index
                         .insert(data["output_index"].as_u64().unwrap_or(0), call);
-                    out.push(self.tool(call, item["call_id"].as_str(), item["name"].as_str(), ""));
+                    out.push(self.env.tool_call(
+                        call,
+                        item["call_id"].as_str(),
+                        item["name"].as_str(),
+                        "",
+                    ));
                 }
             }
             "response.function_call_arguments.delta" => {
                 let index = data["output_index"].as_u64().unwrap_or(0);
                 if let Some(call) = self.tool_index.get(&index).copied() {
-                    out.push(self.tool(call, None, None, data["delta"].as_str().unwrap_or("")));
+                    out.push(self.env.tool_call(
+                        call,
+                        None,
+                        None,
+                        data["delta"].as_str().unwrap_or(""),
+                    ));
                 }
             }
             // A freeform tool's input streams raw; its canonical arguments are a JSON
@@ -290,7 +280,7 @@ impl ResponsesUpstream {
                 let index = data["output_index"].as_u64().unwrap_or(0);
                 if let Some(call) = self.tool_index.get(&index).copied() {
                     let args = tool_call(&data["item"]).function.arguments;
-                    out.push(self.tool(call, None, None, &args));
+                    out.push(self.env.tool_call(call, None, None, &args));
                 }
             }
             "response.completed" | "response.incomplete" => {
@@ -340,17 +330,7 @@ impl EventTranslator for ResponsesUpstream {
     type Chunk = ChatChunk;
 
     fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<ChatChunk>) -> Result<bool, GatewayError> {
-        if let Some(name) = &ev.event {
-            self.pending_frames.push_str("event: ");
-            self.pending_frames.push_str(name);
-            self.pending_frames.push('\n');
-        }
-        for line in ev.data.split('\n') {
-            self.pending_frames.push_str("data: ");
-            self.pending_frames.push_str(line);
-            self.pending_frames.push('\n');
-        }
-        self.pending_frames.push('\n');
+        ev.write_frame(&mut self.pending_frames);
         let data: Value =
             serde_json::from_str(&ev.data).map_err(|e| self.protocol(&e.to_string()))?;
         let before = out.len();

@@ -95,7 +95,7 @@ pub async fn create(
         history,
     });
     let ignored = translated.ignored.join(",");
-    let mut response = match state.gateway.chat(ctx, chat).await {
+    let (mut response, served_by) = match state.gateway.chat(ctx, chat).await {
         Outcome::Done(ctx, Ok(answer)) => {
             let object = match &answer.native {
                 Some(upstream) => {
@@ -118,12 +118,12 @@ pub async fn create(
             }
             apply_meta_headers(response.headers_mut(), &ctx);
             apply_overhead_header(response.headers_mut(), &ctx);
-            response
+            (response, ctx.provider.clone())
         }
         Outcome::Done(ctx, Err(e)) => {
             let mut response = error::<ChatCompletions>(&e);
             apply_meta_headers(response.headers_mut(), &ctx);
-            response
+            (response, ctx.provider.clone())
         }
         Outcome::Stream(stream) => {
             let ctx = stream.context().clone();
@@ -200,21 +200,14 @@ pub async fn create(
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             h.insert("x-accel-buffering", HeaderValue::from_static("no"));
             apply_meta_headers(h, &ctx);
-            response
+            (response, ctx.provider.clone())
         }
     };
     // A provider that took the request as written runs the hosted tools itself.
-    let served_as_written = response
-        .headers()
-        .get("x-heimdall-provider")
-        .and_then(|v| v.to_str().ok())
+    let served_as_written = served_by
         .and_then(|p| {
-            state
-                .gateway
-                .runtime()
-                .providers
-                .get(p)
-                .map(|e| e.config.kind)
+            let rt = state.gateway.runtime();
+            rt.providers.get(&p).map(|e| e.config.kind)
         })
         .is_some_and(|k| natively.contains(&k));
     if !ignored.is_empty()

@@ -32,6 +32,7 @@ pub(crate) fn take_control(cfg: &mut GatewayConfig, ctx: &mut LoadCtx<'_>) {
     take_auth(cfg, ctx);
     crate::governance::take_governance(cfg, ctx);
     crate::cache::take_cache(cfg, ctx);
+    crate::mcp::take_mcp(cfg, ctx);
     if let Some(v) = cfg.inactive_sections.remove("observability") {
         process_observability(cfg, v, ctx);
     }

@@ -16,6 +16,7 @@ mod env;
 mod governance;
 mod governance_check;
 mod kinds;
+mod mcp;
 mod model;
 mod native;
 mod observability;
@@ -42,6 +43,10 @@ pub use governance::{
     parse_reset,
 };
 pub use kinds::{ALL_KINDS, Preset, ProviderKind, WireFamily};
+pub use mcp::{
+    McpClientConfig, McpConfig, McpConnectionType, McpStdioConfig, McpToolManagerConfig,
+    ToolSelection,
+};
 pub use model::{
     AzureKeyConfig, BedrockKeyConfig, ClientConfig, ConcurrencyConfig, DEFAULT_AZURE_API_VERSION,
     DEFAULT_MAX_RESPONSE_BYTES, EntraConfig, GatewayConfig, KeyConfig, ListenerLimits,

@@ -52,6 +52,8 @@ pub struct GatewayConfig {
     pub redis: Option<crate::governance::RedisConfig>,
     /// The response cache (`caching`, `cache`, or the `semantic_cache` plugin entry).
     pub cache: crate::cache::CacheConfig,
+    /// MCP servers and their tools (`mcp`).
+    pub mcp: crate::mcp::McpConfig,
     /// Sections parsed and kept but not active in this version.
     pub inactive_sections: BTreeMap<String, serde_json::Value>,
 }
@@ -77,6 +79,7 @@ impl Default for GatewayConfig {
             governance: crate::governance::GovernanceConfig::default(),
             redis: None,
             cache: crate::cache::CacheConfig::default(),
+            mcp: crate::mcp::McpConfig::default(),
             inactive_sections: BTreeMap::new(),
         }
     }

@@ -88,6 +88,9 @@ struct Sections {
     /// `caching` section has the same keys and caches every request.
     #[schemars(extend("x-aliases" = ["caching"]))]
     cache: Option<crate::cache::RawCache>,
+    /// MCP servers whose tools the gateway offers to models, runs (execute endpoint, agent
+    /// mode) and serves back at `/mcp`.
+    mcp: Option<crate::mcp::RawMcp>,
     /// Bifrost's plugin list; the `semantic_cache` entry's `config` is the `cache` section
     /// (its requests opt in with `x-bf-cache-key` unless `default_cache_key` is set).
     plugins: Option<Vec<Value>>,

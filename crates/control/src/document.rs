@@ -43,6 +43,9 @@ fn is_secret(path: &[&str]) -> bool {
         // Extra headers (upstream, OTLP exporter) often carry credentials: all are treated
         // as secrets.
         _ if matches!(parent(2), Some("headers" | "extra_headers")) => true,
+        // An MCP server's environment (`mcp.client_configs[].stdio_config.env`) holds its
+        // credentials.
+        _ if parent(2) == Some("env") && parent(3) == Some("stdio_config") => true,
         // A database or Redis URL may carry its password.
         "url" => {
             parent(2) == Some("redis")
@@ -73,6 +76,8 @@ fn walk_secrets(value: &mut Value, path: &mut Vec<&'static str>, f: &mut dyn FnM
                             "config",
                             "headers",
                             "extra_headers",
+                            "env",
+                            "stdio_config",
                             "virtual_keys",
                             "redis",
                         ]

@@ -8,6 +8,7 @@
 //! headers only for names listed in `client.prometheus_labels`.
 
 mod cache;
+mod mcp;
 
 use std::sync::OnceLock;
 use std::sync::atomic::AtomicU64;
@@ -83,6 +84,8 @@ pub struct Metrics {
     cache_saved: FloatCounters,
     /// (hits, lookups) for the hit ratio; evictions reported so far.
     cache_totals: [std::sync::atomic::AtomicU64; 3],
+    /// MCP tool calls and connections.
+    mcp: mcp::McpSeries,
     fallbacks: Counters,
     retries: Counters,
     key_rotations: Counters,
@@ -212,6 +215,7 @@ impl Metrics {
             cache_evictions: Counters::default(),
             cache_saved: FloatCounters::default(),
             cache_totals: Default::default(),
+            mcp: mcp::McpSeries::default(),
             fallbacks: Counters::default(),
             retries: Counters::default(),
             key_rotations: Counters::default(),
@@ -354,6 +358,7 @@ impl Metrics {
             "counter",
             m.cache_saved.clone(),
         );
+        m.mcp.register(&mut b);
         b.add(
             "fallback_triggered",
             "Fallbacks from one target to the next",

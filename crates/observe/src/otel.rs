@@ -36,6 +36,23 @@ struct SpanSpec {
     failed: Option<String>,
 }
 
+/// What the span of one MCP tool call says.
+#[derive(Debug, Clone)]
+pub struct ToolCallSpan<'a> {
+    /// The MCP client (server) name.
+    pub client: &'a str,
+    /// The tool's own name.
+    pub tool: &'a str,
+    /// `execute`, `agent`, `mcp_server`.
+    pub source: &'a str,
+    /// The model's tool-call id, when known.
+    pub call_id: Option<&'a str>,
+    /// When it started and ended.
+    pub window: (SystemTime, SystemTime),
+    /// Why it failed.
+    pub failed: Option<String>,
+}
+
 /// The trace exporter.
 pub struct Tracing {
     processor: Box<dyn SpanProcessor>,
@@ -284,6 +301,38 @@ impl Tracing {
         for s in spans {
             self.processor.on_end(s);
         }
+    }
+
+    /// Export the span of one MCP tool call: a child of the request that asked for it (agent
+    /// mode), of the client's `traceparent`, or a trace of its own (`ids`); nothing when not
+    /// sampled.
+    pub fn export_tool_call(&self, ids: &TraceIds, call: &ToolCallSpan<'_>) {
+        if !ids.sampled {
+            return;
+        }
+        let mut attributes = vec![
+            KeyValue::new("gen_ai.operation.name", "execute_tool"),
+            KeyValue::new("gen_ai.tool.name", format!("{}-{}", call.client, call.tool)),
+            KeyValue::new("mcp.client.name", call.client.to_owned()),
+            KeyValue::new("mcp.tool.name", call.tool.to_owned()),
+            KeyValue::new("heimdall.tool_call.source", call.source.to_owned()),
+        ];
+        if let Some(id) = call.call_id {
+            attributes.push(KeyValue::new("gen_ai.tool.call.id", id.to_owned()));
+        }
+        let span = self.span(
+            ids,
+            SpanSpec {
+                span_id: rand::random::<u64>() | 1,
+                parent: Some(ids.span_id),
+                kind: SpanKind::Internal,
+                name: format!("execute_tool {}-{}", call.client, call.tool),
+                window: call.window,
+                attributes,
+                failed: call.failed.clone(),
+            },
+        );
+        self.processor.on_end(span);
     }
 
     /// Send what is buffered (shutdown, tests).

@@ -21,6 +21,7 @@ mod record;
 mod responses;
 mod schema;
 mod store;
+mod tool_calls;
 mod writer;
 
 pub use config_notify::listen_config_changes;
@@ -32,4 +33,5 @@ pub use query::{COUNT_CAP, LogPage, LogQuery, LogStats, QueryError, SortBy};
 pub use record::{LogRecord, TrailEntry};
 pub use responses::StoredResponse;
 pub use store::{LogStore, StoreError, connection_url};
+pub use tool_calls::{ToolCallQuery, ToolCallRecord};
 pub use writer::{LogWriter, WriterStats, spawn_retention};

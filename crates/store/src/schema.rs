@@ -115,6 +115,28 @@ pub(crate) const MIGRATIONS: &[(i64, &[&str])] = &[
             "CREATE INDEX IF NOT EXISTS responses_created ON responses (created_at_ms)",
         ],
     ),
+    (
+        7,
+        &[
+            // MCP tool calls the gateway made (execute endpoint, agent mode, its `/mcp`).
+            "CREATE TABLE IF NOT EXISTS mcp_tool_calls (
+            id TEXT PRIMARY KEY,
+            request_id TEXT,
+            timestamp_ms BIGINT NOT NULL,
+            client TEXT NOT NULL,
+            tool TEXT NOT NULL,
+            source TEXT NOT NULL,
+            arguments TEXT NOT NULL,
+            result TEXT,
+            error TEXT,
+            status TEXT NOT NULL,
+            latency_ms DOUBLE PRECISION NOT NULL,
+            virtual_key_id TEXT
+        )",
+            "CREATE INDEX IF NOT EXISTS mcp_tool_calls_time ON mcp_tool_calls (timestamp_ms)",
+            "CREATE INDEX IF NOT EXISTS mcp_tool_calls_request ON mcp_tool_calls (request_id)",
+        ],
+    ),
 ];
 
 /// The config store's migrations, (version, statements), recorded in

@@ -419,6 +419,10 @@ impl LogStore {
             .bind(cutoff_ms)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM mcp_tool_calls WHERE timestamp_ms < $1")
+            .bind(cutoff_ms)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
     }

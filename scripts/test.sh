@@ -41,6 +41,8 @@ command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --quiet
 cargo deny --offline check --hide-inclusion-graph licenses bans sources
 step "config JSON Schema matches the code (docs/config.schema.json)"
 cargo test --locked -p heimdall-config --test config_schema checked_in_schema_matches_the_code
+step "MCP test servers (npm: @modelcontextprotocol/server-everything)"
+npm ci --prefix tests/mcp --no-audit --no-fund
 step "cargo test"
 cargo test --workspace --locked
 step "the cache's local embedder (feature local-embeddings: candle, all-MiniLM-L6-v2 from PyPI)"

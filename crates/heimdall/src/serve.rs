@@ -136,9 +136,16 @@ async fn serve(
     )
     .await;
     let cached: Arc<dyn heimdall_core::Plugin> = cache.clone();
+    // MCP tools are injected after governance (which names the calling key) and before the
+    // cache (the tools offered are part of the cache key); the clients connect in the
+    // background.
+    let mcp = heimdall_mcp::McpManager::new();
+    let injection: Arc<dyn heimdall_core::Plugin> = Arc::new(
+        heimdall_server::mcp_inject::McpInjection::new(Arc::clone(&mcp), &config),
+    );
     let gateway = Arc::new(Gateway::from_config(
         config,
-        Pipeline::new(vec![governed, logger, cached]),
+        Pipeline::new(vec![governed, logger, injection, cached]),
     ));
     cache.attach(&gateway);
 
@@ -227,6 +234,8 @@ async fn serve(
         governance: Some(governance),
         cache: Some(cache),
         responses: Default::default(),
+        mcp: Some(Arc::clone(&mcp)),
+        tool_logs: Default::default(),
     };
     let app = router_with(state.clone(), policy);
     if let Some(port) = process.metrics_port.filter(|_| process.metrics_enabled)
@@ -272,6 +281,8 @@ async fn serve(
             );
         }
     }
+    // MCP servers started as child processes stop with the gateway.
+    mcp.shutdown();
     if finished {
         tracing::info!("stopped");
     }

@@ -171,6 +171,8 @@ fn app_full(governed: bool, cache: Option<Arc<heimdall_cache::ResponseCache>>) -
         governance,
         cache,
         responses: Default::default(),
+        mcp: None,
+        tool_logs: Default::default(),
     })
 }
 

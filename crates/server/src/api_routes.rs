@@ -27,6 +27,19 @@ pub fn mount(router: Router<AppState>) -> Router<AppState> {
         )
         .route("/api/config/rollback/{version}", post(config_api::rollback))
         .route("/api/version", get(config_api::version))
+        .route("/api/mcp/clients", get(crate::mcp_api::list))
+        .route("/api/mcp/client", post(crate::mcp_api::create))
+        .route(
+            "/api/mcp/client/{id}",
+            get(crate::mcp_api::get)
+                .put(crate::mcp_api::update)
+                .delete(crate::mcp_api::delete),
+        )
+        .route(
+            "/api/mcp/client/{id}/reconnect",
+            post(crate::mcp_api::reconnect),
+        )
+        .route("/api/mcp/logs", get(crate::mcp_api::logs))
         .route("/api/cache/stats", get(cache_api::stats))
         .route("/api/cache/clear", delete(cache_api::clear_all))
         .route(

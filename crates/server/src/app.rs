@@ -41,6 +41,12 @@ pub fn router_with(state: AppState, policy: IngressPolicy) -> Router {
         .route("/api/logs/dropped", get(crate::logs_api::dropped))
         .route("/api/logs/{id}", get(crate::logs_api::get_one))
         .route("/metrics", get(crate::logs_api::metrics))
+        .route(
+            "/mcp",
+            axum::routing::post(crate::mcp_server::post)
+                .get(crate::mcp_server::not_offered)
+                .delete(crate::mcp_server::not_offered),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

@@ -60,6 +60,9 @@ pub async fn serve<D: ClientDialect>(
     if let Some(name) = D::ROUTE {
         ctx = ctx.in_route(name);
     }
+    if crate::mcp_agent::applies(state, headers) {
+        return crate::mcp_agent::serve::<D>(state, headers, route, req, ctx).await;
+    }
     match state.gateway.chat(ctx, req).await {
         Outcome::Done(ctx, result) => {
             let mut response = match result {

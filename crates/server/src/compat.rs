@@ -36,6 +36,7 @@ pub fn openai_routes() -> Router<AppState> {
         )
         .route("/images/edits", post(crate::media_api::image_edits))
         .route("/rerank", post(crate::media_api::rerank))
+        .route("/mcp/tool/execute", post(crate::mcp_api::execute))
         .route("/models", get(openai::list_models))
         .route("/responses", post(crate::responses_api::create))
         .route(

@@ -154,6 +154,17 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     {
         obs.metrics.cache_gauges(s.bytes, s.evictions);
     }
+    if let Some(m) = &state.mcp {
+        let clients: Vec<(String, bool, usize)> = m
+            .clients()
+            .into_iter()
+            .map(|c| {
+                let up = c.state == heimdall_mcp::ClientState::Connected;
+                (c.name, up, c.tools.len())
+            })
+            .collect();
+        obs.metrics.mcp_clients(&clients);
+    }
     let mut text = obs.metrics.render(&rt, pending, dropped);
     if let Some(c) = &state.control {
         control_metrics(&mut text, &rt.config.client.metrics_prefix, c);

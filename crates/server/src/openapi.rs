@@ -10,6 +10,7 @@
 
 mod cache;
 mod governance;
+mod mcp;
 
 use std::sync::OnceLock;
 
@@ -227,6 +228,7 @@ pub(crate) fn operations() -> impl Iterator<Item = &'static Op> {
         .iter()
         .chain(governance::OPERATIONS)
         .chain(cache::OPERATIONS)
+        .chain(mcp::OPERATIONS)
 }
 
 /// The document, built on first use.
@@ -426,6 +428,7 @@ fn schemas() -> Map<String, Value> {
             .into_iter()
             .chain(governance::schemas())
             .chain(cache::schemas())
+            .chain(mcp::schemas())
             .map(|(name, schema)| (name.to_owned(), schema)),
     );
     out

@@ -7,23 +7,20 @@
 //! Why a key's id is its `name`: names are unique within a provider, appear in logs and
 //! metrics, and survive export and re-import; a generated id would not.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use heimdall_control::{ChangeError, Principal, document};
+use heimdall_control::{ChangeError, document};
 use serde_json::{Map, Value, json};
 
 use crate::api_error::ApiError;
 use crate::config_api::{actor, applied, body, control, dry_run};
 use crate::state::AppState;
 
-type Params = Result<Query<BTreeMap<String, String>>, QueryRejection>;
-type Who = Option<axum::Extension<Principal>>;
+use crate::governance_api::{Params, Who};
 
-fn path_of<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+pub(crate) fn path_of<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
     p.map(|Path(v)| v)
         .map_err(|e| ApiError::bad_request(e.body_text()))
 }

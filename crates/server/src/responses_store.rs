@@ -93,7 +93,7 @@ pub fn owner_of(state_credential: Option<&heimdall_core::Credential>) -> String 
 
 /// The log database, waiting a little for it right after start (the writer opens it in the
 /// background, and the first request may come before).
-async fn database(w: &heimdall_store::LogWriter) -> Option<&heimdall_store::LogStore> {
+pub(crate) async fn database(w: &heimdall_store::LogWriter) -> Option<&heimdall_store::LogStore> {
     for _ in 0..50 {
         if let Some(db) = w.reader().await {
             return Some(db);

@@ -33,6 +33,11 @@ pub struct AppState {
     pub cache: Option<Arc<heimdall_cache::ResponseCache>>,
     /// Stored Responses API answers when there is no log database (bounded, in process).
     pub responses: Arc<crate::responses_store::MemoryResponses>,
+    /// The MCP servers the gateway is connected to; `None` when not wired: `/api/mcp/*`, the
+    /// execute endpoint and `/mcp` then answer 503 and no tools are injected.
+    pub mcp: Option<Arc<heimdall_mcp::McpManager>>,
+    /// MCP tool-call records when there is no log database (bounded, in process).
+    pub tool_logs: Arc<crate::mcp_calls::MemoryToolLogs>,
 }
 
 /// The context of a new request: a fresh time-ordered id, the client's `x-request-id`, and the

@@ -27,6 +27,8 @@ async fn loopback_listener(h: &Harness) -> SocketAddr {
             governance: None,
             cache: None,
             responses: Default::default(),
+            mcp: None,
+            tool_logs: Default::default(),
         },
         policy,
     );

@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+#[path = "openapi_conformance/families.rs"]
+mod families;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -160,6 +162,7 @@ async fn start() -> (Conformance, MockServer, ControlHarness, tempfile::TempDir)
         writer: Some(writer),
         governance: true,
         cache: true,
+        mcp: true,
         ..ControlOptions::store(config)
     })
     .await;
@@ -434,38 +437,6 @@ async fn governance(c: &mut Conformance) {
     }
 }
 
-/// The cache routes: statistics, and the three removals after an answer was stored.
-async fn cache(c: &mut Conformance) {
-    use Method as M;
-    let r = c
-        .client
-        .post(format!("{}/v1/chat/completions", c.base))
-        .header("x-bf-cache-key", "conformance")
-        .json(
-            &json!({"model": "mock/gpt-4o", "messages": [{"role": "user", "content": "cache me"}]}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    for (m, path, want) in [
-        (M::GET, "/api/cache/stats".to_owned(), 200),
-        (M::DELETE, format!("/api/cache/clear/{id}"), 200),
-        (
-            M::DELETE,
-            "/api/cache/clear-by-key/conformance".to_owned(),
-            200,
-        ),
-        (M::DELETE, "/api/cache/clear".to_owned(), 200),
-    ] {
-        let what = format!("{m} {path}");
-        let r = c.call(m, &path, None).await;
-        c.expect(&what, (r.0, &r.1), want);
-    }
-}
-
 #[tokio::test]
 async fn every_management_answer_matches_the_openapi_document() {
     let (mut c, mock, _gateway, _log_dir) = start().await;
@@ -639,7 +610,8 @@ async fn every_management_answer_matches_the_openapi_document() {
     }
 
     governance(&mut c).await;
-    cache(&mut c).await;
+    families::cache(&mut c).await;
+    families::mcp(&mut c).await;
 
     // Request logs: one request through the gateway, then its record.
     let r = c

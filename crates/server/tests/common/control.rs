@@ -20,6 +20,8 @@ pub struct ControlHarness {
     pub governance: Option<Arc<heimdall_governance::Governance>>,
     /// The response cache, when `ControlOptions::cache`.
     pub cache: Option<Arc<heimdall_cache::ResponseCache>>,
+    /// The MCP clients, when `ControlOptions::mcp`.
+    pub mcp: Option<Arc<heimdall_mcp::McpManager>>,
 }
 
 impl ControlHarness {
@@ -79,6 +81,9 @@ pub struct ControlOptions {
     pub governance: bool,
     /// Wire the response cache as the binary does (default: off).
     pub cache: bool,
+    /// Wire MCP (clients of the document's `mcp` section, tool injection) as the binary does
+    /// (default: off).
+    pub mcp: bool,
 }
 
 impl ControlOptions {
@@ -94,6 +99,7 @@ impl ControlOptions {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             governance: false,
             cache: false,
+            mcp: false,
         }
     }
 }
@@ -110,6 +116,7 @@ pub async fn start_control(o: ControlOptions) -> ControlHarness {
         bind,
         governance,
         cache,
+        mcp,
     } = o;
     let url = store_url.unwrap_or_else(|| {
         format!(
@@ -135,6 +142,14 @@ pub async fn start_control(o: ControlOptions) -> ControlHarness {
         Some(g) => vec![Arc::clone(g) as Arc<dyn Plugin>, logger],
         None => vec![logger],
     };
+    // MCP injection after governance and the logger, before the cache, as the binary has it.
+    let mcp = mcp.then(heimdall_mcp::McpManager::new);
+    if let Some(m) = &mcp {
+        plugins.push(Arc::new(heimdall_server::mcp_inject::McpInjection::new(
+            Arc::clone(m),
+            &loaded.config,
+        )));
+    }
     // The cache after the logger, as the binary has it.
     let cache = if cache {
         let env = heimdall_cache::SetupEnv {
@@ -166,6 +181,8 @@ pub async fn start_control(o: ControlOptions) -> ControlHarness {
         governance: governance.clone(),
         cache: cache.clone(),
         responses: Default::default(),
+        mcp: mcp.clone(),
+        tool_logs: Default::default(),
     });
     tokio::spawn(async move {
         let _ = axum::serve(
@@ -182,6 +199,7 @@ pub async fn start_control(o: ControlOptions) -> ControlHarness {
         dir,
         governance,
         cache,
+        mcp,
     }
 }
 

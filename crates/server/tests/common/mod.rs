@@ -96,6 +96,8 @@ pub async fn start_observed(
         governance: None,
         cache: None,
         responses: Default::default(),
+        mcp: None,
+        tool_logs: Default::default(),
     });
     tokio::spawn(async move {
         // With the peer address on every request, as the real listener gives it.

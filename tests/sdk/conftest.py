@@ -42,6 +42,7 @@ SDKS = {
     "test_openai_realtime.py": "openai (Python) Realtime API: WebSocket, client secrets",
     "test_openai_audio_images.py": "openai (Python) audio, images; cohere / httpx rerank",
     "test_sdk_base_urls.py": "groq / mistralai / openai at the root (Python): base-URL habits",
+    "test_mcp_python.py": "mcp (Python) client of `/mcp`; openai (Python) with MCP tools, agent mode",
     "test_node_sdks.py::openai": "openai (Node.js)",
     "test_node_sdks.py::anthropic": "@anthropic-ai/sdk (Node.js), `/anthropic`",
     "test_node_sdks.py::openai_responses": "openai (Node.js) Responses API",

@@ -16,6 +16,8 @@ if ! command -v npm >/dev/null; then
   apt-get update -qq && apt-get install -y -qq nodejs npm
 fi
 (cd tests/sdk/node && npm ci --no-audit --no-fund --loglevel=error)
+# The reference MCP server (tests/sdk/test_mcp_python.py), pinned by tests/mcp/package-lock.json.
+(cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)
 # Codex CLI (its own lock: a large native binary the other Node tests do not need).
 (cd tests/sdk/codex && npm ci --no-audit --no-fund --loglevel=error)
 
@@ -104,6 +106,8 @@ cat >"$work/config.json" <<JSON
   ]}
 }
 JSON
+export HEIMDALL_BIN="$bin/heimdall" MOCK_BIN="$bin/heimdall-mock-provider" \
+  MCP_EVERYTHING="$root/tests/mcp/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
 "$bin/heimdall" serve --config "$work/config.json" --port "$gw_port" --log-level warn >"$work/gateway.log" 2>&1 &
 pids+=($!)
 

@@ -28,6 +28,7 @@ pub mod litellm_compat;
 pub mod logs_api;
 pub mod mcp_access;
 pub mod mcp_agent;
+pub mod mcp_agent_stream;
 pub mod mcp_api;
 pub mod mcp_calls;
 pub mod mcp_inject;

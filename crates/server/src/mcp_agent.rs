@@ -1,21 +1,19 @@
 //! Agent mode: when a model calls only tools its MCP client lists in `tools_to_auto_execute`,
 //! the gateway runs them (in parallel, each under the tool timeout), appends the results to the
 //! conversation and asks the model again — until it answers without such calls or
-//! `max_agent_depth` rounds have run; the client sees only the final answer.
+//! `max_agent_depth` rounds have run; the client sees one answer.
 //!
-//! Why every step is a request of its own: each model turn goes through the whole engine
+//! Why every turn is a request of its own: each model turn goes through the whole engine
 //! (routing, retries, governance, cache, logs, cost), so budgets count every turn and each has
-//! its log record; the tool calls are logged with the id of the turn that asked for them.
-//! The steps run without streaming (a turn's tool calls must be complete before they run);
-//! a client that asked for a stream gets the final answer as a stream in its own dialect.
+//! its log record; the tool calls are logged with the id of the turn that asked for them. This
+//! module runs the turns of a client that wants a whole answer; `mcp_agent_stream` those of a
+//! client that asked for a stream.
 
-use std::convert::Infallible;
-
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use heimdall_core::{Operation, Outcome, RequestContext};
-use heimdall_dialects::client::{ClientDialect, StreamEncoder};
+use heimdall_dialects::client::ClientDialect;
 use heimdall_mcp::McpManager;
 use heimdall_schema::chat::{
     AssistantMessage, ChatMessage, ChatRequest, ChatResponse, MessageContent, ToolCall, ToolMessage,
@@ -77,98 +75,87 @@ fn add_usage(total: &mut Option<Usage>, step: Option<&Usage>) {
     t.total_tokens += u.total_tokens;
 }
 
-/// Serve a chat request in agent mode; `ctx` is the first turn's context.
-pub async fn serve<D: ClientDialect>(
-    state: &AppState,
-    headers: &HeaderMap,
-    route: D::Route,
-    mut req: ChatRequest,
-    ctx: RequestContext,
-) -> Response {
-    let Some(manager) = state.mcp.clone() else {
-        return error::<D>(&GatewayError::new(
-            ErrorKind::Internal,
-            "MCP is not configured",
-        ));
-    };
-    let wants_stream = req.wants_stream();
-    let wants_usage = req.client_wants_usage();
-    req.stream = Some(false);
-    req.stream_options = None;
-    // The conversation grows here, in the canonical form; a body kept in the client's own
-    // dialect would not carry the tool turns.
-    req.native = None;
-    let max_rounds = state
-        .gateway
-        .runtime()
-        .config
-        .mcp
-        .tool_manager_config
-        .max_agent_depth;
-    let mut caller = crate::mcp_api::caller_of(state, headers, "agent");
-    let first_received = ctx.received_at;
-    let mut ctx = ctx;
-    let mut usage: Option<Usage> = None;
-    let mut rounds = 0u32;
-    loop {
-        let (done, result) = match state.gateway.chat(ctx, req.clone()).await {
-            Outcome::Done(c, r) => (c, r),
-            Outcome::Stream(s) => {
-                // Not reached: every step asks for a whole answer.
-                let c = Box::new(s.context().clone());
-                (
-                    c,
-                    Err(GatewayError::new(
-                        ErrorKind::Internal,
-                        "agent step streamed",
-                    )),
-                )
-            }
-        };
-        let mut resp = match result {
-            Ok(r) => r,
-            Err(e) => return finish_error::<D>(&e, &done, rounds + 1),
-        };
-        add_usage(&mut usage, resp.usage.as_ref());
-        let calls = (rounds < max_rounds)
-            .then(|| auto_calls(&resp, &manager, &caller.grant))
-            .flatten();
-        let Some(calls) = calls else {
-            if rounds > 0 {
-                resp.usage = usage;
-            }
-            return answer::<D>(
-                route,
-                resp,
-                &done,
-                rounds + 1,
-                wants_stream,
-                wants_usage,
-                first_received,
-            );
-        };
-        rounds += 1;
-        caller.request_id = Some(done.request_id.clone());
-        caller.trace = done.trace;
+/// What every turn of one agent-mode request shares.
+pub(crate) struct Agent {
+    pub(crate) manager: std::sync::Arc<McpManager>,
+    pub(crate) caller: crate::mcp_calls::Caller,
+    pub(crate) max_rounds: u32,
+    /// Tool rounds run so far.
+    pub(crate) rounds: u32,
+    /// Usage summed over the turns.
+    pub(crate) usage: Option<Usage>,
+}
+
+impl Agent {
+    /// The agent for a request (`None` when MCP is not wired); `req` is made ready for turns:
+    /// the conversation grows here, in the canonical form, so a body kept in the client's own
+    /// dialect (which would not carry the tool turns) is dropped.
+    pub(crate) fn new(
+        state: &AppState,
+        headers: &HeaderMap,
+        req: &mut ChatRequest,
+    ) -> Option<Self> {
+        let manager = state.mcp.clone()?;
+        req.native = None;
+        let max_rounds = state
+            .gateway
+            .runtime()
+            .config
+            .mcp
+            .tool_manager_config
+            .max_agent_depth;
+        Some(Self {
+            manager,
+            caller: crate::mcp_api::caller_of(state, headers, "agent"),
+            max_rounds,
+            rounds: 0,
+            usage: None,
+        })
+    }
+
+    /// The tool calls to run after a turn that answered `resp`, if the loop goes on.
+    pub(crate) fn next_calls(&mut self, resp: &ChatResponse) -> Option<Vec<ToolCall>> {
+        add_usage(&mut self.usage, resp.usage.as_ref());
+        if self.rounds >= self.max_rounds {
+            return None;
+        }
+        auto_calls(resp, &self.manager, &self.caller.grant)
+    }
+
+    /// Run `calls` (made by the turn `turn`) in parallel and append the assistant's message
+    /// and the tools' results to the conversation.
+    pub(crate) async fn run_round(
+        &mut self,
+        state: &AppState,
+        turn: &RequestContext,
+        resp: &ChatResponse,
+        calls: Vec<ToolCall>,
+        req: &mut ChatRequest,
+    ) {
+        self.rounds += 1;
+        self.caller.request_id = Some(turn.request_id.clone());
+        self.caller.trace = turn.trace;
+        let caller = &self.caller;
         let results = futures::future::join_all(calls.iter().map(|c| {
             crate::mcp_calls::run(
                 state,
-                &caller,
+                caller,
                 Some(&c.id),
                 &c.function.name,
                 &c.function.arguments,
             )
         }))
         .await;
-        if let Some(choice) = resp.choices.first() {
-            req.messages
-                .push(ChatMessage::Assistant(Box::new(AssistantMessage {
-                    content: choice.message.content.clone().map(MessageContent::Text),
-                    tool_calls: Some(calls.clone()),
-                    thinking_blocks: choice.message.thinking_blocks.clone(),
-                    ..AssistantMessage::default()
-                })));
-        }
+        let said = resp.choices.first().map(|c| &c.message);
+        req.messages
+            .push(ChatMessage::Assistant(Box::new(AssistantMessage {
+                content: said
+                    .and_then(|m| m.content.clone())
+                    .map(MessageContent::Text),
+                tool_calls: Some(calls.clone()),
+                thinking_blocks: said.and_then(|m| m.thinking_blocks.clone()),
+                ..AssistantMessage::default()
+            })));
         for (call, result) in calls.iter().zip(results) {
             let content = match result {
                 Ok(out) if out.is_error => format!("Error: {}", out.text()),
@@ -181,20 +168,81 @@ pub async fn serve<D: ClientDialect>(
                 extra: Map::new(),
             }));
         }
-        ctx = new_context(headers, Operation::Chat, &req.model);
-        if let Some(name) = D::ROUTE {
-            ctx = ctx.in_route(name);
-        }
     }
 }
 
-fn steps_header(response: &mut Response, steps: u32) {
+/// A fresh context for the next turn of a request on route `D`.
+pub(crate) fn next_context<D: ClientDialect>(
+    headers: &HeaderMap,
+    req: &ChatRequest,
+) -> RequestContext {
+    let ctx = new_context(headers, Operation::Chat, &req.model);
+    match D::ROUTE {
+        Some(name) => ctx.in_route(name),
+        None => ctx,
+    }
+}
+
+/// Serve a chat request in agent mode; `ctx` is the first turn's context.
+pub async fn serve<D: ClientDialect>(
+    state: &AppState,
+    headers: &HeaderMap,
+    route: D::Route,
+    mut req: ChatRequest,
+    ctx: RequestContext,
+) -> Response {
+    let Some(mut agent) = Agent::new(state, headers, &mut req) else {
+        return error::<D>(&GatewayError::new(
+            ErrorKind::Internal,
+            "MCP is not configured",
+        ));
+    };
+    if req.wants_stream() {
+        return crate::mcp_agent_stream::serve::<D>(state, headers, route, req, ctx, agent).await;
+    }
+    let first_received = ctx.received_at;
+    let mut ctx = ctx;
+    loop {
+        let (done, result) = match state.gateway.chat(ctx, req.clone()).await {
+            Outcome::Done(c, r) => (c, r),
+            Outcome::Stream(s) => {
+                // Not reached: the request asks for a whole answer.
+                let c = Box::new(s.context().clone());
+                (
+                    c,
+                    Err(GatewayError::new(
+                        ErrorKind::Internal,
+                        "agent turn streamed",
+                    )),
+                )
+            }
+        };
+        let mut resp = match result {
+            Ok(r) => r,
+            Err(e) => return finish_error::<D>(&e, &done, agent.rounds + 1),
+        };
+        let Some(calls) = agent.next_calls(&resp) else {
+            if agent.rounds > 0 {
+                resp.usage = agent.usage;
+            }
+            return answer::<D>(route, resp, &done, agent.rounds + 1, first_received);
+        };
+        agent.run_round(state, &done, &resp, calls, &mut req).await;
+        ctx = next_context::<D>(headers, &req);
+    }
+}
+
+pub(crate) fn steps_header(response: &mut Response, steps: u32) {
     response
         .headers_mut()
         .insert(STEPS_HEADER, HeaderValue::from(steps));
 }
 
-fn finish_error<D: ClientDialect>(e: &GatewayError, ctx: &RequestContext, steps: u32) -> Response {
+pub(crate) fn finish_error<D: ClientDialect>(
+    e: &GatewayError,
+    ctx: &RequestContext,
+    steps: u32,
+) -> Response {
     let mut response = error::<D>(e);
     apply_meta_headers(response.headers_mut(), ctx);
     steps_header(&mut response, steps);
@@ -206,42 +254,15 @@ fn answer<D: ClientDialect>(
     resp: ChatResponse,
     ctx: &RequestContext,
     steps: u32,
-    stream: bool,
-    stream_usage: bool,
     received: std::time::Instant,
 ) -> Response {
     let elapsed_ms = u64::try_from(received.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let mut response = if stream {
-        let mut encoder = D::encoder(&route);
-        let mut out = Vec::with_capacity(1024);
-        for mut chunk in heimdall_cache::assemble::chat_chunks_from_response(&resp) {
-            if chunk.usage.is_some() && chunk.choices.is_empty() && !stream_usage {
-                continue;
-            }
-            if !stream_usage {
-                chunk.usage = None;
-            }
-            encoder.chunk(chunk, &mut out);
-        }
-        encoder.finish(elapsed_ms, &mut out);
-        let body = futures::stream::once(async move { Ok::<Bytes, Infallible>(out.into()) });
-        let mut r = Response::new(Body::from_stream(body));
-        let h = r.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(D::stream_content_type(&route)),
-        );
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        r
-    } else {
-        let mut r = Response::new(Body::from(D::encode(&route, resp, elapsed_ms)));
-        r.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        *r.status_mut() = StatusCode::OK;
-        r
-    };
+    let mut response = Response::new(Body::from(D::encode(&route, resp, elapsed_ms)));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    *response.status_mut() = StatusCode::OK;
     apply_meta_headers(response.headers_mut(), ctx);
     apply_overhead_header(response.headers_mut(), ctx);
     steps_header(&mut response, steps);

@@ -382,7 +382,37 @@ async fn agent_mode_runs_the_tool_loop_streamed_and_not() {
     );
     let text = r.text().await.unwrap();
     assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
-    assert!(text.contains("\"finish_reason\":\"stop\""), "{text}");
+    // One stream: one id, one role, the last turn's text, one finish reason, no tool call
+    // of the turn the gateway ran itself.
+    let chunks: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let ids: std::collections::BTreeSet<&str> =
+        chunks.iter().filter_map(|c| c["id"].as_str()).collect();
+    assert_eq!(ids.len(), 1, "{text}");
+    let finishes: Vec<&Value> = chunks
+        .iter()
+        .map(|c| &c["choices"][0]["finish_reason"])
+        .filter(|f| !f.is_null())
+        .collect();
+    assert_eq!(finishes, [&json!("stop")], "{text}");
+    assert_eq!(
+        chunks
+            .iter()
+            .filter(|c| c["choices"][0]["delta"]["role"].is_string())
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains("tool_calls"), "{text}");
+    let streamed: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert!(!streamed.is_empty());
     assert_eq!(
         mock.requests()
             .iter()
@@ -642,4 +672,59 @@ async fn clients_are_managed_through_the_api_and_mcp_serves_them_back() {
         serde_json::from_str::<Value>(&list).unwrap()["result"]["tools"],
         json!([])
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_mode_answers_in_the_clients_own_dialect() {
+    let (h, mock) = start(
+        vec![stdio_client(
+            "everything",
+            json!({"tools_to_auto_execute": ["echo"]}),
+        )],
+        |_| {},
+    )
+    .await;
+    all_connected(&h, &["everything"]).await;
+    let ask = |stream: bool| {
+        json!({"model": "mock/gpt-4o-mini", "max_tokens": 100, "stream": stream,
+            "messages": [{"role": "user", "content": "Say it back"}]})
+    };
+    let send = |body: Value| {
+        h.client
+            .post(h.url("/anthropic/v1/messages"))
+            .header("x-bf-mcp-include-tools", "everything-echo")
+            .json(&body)
+            .send()
+    };
+    let r = send(ask(false)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-heimdall-agent-steps"], "2");
+    let message: Value = r.json().await.unwrap();
+    assert_eq!(message["type"], "message", "{message}");
+    assert_eq!(message["stop_reason"], "end_turn", "{message}");
+    assert_eq!(message["content"][0]["type"], "text");
+
+    let r = send(ask(true)).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(events.first(), Some(&"message_start"), "{text}");
+    assert_eq!(events.last(), Some(&"message_stop"), "{text}");
+    assert_eq!(
+        events.iter().filter(|e| **e == "message_start").count(),
+        1,
+        "{text}"
+    );
+    assert!(!text.contains("tool_use"), "{text}");
+    assert!(text.contains("\"stop_reason\":\"end_turn\""), "{text}");
+    // Both requests ran two turns upstream.
+    let turns = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/chat/completions"))
+        .count();
+    assert_eq!(turns, 4);
 }

@@ -47,6 +47,9 @@ pub struct ToolCallSpan<'a> {
     pub source: &'a str,
     /// The model's tool-call id, when known.
     pub call_id: Option<&'a str>,
+    /// The span it is a child of (the agent turn's request span, or the caller's own span from
+    /// its `traceparent`); `None`: the root of its trace.
+    pub parent: Option<u64>,
     /// When it started and ended.
     pub window: (SystemTime, SystemTime),
     /// Why it failed.
@@ -303,9 +306,8 @@ impl Tracing {
         }
     }
 
-    /// Export the span of one MCP tool call: a child of the request that asked for it (agent
-    /// mode), of the client's `traceparent`, or a trace of its own (`ids`); nothing when not
-    /// sampled.
+    /// Export the span of one MCP tool call in the trace `ids` (under `call.parent`); nothing
+    /// when not sampled.
     pub fn export_tool_call(&self, ids: &TraceIds, call: &ToolCallSpan<'_>) {
         if !ids.sampled {
             return;
@@ -324,7 +326,7 @@ impl Tracing {
             ids,
             SpanSpec {
                 span_id: rand::random::<u64>() | 1,
-                parent: Some(ids.span_id),
+                parent: call.parent,
                 kind: SpanKind::Internal,
                 name: format!("execute_tool {}-{}", call.client, call.tool),
                 window: call.window,

@@ -188,6 +188,13 @@ pub async fn run(
                 tool: &tool_name,
                 source: caller.source,
                 call_id,
+                // Agent mode: under the turn's request span; otherwise under the caller's own
+                // span (its `traceparent`), or the root of a new trace.
+                parent: if caller.source == "agent" {
+                    Some(ids.span_id)
+                } else {
+                    ids.parent_span_id
+                },
                 window: (started_wall, started_wall + elapsed),
                 failed: error.clone().filter(|_| status != "ok"),
             },

@@ -262,3 +262,103 @@ async fn otlp_grpc_receives_a_trace_per_request() {
     let (endpoint, got) = grpc_receiver().await;
     a_trace_per_request("grpc", &endpoint, &got).await;
 }
+
+/// MCP tool calls are spans: a child of the caller's `traceparent` (execute endpoint), and of
+/// the agent turn's request span (agent mode).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mcp_tool_call_is_a_span_in_its_callers_trace() {
+    let everything = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/mcp/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
+    );
+    assert!(
+        std::path::Path::new(everything).exists(),
+        "the MCP reference server is missing; run: npm ci --prefix tests/mcp"
+    );
+    let (endpoint, got) = http_receiver().await;
+    let mock = heimdall_mock_provider::MockServer::start(MockConfig::default())
+        .await
+        .unwrap();
+    let mut doc = mock_config(&mock, json!({}));
+    doc["otel"] = json!({"enabled": true, "endpoint": endpoint, "protocol": "http",
+        "service_name": "heimdall-test"});
+    doc["mcp"] = json!({"client_configs": [{"name": "everything", "connection_type": "stdio",
+        "stdio_config": {"command": "node", "args": [everything, "stdio"]},
+        "tools_to_auto_execute": ["echo"]}]});
+    let h = common::control::start_control(common::control::ControlOptions {
+        mcp: true,
+        ..common::control::ControlOptions::store(doc)
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !h
+        .get("/api/mcp/clients")
+        .await
+        .1
+        .to_string()
+        .contains("\"connected\"")
+    {
+        assert!(Instant::now() < deadline, "the MCP server did not connect");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let client_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let client_span = "00f067aa0ba902b7";
+    let r = h
+        .client
+        .post(h.url("/v1/mcp/tool/execute"))
+        .header("traceparent", format!("00-{client_trace}-{client_span}-01"))
+        .json(&json!({"id": "call_t", "type": "function",
+            "function": {"name": "everything-echo", "arguments": "{\"message\":\"traced\"}"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = h
+        .client
+        .post(h.url("/v1/chat/completions"))
+        .header("x-bf-mcp-include-tools", "everything-echo")
+        .header(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )
+        .json(&json!({"model": "mock/gpt-4o", "messages": [{"role": "user", "content": "echo"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let tool_spans = loop {
+        let spans: Vec<Span> = got
+            .spans()
+            .into_iter()
+            .map(|(_, s)| s)
+            .filter(|s| s.name == "execute_tool everything-echo")
+            .collect();
+        if spans.len() >= 2 || Instant::now() > deadline {
+            break spans;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(tool_spans.len(), 2, "{tool_spans:#?}");
+    let executed = tool_spans
+        .iter()
+        .find(|s| text(s, "heimdall.tool_call.source") == "execute")
+        .unwrap();
+    assert_eq!(hex(&executed.trace_id), client_trace);
+    assert_eq!(hex(&executed.parent_span_id), client_span);
+    assert_eq!(text(executed, "gen_ai.operation.name"), "execute_tool");
+    assert_eq!(text(executed, "gen_ai.tool.call.id"), "call_t");
+    let agent = tool_spans
+        .iter()
+        .find(|s| text(s, "heimdall.tool_call.source") == "agent")
+        .unwrap();
+    assert_eq!(hex(&agent.trace_id), "0af7651916cd43dd8448eb211c80319c");
+    // Its parent is the server span of the turn that asked for the call.
+    let turn = got
+        .spans()
+        .into_iter()
+        .map(|(_, s)| s)
+        .find(|s| s.span_id == agent.parent_span_id)
+        .expect("the agent turn's request span");
+    assert_eq!(turn.kind, 2, "{turn:#?}");
+}

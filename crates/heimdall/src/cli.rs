@@ -96,6 +96,16 @@ pub struct ServeArgs {
     /// Seconds to let in-flight requests finish after SIGTERM/SIGINT.
     #[arg(long, default_value_t = 30, global = true)]
     pub shutdown_grace_seconds: u64,
+    /// Seconds between SIGTERM and closing the listener: `/ready` answers 503 at once and new
+    /// connections are still served meanwhile, so a load balancer (a Kubernetes Service) can
+    /// take the instance out before it stops accepting. SIGINT (Ctrl-C) does not wait.
+    #[arg(
+        long,
+        env = "HEIMDALL_DRAIN_DELAY_SECONDS",
+        default_value_t = 0,
+        global = true
+    )]
+    pub drain_delay_seconds: u64,
     /// Async worker threads [default: the CPUs this process may run on (its affinity mask,
     /// e.g. under `taskset` or a container CPU set), not all CPUs of the machine].
     #[arg(long, env = "HEIMDALL_WORKER_THREADS", global = true)]

@@ -236,7 +236,9 @@ async fn serve(
         responses: Default::default(),
         mcp: Some(Arc::clone(&mcp)),
         tool_logs: Default::default(),
+        lifecycle: Default::default(),
     };
+    let lifecycle = Arc::clone(&state.lifecycle);
     let app = router_with(state.clone(), policy);
     if let Some(port) = process.metrics_port.filter(|_| process.metrics_enabled)
         && let Err(e) = spawn_metrics(
@@ -257,14 +259,13 @@ async fn serve(
     );
 
     let grace = Duration::from_secs(args.shutdown_grace_seconds);
-    let finished = crate::listener::serve(
-        listener,
-        app,
-        limits,
-        shutdown_started(grace, stopping),
+    let drain = Drain {
         grace,
-    )
-    .await;
+        delay: Duration::from_secs(args.drain_delay_seconds),
+        stopping,
+        lifecycle,
+    };
+    let finished = crate::listener::serve(listener, app, limits, drain.started(), grace).await;
     // Export buffered spans and write what the log queue holds before leaving.
     if let Some(t) = &observability.tracing {
         t.flush();
@@ -336,13 +337,37 @@ fn announce_auth(auth: &heimdall_control::AuthService, addr: SocketAddr) {
 }
 
 /// SIGTERM or SIGINT, logged.
-async fn shutdown_started(grace: Duration, stopping: tokio_util::sync::CancellationToken) {
-    shutdown_signal().await;
-    stopping.cancel();
-    tracing::info!(
-        grace_seconds = grace.as_secs(),
-        "shutting down: closing idle connections, finishing in-flight requests"
-    );
+/// The shutdown sequence: on a signal, `/ready` turns 503; after SIGTERM the listener keeps
+/// accepting for `delay` (load balancers notice the 503 and stop sending), then closes; the
+/// in-flight requests and streams then have `grace` to finish.
+struct Drain {
+    grace: Duration,
+    delay: Duration,
+    stopping: tokio_util::sync::CancellationToken,
+    lifecycle: Arc<heimdall_server::state::Lifecycle>,
+}
+
+impl Drain {
+    /// Resolves when the listener must stop accepting.
+    async fn started(self) {
+        let signal = shutdown_signal().await;
+        self.lifecycle.start_draining();
+        if signal == StopSignal::Terminate && !self.delay.is_zero() {
+            tracing::info!(
+                delay_seconds = self.delay.as_secs(),
+                "draining: /ready answers 503; still accepting while load balancers take this instance out"
+            );
+            tokio::select! {
+                () = tokio::time::sleep(self.delay) => {}
+                _ = shutdown_signal() => tracing::info!("second signal: stopping now"),
+            }
+        }
+        self.stopping.cancel();
+        tracing::info!(
+            grace_seconds = self.grace.as_secs(),
+            "shutting down: closing idle connections, finishing in-flight requests"
+        );
+    }
 }
 
 /// Raise the soft limit of open files to the hard limit: each client connection is a file
@@ -388,7 +413,16 @@ fn report_config(args: &ServeArgs, loaded: &LoadedConfig) {
     }
 }
 
-async fn shutdown_signal() {
+/// Which signal asked the process to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopSignal {
+    /// SIGINT (Ctrl-C): someone at a terminal; stop without the drain delay.
+    Interrupt,
+    /// SIGTERM: an orchestrator; drain first.
+    Terminate,
+}
+
+async fn shutdown_signal() -> StopSignal {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -404,7 +438,7 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        () = ctrl_c => StopSignal::Interrupt,
+        () = term => StopSignal::Terminate,
     }
 }

@@ -176,6 +176,83 @@ async fn sigterm_lets_an_in_flight_stream_finish() {
     }
 }
 
+/// The drain a load balancer needs: after SIGTERM `/ready` answers 503 at once, new requests
+/// are still served during the drain delay, a stream in flight completes, and the listener
+/// closes after the delay.
+#[tokio::test]
+async fn sigterm_drains_ready_turns_503_first_then_the_listener_closes() {
+    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    let (gw, port) = start(
+        &["--drain-delay-seconds", "2"],
+        &[
+            ("OPENAI_API_KEY", "sk"),
+            ("OPENAI_BASE_URL", &mock.base_url()),
+        ],
+    );
+    let client = reqwest::Client::new();
+    let url = |p: &str| format!("http://127.0.0.1:{port}{p}");
+    assert_eq!(
+        client.get(url("/ready")).send().await.unwrap().status(),
+        200
+    );
+    let stream = client
+        .post(url("/v1/chat/completions"))
+        .json(
+            &serde_json::json!({"model": "openai/gpt-4o;chunks=30;chunk_delay_ms=100",
+            "messages": [{"role": "user", "content": "x"}], "stream": true}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let signalled = Instant::now();
+    let pid = gw.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Not ready at once…
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let r = client.get(url("/ready")).send().await.unwrap();
+        if r.status() == 503 {
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["status"], "draining");
+            break;
+        }
+        assert!(Instant::now() < deadline, "/ready still 200 after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // …but still serving new connections during the delay.
+    let fresh = reqwest::Client::new()
+        .post(url("/v1/chat/completions"))
+        .json(&serde_json::json!({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "x"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), 200);
+    assert!(signalled.elapsed() < Duration::from_secs(2));
+    // The stream in flight completes (3 s of chunks, past the delay).
+    let text = stream.text().await.unwrap();
+    assert!(
+        text.ends_with("data: [DONE]\n\n"),
+        "stream cut by the drain: {text}"
+    );
+    // The listener closed after the delay.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(Instant::now() < deadline, "still listening after the drain");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(2),
+        "closed before the drain delay"
+    );
+}
+
 #[test]
 fn json_log_format_emits_json_lines() {
     let port = free_port();

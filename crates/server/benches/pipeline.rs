@@ -173,6 +173,7 @@ fn app_full(governed: bool, cache: Option<Arc<heimdall_cache::ResponseCache>>) -
         responses: Default::default(),
         mcp: None,
         tool_logs: Default::default(),
+        lifecycle: Default::default(),
     })
 }
 

@@ -96,17 +96,26 @@ async fn providers_health(State(state): State<AppState>) -> Response {
 async fn ready(State(state): State<AppState>) -> Response {
     let rt = state.gateway.runtime();
     let providers: Vec<&String> = rt.providers.keys().collect();
+    // Draining (after SIGTERM): not ready, so load balancers send new requests elsewhere while
+    // this process finishes what it has.
+    let status = if state.lifecycle.is_draining() {
+        "draining"
+    } else if providers.is_empty() {
+        "no_providers"
+    } else {
+        "ready"
+    };
     let body = serde_json::json!({
-        "status": if providers.is_empty() { "no_providers" } else { "ready" },
+        "status": status,
         "providers": providers,
         "unavailable": rt.unavailable,
     });
-    let status = if providers.is_empty() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
+    let code = if status == "ready" {
         StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(body)).into_response()
+    (code, Json(body)).into_response()
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {

@@ -218,7 +218,7 @@ pub(crate) const OPERATIONS: &[Op] = &[
     op("get", "/api/logs/dropped", Logs, "Records the log writer could not keep, and its queue", (200, "LogsDropped"), &[]),
     op("get", "/api/logs/{id}", Logs, "One request record with its input and output", (200, "LogRecord"), &[400, 404, 503]),
     op("get", "/health", Public, "Alive; `degraded` while the request-log store fails", (200, "Health"), &[]),
-    op("get", "/ready", Public, "Ready when at least one provider can serve", (200, "Ready"), &[])
+    op("get", "/ready", Public, "Ready when at least one provider can serve and the process is not draining (after SIGTERM)", (200, "Ready"), &[])
         .other(&[(503, "Ready")]),
 ];
 
@@ -561,7 +561,7 @@ fn hand_written() -> Vec<(&'static str, Value)> {
                 json!({"status": {"enum": ["ok", "failing"]}, "pending": count,
                     "dropped": count, "rejected": count, "last_error": nullable_str}))}))),
         ("Ready", obj(&["status", "providers", "unavailable"], json!({
-            "status": {"enum": ["ready", "no_providers"]}, "providers": array_of(s),
+            "status": {"enum": ["ready", "no_providers", "draining"]}, "providers": array_of(s),
             "unavailable": {"type": "object", "additionalProperties": {"type": "string"},
                 "description": "Providers that cannot serve, with the reason."}}))),
     ]

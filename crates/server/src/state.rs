@@ -38,6 +38,28 @@ pub struct AppState {
     pub mcp: Option<Arc<heimdall_mcp::McpManager>>,
     /// MCP tool-call records when there is no log database (bounded, in process).
     pub tool_logs: Arc<crate::mcp_calls::MemoryToolLogs>,
+    /// Whether the process is draining (after SIGTERM): `/ready` then answers 503 so load
+    /// balancers stop sending new requests while in-flight ones finish.
+    pub lifecycle: Arc<Lifecycle>,
+}
+
+/// The process's serving state, shared by the shutdown sequence and `/ready`.
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    draining: std::sync::atomic::AtomicBool,
+}
+
+impl Lifecycle {
+    /// Start draining: `/ready` answers 503 from now on.
+    pub fn start_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether the process is draining.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Acquire)
+    }
 }
 
 /// The context of a new request: a fresh time-ordered id, the client's `x-request-id`, and the

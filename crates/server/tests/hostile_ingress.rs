@@ -29,6 +29,7 @@ async fn loopback_listener(h: &Harness) -> SocketAddr {
             responses: Default::default(),
             mcp: None,
             tool_logs: Default::default(),
+            lifecycle: Default::default(),
         },
         policy,
     );

@@ -183,6 +183,7 @@ pub async fn start_control(o: ControlOptions) -> ControlHarness {
         responses: Default::default(),
         mcp: mcp.clone(),
         tool_logs: Default::default(),
+        lifecycle: Default::default(),
     });
     tokio::spawn(async move {
         let _ = axum::serve(

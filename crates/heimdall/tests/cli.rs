@@ -152,14 +152,7 @@ async fn sigterm_lets_an_in_flight_stream_finish() {
     let resp = req.await.unwrap();
     assert_eq!(resp.status(), 200);
     // Stream started; ask the gateway to stop.
-    let pid = gw.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    gw.terminate();
     let text = resp.text().await.unwrap();
     assert!(
         text.ends_with("data: [DONE]\n\n"),
@@ -206,14 +199,7 @@ async fn sigterm_drains_ready_turns_503_first_then_the_listener_closes() {
         .unwrap();
     assert_eq!(stream.status(), 200);
     let signalled = Instant::now();
-    let pid = gw.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    gw.terminate();
     // Not ready at once…
     let deadline = Instant::now() + Duration::from_secs(1);
     loop {

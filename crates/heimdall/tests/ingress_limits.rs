@@ -155,14 +155,7 @@ fn sigterm_with_fifty_half_sent_requests_exits_at_once() {
     }
     std::thread::sleep(Duration::from_millis(300));
     let started = Instant::now();
-    let pid = gw.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    gw.terminate();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(status) = gw.0.try_wait().unwrap() {

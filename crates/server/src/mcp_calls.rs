@@ -133,11 +133,14 @@ pub async fn run(
     let manager = manager(state)?;
     let checked = permitted(manager, function_name, &caller.grant)
         .and_then(|tool| Ok((tool, arguments(arguments_text)?)));
+    // A name that resolved is a configured client's tool; any other is the caller's text, kept
+    // (bounded) in the record but never made a metric label (a caller could mint series).
+    let resolved = checked.is_ok() || manager.resolve(function_name).is_some();
     let (client, tool_name) = match &checked {
         Ok((t, _)) => (t.client.clone(), t.name.clone()),
         Err(_) => match function_name.split_once('-') {
-            Some((c, t)) => (c.to_owned(), t.to_owned()),
-            None => (String::new(), function_name.to_owned()),
+            Some((c, t)) => (clip_name(c), clip_name(t)),
+            None => (String::new(), clip_name(function_name)),
         },
     };
     let span = tracing::info_span!("mcp.tool_call", client = %client, tool = %tool_name,
@@ -172,13 +175,16 @@ pub async fn run(
             "MCP tool call"
         );
     });
-    if !client.is_empty() {
-        state.observability.metrics.mcp_tool_call(
-            &client,
-            &tool_name,
-            status,
-            elapsed.as_secs_f64(),
-        );
+    {
+        let (c, t) = if resolved {
+            (client.as_str(), tool_name.as_str())
+        } else {
+            ("unknown", "unknown")
+        };
+        state
+            .observability
+            .metrics
+            .mcp_tool_call(c, t, status, elapsed.as_secs_f64());
     }
     if let (Some(t), Some(ids)) = (&state.observability.tracing, &caller.trace) {
         t.export_tool_call(
@@ -242,6 +248,11 @@ fn call_failure(e: &ToolError, timeout: Duration) -> CallError {
             CallError::new(StatusCode::BAD_GATEWAY, "tool_failed", e.to_string())
         }
     }
+}
+
+/// A client or tool name as the caller wrote it, bounded.
+fn clip_name(s: &str) -> String {
+    s.chars().take(128).collect()
 }
 
 /// Most characters of arguments or output kept in a record.

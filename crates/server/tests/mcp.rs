@@ -14,19 +14,6 @@ use common::control::{ControlHarness, ControlOptions, start_control};
 use heimdall_mock_provider::{MockConfig, MockServer};
 use serde_json::{Value, json};
 
-const EVERYTHING: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../tests/mcp/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
-);
-
-fn everything() -> &'static str {
-    assert!(
-        std::path::Path::new(EVERYTHING).exists(),
-        "the MCP reference server is missing; run: npm ci --prefix tests/mcp"
-    );
-    EVERYTHING
-}
-
 /// server-everything in `mode` (`sse`, `streamableHttp`) on a free port.
 struct HttpServer {
     child: tokio::process::Child,
@@ -41,7 +28,7 @@ impl HttpServer {
             .unwrap()
             .port();
         let child = tokio::process::Command::new("node")
-            .arg(everything())
+            .arg(common::mcp_everything())
             .arg(mode)
             .env("PORT", port.to_string())
             .stdout(std::process::Stdio::null())
@@ -72,7 +59,7 @@ impl Drop for HttpServer {
 
 fn stdio_client(name: &str, extra: Value) -> Value {
     let mut c = json!({"name": name, "connection_type": "stdio",
-        "stdio_config": {"command": "node", "args": [everything(), "stdio"]}});
+        "stdio_config": {"command": "node", "args": [common::mcp_everything(), "stdio"]}});
     if let (Some(o), Some(e)) = (c.as_object_mut(), extra.as_object()) {
         o.extend(e.clone());
     }
@@ -520,7 +507,7 @@ async fn a_crashed_server_is_reconnected_while_chats_go_on() {
     let pidfile = dir.path().join("pid");
     let client = json!({"name": "fragile", "connection_type": "stdio",
         "stdio_config": {"command": "sh", "args": ["-c",
-            format!("echo $$ > {}; exec node {} stdio", pidfile.display(), everything())]}});
+            format!("echo $$ > {}; exec node {} stdio", pidfile.display(), common::mcp_everything())]}});
     let (h, mock) = start(vec![client], |_| {}).await;
     all_connected(&h, &["fragile"]).await;
     let no_tool_call = json!({"model": "mock/gpt-4o-mini", "tool_choice": "none",

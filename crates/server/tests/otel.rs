@@ -267,14 +267,7 @@ async fn otlp_grpc_receives_a_trace_per_request() {
 /// the agent turn's request span (agent mode).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_mcp_tool_call_is_a_span_in_its_callers_trace() {
-    let everything = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/mcp/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
-    );
-    assert!(
-        std::path::Path::new(everything).exists(),
-        "the MCP reference server is missing; run: npm ci --prefix tests/mcp"
-    );
+    let everything = common::mcp_everything();
     let (endpoint, got) = http_receiver().await;
     let mock = heimdall_mock_provider::MockServer::start(MockConfig::default())
         .await

@@ -297,3 +297,17 @@ pub fn promtool_check(text: &str) -> (bool, String) {
     );
     (out.status.success(), report)
 }
+
+/// The reference MCP server's entry point (`@modelcontextprotocol/server-everything`, pinned
+/// in tests/mcp/package-lock.json); the test fails with the command that installs it.
+pub fn mcp_everything() -> &'static str {
+    const PATH: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/mcp/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
+    );
+    assert!(
+        std::path::Path::new(PATH).exists(),
+        "the MCP reference server is missing; run: npm ci --prefix tests/mcp"
+    );
+    PATH
+}

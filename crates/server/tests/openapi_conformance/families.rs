@@ -46,14 +46,7 @@ pub(super) async fn cache(c: &mut Conformance) {
 /// reconnected, a tool call in the log, and the client removed.
 pub(super) async fn mcp(c: &mut Conformance) {
     use Method as M;
-    let everything = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/mcp/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
-    );
-    assert!(
-        std::path::Path::new(everything).exists(),
-        "the MCP reference server is missing; run: npm ci --prefix tests/mcp"
-    );
+    let everything = crate::common::mcp_everything();
     let client = json!({"name": "conformance", "connection_type": "stdio",
         "stdio_config": {"command": "node", "args": [everything, "stdio"]},
         "tools_to_execute": ["echo"], "headers": {"x-token": "hidden"}});

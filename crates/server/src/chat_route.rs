@@ -60,8 +60,8 @@ pub async fn serve<D: ClientDialect>(
     if let Some(name) = D::ROUTE {
         ctx = ctx.in_route(name);
     }
-    if crate::mcp_agent::applies(state, headers) {
-        return crate::mcp_agent::serve::<D>(state, headers, route, req, ctx).await;
+    if let Some(agent) = crate::mcp_agent::Agent::for_request(state, headers, &mut req) {
+        return crate::mcp_agent::serve::<D>(state, headers, route, req, ctx, agent).await;
     }
     match state.gateway.chat(ctx, req).await {
         Outcome::Done(ctx, result) => {

@@ -30,22 +30,6 @@ use crate::state::{AppState, new_context};
 /// The response header that says how many model turns an agent-mode answer took.
 pub const STEPS_HEADER: &str = "x-heimdall-agent-steps";
 
-/// Whether agent mode applies to a request: some tool it will be offered is auto-executable.
-pub fn applies(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(manager) = &state.mcp else {
-        return false;
-    };
-    let tools = manager.tools();
-    if !tools.iter().any(|t| t.auto_execute) {
-        return false;
-    }
-    let grant = crate::mcp_api::caller_of(state, headers, "agent").grant;
-    let filter = crate::mcp_access::RequestFilter::from_http(headers);
-    crate::mcp_access::visible(&tools, &grant, &filter)
-        .iter()
-        .any(|t| t.auto_execute)
-}
-
 /// The tool calls of the answer's first choice when every one is an auto-executable tool the
 /// caller may run; `None` when the client must see them (or there are none).
 fn auto_calls(
@@ -76,7 +60,7 @@ fn add_usage(total: &mut Option<Usage>, step: Option<&Usage>) {
 }
 
 /// What every turn of one agent-mode request shares.
-pub(crate) struct Agent {
+pub struct Agent {
     pub(crate) manager: std::sync::Arc<McpManager>,
     pub(crate) caller: crate::mcp_calls::Caller,
     pub(crate) max_rounds: u32,
@@ -87,15 +71,28 @@ pub(crate) struct Agent {
 }
 
 impl Agent {
-    /// The agent for a request (`None` when MCP is not wired); `req` is made ready for turns:
-    /// the conversation grows here, in the canonical form, so a body kept in the client's own
-    /// dialect (which would not carry the tool turns) is dropped.
-    pub(crate) fn new(
+    /// The agent for a request when agent mode applies to it — some tool it will be offered
+    /// is auto-executable — else `None` (and `req` is left as it is). `req` is made ready for
+    /// turns: the conversation grows here, in the canonical form, so a body kept in the
+    /// client's own dialect (which would not carry the tool turns) is dropped.
+    pub fn for_request(
         state: &AppState,
         headers: &HeaderMap,
         req: &mut ChatRequest,
     ) -> Option<Self> {
         let manager = state.mcp.clone()?;
+        let tools = manager.tools();
+        if !tools.iter().any(|t| t.auto_execute) {
+            return None;
+        }
+        let caller = crate::mcp_api::caller_of(state, headers, "agent");
+        let filter = crate::mcp_access::RequestFilter::from_http(headers);
+        if !crate::mcp_access::visible(&tools, &caller.grant, &filter)
+            .iter()
+            .any(|t| t.auto_execute)
+        {
+            return None;
+        }
         req.native = None;
         let max_rounds = state
             .gateway
@@ -106,7 +103,7 @@ impl Agent {
             .max_agent_depth;
         Some(Self {
             manager,
-            caller: crate::mcp_api::caller_of(state, headers, "agent"),
+            caller,
             max_rounds,
             rounds: 0,
             usage: None,
@@ -183,20 +180,16 @@ pub(crate) fn next_context<D: ClientDialect>(
     }
 }
 
-/// Serve a chat request in agent mode; `ctx` is the first turn's context.
+/// Serve a chat request in agent mode (`agent` from [`Agent::for_request`]); `ctx` is the first
+/// turn's context.
 pub async fn serve<D: ClientDialect>(
     state: &AppState,
     headers: &HeaderMap,
     route: D::Route,
     mut req: ChatRequest,
     ctx: RequestContext,
+    mut agent: Agent,
 ) -> Response {
-    let Some(mut agent) = Agent::new(state, headers, &mut req) else {
-        return error::<D>(&GatewayError::new(
-            ErrorKind::Internal,
-            "MCP is not configured",
-        ));
-    };
     if req.wants_stream() {
         return crate::mcp_agent_stream::serve::<D>(state, headers, route, req, ctx, agent).await;
     }

@@ -64,7 +64,7 @@ impl Turn {
 }
 
 /// Serve the request as one stream over all its turns; `ctx` is the first turn's context.
-pub(crate) async fn serve<D: ClientDialect>(
+pub async fn serve<D: ClientDialect>(
     state: &AppState,
     headers: &HeaderMap,
     route: D::Route,

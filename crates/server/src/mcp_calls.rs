@@ -303,27 +303,26 @@ impl MemoryToolLogs {
 }
 
 async fn keep(state: &AppState, record: ToolCallRecord) {
-    let Some(w) = &state.observability.writer else {
-        state.tool_logs.push(record);
-        return;
+    use crate::responses_store::{Keeping, keeping};
+    let failed = match keeping(state).await {
+        Ok(Keeping::Database(db)) => match db.put_tool_call(&record).await {
+            Ok(()) => return,
+            Err(e) => Some(e.to_string()),
+        },
+        Ok(Keeping::Memory) => None,
+        Err(e) => Some(e),
     };
-    let written = match crate::responses_store::database(w).await {
-        Some(db) => db.put_tool_call(&record).await.map_err(|e| e.to_string()),
-        None => Err("the log database is not open".to_owned()),
-    };
-    if let Err(e) = written {
+    if let Some(e) = failed {
         tracing::warn!(error = %e, "MCP tool call not written to the log database; kept in memory");
-        state.tool_logs.push(record);
     }
+    state.tool_logs.push(record);
 }
 
 /// Tool-call records passing `q`, newest first.
 pub async fn records(state: &AppState, q: &ToolCallQuery) -> Result<Vec<ToolCallRecord>, String> {
-    match &state.observability.writer {
-        Some(w) => match crate::responses_store::database(w).await {
-            Some(db) => db.tool_calls(q).await.map_err(|e| e.to_string()),
-            None => Err("the log database is not open".to_owned()),
-        },
-        None => Ok(state.tool_logs.query(q)),
+    use crate::responses_store::{Keeping, keeping};
+    match keeping(state).await? {
+        Keeping::Database(db) => db.tool_calls(q).await.map_err(|e| e.to_string()),
+        Keeping::Memory => Ok(state.tool_logs.query(q)),
     }
 }

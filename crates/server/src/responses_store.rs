@@ -91,26 +91,36 @@ pub fn owner_of(state_credential: Option<&heimdall_core::Credential>) -> String 
     }
 }
 
-/// The log database, waiting a little for it right after start (the writer opens it in the
-/// background, and the first request may come before).
-pub(crate) async fn database(w: &heimdall_store::LogWriter) -> Option<&heimdall_store::LogStore> {
+/// Where a record the gateway keeps beside the request logs lives (stored responses, MCP tool
+/// calls): the log database, or process memory when logging is off.
+pub(crate) enum Keeping<'a> {
+    /// The log database.
+    Database(&'a heimdall_store::LogStore),
+    /// No log database: the bounded in-process copy.
+    Memory,
+}
+
+/// Where records live now; `Err` when logging is on but its database is not open (waiting a
+/// little for it right after start: the writer opens it in the background, and the first
+/// request may come before).
+pub(crate) async fn keeping(state: &AppState) -> Result<Keeping<'_>, String> {
+    let Some(w) = &state.observability.writer else {
+        return Ok(Keeping::Memory);
+    };
     for _ in 0..50 {
         if let Some(db) = w.reader().await {
-            return Some(db);
+            return Ok(Keeping::Database(db));
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    None
+    Err("the log database is not open".to_owned())
 }
 
 /// Store a response; an error says why it could not be kept.
 pub async fn put(state: &AppState, r: StoredResponse) -> Result<(), String> {
-    match &state.observability.writer {
-        Some(w) => match database(w).await {
-            Some(db) => db.put_response(&r).await.map_err(|e| e.to_string()),
-            None => Err("the log database is not open".to_owned()),
-        },
-        None => {
+    match keeping(state).await? {
+        Keeping::Database(db) => db.put_response(&r).await.map_err(|e| e.to_string()),
+        Keeping::Memory => {
             state.responses.put(r);
             Ok(())
         }
@@ -123,25 +133,19 @@ pub async fn get(
     id: &str,
     owner: &str,
 ) -> Result<Option<StoredResponse>, String> {
-    match &state.observability.writer {
-        Some(w) => match database(w).await {
-            Some(db) => db.get_response(id, owner).await.map_err(|e| e.to_string()),
-            None => Err("the log database is not open".to_owned()),
-        },
-        None => Ok(state.responses.get(id, owner)),
+    match keeping(state).await? {
+        Keeping::Database(db) => db.get_response(id, owner).await.map_err(|e| e.to_string()),
+        Keeping::Memory => Ok(state.responses.get(id, owner)),
     }
 }
 
 /// Delete a stored response of `owner`; whether it existed.
 pub async fn delete(state: &AppState, id: &str, owner: &str) -> Result<bool, String> {
-    match &state.observability.writer {
-        Some(w) => match database(w).await {
-            Some(db) => db
-                .delete_response(id, owner)
-                .await
-                .map_err(|e| e.to_string()),
-            None => Err("the log database is not open".to_owned()),
-        },
-        None => Ok(state.responses.delete(id, owner)),
+    match keeping(state).await? {
+        Keeping::Database(db) => db
+            .delete_response(id, owner)
+            .await
+            .map_err(|e| e.to_string()),
+        Keeping::Memory => Ok(state.responses.delete(id, owner)),
     }
 }

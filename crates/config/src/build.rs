@@ -155,6 +155,7 @@ impl<'a> LoadCtx<'a> {
             value: Secret::new(value),
             models,
             weight,
+            enabled: true,
             base_url,
             unresolved_env,
             azure: None,

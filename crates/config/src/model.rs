@@ -143,6 +143,9 @@ pub struct KeyConfig {
     pub models: Vec<String>,
     /// Relative traffic share.
     pub weight: f64,
+    /// Whether the key takes traffic (`enabled`, default true): a disabled key stays in the
+    /// config but is never chosen and never health-checked.
+    pub enabled: bool,
     /// Per-key URL (vLLM, SGLang), normalised.
     pub base_url: Option<String>,
     /// An environment variable the value referenced that is not set (the key is then unusable).

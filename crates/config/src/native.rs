@@ -98,6 +98,10 @@ struct RawKey {
     /// Share of traffic (≥ 0, default 1).
     #[serde(default)]
     weight: Option<f64>,
+    /// Whether the key takes traffic (default true). A disabled key is kept (and shown by the
+    /// API) but never chosen for a request and never health-checked.
+    #[serde(default)]
+    enabled: Option<bool>,
     /// This key's server URL (vLLM, SGLang); env references allowed.
     #[serde(default, alias = "url")]
     #[schemars(extend("x-aliases" = ["url"]))]
@@ -554,6 +558,7 @@ fn provider(name: &str, p: RawProvider, ctx: &mut LoadCtx<'_>) -> Option<Provide
                 k.weight,
                 url.as_deref(),
             );
+            key.enabled = k.enabled.unwrap_or(true);
             if let Some(a) = k.azure_key_config {
                 key.azure = azure(&format!("{path}.keys[{i}].azure_key_config"), a, ctx);
                 if key.models.is_empty()

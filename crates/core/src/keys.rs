@@ -4,7 +4,8 @@
 //! Why this way: Bifrost users configure `weight` per key and an allow-list of models; traffic
 //! must split in proportion to weight among the keys eligible for the requested model. The
 //! choice runs on every request, so it allocates nothing: one pass to sum eligible weights, one
-//! to find the pick. Keys whose secret could not be resolved are never eligible.
+//! to find the pick. Keys whose secret could not be resolved, and keys switched off
+//! (`enabled: false`), are never eligible.
 
 use std::sync::atomic::AtomicUsize;
 
@@ -25,7 +26,8 @@ fn usable(key: &KeyConfig, keyless: bool) -> bool {
             .bedrock
             .as_ref()
             .is_some_and(|b| !b.access_key.is_empty());
-    key.unresolved_env.is_none()
+    key.enabled
+        && key.unresolved_env.is_none()
         && (keyless || !key.value.is_empty() || key.base_url.is_some() || entra)
 }
 
@@ -179,6 +181,28 @@ impl KeyCooldowns {
 
 fn no_key_error(provider: &ProviderConfig, model: &str) -> GatewayError {
     let keyless = provider.kind.preset().keyless;
+    let serving = provider
+        .keys
+        .iter()
+        .filter(|k| key_allows(k, model))
+        .count();
+    let disabled: Vec<&str> = provider
+        .keys
+        .iter()
+        .filter(|k| key_allows(k, model) && !k.enabled)
+        .map(|k| k.name.as_str())
+        .collect();
+    if serving > 0 && disabled.len() == serving {
+        return GatewayError::new(
+            ErrorKind::NoKeyAvailable,
+            format!(
+                "every key of provider '{}' for model '{model}' is disabled: {}",
+                provider.name,
+                disabled.join(", ")
+            ),
+        )
+        .with_provider(&provider.name);
+    }
     let any_usable = provider.keys.iter().any(|k| usable(k, keyless));
     if any_usable {
         GatewayError::new(
@@ -194,6 +218,7 @@ fn no_key_error(provider: &ProviderConfig, model: &str) -> GatewayError {
             .keys
             .iter()
             .map(|k| match &k.unresolved_env {
+                _ if !k.enabled => format!("{} (disabled)", k.name),
                 Some(var) => format!("{} (environment variable {var} is not set)", k.name),
                 None => format!("{} (empty value)", k.name),
             })
@@ -211,5 +236,72 @@ fn no_key_error(provider: &ProviderConfig, model: &str) -> GatewayError {
             ),
         )
         .with_provider(&provider.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use heimdall_config::{ConfigFormat, GatewayConfig, parse_str};
+
+    use super::*;
+
+    fn config(json: serde_json::Value) -> GatewayConfig {
+        let env: BTreeMap<String, String> = BTreeMap::new();
+        parse_str(&json.to_string(), ConfigFormat::Json, &env)
+            .unwrap()
+            .config
+    }
+
+    #[test]
+    fn a_disabled_key_is_never_chosen() {
+        let cfg = config(serde_json::json!({"providers": {"openai": {"keys": [
+            {"name": "off", "value": "sk-off", "weight": 100.0, "enabled": false},
+            {"name": "on", "value": "sk-on", "weight": 1.0}
+        ]}}}));
+        let p = &cfg.providers["openai"];
+        assert!(!p.keys[0].enabled);
+        assert!(p.keys[1].enabled, "enabled by default");
+        for i in 0..100 {
+            let picked = pick_key(p, "gpt-4o", f64::from(i) / 100.0)
+                .unwrap()
+                .unwrap();
+            assert_eq!(picked.name, "on");
+        }
+    }
+
+    #[test]
+    fn when_every_key_for_the_model_is_disabled_the_error_says_so() {
+        let cfg = config(serde_json::json!({"providers": {"openai": {"keys": [
+            {"name": "a", "value": "sk-a", "enabled": false},
+            {"name": "b", "value": "sk-b", "enabled": false},
+            {"name": "o1-only", "value": "sk-c", "models": ["o1"]}
+        ]}}}));
+        let e = pick_key(&cfg.providers["openai"], "gpt-4o", 0.5).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NoKeyAvailable);
+        assert!(e.message.contains("disabled"), "{}", e.message);
+        assert!(e.message.contains("a, b"), "{}", e.message);
+        // The enabled key still serves its own model.
+        let k = pick_key(&cfg.providers["openai"], "o1", 0.5)
+            .unwrap()
+            .unwrap();
+        assert_eq!(k.name, "o1-only");
+    }
+
+    #[test]
+    fn a_disabled_key_is_named_among_the_reasons_no_key_is_usable() {
+        let cfg = config(serde_json::json!({"providers": {"openai": {"keys": [
+            {"name": "off", "value": "sk-a", "enabled": false},
+            {"name": "unset", "value": "env.HEIMDALL_TEST_SURELY_UNSET_VAR_2"}
+        ]}}}));
+        let e = pick_key(&cfg.providers["openai"], "gpt-4o", 0.5).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NoKeyAvailable);
+        assert!(e.message.contains("off (disabled)"), "{}", e.message);
+        assert!(
+            e.message.contains("HEIMDALL_TEST_SURELY_UNSET_VAR_2"),
+            "{}",
+            e.message
+        );
     }
 }

@@ -60,6 +60,8 @@ pub struct ProviderHealth {
 pub struct KeyHealth {
     /// Key name.
     pub name: String,
+    /// Takes traffic (`false`: switched off in the config; never chosen nor checked).
+    pub enabled: bool,
     /// Circuit state.
     pub state: BreakerState,
     /// Out of rotation after a 429/401/403.
@@ -106,6 +108,7 @@ pub fn report(rt: &Runtime) -> HealthReport {
                         let s = e.key_stats.get(i);
                         KeyHealth {
                             name: k.name.clone(),
+                            enabled: k.enabled,
                             state: b.map_or(BreakerState::Closed, |b| b.state(h)),
                             cooling_down: e.cooldowns.is_cooling(i),
                             total_failures: b.map_or(0, |b| b.total_failures()),
@@ -124,7 +127,8 @@ pub fn report(rt: &Runtime) -> HealthReport {
     }
 }
 
-/// Check every provider once (each usable key, or keyless), feeding breakers.
+/// Check every provider once (each enabled key whose secret resolved, or keyless), feeding
+/// breakers.
 pub async fn check_all(rt: &Runtime) {
     let timeout = rt.config.load_balancing.health.check_timeout;
     let checks = rt
@@ -146,7 +150,7 @@ async fn check_provider(rt: &Runtime, entry: &Arc<ProviderEntry>, timeout: Durat
                     .config
                     .keys
                     .get(i)
-                    .is_some_and(|k| k.unresolved_env.is_none())
+                    .is_some_and(|k| k.enabled && k.unresolved_env.is_none())
             })
             .map(Some)
             .collect()

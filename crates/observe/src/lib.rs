@@ -5,7 +5,9 @@
 //!
 //! Why one plugin for all three: the record is built once from the context and the result or
 //! stream summary; metrics and the log line are views of the same record, so they never
-//! disagree.
+//! disagree. The same record also goes to live viewers (`GET /api/logs/stream`) the moment the
+//! request finishes — through a broadcast channel touched only while someone watches, so the
+//! hot path neither clones nor allocates for it otherwise.
 
 pub mod labels;
 pub mod metrics;
@@ -17,6 +19,8 @@ mod series;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use crate::pricing::{PriceBook, Priced};
 use async_trait::async_trait;
@@ -37,17 +41,41 @@ use self::record::{INPUT_ANNOTATION, NO_CONTENT_HEADER, PAYLOAD_CAP};
 pub struct Observability {
     /// The log writer (and through it the store), when request logging is on.
     pub writer: Option<LogWriter>,
-    /// Prices for cost.
-    pub prices: PriceBook,
+    /// Prices for cost and provider kinds, replaced when the configuration changes (a provider
+    /// added or a price overridden through the API is priced from its first request).
+    pricing: ArcSwap<Pricing>,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// OpenTelemetry trace export, when `otel.enabled`.
     pub tracing: Option<otel::Tracing>,
     /// Input/output kept in records unless `client.disable_content_logging`.
     content_logging: bool,
-    /// Provider name → kind, for pricing.
+    /// Finished requests (without input and output) for live viewers.
+    live: tokio::sync::broadcast::Sender<Arc<LogRecord>>,
+}
+
+/// What a record is priced with: the price book and each provider's kind, from one
+/// configuration.
+struct Pricing {
+    book: PriceBook,
     kinds: HashMap<String, ProviderKind>,
 }
+
+impl Pricing {
+    fn of(config: &GatewayConfig, book: PriceBook) -> Self {
+        Self {
+            book,
+            kinds: config
+                .providers
+                .iter()
+                .map(|(n, p)| (n.clone(), p.kind))
+                .collect(),
+        }
+    }
+}
+
+/// Records a live viewer may fall behind by before it misses some (and is told how many).
+pub const LIVE_CAPACITY: usize = 1024;
 
 impl Observability {
     /// From the config, with the log writer when request logging is on. Call inside the
@@ -73,14 +101,17 @@ impl Observability {
                 config.client.prometheus_labels.clone(),
                 labels::KnownModels::from_config(config, &prices),
             ),
-            prices,
+            pricing: ArcSwap::from_pointee(Pricing::of(config, prices)),
             content_logging: !config.client.disable_content_logging,
-            kinds: config
-                .providers
-                .iter()
-                .map(|(n, p)| (n.clone(), p.kind))
-                .collect(),
+            live: tokio::sync::broadcast::Sender::new(LIVE_CAPACITY),
         }
+    }
+
+    /// Every request that finishes from now on, as its record without input and output (also
+    /// when request logging is off). A receiver more than [`LIVE_CAPACITY`] records behind
+    /// gets `Lagged` with the number missed, then continues.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<LogRecord>> {
+        self.live.subscribe()
     }
 
     fn keeps_content(&self, ctx: &RequestContext) -> bool {
@@ -98,7 +129,8 @@ impl Observability {
             return None;
         }
         let provider = r.provider.as_deref().unwrap_or("");
-        let kind = self
+        let pricing = self.pricing.load();
+        let kind = pricing
             .kinds
             .get(provider)
             .copied()
@@ -118,7 +150,7 @@ impl Observability {
             }),
             ..Usage::default()
         };
-        match self.prices.cost(provider, kind, model, &usage) {
+        match pricing.book.cost(provider, kind, model, &usage) {
             Priced::Cost(c) if r.cache.as_deref().is_some_and(|c| c.starts_with("hit")) => {
                 // Answered from the cache: nothing was paid; the price is what it saved.
                 r.cost_saved = Some(c);
@@ -137,7 +169,7 @@ impl Observability {
     }
 
     /// Metrics, the log line, and the store, for one finished request.
-    fn finish(&self, ctx: &RequestContext, rec: LogRecord, cost: Option<f64>) {
+    fn finish(&self, ctx: &RequestContext, mut rec: LogRecord, cost: Option<f64>) {
         self.metrics.record(ctx, &rec, cost);
         if let Some(t) = &self.tracing {
             t.export(ctx, &rec);
@@ -161,10 +193,33 @@ impl Observability {
             error_type = rec.error_type.as_deref().unwrap_or(""),
             "request"
         );
-        if let Some(w) = &self.writer {
-            w.log(rec);
+        // Nobody watching (the usual case): no copy, no allocation, no channel traffic.
+        let watched = self.live.receiver_count() > 0;
+        match &self.writer {
+            Some(w) => {
+                if watched {
+                    let _ = self.live.send(Arc::new(without_payload(&mut rec)));
+                }
+                w.log(rec);
+            }
+            None if watched => {
+                rec.input = None;
+                rec.output = None;
+                let _ = self.live.send(Arc::new(rec));
+            }
+            None => {}
         }
     }
+}
+
+/// A copy of `rec` without its input and output (which are not copied: taken out and put back).
+fn without_payload(rec: &mut LogRecord) -> LogRecord {
+    let input = rec.input.take();
+    let output = rec.output.take();
+    let copy = rec.clone();
+    rec.input = input;
+    rec.output = output;
+    copy
 }
 
 /// Observability for `config`: when request logging is on (`client.enable_logging` and
@@ -191,6 +246,11 @@ pub struct RequestLogger(pub Arc<Observability>);
 impl Plugin for RequestLogger {
     fn name(&self) -> &str {
         "request-logger"
+    }
+
+    fn reconfigure(&self, config: &GatewayConfig) {
+        let book = PriceBook::new(&config.pricing);
+        self.0.pricing.store(Arc::new(Pricing::of(config, book)));
     }
 
     async fn pre(

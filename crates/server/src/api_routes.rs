@@ -70,6 +70,10 @@ pub fn mount(router: Router<AppState>) -> Router<AppState> {
                 .put(providers_api::update_key)
                 .delete(providers_api::delete_key),
         )
+        .route(
+            "/api/providers/{provider}/keys/{key_id}/test",
+            post(crate::key_test::test_key),
+        )
         .route("/api/keys", get(providers_api::all_keys))
         .route("/api/models", get(providers_api::models))
         .route("/api/proxy-config", get(providers_api::proxy_config))

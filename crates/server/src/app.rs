@@ -38,6 +38,8 @@ pub fn router_with(state: AppState, policy: IngressPolicy) -> Router {
         .route("/api/providers/health", get(providers_health))
         .route("/api/logs", get(crate::logs_api::list))
         .route("/api/logs/stats", get(crate::logs_api::stats))
+        .route("/api/logs/timeseries", get(crate::logs_api::timeseries))
+        .route("/api/logs/stream", get(crate::log_stream::stream))
         .route("/api/logs/dropped", get(crate::logs_api::dropped))
         .route("/api/logs/{id}", get(crate::logs_api::get_one))
         .route("/metrics", get(crate::logs_api::metrics))

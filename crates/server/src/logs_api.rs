@@ -1,5 +1,6 @@
 //! `GET /metrics`, the HTTP metrics layer, and the log query API: `GET /api/logs`, `/api/logs/{id}`,
-//! `/api/logs/stats`, `/api/logs/dropped` — the transport over `heimdall_observe`.
+//! `/api/logs/stats`, `/api/logs/timeseries`, `/api/logs/dropped` — the transport over
+//! `heimdall_observe` (the live stream, `/api/logs/stream`, is `log_stream`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -9,7 +10,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use heimdall_store::{LogQuery, LogStore};
+use heimdall_store::{LogQuery, LogStore, SeriesQuery};
 use serde_json::json;
 
 pub use crate::api_error::ApiError;
@@ -87,6 +88,33 @@ pub async fn stats(
     let q = query_of(&params)?;
     let stats = store.stats(&q).await.map_err(|e| db_error(&e))?;
     Ok(Json(stats).into_response())
+}
+
+/// `GET /api/logs/timeseries`: requests, errors, latency percentiles, tokens and cost per
+/// time bucket, optionally split by provider, model or virtual key.
+pub async fn timeseries(
+    State(state): State<AppState>,
+    params: Result<Query<BTreeMap<String, String>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let params = params_of(params)?;
+    let store = store_of(&state).await?;
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(i64::MAX);
+    let q = SeriesQuery::from_params(&params, now_ms).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            e.to_string(),
+        )
+        .with_param(e.param)
+    })?;
+    let series = store.timeseries(&q).await.map_err(|e| db_error(&e))?;
+    Ok(Json(series).into_response())
 }
 
 /// `GET /api/logs/{id}`: one record with its input and output.

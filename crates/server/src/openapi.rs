@@ -9,6 +9,7 @@
 //! gateway against the served document.
 
 mod cache;
+mod dashboard;
 mod governance;
 mod mcp;
 
@@ -119,6 +120,8 @@ pub(crate) struct Op {
     errors: &'static [u16],
     /// Other statuses answered with a component other than `Error`.
     other: &'static [(u16, &'static str)],
+    /// The success is a server-sent event stream whose events carry the `ok` component.
+    stream: bool,
 }
 
 const fn op(
@@ -139,6 +142,7 @@ const fn op(
         ok,
         errors,
         other: &[],
+        stream: false,
     }
 }
 
@@ -154,6 +158,12 @@ impl Op {
     }
     const fn other(self, other: &'static [(u16, &'static str)]) -> Self {
         Self { other, ..self }
+    }
+    const fn event_stream(self) -> Self {
+        Self {
+            stream: true,
+            ..self
+        }
     }
 }
 
@@ -229,6 +239,7 @@ pub(crate) fn operations() -> impl Iterator<Item = &'static Op> {
         .chain(governance::OPERATIONS)
         .chain(cache::OPERATIONS)
         .chain(mcp::OPERATIONS)
+        .chain(dashboard::OPERATIONS)
 }
 
 /// The document, built on first use.
@@ -313,8 +324,10 @@ fn status_text(status: u16) -> &'static str {
         403 => "The credential lacks the scope this route needs",
         404 => "Not found",
         409 => {
-            "Refused: file mode, exists already, or another writer changed the configuration first"
+            "Refused: file mode, exists already, another writer changed the configuration first, or the provider is unavailable"
         }
+        502 => "The upstream answered with an error",
+        504 => "The upstream did not answer in time",
         503 => "Unavailable: no control plane, or its store or the log store failed",
         _ => "",
     }
@@ -346,7 +359,18 @@ fn operation(o: &Op) -> Value {
             "description": q.description, "schema": parse(q.schema)})
     }));
     let mut responses = Map::new();
-    responses.insert(o.ok.0.to_string(), json_response(o.ok.0, o.ok.1));
+    let ok = if o.stream {
+        json!({
+            "description": "A server-sent event stream",
+            "content": {"text/event-stream": {
+                "schema": {"type": "string"},
+                "x-event-data": schema_ref(o.ok.1),
+            }},
+        })
+    } else {
+        json_response(o.ok.0, o.ok.1)
+    };
+    responses.insert(o.ok.0.to_string(), ok);
     for (status, component) in o.other {
         let mut r = json_response(*status, component);
         if *status == 503 {
@@ -415,6 +439,7 @@ fn schemas() -> Map<String, Value> {
     generator.subschema_for::<heimdall_store::LogRecord>();
     generator.subschema_for::<heimdall_config::Strategy>();
     governance::derive(&mut generator);
+    dashboard::derive(&mut generator);
     let mut out = generator.take_definitions(true);
     // Listings show a version's diff parsed, not as the JSON text the store keeps.
     if let Some(props) = out
@@ -429,6 +454,7 @@ fn schemas() -> Map<String, Value> {
             .chain(governance::schemas())
             .chain(cache::schemas())
             .chain(mcp::schemas())
+            .chain(dashboard::schemas())
             .map(|(name, schema)| (name.to_owned(), schema)),
     );
     out
@@ -462,7 +488,7 @@ fn hand_written() -> Vec<(&'static str, Value)> {
     let config_mode = json!({"enum": ["file", "store"]});
     let breaker = json!({"enum": ["closed", "open", "half_open"]});
     let issue = obj(&["path", "message"], json!({"path": s, "message": s}));
-    let shown_key = obj(&["id", "name"], json!({"id": s, "name": s}));
+    let shown_key = obj(&["id", "name"], json!({"id": s, "name": s, "enabled": boolean}));
     let credentials = obj(&["username", "password"], json!({"username": s, "password": s}));
     vec![
         ("Error", obj(&["error"], json!({"error": obj(
@@ -508,10 +534,11 @@ fn hand_written() -> Vec<(&'static str, Value)> {
         ("ProviderChange", with_applied(&["provider"],
             json!({"provider": {"description": "The provider as now shown (null on a dry run).",
                 "anyOf": [schema_ref("Provider"), {"type": "null"}]}}))),
-        ("ProviderKey", obj(&["id", "name", "provider"], json!({"id": s, "name": s, "provider": s}))),
+        ("ProviderKey", obj(&["id", "name", "provider", "enabled"], json!({"id": s, "name": s, "provider": s, "enabled": boolean}))),
         ("KeyInput", json!({"type": "object", "description": "A key entry as the configuration holds it (`id` is taken as `name`).",
             "properties": {"name": s, "id": s, "value": s,
-                "models": array_of(s.clone()), "weight": {"type": "number"}}})),
+                "models": array_of(s.clone()), "weight": {"type": "number"},
+                "enabled": {"type": "boolean", "default": true, "description": "A disabled key is never chosen nor health-checked."}}})),
         ("KeyList", obj(&["total", "keys"], json!({"total": count, "keys": array_of(schema_ref("ProviderKey"))}))),
         ("KeyChange", with_applied(&["provider"], json!({"provider": s, "key_id": s}))),
         ("Deleted", with_applied(&["deleted"], json!({"deleted": s}))),
@@ -546,8 +573,8 @@ fn hand_written() -> Vec<(&'static str, Value)> {
                     "streak": count, "total_failures": count, "latency_ewma_ms": {"type": "number"},
                     "error_rate": {"type": "number"}, "in_flight": count, "queued": count,
                     "keys": array_of(obj(
-                        &["name", "state", "cooling_down", "total_failures", "latency_ewma_ms", "error_rate"],
-                        json!({"name": s, "state": breaker, "cooling_down": boolean,
+                        &["name", "enabled", "state", "cooling_down", "total_failures", "latency_ewma_ms", "error_rate"],
+                        json!({"name": s, "enabled": boolean, "state": breaker, "cooling_down": boolean,
                             "total_failures": count, "latency_ewma_ms": {"type": "number"},
                             "error_rate": {"type": "number"}}),
                     ))}),

@@ -72,7 +72,8 @@ fn shown(state: &AppState, name: &str, entry: &Value) -> Value {
     v
 }
 
-/// Give a shown key its id (its name, or the name the loader gives it).
+/// Give a shown key its id (its name, or the name the loader gives it) and its `enabled`
+/// flag (true unless the configuration turns it off).
 fn key_id(key: &mut Value, provider: &str, index: usize) {
     let name = key
         .get("name")
@@ -81,6 +82,35 @@ fn key_id(key: &mut Value, provider: &str, index: usize) {
     if let Some(o) = key.as_object_mut() {
         o.insert("id".into(), json!(name));
         o.insert("name".into(), json!(name));
+        o.entry("enabled").or_insert(json!(true));
+    }
+}
+
+/// A key sent back as shown carries `enabled: true` where the stored one has no flag: left
+/// out again, so that a round trip through the API changes nothing in the document.
+fn drop_shown_default(key: &mut Value, stored: Option<&Value>) {
+    let stored_has_flag = stored.is_some_and(|s| s.get("enabled").is_some());
+    if let Some(o) = key.as_object_mut()
+        && !stored_has_flag
+        && o.get("enabled") == Some(&Value::Bool(true))
+    {
+        o.remove("enabled");
+    }
+}
+
+/// [`drop_shown_default`] for each key of a provider entry, matched to the stored keys by name.
+fn drop_shown_defaults(entry: &mut Value, stored: &Value, provider: &str) {
+    let stored_keys = stored
+        .get("keys")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if let Some(keys) = entry.get_mut("keys").and_then(Value::as_array_mut) {
+        for k in keys {
+            let name = k.get("name").and_then(Value::as_str).unwrap_or_default();
+            let old = key_index(stored_keys, provider, name).and_then(|i| stored_keys.get(i));
+            drop_shown_default(k, old);
+        }
     }
 }
 
@@ -231,6 +261,7 @@ pub async fn update(
                     m,
                 ))
             })?;
+            drop_shown_defaults(&mut entry, current, &n);
             providers.insert(n, entry);
             Ok(())
         })
@@ -410,6 +441,7 @@ pub async fn update_key(
                     m,
                 ))
             })?;
+            drop_shown_default(&mut key, keys.get(i));
             keys[i] = key;
             Ok(())
         })

@@ -43,22 +43,28 @@ pub struct AppState {
     pub lifecycle: Arc<Lifecycle>,
 }
 
-/// The process's serving state, shared by the shutdown sequence and `/ready`.
+/// The process's serving state, shared by the shutdown sequence, `/ready` and the live log
+/// stream (which ends when draining starts: an open stream would otherwise hold the graceful
+/// shutdown until its grace ran out).
 #[derive(Debug, Default)]
 pub struct Lifecycle {
-    draining: std::sync::atomic::AtomicBool,
+    draining: tokio_util::sync::CancellationToken,
 }
 
 impl Lifecycle {
-    /// Start draining: `/ready` answers 503 from now on.
+    /// Start draining: `/ready` answers 503 from now on and live streams end.
     pub fn start_draining(&self) {
-        self.draining
-            .store(true, std::sync::atomic::Ordering::Release);
+        self.draining.cancel();
     }
 
     /// Whether the process is draining.
     pub fn is_draining(&self) -> bool {
-        self.draining.load(std::sync::atomic::Ordering::Acquire)
+        self.draining.is_cancelled()
+    }
+
+    /// Resolves once draining has started (at once if it has).
+    pub async fn drained(&self) {
+        self.draining.cancelled().await;
     }
 }
 

@@ -76,6 +76,46 @@ async fn a_provider_added_through_the_api_serves_within_a_second_and_deleting_it
     assert_eq!(status, 404);
 }
 
+/// Cost is read from the configuration in effect: a provider added through the API is priced
+/// from its catalog by its kind, and a price override set later applies to the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_and_a_price_added_through_the_api_price_the_next_request() {
+    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    let h = start_store_mode(json!({})).await;
+    let mut body = provider(&mock, "sk-test-abcdefgh0001");
+    body["provider"] = json!("fresh");
+    body["type"] = json!("openai");
+    let (status, created) = h.post("/api/providers", body).await;
+    assert_eq!(status, 200, "{created}");
+    let cost = || async {
+        let r = h
+            .client
+            .post(h.url("/v1/chat/completions"))
+            .json(
+                &json!({"model": "fresh/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.headers()
+            .get("x-heimdall-cost")
+            .map(|v| v.to_str().unwrap().parse::<f64>().unwrap())
+    };
+    let catalog = cost()
+        .await
+        .expect("the catalog prices an openai provider's gpt-4o");
+    assert!(catalog > 0.0);
+
+    let (_, current) = h.get("/api/config").await;
+    let mut doc = current["config"].clone();
+    doc["pricing"] = json!({"overrides": {"fresh/gpt-4o": {"input": 1000.0, "output": 1000.0}}});
+    let (status, put) = h.call(Method::PUT, "/api/config", Some(doc), None).await;
+    assert_eq!(status, 200, "{put}");
+    let overridden = cost().await.expect("priced by the override");
+    assert!(overridden > catalog * 10.0, "{overridden} vs {catalog}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_change_is_refused_with_its_field_path_and_changes_nothing() {
     let mock = MockServer::start(MockConfig::default()).await.unwrap();

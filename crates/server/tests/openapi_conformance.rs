@@ -646,6 +646,7 @@ async fn every_management_answer_matches_the_openapi_document() {
         let r = c.call(M::GET, &path, None).await;
         c.expect(&path, (r.0, &r.1), want);
     }
+    families::dashboard(&mut c).await;
 
     // Credentials: the first token turns auth on.
     let (status, created) = c

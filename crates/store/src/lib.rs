@@ -21,6 +21,7 @@ mod record;
 mod responses;
 mod schema;
 mod store;
+mod timeseries;
 mod tool_calls;
 mod writer;
 
@@ -33,5 +34,9 @@ pub use query::{COUNT_CAP, LogPage, LogQuery, LogStats, QueryError, SortBy};
 pub use record::{LogRecord, TrailEntry};
 pub use responses::StoredResponse;
 pub use store::{LogStore, StoreError, connection_url};
+pub use timeseries::{
+    GroupBy, SeriesBucket, SeriesGroup, SeriesQuery, SeriesRow, TimeSeries, aggregate,
+    default_bucket_seconds,
+};
 pub use tool_calls::{ToolCallQuery, ToolCallRecord};
 pub use writer::{LogWriter, WriterStats, spawn_retention};

@@ -1,6 +1,7 @@
 //! The query API over the log store: filters from `GET /api/logs` parameters (validated, a bad
 //! one is a typed error the server turns into a 400), one WHERE builder shared by listing and
-//! statistics, pagination, sorting, and reading one record with its payload.
+//! statistics (and the time series of `timeseries`), pagination, sorting, and reading one
+//! record with its payload.
 
 use std::collections::BTreeMap;
 
@@ -109,7 +110,7 @@ pub struct QueryError {
     pub message: String,
 }
 
-fn bad(param: &str, message: impl Into<String>) -> QueryError {
+pub(crate) fn bad(param: &str, message: impl Into<String>) -> QueryError {
     QueryError {
         param: param.to_owned(),
         message: message.into(),
@@ -252,14 +253,14 @@ enum Arg {
 }
 
 /// WHERE clause and its arguments, numbered `$1…` in order.
-struct Filter {
-    sql: String,
+pub(crate) struct Filter {
+    pub(crate) sql: String,
     args: Vec<Arg>,
     kind: LogsStoreKind,
 }
 
 impl Filter {
-    fn build(q: &LogQuery, kind: LogsStoreKind) -> Self {
+    pub(crate) fn build(q: &LogQuery, kind: LogsStoreKind) -> Self {
         let mut f = Self {
             sql: String::new(),
             args: Vec::new(),
@@ -355,7 +356,7 @@ impl Filter {
         self.sql.push_str(clause);
     }
 
-    fn bind<'q>(
+    pub(crate) fn bind<'q>(
         &'q self,
         mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {

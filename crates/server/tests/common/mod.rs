@@ -19,6 +19,8 @@ pub struct Harness {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub observability: Arc<Observability>,
+    /// The serving state (draining) the gateway's handlers see.
+    pub lifecycle: Arc<heimdall_server::state::Lifecycle>,
 }
 
 impl Harness {
@@ -87,6 +89,7 @@ pub async fn start_observed(
     )));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let lifecycle = Arc::new(heimdall_server::state::Lifecycle::default());
     let app = router(AppState {
         gateway: Arc::clone(&gateway),
         body_limit: limit,
@@ -98,7 +101,7 @@ pub async fn start_observed(
         responses: Default::default(),
         mcp: None,
         tool_logs: Default::default(),
-        lifecycle: Default::default(),
+        lifecycle: Arc::clone(&lifecycle),
     });
     tokio::spawn(async move {
         // With the peer address on every request, as the real listener gives it.
@@ -114,6 +117,7 @@ pub async fn start_observed(
         addr,
         client: reqwest::Client::new(),
         observability,
+        lifecycle,
     }
 }
 

@@ -57,5 +57,7 @@ step "fault-injection matrix (written to docs/reliability.md by the run above)"
 sed -n '/^| Case/,/^$/p' docs/reliability.md
 step "SDK tests (official Python and Node.js SDKs against the gateway binary; SDK x mode table at the end)"
 bash tests/sdk/run.sh
+step "console: browser tests (Playwright + Debian Chromium, headless; screenshots to docs/ui/)"
+bash tests/ui/run.sh
 step "scale-out, short form: three instances behind nginx on Redis + PostgreSQL, one killed mid-run"
 scripts/scale-out.sh --short

@@ -32,7 +32,10 @@ pub fn router(state: AppState) -> Router {
 /// Build the router with the listener's ingress policy.
 pub fn router_with(state: AppState, policy: IngressPolicy) -> Router {
     let limit = state.body_limit;
-    crate::api_routes::mount(crate::compat::mount(Router::new()))
+    let routes = crate::ui_assets::mount(crate::api_routes::mount(crate::compat::mount(
+        Router::new(),
+    )));
+    routes
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/api/providers/health", get(providers_health))

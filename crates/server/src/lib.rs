@@ -46,6 +46,7 @@ pub mod responses_store;
 pub mod session_api;
 pub mod sse;
 pub mod state;
+pub mod ui_assets;
 
 pub use app::{router, router_with};
 pub use ingress::IngressPolicy;

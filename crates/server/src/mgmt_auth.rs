@@ -23,7 +23,7 @@ pub const SESSION_COOKIE: &str = "heimdall_session";
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone (health, readiness, metrics, login, the API description; a virtual key's quota,
+    /// Anyone (health, readiness, metrics, login, the API description, the console's files; a virtual key's quota,
     /// whose handler authenticates the key).
     Public,
     /// A management or log route needing this scope.
@@ -46,7 +46,7 @@ pub fn access(method: &Method, path: &str) -> Access {
         // A virtual key's own quota: the handler authenticates the key itself.
         "/api/governance/virtual-keys/quota",
     ];
-    if PUBLIC.contains(&path) {
+    if PUBLIC.contains(&path) || crate::ui_assets::is_console_path(path) {
         return Access::Public;
     }
     if path == "/api/logs" || path.starts_with("/api/logs/") {

@@ -38,6 +38,8 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo deny: licenses, bans, sources (deny.toml)"
 command -v cargo-deny >/dev/null || cargo install cargo-deny --locked --quiet
+# Every platform's crates in the lock file (deny reads them all; a build fetches only this one's).
+cargo fetch --locked --quiet
 cargo deny --offline check --hide-inclusion-graph licenses bans sources
 step "deployment: Helm lint + template, manifests validated against the Kubernetes schemas"
 scripts/check-deploy.sh

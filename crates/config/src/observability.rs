@@ -94,7 +94,7 @@ impl Default for LogsStoreConfig {
             batch_size: 100,
             flush_interval_ms: 100,
             max_pending: 50_000,
-            max_pending_bytes: 32 * 1024 * 1024,
+            max_pending_bytes: 16 * 1024 * 1024,
             writer_priority: WriterPriority::Idle,
         }
     }
@@ -219,7 +219,7 @@ pub(crate) struct RawLogsStore {
     /// are dropped and counted.
     #[serde(default)]
     pub(crate) max_pending: Option<usize>,
-    /// MB of records held at most (default 32); past this, new records are dropped and
+    /// MB of records held at most (default 16); past this, new records are dropped and
     /// counted.
     #[serde(default)]
     pub(crate) max_pending_mb: Option<usize>,

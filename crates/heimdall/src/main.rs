@@ -8,6 +8,7 @@ mod control_start;
 mod governance_start;
 mod listener;
 mod log_fields;
+mod log_sink;
 mod serve;
 
 use std::process::ExitCode;

@@ -22,7 +22,8 @@ pub fn run(args: &ServeArgs) -> ExitCode {
         .ok()
         .and_then(|(_, loaded)| loaded.as_ref())
         .map(|l| &l.config.process);
-    init_logging(args, process);
+    // Held until `run` returns: the last lines are written before the process exits.
+    let _log_output = init_logging(args, process);
     // More workers than usable CPUs only adds wake-ups and context switches.
     let workers = args.worker_threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -46,16 +47,22 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     runtime.block_on(serve(args, bootstrap))
 }
 
-fn init_logging(args: &ServeArgs, process: Option<&heimdall_config::ProcessObservability>) {
+fn init_logging(
+    args: &ServeArgs,
+    process: Option<&heimdall_config::ProcessObservability>,
+) -> crate::log_sink::SinkGuard {
     let level = args
         .log_level
         .clone()
         .or_else(|| process.and_then(|p| p.log_level.clone()))
         .unwrap_or_else(|| "info".to_owned());
     let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let (sink, guard) =
+        crate::log_sink::LogSink::start(std::io::stdout(), crate::log_sink::QUEUE_LINES);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_writer(sink);
     let format = args
         .log_format
         .unwrap_or(if process.is_some_and(|p| p.log_json) {
@@ -70,6 +77,7 @@ fn init_logging(args: &ServeArgs, process: Option<&heimdall_config::ProcessObser
             .fmt_fields(crate::log_fields::EscapedFields::default())
             .init(),
     }
+    guard
 }
 
 async fn serve(

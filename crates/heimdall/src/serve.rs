@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use heimdall_config::LoadedConfig;
 use heimdall_core::{Gateway, Pipeline};
-use heimdall_server::{AppState, IngressPolicy, router_with};
+use heimdall_server::{AppParts, AppState, IngressPolicy, router_with};
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::{LogFormat, ServeArgs};
@@ -233,7 +233,7 @@ async fn serve(
         Some(hosts) => tracing::info!(?hosts, "answering to these Host names only"),
         None => tracing::info!("answering to any Host name (set server.allowed_hosts to pin them)"),
     }
-    let state = AppState {
+    let state = AppState::new(AppParts {
         gateway,
         body_limit,
         observability: Arc::clone(&observability),
@@ -245,7 +245,7 @@ async fn serve(
         mcp: Some(Arc::clone(&mcp)),
         tool_logs: Default::default(),
         lifecycle: Default::default(),
-    };
+    });
     let lifecycle = Arc::clone(&state.lifecycle);
     let app = router_with(state.clone(), policy);
     if let Some(port) = process.metrics_port.filter(|_| process.metrics_enabled)

@@ -22,7 +22,7 @@ use heimdall_providers::provider::{ChatStream, Provider};
 use heimdall_schema::chat::{ChatChunk, ChatRequest, ChatResponse};
 use heimdall_schema::error::GatewayError;
 use heimdall_schema::models::Model;
-use heimdall_server::{AppState, router};
+use heimdall_server::{AppParts, AppState, router};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -162,7 +162,7 @@ fn app_full(governed: bool, cache: Option<Arc<heimdall_cache::ResponseCache>>) -
         vec![(pc, Arc::new(provider()) as Arc<dyn Provider>)],
         Pipeline::new(plugins),
     );
-    router(AppState {
+    router(AppState::new(AppParts {
         gateway: Arc::new(Gateway::new(runtime)),
         body_limit: 10 * 1024 * 1024,
         observability,
@@ -174,7 +174,7 @@ fn app_full(governed: bool, cache: Option<Arc<heimdall_cache::ResponseCache>>) -
         mcp: None,
         tool_logs: Default::default(),
         lifecycle: Default::default(),
-    })
+    }))
 }
 
 /// Decode the 1 KB request into the canonical type and encode it again (what an upstream

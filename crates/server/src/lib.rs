@@ -50,4 +50,4 @@ pub mod ui_assets;
 
 pub use app::{router, router_with};
 pub use ingress::IngressPolicy;
-pub use state::AppState;
+pub use state::{AppParts, AppState};

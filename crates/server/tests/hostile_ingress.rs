@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use heimdall_server::{AppState, IngressPolicy, router_with};
+use heimdall_server::{AppParts, AppState, IngressPolicy, router_with};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -18,7 +18,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 async fn loopback_listener(h: &Harness) -> SocketAddr {
     let policy = IngressPolicy::for_bind([127, 0, 0, 1].into(), &[], 1024 * 1024);
     let app = router_with(
-        AppState {
+        AppState::new(AppParts {
             gateway: Arc::clone(&h.gateway),
             body_limit: 1024 * 1024,
             observability: Arc::clone(&h.observability),
@@ -30,7 +30,7 @@ async fn loopback_listener(h: &Harness) -> SocketAddr {
             mcp: None,
             tool_logs: Default::default(),
             lifecycle: Default::default(),
-        },
+        }),
         policy,
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

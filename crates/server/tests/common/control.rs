@@ -8,7 +8,7 @@ use std::sync::Arc;
 use heimdall_control::{ControlPlane, Mode, SecretCipher};
 use heimdall_core::{Gateway, Pipeline, Plugin, Runtime};
 use heimdall_observe::{Observability, RequestLogger};
-use heimdall_server::{AppState, router};
+use heimdall_server::{AppParts, AppState, router};
 
 pub struct ControlHarness {
     pub addr: SocketAddr,
@@ -172,7 +172,7 @@ pub async fn start_control(o: ControlOptions) -> ControlHarness {
     }
     let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = router(AppState {
+    let app = router(AppState::new(AppParts {
         gateway: Arc::clone(&gateway),
         body_limit: 10 * 1024 * 1024,
         observability,
@@ -184,7 +184,7 @@ pub async fn start_control(o: ControlOptions) -> ControlHarness {
         mcp: mcp.clone(),
         tool_logs: Default::default(),
         lifecycle: Default::default(),
-    });
+    }));
     tokio::spawn(async move {
         let _ = axum::serve(
             listener,

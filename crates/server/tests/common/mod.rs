@@ -11,7 +11,7 @@ use heimdall_config::{ConfigFormat, parse_str};
 use heimdall_core::{Gateway, Pipeline, Plugin, Runtime};
 use heimdall_mock_provider::{MockConfig, MockServer};
 use heimdall_observe::{Observability, RequestLogger};
-use heimdall_server::{AppState, router};
+use heimdall_server::{AppParts, AppState, router};
 
 pub struct Harness {
     pub mock: MockServer,
@@ -90,7 +90,7 @@ pub async fn start_observed(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let lifecycle = Arc::new(heimdall_server::state::Lifecycle::default());
-    let app = router(AppState {
+    let app = router(AppState::new(AppParts {
         gateway: Arc::clone(&gateway),
         body_limit: limit,
         observability: Arc::clone(&observability),
@@ -102,7 +102,7 @@ pub async fn start_observed(
         mcp: None,
         tool_logs: Default::default(),
         lifecycle: Arc::clone(&lifecycle),
-    });
+    }));
     tokio::spawn(async move {
         // With the peer address on every request, as the real listener gives it.
         let _ = axum::serve(

@@ -3,6 +3,8 @@
 
     report.py record OHA_JSON TARGET RATE CPU_TICKS HWM_KB   -> one JSON line
     report.py table RESULTS_JSONL TTFB   -> markdown
+    report.py summary NAME RESULTS_JSONL TTFB [NAME RESULTS_JSONL TTFB ...]
+                                         -> the budgets of issue 21, one row per CPU layout
 
 Ratios are taken within one run (the machine is shared and noisy): added latency is a target's
 p50 minus the direct p50 at the same rate; CPU is the target process's user+system time per
@@ -150,10 +152,56 @@ def table(results, ttfb_path):
     print("\n".join(out))
 
 
+def summary(args):
+    """One row per layout: each budget of issue 21 with its measured value, pass or miss."""
+    out = ["| layout | closed loop ×nginx (log on / off) ≥0.5 | CPU µs/req closed loop Heimdall / nginx (×, ≤2) "
+           "| added p50 @1000 ms Heimdall / nginx (×, ≤1.5) | p99 @3000 ms log on (≤1) | success ≤5000 RPS "
+           "| stream first event added ms Heimdall / nginx (≤0.2) | peak RSS MB log on (≤64) "
+           "| CPU µs/req @3000: bare / governed / cache-miss (≤2× bare) |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    ok = lambda cond: "✓" if cond else "✗"
+    for i in range(0, len(args), 3):
+        name, results, ttfb_path = args[i:i + 3]
+        rows = [json.loads(l) for l in open(results) if l.strip()]
+        by = {(r["target"], str(r["rate"])): r for r in rows}
+        g = lambda t, r: by.get((t, r)) or {}
+        h, hn, n = g("heimdall", "max"), g("heimdall-nolog", "max"), g("nginx", "max")
+        closed = (h.get("rps") or 0) / n["rps"] if n.get("rps") else None
+        closed_off = (hn.get("rps") or 0) / n["rps"] if n.get("rps") else None
+        cpu_h, cpu_n = h.get("cpu_us_per_req"), n.get("cpu_us_per_req")
+        cpu_x = cpu_h / cpu_n if cpu_h and cpu_n else None
+        d1, n1, h1 = g("direct", "1000"), g("nginx", "1000"), g("heimdall", "1000")
+        add_h = h1["p50"] - d1["p50"] if h1 and d1 else None
+        add_n = n1["p50"] - d1["p50"] if n1 and d1 else None
+        add_x = add_h / add_n if add_h is not None and add_n and add_n > 0 else None
+        p99 = g("heimdall", "3000").get("p99")
+        rates = [r for r in rows if r["target"] == "heimdall" and r["rate"] != "max" and int(r["rate"]) <= 5000]
+        success = min((r["success"] for r in rates), default=None)
+        t = ttfb(ttfb_path)
+        st = lambda k: float(t[k][2]) - float(t["direct"][2]) if k in t and "direct" in t else None
+        s_h, s_n = st("heimdall"), st("nginx")
+        rss = max((r["hwm_mb"] for r in rows if r["target"] == "heimdall"), default=None)
+        c3 = lambda tgt: g(tgt, "3000").get("cpu_us_per_req")
+        bare, gov, miss = c3("heimdall"), c3("heimdall-governed"), c3("heimdall-cache-miss")
+        worst = max(x for x in (gov, miss) if x is not None) / bare if bare and (gov or miss) else None
+        out.append(
+            f"| {name} | {fmt(closed, 2)} / {fmt(closed_off, 2)} {ok(closed is not None and closed >= 0.5)} "
+            f"| {fmt(cpu_h, 1)} / {fmt(cpu_n, 1)} ({fmt(cpu_x, 2)}) {ok(cpu_x is not None and cpu_x <= 2)} "
+            f"| {fmt(add_h)} / {fmt(add_n)} ({fmt(add_x, 2)}) {ok(add_x is not None and add_x <= 1.5)} "
+            f"| {fmt(p99)} {ok(p99 is not None and p99 <= 1.0)} "
+            f"| {fmt(success * 100 if success is not None else None, 2)}% {ok(success == 1.0)} "
+            f"| {fmt(s_h)} / {fmt(s_n)} {ok(s_h is not None and s_h <= 0.2)} "
+            f"| {fmt(rss, 1)} {ok(rss is not None and rss <= 64)} "
+            f"| {fmt(bare, 1)} / {fmt(gov, 1)} / {fmt(miss, 1)} {ok(worst is not None and worst <= 2)} |")
+    print("\n".join(out))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "record":
         record(*sys.argv[2:7])
     elif sys.argv[1] == "table":
         table(*sys.argv[2:4])
+    elif sys.argv[1] == "summary":
+        summary(sys.argv[2:])
     else:
         sys.exit(f"unknown command {sys.argv[1]}")

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark, one command: the mock provider (a) directly, (b) behind one nginx
 # proxy_pass hop with a keep-alive upstream (the floor for any proxy), (c) behind Heimdall —
-# same 1 KB chat request, same run, the target on core 0, mock and load generator on core 1.
+# same 1 KB chat request, same run, in two CPU layouts (target core 0 / load core 1 on the host
+# network; target core 1 / load core 0 in a private network namespace).
 #
 #   bench/run.sh            # quick: 500 1000 3000 5000 RPS x 15 s, closed loop, streaming
 #   RATES="1000" DURATION=5 bench/run.sh     # shorter
 #   bench/run.sh soak       # Heimdall only, 1000 RPS for SOAK_MINUTES (default 30): success, latency, RSS per minute
 #   BASELINE_BIN=/path/to/older/heimdall bench/run.sh   # also an older build (log on), same run
-#   TARGET_CPUS=0,1 LOAD_CPUS=0,1 bench/run.sh          # another CPU layout (everything shared)
+#   LAYOUTS="0/1 1/0/netns" bench/run.sh                # CPU layouts (target/load[/netns]); default both
+#   TARGET_CPUS_FIXED=1 TARGET_CPUS=0,1 LOAD_CPUS=0,1 bench/run.sh   # one layout only (everything shared)
 # Targets: direct, nginx, heimdall (defaults), heimdall-nolog, heimdall-governed (a virtual key
 # with budgets and rate limits on every request), heimdall-cache-miss (the response cache on,
 # every request looked up and missed: its cache key is never stored to, `x-bf-cache-no-store`),
@@ -28,13 +30,42 @@ export TARGET_CPUS=$tcpu LOAD_CPUS=$lcpu
 warmup=${WARMUP:-3}
 
 need() { command -v "$1" >/dev/null 2>&1; }
-need oha || cargo install oha --locked
-need nginx || [ -x /usr/sbin/nginx ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; }
-need python3 || { echo "python3 is required" >&2; exit 1; }
+if [ -z "${BENCH_INNER:-}" ]; then
+  need oha || cargo install oha --locked
+  need nginx || [ -x /usr/sbin/nginx ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; }
+  need python3 || { echo "python3 is required" >&2; exit 1; }
+  cargo build --release --locked --quiet -p heimdall -p heimdall-mock-provider
+fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-
-cargo build --release --locked --quiet -p heimdall -p heimdall-mock-provider
 bin="${CARGO_TARGET_DIR:-$root/target}/release"
+
+# Every quick run measures each CPU layout of LAYOUTS (target cores / load cores [/netns]),
+# by default both: the target on core 0 with the mock and load on core 1 on the host's
+# network, and the target on core 1 with mock and load on core 0 inside a private network
+# namespace (`unshare -n`, only loopback) — the layout of the independent harness in issue 21.
+# Each layout gets its own table; a summary compares the budgets across layouts.
+if [ -z "${BENCH_INNER:-}" ] && [ "$mode" = quick ] && [ -z "${TARGET_CPUS_FIXED:-}" ]; then
+  stamp=$(date -u +%Y%m%dT%H%M%SZ)
+  mkdir -p bench/results
+  summary=()
+  layouts=${LAYOUTS:-0/1 1/0/netns}
+  for layout in $layouts; do
+    IFS=/ read -r t l ns <<<"$layout"
+    name="target-core$t-load-core$l${ns:+-$ns}"
+    out="bench/results/$stamp-$name"
+    echo "== layout $name"
+    if [ "$ns" = netns ]; then
+      BENCH_INNER=1 TARGET_CPUS=$t LOAD_CPUS=$l BENCH_OUT=$out \
+        unshare -n bash -c 'ip link set lo up && exec bash bench/run.sh quick'
+    else
+      BENCH_INNER=1 TARGET_CPUS=$t LOAD_CPUS=$l BENCH_OUT=$out bash bench/run.sh quick
+    fi
+    summary+=("$name" "$out.jsonl" "$out.ttfb")
+  done
+  python3 bench/report.py summary "${summary[@]}" | tee "bench/results/$stamp-summary.md"
+  echo "written: bench/results/$stamp-*.md"
+  exit 0
+fi
 
 work=$(mktemp -d)
 pids=()
@@ -233,6 +264,8 @@ taskset -c "$lcpu" python3 bench/ttfb.py --direct "http://127.0.0.1:$mock_port/v
   >"$work/ttfb.txt"
 
 mkdir -p bench/results
-out="bench/results/$(date -u +%Y%m%dT%H%M%SZ).md"
-python3 bench/report.py table "$work/results.jsonl" "$work/ttfb.txt" | tee "$out"
-echo "written: $out"
+base=${BENCH_OUT:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
+cp "$work/results.jsonl" "$base.jsonl"
+cp "$work/ttfb.txt" "$base.ttfb"
+python3 bench/report.py table "$work/results.jsonl" "$work/ttfb.txt" | tee "$base.md"
+echo "written: $base.md"

@@ -402,7 +402,9 @@ impl Governance {
     ) -> Result<(Option<String>, String), GatewayError> {
         let reference = req.model_mut().clone();
         let (provider, model) = match reference.split_once('/') {
-            Some((p, m)) if policy.kinds.contains_key(p) => (Some(p.to_owned()), m.to_owned()),
+            Some((p, m)) if policy.pricing.kinds.contains_key(p) => {
+                (Some(p.to_owned()), m.to_owned())
+            }
             _ => (None, reference.clone()),
         };
         let Some(key) = key.filter(|k| !k.providers.is_empty()) else {
@@ -466,9 +468,9 @@ impl Governance {
         let actual = actual_usd.or_else(|| {
             let usage = usage.as_ref()?;
             let provider = ctx.provider.as_deref()?;
-            let kind = *policy.kinds.get(provider)?;
+            let kind = *policy.pricing.kinds.get(provider)?;
             let model = ctx.upstream_model.as_deref()?;
-            match policy.prices.cost(provider, kind, model, usage) {
+            match policy.pricing.book.cost(provider, kind, model, usage) {
                 heimdall_observe::pricing::Priced::Cost(c) => Some(c),
                 heimdall_observe::pricing::Priced::Unpriced => None,
             }
@@ -570,15 +572,16 @@ fn worst_case_micros(
     model: &str,
     est: Estimate,
 ) -> Option<i64> {
+    let pricing = &policy.pricing;
     let price = match provider {
-        Some(p) => policy
+        Some(p) => pricing
             .kinds
             .get(p)
-            .and_then(|k| policy.prices.price(p, *k, model)),
-        None => policy
+            .and_then(|k| pricing.book.price(p, *k, model)),
+        None => pricing
             .kinds
             .iter()
-            .filter_map(|(p, k)| policy.prices.price(p, *k, model))
+            .filter_map(|(p, k)| pricing.book.price(p, *k, model))
             .max_by(|a, b| (a.input + a.output).total_cmp(&(b.input + b.output))),
     }?;
     let usd = (est.prompt_tokens as f64 * price.input

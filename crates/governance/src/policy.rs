@@ -10,11 +10,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use heimdall_config::{
-    BudgetAction, BudgetConfig, BudgetScope, GatewayConfig, GovernanceConfig, Limits, ProviderKind,
+    BudgetAction, BudgetConfig, BudgetScope, GatewayConfig, GovernanceConfig, Limits,
     RateLimitRule, ResetPeriod, parse_period_word, parse_reset,
 };
 use heimdall_core::KeyAllowList;
-use heimdall_observe::pricing::PriceBook;
+use heimdall_observe::pricing::ProviderPrices;
 use sha2::{Digest, Sha256};
 
 /// SHA-256 of a virtual key's value.
@@ -183,10 +183,8 @@ pub struct Policy {
     pub teams: HashMap<String, Level>,
     /// Customer levels by id.
     pub customers: HashMap<String, Level>,
-    /// Prices for estimates and settlement.
-    pub prices: PriceBook,
-    /// Provider name → kind (prices are by kind).
-    pub kinds: HashMap<String, ProviderKind>,
+    /// Prices and provider kinds, for estimates and settlement.
+    pub pricing: ProviderPrices,
     /// The end-user header.
     pub user_header: String,
     /// Alert fractions.
@@ -325,12 +323,7 @@ impl Policy {
             scoped,
             teams,
             customers,
-            prices: PriceBook::new(&cfg.pricing),
-            kinds: cfg
-                .providers
-                .iter()
-                .map(|(n, p)| (n.clone(), p.kind))
-                .collect(),
+            pricing: ProviderPrices::of(cfg),
             user_header: g.user_header.to_ascii_lowercase(),
             thresholds: g.alerts.thresholds.clone(),
             webhook_url: g.alerts.webhook_url.clone(),

@@ -16,13 +16,12 @@ pub mod pricing;
 pub mod record;
 mod series;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::pricing::{PriceBook, Priced};
+use crate::pricing::{Priced, ProviderPrices};
 use async_trait::async_trait;
 use heimdall_config::{GatewayConfig, ProviderKind};
 use heimdall_core::{
@@ -43,7 +42,7 @@ pub struct Observability {
     pub writer: Option<LogWriter>,
     /// Prices for cost and provider kinds, replaced when the configuration changes (a provider
     /// added or a price overridden through the API is priced from its first request).
-    pricing: ArcSwap<Pricing>,
+    pricing: ArcSwap<ProviderPrices>,
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// OpenTelemetry trace export, when `otel.enabled`.
@@ -52,26 +51,6 @@ pub struct Observability {
     content_logging: bool,
     /// Finished requests (without input and output) for live viewers.
     live: tokio::sync::broadcast::Sender<Arc<LogRecord>>,
-}
-
-/// What a record is priced with: the price book and each provider's kind, from one
-/// configuration.
-struct Pricing {
-    book: PriceBook,
-    kinds: HashMap<String, ProviderKind>,
-}
-
-impl Pricing {
-    fn of(config: &GatewayConfig, book: PriceBook) -> Self {
-        Self {
-            book,
-            kinds: config
-                .providers
-                .iter()
-                .map(|(n, p)| (n.clone(), p.kind))
-                .collect(),
-        }
-    }
 }
 
 /// Records a live viewer may fall behind by before it misses some (and is told how many).
@@ -92,16 +71,16 @@ impl Observability {
         } else {
             None
         };
-        let prices = PriceBook::new(&config.pricing);
+        let pricing = ProviderPrices::of(config);
         Self {
             tracing,
             writer,
             metrics: Metrics::new(
                 &config.client.metrics_prefix,
                 config.client.prometheus_labels.clone(),
-                labels::KnownModels::from_config(config, &prices),
+                labels::KnownModels::from_config(config, &pricing.book),
             ),
-            pricing: ArcSwap::from_pointee(Pricing::of(config, prices)),
+            pricing: ArcSwap::from_pointee(pricing),
             content_logging: !config.client.disable_content_logging,
             live: tokio::sync::broadcast::Sender::new(LIVE_CAPACITY),
         }
@@ -249,8 +228,7 @@ impl Plugin for RequestLogger {
     }
 
     fn reconfigure(&self, config: &GatewayConfig) {
-        let book = PriceBook::new(&config.pricing);
-        self.0.pricing.store(Arc::new(Pricing::of(config, book)));
+        self.0.pricing.store(Arc::new(ProviderPrices::of(config)));
     }
 
     async fn pre(

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use heimdall_config::{ModelPrice, PricingConfig, ProviderKind};
+use heimdall_config::{GatewayConfig, ModelPrice, PricingConfig, ProviderKind};
 use heimdall_schema::usage::Usage;
 use serde::Deserialize;
 
@@ -25,6 +25,31 @@ struct CatalogEntry {
     model: String,
     #[serde(flatten)]
     price: ModelPrice,
+}
+
+/// The price book with each configured provider's kind (prices are by kind): what a request
+/// to `provider/model` is priced with, built from one configuration. The request log and
+/// governance both hold one and rebuild it when the configuration changes.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderPrices {
+    /// Catalog, overrides and default price.
+    pub book: PriceBook,
+    /// Provider name → kind.
+    pub kinds: HashMap<String, ProviderKind>,
+}
+
+impl ProviderPrices {
+    /// The prices and provider kinds of `config`.
+    pub fn of(config: &GatewayConfig) -> Self {
+        Self {
+            book: PriceBook::new(&config.pricing),
+            kinds: config
+                .providers
+                .iter()
+                .map(|(n, p)| (n.clone(), p.kind))
+                .collect(),
+        }
+    }
 }
 
 /// Prices for every model the gateway can price.

@@ -75,7 +75,7 @@ def ttfb(path):
     return rows
 
 
-def table(results, ttfb_path):
+def table(results, ttfb_path, timeline_path=None):
     rows = [json.loads(l) for l in open(results) if l.strip()]
     by = {(r["target"], str(r["rate"])): r for r in rows}
     cpu = platform.processor() or ""
@@ -149,6 +149,10 @@ def table(results, ttfb_path):
         if c:
             added = float(c[2]) - float(base[2]) if base and name != "direct" else None
             out.append(f"| {name} | {c[2]} | {c[3]} | {c[4]} | {c[5]} | {fmt(added) if added is not None else ''} |")
+    timeline = open(timeline_path).read().strip() if timeline_path and os.path.exists(timeline_path) else ""
+    if timeline:
+        out.append("\n**Where a sequential request's time goes (µs, medians; bench/timeline.py)**\n")
+        out.append(timeline)
     print("\n".join(out))
 
 
@@ -200,7 +204,7 @@ if __name__ == "__main__":
     if sys.argv[1] == "record":
         record(*sys.argv[2:7])
     elif sys.argv[1] == "table":
-        table(*sys.argv[2:4])
+        table(*sys.argv[2:5])
     elif sys.argv[1] == "summary":
         summary(sys.argv[2:])
     else:

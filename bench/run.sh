@@ -263,9 +263,34 @@ taskset -c "$lcpu" python3 bench/ttfb.py --direct "http://127.0.0.1:$mock_port/v
   --model-direct 'gpt-4o;chunks=8;chunk_delay_ms=5' --model-gateway 'mock/gpt-4o;chunks=8;chunk_delay_ms=5' -n 300 \
   >"$work/ttfb.txt"
 
+# Where a sequential request's time goes, hop by hop (bench/timeline.py: syscall tracepoints of
+# client, proxy and mock): a whole answer 2 ms and 45 ms after the previous one, and the stream
+# above (each starts ~40 ms after the last, when the previous stream ended). Needs perf.
+: >"$work/timeline.txt"
+if command -v perf >/dev/null; then
+  python3 bench/timeline.py --header >"$work/timeline.txt"
+  for proxy in nginx heimdall; do
+    if [ "$proxy" = nginx ]; then ppid=$(nginx_worker) url="http://127.0.0.1:$nginx_port/v1" prefix=""
+    else ppid=$gw_pid url="http://127.0.0.1:$gw_port/v1" prefix="mock/"; fi
+    for spec in "whole 2" "whole 45" "stream 2"; do
+      read -r kind gap <<<"$spec"
+      model="${prefix}gpt-4o" flag=() label="$proxy, whole answer, $gap ms apart"
+      if [ "$kind" = stream ]; then
+        model="${prefix}gpt-4o;chunks=8;chunk_delay_ms=5" flag=(--stream) label="$proxy, stream (8 chunks 5 ms apart)"
+      fi
+      python3 bench/timeline.py --proxy-pid "$ppid" --upstream-pid "$mock_pid" --url "$url" \
+        --model "$model" "${flag[@]}" --gap-ms "$gap" -n 100 --client-cpu "$lcpu" --label "$label" \
+        >>"$work/timeline.txt" || echo "timeline: $label failed" >&2
+    done
+  done
+else
+  echo "perf not installed: no hop-by-hop timeline (apt-get install linux-perf)" >&2
+fi
+
 mkdir -p bench/results
 base=${BENCH_OUT:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
 cp "$work/results.jsonl" "$base.jsonl"
 cp "$work/ttfb.txt" "$base.ttfb"
-python3 bench/report.py table "$work/results.jsonl" "$work/ttfb.txt" | tee "$base.md"
+cp "$work/timeline.txt" "$base.timeline"
+python3 bench/report.py table "$work/results.jsonl" "$work/ttfb.txt" "$work/timeline.txt" | tee "$base.md"
 echo "written: $base.md"

@@ -292,11 +292,17 @@ impl Gateway {
         ctx: &mut RequestContext,
         req: GatewayRequest,
     ) -> Result<UpstreamReply, GatewayError> {
+        // Boxed: the plan's state machine is several KB (attempts, retries, fallbacks) and, held
+        // inline, was laid out twice in this future (once per branch below) and copied into
+        // every future above it. Measured with callgrind: 3,000 fewer instructions (-2.6%)
+        // from reading a request to writing it upstream, for one allocation.
+        let received_at = ctx.received_at;
+        let plan = Box::pin(self.execute_plan(rt, ctx, req));
         let Some(limit) = rt.config.server.timeout.filter(|t| !t.is_zero()) else {
-            return self.execute_plan(rt, ctx, req).await;
+            return plan.await;
         };
-        let until = tokio::time::Instant::from_std(ctx.received_at + limit);
-        match tokio::time::timeout_at(until, self.execute_plan(rt, ctx, req)).await {
+        let until = tokio::time::Instant::from_std(received_at + limit);
+        match tokio::time::timeout_at(until, plan).await {
             Ok(reply) => reply,
             Err(_) => Err(deadline::server_timeout(limit)),
         }

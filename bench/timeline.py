@@ -4,14 +4,15 @@
 Why: the sequential latency figures (added p50 at low rates, a stream's first event) are a few
 hundred microseconds made of process wake-ups on other cores and the proxy's own work; a CPU
 profile shows only the second. This records the syscalls of the client (this script, in a
-child process), the proxy and the upstream with `perf record -a` (syscall tracepoints, no sampling)
-and splits each request at the points every HTTP/1.1 proxy passes through:
+child process), the proxy and the upstream with `perf record -a` (syscall tracepoints, no
+sampling) and splits each request at the points every HTTP/1.1 proxy passes through:
 
     client send ─► proxy has read the request ─► proxy writes upstream ─► upstream writes its
     answer ─► proxy has read it ─► proxy writes to the client ─► client has read it
 
-and prints the median of each segment as a markdown table row (`--header` prints the head). "proxy work" segments are the proxy's own CPU from a
-read to the next write; "hop" segments include the wake-up of the process on the other side.
+and prints the median of each segment as a markdown table row (`--header` prints the head).
+"proxy work" segments are the proxy's own CPU from a read to the next write; "hop" segments
+include the wake-up of the process on the other side.
 
     bench/timeline.py --proxy-pid P --upstream-pid U --url http://127.0.0.1:8080/v1 \\
         --model 'mock/gpt-4o;chunks=8;chunk_delay_ms=5' [--stream] [--gap-ms 2] [-n 100]
@@ -122,8 +123,8 @@ def main() -> None:
         ap.error("--proxy-pid, --upstream-pid, --url and --model are required")
     with tempfile.TemporaryDirectory() as tmp:
         data, pid_file = os.path.join(tmp, "perf.data"), os.path.join(tmp, "client.pid")
-        child = [sys.executable, __file__, "--client", pid_file, "--proxy-pid", "0", "--upstream-pid",
-                 "0", "--url", a.url, "--model", a.model, "--gap-ms", str(a.gap_ms),
+        child = [sys.executable, __file__, "--client", pid_file, "--url", a.url,
+                 "--model", a.model, "--gap-ms", str(a.gap_ms),
                  "-n", str(a.n)] + (["--stream"] if a.stream else [])
         if a.client_cpu:
             child = ["taskset", "-c", a.client_cpu] + child
@@ -150,6 +151,7 @@ def header() -> str:
     names = " | ".join(f"{name} ({kind})" for name, kind in SEGMENTS)
     return (f"| proxy, request | n | {names} | total µs |\n"
             + "|---" * (len(SEGMENTS) + 3) + "|")
+
 
 if __name__ == "__main__":
     main()

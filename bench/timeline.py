@@ -22,7 +22,6 @@ The proxy and upstream must each be one process whose threads read and write the
 """
 import argparse
 import http.client
-import json
 import os
 import re
 import statistics
@@ -31,6 +30,8 @@ import sys
 import tempfile
 import time
 from urllib.parse import urlparse
+
+from ttfb import chat_body
 
 EVENTS = ["syscalls:sys_enter_sendto", "syscalls:sys_exit_recvfrom", "syscalls:sys_enter_writev"]
 SEGMENTS = [
@@ -49,10 +50,7 @@ def client(url: str, model: str, stream: bool, gap: float, n: int, pid_file: str
         f.write(str(os.getpid()))
     u = urlparse(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-    body = {"model": model, "messages": [{"role": "user", "content": "x" * 900}]}
-    if stream:
-        body.update(stream=True, stream_options={"include_usage": True})
-    data = json.dumps(body)
+    data = chat_body(model, stream)
     for _ in range(n):
         conn.request("POST", u.path + "/chat/completions", data,
                      {"content-type": "application/json"})

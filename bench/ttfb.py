@@ -19,6 +19,16 @@ import time
 from urllib.parse import urlparse
 
 
+def chat_body(model: str, stream: bool) -> str:
+    """The ~1 KB chat request the sequential measurements send (bench/timeline.py too)."""
+    body = {"model": model, "messages": [{"role": "user", "content": "x" * 900}]}
+    if stream:
+        # Every target asks for usage: the gateway always asks its upstream for it, so the
+        # upstream sends the same frames either way and totals compare like with like.
+        body.update(stream=True, stream_options={"include_usage": True})
+    return json.dumps(body)
+
+
 class Target:
     """One keep-alive connection to a target, and its measurements."""
 
@@ -26,14 +36,7 @@ class Target:
         u = urlparse(base)
         self.name, self.path = name, u.path
         self.conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-        self.body = json.dumps({
-            "model": model,
-            "stream": True,
-            # Every target asks for usage: the gateway always asks its upstream for it, so the
-            # upstream sends the same frames either way and totals compare like with like.
-            "stream_options": {"include_usage": True},
-            "messages": [{"role": "user", "content": "x" * 900}],
-        })
+        self.body = chat_body(model, stream=True)
         self.first: list[float] = []
         self.total: list[float] = []
 

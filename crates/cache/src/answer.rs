@@ -35,6 +35,11 @@ pub struct StoredAnswer {
     pub model: Option<String>,
     /// The answer.
     pub answer: CachedAnswer,
+    /// The request text the semantic tier embedded for it, kept so a later semantic candidate
+    /// can be checked against the question it answers ([`crate::guard`]). `None` for entries
+    /// the semantic tier did not embed (and for entries stored before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
 }
 
 impl StoredAnswer {

@@ -44,20 +44,28 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// The slot of `slots` most similar to `vector`, if at least `threshold` (the first on a tie).
+/// Up to `limit` slots of `slots` at least `threshold` similar to `vector`, most similar
+/// first (the earlier slot first on a tie).
 fn most_similar<'a>(
     slots: impl Iterator<Item = &'a Slot>,
     vector: &[f32],
     threshold: f32,
-) -> Option<(&'a Slot, f32)> {
-    let mut best: Option<(&Slot, f32)> = None;
+    limit: usize,
+) -> Vec<(&'a Slot, f32)> {
+    let mut ranked: Vec<(&Slot, f32)> = Vec::new();
     for slot in slots {
         let similarity = dot(vector, &slot.vector);
-        if similarity >= threshold && best.is_none_or(|(_, b)| similarity > b) {
-            best = Some((slot, similarity));
+        if similarity < threshold {
+            continue;
+        }
+        // Insert after every entry at least as similar: a tie keeps the earlier slot first.
+        let at = ranked.partition_point(|(_, s)| *s >= similarity);
+        if at < limit {
+            ranked.insert(at, (slot, similarity));
+            ranked.truncate(limit);
         }
     }
-    best
+    ranked
 }
 
 /// One stored vector.
@@ -160,9 +168,15 @@ impl Bucket {
         self.graph = Some(graph);
     }
 
-    fn search(&self, vector: &[f32], threshold: f32, now_ms: i64) -> Option<(String, f32)> {
-        if vector.len() != self.dimension {
-            return None;
+    fn search(
+        &self,
+        vector: &[f32],
+        threshold: f32,
+        now_ms: i64,
+        limit: usize,
+    ) -> Vec<(String, f32)> {
+        if vector.len() != self.dimension || limit == 0 {
+            return Vec::new();
         }
         let live = |id: usize| {
             self.slots
@@ -175,6 +189,7 @@ impl Bucket {
                 self.slots.iter().flatten().filter(|s| s.live_at(now_ms)),
                 vector,
                 threshold,
+                limit,
             )
         };
         let best = match &self.graph {
@@ -186,14 +201,16 @@ impl Bucket {
                 let candidates = graph.search(vector, HNSW_EF_SEARCH, HNSW_EF_SEARCH);
                 let mut live_candidates = candidates.iter().filter_map(|n| live(n.d_id)).peekable();
                 if live_candidates.peek().is_some() {
-                    most_similar(live_candidates, vector, threshold)
+                    most_similar(live_candidates, vector, threshold, limit)
                 } else {
                     exact()
                 }
             }
             None => exact(),
         };
-        best.map(|(slot, similarity)| (slot.key.clone(), similarity))
+        best.into_iter()
+            .map(|(slot, similarity)| (slot.key.clone(), similarity))
+            .collect()
     }
 }
 
@@ -283,8 +300,27 @@ impl VectorIndex {
         threshold: f32,
         now_ms: i64,
     ) -> Option<(String, f32)> {
+        self.search_ranked(bucket, vector, threshold, now_ms, 1)
+            .into_iter()
+            .next()
+    }
+
+    /// Like [`Self::search`], but up to `limit` entries, most similar first: the candidates a
+    /// verifier ([`crate::guard`]) may turn down one after another.
+    pub fn search_ranked(
+        &self,
+        bucket: &str,
+        vector: &[f32],
+        threshold: f32,
+        now_ms: i64,
+        limit: usize,
+    ) -> Vec<(String, f32)> {
         let inner = self.inner.read().unwrap_or_else(PoisonError::into_inner);
-        inner.buckets.get(bucket)?.search(vector, threshold, now_ms)
+        inner
+            .buckets
+            .get(bucket)
+            .map(|b| b.search(vector, threshold, now_ms, limit))
+            .unwrap_or_default()
     }
 
     /// Forget `key` (whichever bucket holds it).
@@ -411,6 +447,31 @@ mod tests {
         index
             .search(bucket, &unit(v), threshold, now)
             .map(|(k, _)| k)
+    }
+
+    #[test]
+    fn ranked_search_lists_candidates_above_the_threshold_most_similar_first() {
+        let index = VectorIndex::new(100);
+        index.insert("b", "far", unit(&[1.0, 1.0, 0.0]), LATER);
+        index.insert("b", "near", unit(&[1.0, 0.1, 0.0]), LATER);
+        index.insert("b", "mid", unit(&[1.0, 0.5, 0.0]), LATER);
+        index.insert("b", "below", unit(&[0.0, 0.0, 1.0]), LATER);
+        index.insert("b", "gone", unit(&[1.0, 0.0, 0.0]), NOW);
+        let keys = |limit| -> Vec<String> {
+            index
+                .search_ranked("b", &unit(&[1.0, 0.0, 0.0]), 0.5, NOW, limit)
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect()
+        };
+        assert_eq!(keys(4), ["near", "mid", "far"]);
+        assert_eq!(keys(2), ["near", "mid"]);
+        assert!(keys(0).is_empty());
+        assert!(
+            index
+                .search_ranked("other", &unit(&[1.0, 0.0, 0.0]), 0.5, NOW, 4)
+                .is_empty()
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod assemble;
 pub mod backend;
 pub mod embed;
 pub mod flight;
+pub mod guard;
 pub mod index;
 pub mod key;
 pub mod options;

@@ -26,10 +26,14 @@ use crate::key::{KeyScope, exact_key, semantic_parts};
 use crate::options::{RequestOptions, Tiers, tenant_of};
 use crate::setup::{Parts, SetupEnv};
 use crate::stats::CacheStats;
-use crate::{replay, setup};
+use crate::{guard, replay, setup};
 
 /// Annotation on a request answered by following another request's upstream call.
 pub const COALESCED_ANNOTATION: &str = "cache.coalesced";
+
+/// Semantic candidates above the threshold tried, most similar first, when the verifier
+/// ([`guard`]) turns one down: a near-miss entry must not hide a true paraphrase behind it.
+const SEMANTIC_CANDIDATES: usize = 4;
 
 /// The response cache plugin.
 pub struct ResponseCache {
@@ -49,6 +53,8 @@ struct Pending {
     request_id: String,
     bucket: Option<String>,
     vector: Option<Vec<f32>>,
+    /// The text embedded for the semantic tier, stored with the answer for the verifier.
+    question: Option<String>,
     expires_at_ms: i64,
     no_store: bool,
     max_tokens: Option<u64>,
@@ -78,7 +84,8 @@ impl Pending {
 
     /// Settle the flight with a complete answer and store it (in the background; the flight
     /// leaves the table once the entry is in the backend).
-    fn settle(&self, slot: LeaderSlot, stored: StoredAnswer, completion_tokens: u64) {
+    fn settle(&self, slot: LeaderSlot, mut stored: StoredAnswer, completion_tokens: u64) {
+        stored.question.clone_from(&self.question);
         let stored = Arc::new(stored);
         slot.flight()
             .finish(FlightOutcome::Answer(Arc::clone(&stored)));
@@ -221,21 +228,33 @@ impl ResponseCache {
             match setup::embed(self, embedder, ctx, &sp.text).await {
                 Ok(vector) => {
                     let now = crate::backend::memory::now_ms();
-                    if let Some((found, similarity)) =
-                        self.index
-                            .search(&sp.bucket, &vector, options.threshold, now)
-                    {
-                        match self.read(backend.as_ref(), &found).await {
-                            Some(stored) => {
-                                let status = CacheStatus::HitSemantic { similarity };
-                                if let Some(out) = self.lead_hit(ctx, &slot, status, stored) {
-                                    return Some(out);
-                                }
-                            }
-                            None => self.index.remove(&found),
+                    let candidates = self.index.search_ranked(
+                        &sp.bucket,
+                        &vector,
+                        options.threshold,
+                        now,
+                        SEMANTIC_CANDIDATES,
+                    );
+                    for (found, similarity) in candidates {
+                        let Some(stored) = self.read(backend.as_ref(), &found).await else {
+                            self.index.remove(&found);
+                            continue;
+                        };
+                        if let Some(why) = stored
+                            .question
+                            .as_deref()
+                            .and_then(|q| guard::mismatch(&sp.text, q))
+                        {
+                            self.stats.count(&self.stats.semantic_rejected);
+                            tracing::debug!(request_id = %ctx.request_id, similarity, reason = why.as_str(), "cache: semantic candidate turned down");
+                            continue;
+                        }
+                        let status = CacheStatus::HitSemantic { similarity };
+                        if let Some(out) = self.lead_hit(ctx, &slot, status, stored) {
+                            return Some(out);
                         }
                     }
-                    semantic = Some((sp.bucket, vector));
+                    semantic = Some((sp.bucket, vector, sp.text));
                 }
                 Err(e) => {
                     self.stats.count(&self.stats.embed_errors);
@@ -245,7 +264,8 @@ impl ResponseCache {
         }
         self.stats.count(&self.stats.misses);
         ctx.cache = Some(CacheStatus::Miss);
-        let (bucket, vector) = semantic.map_or((None, None), |(b, v)| (Some(b), Some(v)));
+        let (bucket, vector, question) =
+            semantic.map_or((None, None, None), |(b, v, q)| (Some(b), Some(v), Some(q)));
         let ttl_ms = i64::try_from(options.ttl.as_millis()).unwrap_or(i64::MAX);
         let pending = Pending {
             key,
@@ -253,6 +273,7 @@ impl ResponseCache {
             request_id: ctx.request_id.clone(),
             bucket,
             vector,
+            question,
             expires_at_ms: crate::backend::memory::now_ms().saturating_add(ttl_ms),
             no_store: options.no_store,
             max_tokens: settings.max_tokens,
@@ -397,6 +418,7 @@ impl Plugin for ResponseCache {
             provider,
             model,
             answer,
+            question: None,
         };
         p.settle(slot, stored, tokens);
     }
@@ -441,6 +463,7 @@ impl Plugin for ResponseCache {
             provider: ctx.provider.clone(),
             model: ctx.upstream_model.clone(),
             answer,
+            question: None,
         };
         p.settle(slot, stored, tokens);
     }

@@ -18,6 +18,8 @@ pub struct CacheStats {
     pub coalesced: AtomicU64,
     /// Semantic lookups (requests embedded).
     pub semantic_lookups: AtomicU64,
+    /// Semantic candidates above the threshold that the verifier turned down.
+    pub semantic_rejected: AtomicU64,
     /// Answers stored.
     pub stores: AtomicU64,
     /// Stores the backend refused.
@@ -43,6 +45,8 @@ pub struct StatsSnapshot {
     pub coalesced: u64,
     /// Semantic lookups.
     pub semantic_lookups: u64,
+    /// Semantic candidates turned down by the verifier.
+    pub semantic_rejected: u64,
     /// Answers stored.
     pub stores: u64,
     /// Failed stores.
@@ -70,6 +74,7 @@ impl CacheStats {
             misses: g(&self.misses),
             coalesced: g(&self.coalesced),
             semantic_lookups: g(&self.semantic_lookups),
+            semantic_rejected: g(&self.semantic_rejected),
             stores: g(&self.stores),
             store_errors: g(&self.store_errors),
             lookup_errors: g(&self.lookup_errors),

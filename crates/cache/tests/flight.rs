@@ -48,6 +48,7 @@ async fn followers_receive_the_leaders_answer() {
         provider: Some("p".into()),
         model: Some("m".into()),
         answer: CachedAnswer::Chat(ChatResponse::default()),
+        question: None,
     };
     slot.flight()
         .finish(FlightOutcome::Answer(Arc::new(answer.clone())));
@@ -83,6 +84,7 @@ async fn a_follower_streams_the_leaders_chunks_as_they_arrive() {
             provider: None,
             model: None,
             answer: CachedAnswer::ChatStream(vec![]),
+            question: None,
         })));
     });
     let mut texts = Vec::new();

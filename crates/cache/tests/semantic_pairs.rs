@@ -10,9 +10,13 @@
 //!
 //! What the data says (measured): cosine similarity alone does NOT separate the two labels.
 //! Near-misses score higher on average than paraphrases (0.81 vs 0.77, ranking AUC ~0.41), so
-//! no threshold reaches the target of >= 80% paraphrase hits with <= 2% near-miss hits; the
-//! test asserting that target is `#[ignore]`d until a second signal (a verifier) exists. The
-//! baseline test pins the measured similarities instead.
+//! no threshold reaches the target of >= 80% paraphrase hits with <= 2% near-miss hits. The
+//! verifier the semantic tier applies to every candidate (`heimdall_cache::guard`: numbers,
+//! negation, reordered words) halves the near-misses at the threshold without losing a
+//! paraphrase, but does not reach the target either: every paraphrase here is a rewording
+//! with other words, and most near-misses swap one word for another of the same kind, which
+//! no check on the text alone can judge. The test asserting the target stays `#[ignore]`d;
+//! the baseline test pins the measured similarities and the verifier test its measured gain.
 //!
 //! Needs the model files (`scripts/fetch-embedding-model.sh`): in `HEIMDALL_EMBEDDING_MODEL_DIR`
 //! (relative paths from the workspace root) or `data/models/all-MiniLM-L6-v2` under the
@@ -26,6 +30,7 @@ use std::time::Instant;
 
 use heimdall_cache::Embedder;
 use heimdall_cache::embed::local::LocalEmbedder;
+use heimdall_cache::guard;
 use serde::Deserialize;
 
 /// The similarity threshold to document for the local model. Precision first (a wrong hit
@@ -103,8 +108,14 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// The share of `of` pairs whose similarity in `sims` (all of them, or the verified ones)
+/// is at least `threshold`.
+fn hit_rate_of(sims: &[f32], of: usize, threshold: f32) -> f64 {
+    sims.iter().filter(|s| **s >= threshold).count() as f64 / of as f64
+}
+
 fn hit_rate(sims: &[f32], threshold: f32) -> f64 {
-    sims.iter().filter(|s| **s >= threshold).count() as f64 / sims.len() as f64
+    hit_rate_of(sims, sims.len(), threshold)
 }
 
 fn stats(sims: &[f32]) -> (f32, f32, f32) {
@@ -120,6 +131,10 @@ struct Measured {
     scored: Vec<(f32, Pair)>,
     paraphrase: Vec<f32>,
     near_miss: Vec<f32>,
+    /// The similarities of the pairs the verifier ([`guard::mismatch`]) lets through: the
+    /// semantic tier hits only on those.
+    paraphrase_verified: Vec<f32>,
+    near_miss_verified: Vec<f32>,
 }
 
 fn measured() -> Option<&'static Measured> {
@@ -168,18 +183,20 @@ fn measure() -> Option<Measured> {
         std::fs::write(path, lines.join("\n") + "\n").unwrap();
     }
     scored.sort_by(|x, y| y.0.total_cmp(&x.0));
-    let sims = |label: Label| -> Vec<f32> {
+    let sims = |label: Label, verified_only: bool| -> Vec<f32> {
         scored
             .iter()
             .filter(|(_, p)| p.label == label)
+            .filter(|(_, p)| !verified_only || guard::mismatch(&p.a, &p.b).is_none())
             .map(|(s, _)| *s)
             .collect()
     };
-    let (paraphrase, near_miss) = (sims(Label::Paraphrase), sims(Label::NearMiss));
     let m = Measured {
+        paraphrase: sims(Label::Paraphrase, false),
+        near_miss: sims(Label::NearMiss, false),
+        paraphrase_verified: sims(Label::Paraphrase, true),
+        near_miss_verified: sims(Label::NearMiss, true),
         scored,
-        paraphrase,
-        near_miss,
     };
     report(&m);
     Some(m)
@@ -201,8 +218,11 @@ fn ranking_auc(paraphrase: &[f32], near_miss: &[f32]) -> f64 {
 
 fn report(m: &Measured) {
     let (para, near) = (&m.paraphrase, &m.near_miss);
-    eprintln!("threshold  paraphrase hits  near-miss hits");
-    let mut thresholds: Vec<f32> = (0..=5).map(|i| 0.70 + 0.05 * i as f32).collect();
+    let (para_n, near_n) = (para.len(), near.len());
+    let (para_v, near_v) = (&m.paraphrase_verified, &m.near_miss_verified);
+    eprintln!("           cosine alone                     with the verifier");
+    eprintln!("threshold  paraphrase hits  near-miss hits  paraphrase hits  near-miss hits");
+    let mut thresholds: Vec<f32> = (0..=7).map(|i| 0.60 + 0.05 * i as f32).collect();
     if !thresholds.iter().any(|t| (t - THRESHOLD).abs() < 1e-4) {
         thresholds.push(THRESHOLD);
     }
@@ -213,9 +233,11 @@ fn report(m: &Measured) {
             ""
         };
         eprintln!(
-            "{t:9.2}  {:14.1}%  {:13.1}%{mark}",
+            "{t:9.2}  {:14.1}%  {:13.1}%  {:14.1}%  {:13.1}%{mark}",
             100.0 * hit_rate(para, t),
-            100.0 * hit_rate(near, t)
+            100.0 * hit_rate(near, t),
+            100.0 * hit_rate_of(para_v, para_n, t),
+            100.0 * hit_rate_of(near_v, near_n, t),
         );
     }
     for (name, s) in [("paraphrase", para), ("near_miss", near)] {
@@ -236,7 +258,11 @@ fn report(m: &Measured) {
         .filter(|(_, p)| p.label == Label::NearMiss)
         .take(10)
     {
-        eprintln!("  {s:.3}  [{}] {:?} / {:?}", p.topic, p.a, p.b);
+        let verdict = guard::mismatch(&p.a, &p.b).map_or("HIT", guard::Mismatch::as_str);
+        eprintln!(
+            "  {s:.3}  {verdict:<10} [{}] {:?} / {:?}",
+            p.topic, p.a, p.b
+        );
     }
     eprintln!("paraphrases scoring lowest:");
     for (s, p) in m
@@ -267,15 +293,39 @@ fn similarities_match_the_measured_baseline() {
     }
 }
 
-/// The target: at [`THRESHOLD`], >= 80% of paraphrases hit and <= 2% of near-misses do.
-/// Cosine similarity of this model cannot meet it (see the module doc); run with
-/// `--ignored` to see the table.
+/// What the verifier buys at [`THRESHOLD`], as measured: it turns down more than half of the
+/// near-misses cosine similarity lets through (15.6% -> 7.4%: different numbers, a negation on
+/// one side, the same words reordered) and no paraphrase that cosine lets through.
 #[test]
-#[ignore = "cosine similarity alone does not separate paraphrases from near-misses; needs a verifier"]
+fn the_verifier_halves_the_near_misses_at_the_threshold() {
+    let Some(m) = measured() else { return };
+    let (para_n, near_n) = (m.paraphrase.len(), m.near_miss.len());
+    let cosine_near = hit_rate(&m.near_miss, THRESHOLD);
+    let verified_near = hit_rate_of(&m.near_miss_verified, near_n, THRESHOLD);
+    let cosine_para = hit_rate(&m.paraphrase, THRESHOLD);
+    let verified_para = hit_rate_of(&m.paraphrase_verified, para_n, THRESHOLD);
+    assert!(
+        verified_near <= 0.075 && verified_near <= cosine_near / 2.0,
+        "near-miss hits at {THRESHOLD}: {:.1}% with the verifier, {:.1}% on cosine alone",
+        100.0 * verified_near,
+        100.0 * cosine_near
+    );
+    assert!(
+        (verified_para - cosine_para).abs() < 1e-9,
+        "paraphrase hits at {THRESHOLD}: {:.1}% with the verifier, {:.1}% on cosine alone",
+        100.0 * verified_para,
+        100.0 * cosine_para
+    );
+}
+
+/// The target: at [`THRESHOLD`], >= 80% of paraphrases hit and <= 2% of near-misses do,
+/// verifier included. Not met (see the module doc); run with `--ignored` to see the table.
+#[test]
+#[ignore = "cosine similarity and the verifier's checks do not separate paraphrases from near-misses"]
 fn the_threshold_separates_paraphrases_from_near_misses() {
     let Some(m) = measured() else { return };
-    let para_rate = hit_rate(&m.paraphrase, THRESHOLD);
-    let near_rate = hit_rate(&m.near_miss, THRESHOLD);
+    let para_rate = hit_rate_of(&m.paraphrase_verified, m.paraphrase.len(), THRESHOLD);
+    let near_rate = hit_rate_of(&m.near_miss_verified, m.near_miss.len(), THRESHOLD);
     assert!(
         para_rate >= MIN_PARAPHRASE_HIT_RATE,
         "paraphrase hit rate {:.1}% at {THRESHOLD} (want >= {:.0}%)",

@@ -549,3 +549,75 @@ async fn the_semantic_tier_embeds_through_the_gateway_and_keeps_parameters_exact
     }
     assert!(embeddings >= 3, "embedding calls not logged: {embeddings}");
 }
+
+/// The semantic tier's verifier: a candidate above the threshold whose text holds the same
+/// words in another order (or other numbers, or a negation the question lacks) is turned
+/// down, counted, and the request goes upstream; a candidate without such a difference hits.
+#[tokio::test]
+async fn the_semantic_verifier_turns_down_reordered_questions() {
+    use heimdall_mock_provider::payloads::embedding_vector;
+    let (_store, writer, _dir) = common::sqlite_writer(1000).await;
+    let mock = MockServer::start(MockConfig::default()).await.unwrap();
+    let mut doc = common::mock_config(&mock, json!({}));
+    // The mock's embeddings are hashes of the text: at threshold 0 about half of all pairs
+    // are "similar". Pick texts whose pairs are, so only the verifier can turn one down.
+    doc["cache"] = json!({"default_cache_key": "default",
+        "embedding_model": "mock/text-embedding-3-small", "threshold": 0.0});
+    let h = start_control(ControlOptions {
+        cache: true,
+        writer: Some(writer),
+        ..ControlOptions::store(doc)
+    })
+    .await;
+    let dot = |a: &str, b: &str| -> f32 {
+        let (x, y) = (embedding_vector(a, 1536), embedding_vector(b, 1536));
+        x.iter().zip(&y).map(|(p, q)| p * q).sum()
+    };
+    let (stored, reordered, reworded) = (0..1000)
+        .map(|i| {
+            (
+                format!("Convert 5 miles to km, case {i}"),
+                format!("Convert 5 km to miles, case {i}"),
+                format!("Please convert 5 miles to km, case {i}"),
+            )
+        })
+        .find(|(s, o, w)| dot(s, o) > 0.0 && dot(s, w) > 0.0 && dot(o, w) < 0.0)
+        .expect("texts whose mock embeddings are similar");
+    let ask = |content: &str| {
+        json!({"model": "mock/gpt-4o", "messages": [{"role": "user", "content": content}]})
+            .to_string()
+    };
+    let first = send(&h, "/v1/chat/completions", ask(&stored), &[]).await;
+    assert_eq!(cache_header(&first), "miss");
+    // The first answer is stored in the background: wait until the reworded question hits.
+    let mut hit = false;
+    for _ in 0..50 {
+        let r = send(
+            &h,
+            "/v1/chat/completions",
+            ask(&reworded),
+            &[("x-bf-cache-no-store", "true")],
+        )
+        .await;
+        if cache_header(&r) == "hit-semantic" {
+            hit = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(hit, "the reworded question never hit");
+    let (_, before) = h.get("/api/cache/stats").await;
+    let rejected_before = before["counters"]["semantic_rejected"].as_u64().unwrap();
+    let r = send(&h, "/v1/chat/completions", ask(&reordered), &[]).await;
+    assert_eq!(
+        cache_header(&r),
+        "miss",
+        "a reordered question must not hit"
+    );
+    let (_, after) = h.get("/api/cache/stats").await;
+    assert_eq!(
+        after["counters"]["semantic_rejected"].as_u64().unwrap(),
+        rejected_before + 1,
+        "{after}"
+    );
+}

@@ -25,7 +25,7 @@ pub(super) fn schemas() -> Vec<(&'static str, Value)> {
     let nullable_count = json!({"type": ["integer", "null"], "minimum": 0});
     let nullable_str = json!({"type": ["string", "null"]});
     let counters = [
-        "hits_exact", "hits_semantic", "misses", "coalesced", "semantic_lookups", "stores",
+        "hits_exact", "hits_semantic", "misses", "coalesced", "semantic_lookups", "semantic_rejected", "stores",
         "store_errors", "lookup_errors", "embed_errors", "too_large",
     ];
     let counter_props: serde_json::Map<String, Value> =

@@ -59,9 +59,14 @@ fn init_logging(
     let filter = EnvFilter::try_new(&level).unwrap_or_else(|_| EnvFilter::new("info"));
     let (sink, guard) =
         crate::log_sink::LogSink::start(std::io::stdout(), crate::log_sink::QUEUE_LINES);
+    // Colours only for a person at a terminal: a file or a pipe (containers, systemd) would
+    // store the escape codes, and writing them costs every request's log line.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(ansi)
         .with_writer(sink);
     let format = args
         .log_format
@@ -74,7 +79,7 @@ fn init_logging(
         LogFormat::Json => builder.json().flatten_event(true).init(),
         // Client-chosen values (model names, headers) cannot forge a line.
         LogFormat::Text => builder
-            .fmt_fields(crate::log_fields::EscapedFields::default())
+            .fmt_fields(crate::log_fields::EscapedFields::new(ansi))
             .init(),
     }
     guard

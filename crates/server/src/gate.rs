@@ -44,7 +44,11 @@ pub async fn gate(State(gate): State<Arc<Gate>>, mut req: Request, next: Next) -
     };
     let shared = match gate.state.governance.as_ref().map(|g| g.ledger()) {
         Some(ledger) if ledger.backend() == "redis" => {
-            Some(crate::client_policy::shared_rate_step(ledger, cfg, &req))
+            // Boxed: a Redis round trip's state machine is several KB; inline, this future
+            // (which axum boxes, a copy, for every request) would carry it.
+            Some(Box::pin(crate::client_policy::shared_rate_step(
+                ledger, cfg, &req,
+            )))
         }
         _ => None,
     };
@@ -59,15 +63,22 @@ pub async fn gate(State(gate): State<Arc<Gate>>, mut req: Request, next: Next) -
         (None, Some(counting)) => counting.await,
         (None, None) => RateStep::Uncounted,
     };
-    let mut response = match rate {
-        RateStep::Refused(r) => r,
-        RateStep::Allowed(decision) => {
-            let mut r = admitted(&gate, req, next, timeout, inference_auth).await;
-            decorate_rate(&mut r, &decision);
-            r
-        }
-        RateStep::Uncounted => admitted(&gate, req, next, timeout, inference_auth).await,
+    let decision = match rate {
+        RateStep::Refused(r) => return cors_decorated(r, cors),
+        RateStep::Allowed(decision) => Some(decision),
+        RateStep::Uncounted => None,
     };
+    // One await of the route, boxed: awaited in two branches it was laid out twice in this
+    // future, which axum boxes (a copy) for every request.
+    let mut response = Box::pin(admitted(&gate, req, next, timeout, inference_auth)).await;
+    if let Some(decision) = &decision {
+        decorate_rate(&mut response, decision);
+    }
+    cors_decorated(response, cors)
+}
+
+/// `response` with the CORS headers the request's origin gets, if any.
+fn cors_decorated(mut response: Response, cors: CorsStep) -> Response {
     if let CorsStep::Decorate(origin) = cors {
         decorate_cors(&mut response, origin);
     }

@@ -133,3 +133,32 @@ fn json_reply<T: Serialize>(ctx: &RequestContext, result: Result<T, GatewayError
     apply_overhead_header(response.headers_mut(), ctx);
     response
 }
+
+/// The request path's futures stay small. Every layer axum and tower put around a handler
+/// moves its future (a copy of its whole size) on the way into a box, so a large state held
+/// inline — the MCP agent loop (~10 KB), the engine's call (~5 KB), a Redis rate-limit round
+/// trip — was copied several times per request: memcpy was 9% of the gateway's CPU in the
+/// closed-loop profile. Those are boxed where they are awaited; these bounds (debug build,
+/// where futures are larger than in release) fail when one is inlined again.
+#[cfg(test)]
+mod future_sizes {
+    fn of3<A, B, C, F: std::future::Future>(_: impl Fn(A, B, C) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+    fn of5<A, B, C, D, E, F: std::future::Future>(_: impl Fn(A, B, C, D, E) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    #[test]
+    fn the_chat_route_and_the_gate_hold_no_large_future_inline() {
+        let handler = of3(super::chat_completions);
+        let serve = of5(crate::chat_route::serve::<heimdall_dialects::openai::ChatCompletions>);
+        let gate = of3(crate::gate::gate);
+        assert!(
+            handler <= 2048,
+            "chat_completions' future is {handler} bytes"
+        );
+        assert!(serve <= 2048, "chat_route::serve's future is {serve} bytes");
+        assert!(gate <= 2048, "the gate's future is {gate} bytes");
+    }
+}

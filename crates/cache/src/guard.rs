@@ -17,7 +17,7 @@
 //! A turned-down candidate is a miss, never an error: precision first (a wrong hit serves a
 //! wrong answer; a miss costs one upstream call). What these checks cannot see — one word
 //! swapped for a different one of the same kind ("weekly / monthly", "import / export") — is
-//! left to the threshold; the accuracy figures are in `docs/caching.md`.
+//! left to the threshold; the accuracy figures are in `docs/cache.md`.
 
 /// Why a candidate was turned down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,10 +119,12 @@ fn words(text: &str) -> Vec<String> {
             && !chars.get(i + 2).is_some_and(|c| c.is_alphanumeric());
         if contracted {
             i += 2;
-            match word.as_str() {
-                "can" | "won" => out.push(if word == "won" { "will" } else { "can" }.to_owned()),
-                _ => out.push(word.strip_suffix('n').unwrap_or(&word).to_owned()),
-            }
+            let verb = match word.as_str() {
+                "can" => "can",
+                "won" => "will",
+                w => w.strip_suffix('n').unwrap_or(w),
+            };
+            out.push(verb.to_owned());
             out.push("not".to_owned());
         } else if word == "cannot" {
             out.push("can".to_owned());

@@ -556,18 +556,13 @@ async fn the_semantic_tier_embeds_through_the_gateway_and_keeps_parameters_exact
 #[tokio::test]
 async fn the_semantic_verifier_turns_down_reordered_questions() {
     use heimdall_mock_provider::payloads::embedding_vector;
-    let (_store, writer, _dir) = common::sqlite_writer(1000).await;
-    let mock = MockServer::start(MockConfig::default()).await.unwrap();
-    let mut doc = common::mock_config(&mock, json!({}));
     // The mock's embeddings are hashes of the text: at threshold 0 about half of all pairs
     // are "similar". Pick texts whose pairs are, so only the verifier can turn one down.
-    doc["cache"] = json!({"default_cache_key": "default",
-        "embedding_model": "mock/text-embedding-3-small", "threshold": 0.0});
-    let h = start_control(ControlOptions {
-        cache: true,
-        writer: Some(writer),
-        ..ControlOptions::store(doc)
-    })
+    let (h, _mock) = start_with(
+        json!({"default_cache_key": "default",
+            "embedding_model": "mock/text-embedding-3-small", "threshold": 0.0}),
+        |_| {},
+    )
     .await;
     let dot = |a: &str, b: &str| -> f32 {
         let (x, y) = (embedding_vector(a, 1536), embedding_vector(b, 1536));

@@ -294,6 +294,10 @@ impl Plugin for ResponseCache {
         "cache"
     }
 
+    fn rewrites_only_the_model(&self) -> bool {
+        true
+    }
+
     async fn pre(
         &self,
         ctx: &mut RequestContext,

@@ -66,6 +66,14 @@ impl GatewayRequest {
             Self::Rerank(r) => &mut r.model,
         }
     }
+
+    /// Forget the client's own bytes (`heimdall_schema::raw`): the typed request is what the
+    /// upstream gets from now on. For whoever may change more than the model.
+    pub fn drop_raw_body(&mut self) {
+        if let Self::Chat(r) = self {
+            r.raw = None;
+        }
+    }
 }
 
 /// A complete (non-streamed) canonical response.
@@ -162,6 +170,14 @@ pub trait Plugin: Send + Sync + 'static {
     /// Stable name, used in logs and config.
     fn name(&self) -> &str;
 
+    /// Whether `pre` changes nothing of a request but its model. Only then may the client's
+    /// own bytes still stand for the request after this plugin ran (`heimdall_schema::raw`:
+    /// the upstream gets them with the model spliced in); otherwise the pipeline drops them
+    /// before `pre`. `false` unless a plugin says so.
+    fn rewrites_only_the_model(&self) -> bool {
+        false
+    }
+
     /// Before routing. May rewrite the request or answer it.
     async fn pre(
         &self,
@@ -226,6 +242,9 @@ impl Pipeline {
         req: &mut GatewayRequest,
     ) -> Result<PreOutcome, GatewayError> {
         for p in &self.plugins {
+            if !p.rewrites_only_the_model() {
+                req.drop_raw_body();
+            }
             match p.pre(ctx, req).await? {
                 PreOutcome::Continue => {}
                 answered => return Ok(answered),

@@ -24,6 +24,10 @@ pub trait ClientDialect: Send + Sync + 'static {
     /// The provider kind (`ProviderKind` name) a bare model name goes to on this route.
     const NATURAL_PROVIDER: Option<&'static str>;
 
+    /// Whether a body in this dialect is already the canonical (OpenAI chat) request, so an
+    /// OpenAI-compatible upstream may be sent the client's bytes (`heimdall_schema::raw`).
+    const CANONICAL_BODY: bool = false;
+
     /// The client's body → the canonical request.
     fn decode(route: &Self::Route, body: &[u8]) -> Result<ChatRequest, GatewayError>;
     /// A complete reply's body (JSON bytes); `elapsed_ms` is the time since the request came.

@@ -21,6 +21,7 @@ impl ClientDialect for ChatCompletions {
     type Encoder = SseEncoder;
     const ROUTE: Option<&'static str> = None;
     const NATURAL_PROVIDER: Option<&'static str> = None;
+    const CANONICAL_BODY: bool = true;
 
     fn decode(_: &(), body: &[u8]) -> Result<ChatRequest, GatewayError> {
         let req: ChatRequest = decode_json(body)?;

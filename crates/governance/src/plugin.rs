@@ -596,6 +596,10 @@ impl Plugin for Governance {
         "governance"
     }
 
+    fn rewrites_only_the_model(&self) -> bool {
+        true
+    }
+
     async fn pre(
         &self,
         ctx: &mut RequestContext,

@@ -32,7 +32,7 @@ use heimdall_schema::usage::{CompletionTokensDetails, PromptTokensDetails, Usage
 use heimdall_store::{LogRecord, LogWriter};
 
 use self::metrics::Metrics;
-use heimdall_schema::serde_util::capped_json;
+use heimdall_schema::serde_util::{capped_json, capped_str};
 
 use self::record::{INPUT_ANNOTATION, NO_CONTENT_HEADER, PAYLOAD_CAP};
 
@@ -227,6 +227,10 @@ impl Plugin for RequestLogger {
         "request-logger"
     }
 
+    fn rewrites_only_the_model(&self) -> bool {
+        true
+    }
+
     fn reconfigure(&self, config: &GatewayConfig) {
         self.0.pricing.store(Arc::new(ProviderPrices::of(config)));
     }
@@ -242,7 +246,14 @@ impl Plugin for RequestLogger {
         // Fallback targets run the pre hooks again: the input is the same.
         if self.0.keeps_content(ctx) && !ctx.annotations.contains_key(INPUT_ANNOTATION) {
             let input = match req {
-                GatewayRequest::Chat(c) => capped_json(&c.messages, PAYLOAD_CAP),
+                // The client's own JSON of the messages when it still stands for them: no
+                // second encoding of the conversation before the upstream call.
+                GatewayRequest::Chat(c) => match &c.raw {
+                    Some(raw) => std::str::from_utf8(raw.messages_json())
+                        .ok()
+                        .map(|text| capped_str(text, PAYLOAD_CAP)),
+                    None => capped_json(&c.messages, PAYLOAD_CAP),
+                },
                 GatewayRequest::Completion(c) => capped_json(&c.prompt, PAYLOAD_CAP),
                 GatewayRequest::Embedding(e) => capped_json(&e.input, PAYLOAD_CAP),
                 GatewayRequest::Speech(s) => capped_json(&s.input, PAYLOAD_CAP),

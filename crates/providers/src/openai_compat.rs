@@ -211,6 +211,31 @@ impl OpenAiCompatProvider {
                 self.base.name
             ))
         })?;
+        self.post_bytes(key, path, model, body).await
+    }
+
+    /// A chat request's body: the client's own bytes with the model spliced in while they
+    /// still stand for the request (`heimdall_schema::raw`), else the typed request encoded.
+    async fn post_chat(
+        &self,
+        key: Option<&KeyConfig>,
+        req: &ChatRequest,
+    ) -> Result<Answer, GatewayError> {
+        const PATH: &str = "/chat/completions";
+        match req.raw.as_ref().and_then(|raw| raw.for_upstream(req)) {
+            Some(body) => self.post_bytes(key, PATH, &req.model, body).await,
+            None => self.post(key, PATH, &req.model, req).await,
+        }
+    }
+
+    /// POST the JSON `body` to the operation `path`.
+    async fn post_bytes(
+        &self,
+        key: Option<&KeyConfig>,
+        path: &str,
+        model: &str,
+        body: Vec<u8>,
+    ) -> Result<Answer, GatewayError> {
         let auth = self.auth_headers(key).await?;
         match &self.direct {
             Some(direct) => direct
@@ -376,9 +401,7 @@ impl Provider for OpenAiCompatProvider {
         if let Some(native) = native_of(req).filter(|_| self.takes_responses()) {
             return self.responses_json(key, native, req).await;
         }
-        let answer: ChatResponse = self
-            .json(self.post(key, "/chat/completions", &req.model, req))
-            .await?;
+        let answer: ChatResponse = self.json(self.post_chat(key, req)).await?;
         // A chat completion always carries at least one choice; none is a broken upstream.
         if answer.choices.is_empty() {
             return Err(crate::http::invalid_response(
@@ -398,9 +421,7 @@ impl Provider for OpenAiCompatProvider {
         if let Some(native) = native_of(req).filter(|_| self.takes_responses()) {
             return self.responses_stream(key, native, req).await;
         }
-        let stream = self
-            .stream::<ChatChunk>(self.post(key, "/chat/completions", &req.model, req))
-            .await?;
+        let stream = self.stream::<ChatChunk>(self.post_chat(key, req)).await?;
         let mut identity = ChunkIdentity::default();
         Ok(stream
             .filter_map(move |item| {

@@ -92,6 +92,10 @@ pub struct ChatRequest {
     /// The client's original body when it arrived in a provider dialect (never serialised).
     #[serde(skip)]
     pub native: Option<crate::native::NativeRequest>,
+    /// The client's bytes, when an OpenAI-compatible upstream may be sent them as they are
+    /// (`crate::raw`; never serialised).
+    #[serde(skip)]
+    pub raw: Option<crate::raw::RawChatBody>,
 }
 
 /// `stream_options`.

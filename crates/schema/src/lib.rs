@@ -14,6 +14,7 @@ pub mod form;
 pub mod images;
 pub mod models;
 pub mod native;
+pub mod raw;
 pub mod rerank;
 pub mod serde_util;
 pub mod thinking;

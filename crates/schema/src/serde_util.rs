@@ -63,10 +63,26 @@ pub fn capped_json<T: serde::Serialize + ?Sized>(value: &T, cap: usize) -> Optio
     String::from_utf8(buf).ok()
 }
 
+/// `text`'s first `cap` bytes at most (cut on a character boundary), copied.
+pub fn capped_str(text: &str, cap: usize) -> String {
+    let mut cut = cap.min(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text[..cut].to_owned()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capped_str_cuts_on_a_char_boundary() {
+        assert_eq!(capped_str("aé", 2), "a");
+        assert_eq!(capped_str("aé", 3), "aé");
+        assert_eq!(capped_str("aé", 99), "aé");
+    }
 
     #[test]
     fn capped_json_stops_at_the_cap_on_a_char_boundary() {

@@ -19,6 +19,7 @@ use heimdall_core::{Operation, Outcome, RequestContext};
 use heimdall_dialects::client::{ClientDialect, ClientEmbeddings, StreamEncoder};
 use heimdall_schema::chat::ChatRequest;
 use heimdall_schema::error::GatewayError;
+use heimdall_schema::raw::RawChatBody;
 
 use crate::body::body_error;
 use crate::headers::{apply_meta_headers, apply_overhead_header};
@@ -53,9 +54,15 @@ pub async fn serve<D: ClientDialect>(
     if let Some(prepare) = prepare {
         prepare(state, headers, &bytes, &mut req);
     }
-    // The body is not needed any more; a long conversation is not held twice while the
-    // upstream answers.
-    drop(bytes);
+    if D::CANONICAL_BODY && prepare.is_none() {
+        // An OpenAI body may go to an OpenAI-compatible upstream as the client wrote it, with
+        // the model spliced in: no second encoding of the conversation.
+        req.raw = RawChatBody::keep(bytes, &req);
+    } else {
+        // The body is not needed any more; a long conversation is not held twice while the
+        // upstream answers.
+        drop(bytes);
+    }
     let mut ctx = new_context(headers, Operation::Chat, &req.model);
     if let Some(name) = D::ROUTE {
         ctx = ctx.in_route(name);

@@ -74,7 +74,7 @@ impl Agent {
     /// The agent for a request when agent mode applies to it — some tool it will be offered
     /// is auto-executable — else `None` (and `req` is left as it is). `req` is made ready for
     /// turns: the conversation grows here, in the canonical form, so a body kept in the
-    /// client's own dialect (which would not carry the tool turns) is dropped.
+    /// client's own dialect or bytes (which would not carry the tool turns) is dropped.
     pub fn for_request(
         state: &AppState,
         headers: &HeaderMap,
@@ -94,6 +94,7 @@ impl Agent {
             return None;
         }
         req.native = None;
+        req.raw = None;
         let max_rounds = state
             .gateway
             .runtime()

@@ -50,6 +50,22 @@ async fn unknown_request_fields_reach_the_upstream_untouched() {
     assert_eq!(body["messages"][0]["x_custom"], "kept");
 }
 
+/// An OpenAI-compatible upstream gets the client's own body with only the model replaced
+/// (`heimdall_schema::raw`): a `null` the typed request would drop is still there, and so is
+/// every field the gateway does not model.
+#[tokio::test]
+async fn the_upstream_gets_the_clients_body_with_only_the_model_replaced() {
+    let h = start().await;
+    let mut req = user_chat("mock/gpt-4o");
+    req["temperature"] = Value::Null;
+    req["vendor_knob"] = json!({"deep": [true, null, 1.5]});
+    let resp = h.chat(req.clone()).await;
+    assert_eq!(resp.status(), 200);
+    let seen = h.mock.requests();
+    req["model"] = json!("gpt-4o");
+    assert_eq!(seen.last().unwrap().body, req);
+}
+
 #[tokio::test]
 async fn streamed_chat_ends_with_done_and_hides_usage_unless_asked() {
     let h = start().await;

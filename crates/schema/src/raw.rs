@@ -2,8 +2,8 @@
 //! OpenAI-compatible upstream is sent them with only `model` replaced instead of a body
 //! re-encoded from the typed request.
 //!
-//! Why: re-encoding a chat request is most of the gateway's own work before the upstream
-//! write — every message string escaped again, every field walked — for a body that, on the
+//! Why: re-encoding a chat request was a quarter of the gateway's own work before the
+//! upstream write — every message string escaped again, every field walked — for a body that, on the
 //! OpenAI route to an OpenAI-compatible provider, leaves the gateway as it came in except for
 //! its model name (`docs/benchmarks.md`, issue 21: ~25% of the instructions from reading the
 //! request to writing it upstream). Forwarding the client's bytes is also the most faithful
@@ -11,7 +11,8 @@
 //! client wrote it.
 //!
 //! When it is safe: the bytes stand for the request only while nothing but the model changed.
-//! The route keeps them only for a body with no gateway-only field (`fallbacks`); the plugin
+//! The route keeps them only for a body with no gateway-only field (`fallbacks`) and no
+//! assistant tool calls (decoding completes a call's missing `type`); the plugin
 //! pipeline drops them before any plugin that may rewrite a request runs (only plugins that
 //! change at most the model opt out); the MCP agent loop drops them; and at the upstream the
 //! gateway's own rewrites are checked: the model is spliced in, the stream-usage request is
@@ -24,7 +25,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::chat::{ChatRequest, StreamOptions};
+use crate::chat::{ChatMessage, ChatRequest, StreamOptions};
 
 /// The client's body of a chat request and where its `model` and `messages` are in it.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +72,7 @@ impl RawChatBody {
     /// Keep `bytes` (the body `req` was decoded from) when they can stand for it: the body
     /// carries no gateway-only field, and `model` (a string) and `messages` are found in it.
     pub fn keep(bytes: Bytes, req: &ChatRequest) -> Option<Self> {
-        if req.extra.contains_key("fallbacks") {
+        if req.extra.contains_key("fallbacks") || carries_tool_calls(req) {
             return None;
         }
         let members: Members<'_> = serde_json::from_slice(&bytes).ok()?;
@@ -126,6 +127,14 @@ impl RawChatBody {
     pub fn messages_json(&self) -> &[u8] {
         &self.bytes[self.messages.clone()]
     }
+}
+
+/// Whether an assistant turn carries tool calls: decoding gives a call without `type` the
+/// `"function"` upstreams require, which the client's bytes would not carry.
+fn carries_tool_calls(req: &ChatRequest) -> bool {
+    req.messages
+        .iter()
+        .any(|m| matches!(m, ChatMessage::Assistant(a) if a.tool_calls.is_some()))
 }
 
 /// Where `part` (a slice of `whole`'s text) lies in `whole`.
@@ -226,19 +235,21 @@ mod tests {
         for body in [
             // A gateway-only field must not reach the upstream.
             r#"{"model":"m","messages":[],"fallbacks":["openai/gpt-4o"]}"#,
+            // Decoding completes a tool call without `type`; the bytes would not.
+            r#"{"model":"m","messages":[{"role":"assistant","content":null,
+                "tool_calls":[{"id":"c1","function":{"name":"f","arguments":"{}"}}]}]}"#,
             // Only a string model can be spliced.
             r#"{"model":7,"messages":[]}"#,
             r#"{"model":"m"}"#,
         ] {
             let bytes = Bytes::copy_from_slice(body.as_bytes());
-            let req = serde_json::from_slice::<ChatRequest>(&bytes).unwrap_or_default();
-            let req = ChatRequest {
-                extra: serde_json::from_str::<serde_json::Map<String, Value>>(body)
-                    .unwrap()
-                    .into_iter()
-                    .filter(|(k, _)| k == "fallbacks")
-                    .collect(),
-                ..req
+            // The last two do not decode; their bodies are refused whatever the request.
+            let req = match serde_json::from_slice::<ChatRequest>(&bytes) {
+                Ok(req) => req,
+                Err(_) if body.contains("7") || !body.contains("messages") => {
+                    ChatRequest::default()
+                }
+                Err(e) => panic!("{body}: {e}"),
             };
             assert_eq!(RawChatBody::keep(bytes, &req), None, "{body}");
         }

@@ -25,13 +25,7 @@ fn ms(d: std::time::Duration) -> f64 {
 
 /// Cut `s` to at most `cap` bytes on a character boundary.
 pub fn capped(mut s: String, cap: usize) -> String {
-    if s.len() > cap {
-        let mut cut = cap;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
+    s.truncate(s.floor_char_boundary(cap));
     s
 }
 

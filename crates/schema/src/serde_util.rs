@@ -65,11 +65,7 @@ pub fn capped_json<T: serde::Serialize + ?Sized>(value: &T, cap: usize) -> Optio
 
 /// `text`'s first `cap` bytes at most (cut on a character boundary), copied.
 pub fn capped_str(text: &str, cap: usize) -> String {
-    let mut cut = cap.min(text.len());
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    text[..cut].to_owned()
+    text[..text.floor_char_boundary(cap)].to_owned()
 }
 
 #[cfg(test)]

@@ -298,6 +298,11 @@ impl Plugin for ResponseCache {
         true
     }
 
+    /// It stores a copy of the answer.
+    fn leaves_the_answer_alone(&self) -> bool {
+        true
+    }
+
     async fn pre(
         &self,
         ctx: &mut RequestContext,
@@ -403,6 +408,7 @@ impl Plugin for ResponseCache {
             Ok(GatewayResponse::Chat(r)) => {
                 let mut r = r.clone();
                 r.native = None;
+                r.raw = None;
                 let usage = r.usage.clone();
                 (CachedAnswer::Chat(r), usage)
             }

@@ -93,6 +93,16 @@ pub enum GatewayResponse {
     Rerank(RerankResponse),
 }
 
+impl GatewayResponse {
+    /// Forget the upstream's own bytes of the answer (`ChatResponse::raw`): the typed answer
+    /// is what the client gets from now on. For whoever may change it.
+    pub fn drop_raw_answer(&mut self) {
+        if let Self::Chat(r) = self {
+            r.raw = None;
+        }
+    }
+}
+
 /// What a `pre` hook decided.
 #[allow(clippy::large_enum_variant)] // returned once per hook call, never stored
 #[derive(Debug)]
@@ -170,11 +180,21 @@ pub trait Plugin: Send + Sync + 'static {
     /// Stable name, used in logs and config.
     fn name(&self) -> &str;
 
-    /// Whether `pre` changes nothing of a request but its model. Only then may the client's
-    /// own bytes still stand for the request after this plugin ran (`heimdall_schema::raw`:
-    /// the upstream gets them with the model spliced in); otherwise the pipeline drops them
-    /// before `pre`. `false` unless a plugin says so.
+    /// Whether `pre` changes nothing of a request but its model — or drops the client's bytes
+    /// itself (`GatewayRequest::drop_raw_body`) before it changes more. Only then may the
+    /// client's own bytes still stand for the request after this plugin ran
+    /// (`heimdall_schema::raw`: the upstream gets them with the model spliced in); otherwise
+    /// the pipeline drops them before `pre`. `false` unless a plugin says so.
     fn rewrites_only_the_model(&self) -> bool {
+        false
+    }
+
+    /// Whether `post` leaves a successful answer as it found it (it may read it, and annotate
+    /// the context). Only then may the upstream's own bytes still stand for the answer after
+    /// this plugin ran (`ChatResponse::raw`: the OpenAI route writes them instead of encoding
+    /// the answer); otherwise the pipeline drops them before `post`. `false` unless a plugin
+    /// says so.
+    fn leaves_the_answer_alone(&self) -> bool {
         false
     }
 
@@ -260,6 +280,11 @@ impl Pipeline {
         result: &mut Result<GatewayResponse, GatewayError>,
     ) {
         for p in self.plugins.iter().rev() {
+            if !p.leaves_the_answer_alone()
+                && let Ok(answer) = result
+            {
+                answer.drop_raw_answer();
+            }
             p.post(ctx, result).await;
         }
     }
@@ -290,5 +315,47 @@ impl Pipeline {
         for p in &self.plugins {
             p.on_stream_end(ctx, summary);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    /// A plugin whose `post` does nothing, declaring (or not) that it leaves answers alone.
+    struct Hook(bool);
+
+    impl Plugin for Hook {
+        fn name(&self) -> &str {
+            "hook"
+        }
+        fn leaves_the_answer_alone(&self) -> bool {
+            self.0
+        }
+    }
+
+    fn answered(pipeline: &Pipeline) -> Option<Bytes> {
+        let mut ctx = RequestContext::new("r1".into(), crate::Operation::Chat, "m".into());
+        let answer = ChatResponse {
+            raw: Some(Bytes::from_static(b"{\"choices\":[]}")),
+            ..ChatResponse::default()
+        };
+        let mut result = Ok(GatewayResponse::Chat(answer));
+        futures::executor::block_on(pipeline.post(&mut ctx, &mut result));
+        match result {
+            Ok(GatewayResponse::Chat(c)) => c.raw,
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_upstream_bytes_outlive_only_plugins_that_leave_the_answer_alone() {
+        let readers = Pipeline::new(vec![Arc::new(Hook(true)), Arc::new(Hook(true))]);
+        assert!(answered(&readers).is_some());
+        let with_a_writer = Pipeline::new(vec![Arc::new(Hook(true)), Arc::new(Hook(false))]);
+        assert!(answered(&with_a_writer).is_none());
+        assert!(answered(&Pipeline::default()).is_some());
     }
 }

@@ -24,8 +24,10 @@ pub trait ClientDialect: Send + Sync + 'static {
     /// The provider kind (`ProviderKind` name) a bare model name goes to on this route.
     const NATURAL_PROVIDER: Option<&'static str>;
 
-    /// Whether a body in this dialect is already the canonical (OpenAI chat) request, so an
-    /// OpenAI-compatible upstream may be sent the client's bytes (`heimdall_schema::raw`).
+    /// Whether a body in this dialect is already the canonical (OpenAI chat) request and an
+    /// answer the canonical response, so an OpenAI-compatible upstream may be sent the
+    /// client's bytes (`heimdall_schema::raw`) and the client its answer's bytes
+    /// (`ChatResponse::raw`).
     const CANONICAL_BODY: bool = false;
 
     /// The client's body → the canonical request.

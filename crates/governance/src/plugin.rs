@@ -600,6 +600,11 @@ impl Plugin for Governance {
         true
     }
 
+    /// It reads the answer's usage.
+    fn leaves_the_answer_alone(&self) -> bool {
+        true
+    }
+
     async fn pre(
         &self,
         ctx: &mut RequestContext,

@@ -231,6 +231,11 @@ impl Plugin for RequestLogger {
         true
     }
 
+    /// It reads the answer for the record.
+    fn leaves_the_answer_alone(&self) -> bool {
+        true
+    }
+
     fn reconfigure(&self, config: &GatewayConfig) {
         self.0.pricing.store(Arc::new(ProviderPrices::of(config)));
     }

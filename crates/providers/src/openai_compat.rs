@@ -325,6 +325,14 @@ impl OpenAiCompatProvider {
         &self,
         answer: impl std::future::Future<Output = Result<Answer, GatewayError>>,
     ) -> Result<T, GatewayError> {
+        Ok(self.json_and_bytes(answer).await?.0)
+    }
+
+    /// A whole JSON answer and the bytes it was read from.
+    async fn json_and_bytes<T: DeserializeOwned>(
+        &self,
+        answer: impl std::future::Future<Output = Result<Answer, GatewayError>>,
+    ) -> Result<(T, bytes::Bytes), GatewayError> {
         let read = async {
             match answer.await? {
                 Answer::Direct(r) => read_all(&self.base.name, r).await,
@@ -334,13 +342,14 @@ impl OpenAiCompatProvider {
         let bytes = tokio::time::timeout(self.base.backstop, read)
             .await
             .map_err(|_| self.timed_out("finish answering"))??;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            crate::http::invalid_response(
+        match serde_json::from_slice(&bytes) {
+            Ok(answer) => Ok((answer, bytes)),
+            Err(e) => Err(crate::http::invalid_response(
                 &self.base.name,
                 &format!("a readable answer ({e})"),
                 &bytes,
-            )
-        })
+            )),
+        }
     }
 
     fn timed_out(&self, what: &str) -> GatewayError {
@@ -399,9 +408,13 @@ impl Provider for OpenAiCompatProvider {
         req: &ChatRequest,
     ) -> Result<ChatResponse, GatewayError> {
         if let Some(native) = native_of(req).filter(|_| self.takes_responses()) {
-            return self.responses_json(key, native, req).await;
+            return Box::pin(self.responses_json(key, native, req)).await;
         }
-        let answer: ChatResponse = self.json(self.post_chat(key, req)).await?;
+        // Both calls boxed: held inline, their futures (several KB) made this method's future
+        // that large, and it was copied whole into its box on every request (callgrind: ~8 KB
+        // of memcpy per request).
+        let (mut answer, bytes): (ChatResponse, _) =
+            Box::pin(self.json_and_bytes(self.post_chat(key, req))).await?;
         // A chat completion always carries at least one choice; none is a broken upstream.
         if answer.choices.is_empty() {
             return Err(crate::http::invalid_response(
@@ -409,6 +422,13 @@ impl Provider for OpenAiCompatProvider {
                 "any choice",
                 b"{\"choices\":[]}",
             ));
+        }
+        if req.raw.is_some() {
+            // The client sent OpenAI's own body, so it reads OpenAI's own answer: the route
+            // may write these bytes instead of encoding the decoded answer again. A copy: the
+            // bytes read are usually a slice of the upstream connection's read buffer, which
+            // hyper could not reuse while the answer holds it.
+            answer.raw = Some(bytes::Bytes::copy_from_slice(&bytes));
         }
         Ok(answer)
     }

@@ -582,6 +582,12 @@ pub struct ChatResponse {
     /// serialised).
     #[serde(skip)]
     pub native: Option<std::sync::Arc<Value>>,
+    /// The upstream's bytes of this answer, while they still stand for it (`crate::raw`): an
+    /// OpenAI-compatible upstream answering a client that speaks OpenAI chat, and nothing has
+    /// changed the answer since. The OpenAI route writes them instead of encoding the fields
+    /// again (never serialised).
+    #[serde(skip)]
+    pub raw: Option<bytes::Bytes>,
 }
 
 /// One choice of a chat completion.

@@ -18,6 +18,12 @@
 //! gateway's own rewrites are checked: the model is spliced in, the stream-usage request is
 //! spliced in when the client sent no `stream_options`, and any other change to
 //! `stream_options` falls back to encoding the typed request.
+//!
+//! The answer side mirrors it (`ChatResponse::raw`): an OpenAI-compatible upstream's answer to
+//! such a request keeps the bytes it was decoded from (the decoded answer still feeds the
+//! shape check, usage, cost, the log and the cache), and the OpenAI route writes those bytes.
+//! The pipeline drops them before any `post` hook that does not declare it leaves the answer
+//! alone, and the cache stores the typed answer only.
 
 use std::ops::Range;
 

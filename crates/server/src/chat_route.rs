@@ -17,7 +17,7 @@ use futures::StreamExt;
 use heimdall_config::ProviderKind;
 use heimdall_core::{Operation, Outcome, RequestContext};
 use heimdall_dialects::client::{ClientDialect, ClientEmbeddings, StreamEncoder};
-use heimdall_schema::chat::ChatRequest;
+use heimdall_schema::chat::{ChatRequest, ChatResponse};
 use heimdall_schema::error::GatewayError;
 use heimdall_schema::raw::RawChatBody;
 
@@ -56,8 +56,12 @@ pub async fn serve<D: ClientDialect>(
     }
     if D::CANONICAL_BODY && prepare.is_none() {
         // An OpenAI body may go to an OpenAI-compatible upstream as the client wrote it, with
-        // the model spliced in: no second encoding of the conversation.
-        req.raw = RawChatBody::keep(bytes, &req);
+        // the model spliced in: no second encoding of the conversation. Kept as a copy: the
+        // body hyper hands over is usually a slice of the connection's read buffer, and
+        // holding that across the upstream call made hyper allocate a new buffer for the
+        // connection's next request (measured, docs/benchmarks.md).
+        req.raw = RawChatBody::keep(Bytes::copy_from_slice(&bytes), &req);
+        drop(bytes);
     } else {
         // The body is not needed any more; a long conversation is not held twice while the
         // upstream answers.
@@ -80,6 +84,11 @@ pub async fn serve<D: ClientDialect>(
     match Box::pin(state.gateway.chat(ctx, req)).await {
         Outcome::Done(ctx, result) => {
             let mut response = match result {
+                // The upstream's own bytes where they still stand for the answer and the
+                // client reads OpenAI's format: no second encoding of the answer.
+                Ok(ChatResponse { raw: Some(raw), .. }) if D::CANONICAL_BODY => {
+                    json(StatusCode::OK, raw)
+                }
                 Ok(r) => json(StatusCode::OK, D::encode(&route, r, elapsed_ms(&ctx))),
                 Err(e) => error::<D>(&e),
             };
@@ -197,8 +206,8 @@ pub fn address_naturally(state: &AppState, kind: Option<ProviderKind>, model: &m
     }
 }
 
-fn json(status: StatusCode, body: Vec<u8>) -> Response {
-    let mut response = Response::new(Body::from(body));
+fn json(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut response = Response::new(body.into());
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -126,5 +126,6 @@ pub fn to_completion_chunk(c: ChatChunk) -> CompletionChunk {
         service_tier: None,
         extra: Map::new(),
         native: None,
+        raw: None,
     })
 }

@@ -58,6 +58,18 @@ impl Plugin for McpInjection {
         "mcp"
     }
 
+    /// With no MCP tool offered it changes nothing; otherwise `pre` drops the client's bytes
+    /// itself before it may add tools. It is in every gateway's pipeline, so without this the
+    /// client's bytes never reached an upstream.
+    fn rewrites_only_the_model(&self) -> bool {
+        true
+    }
+
+    /// It has no `post`.
+    fn leaves_the_answer_alone(&self) -> bool {
+        true
+    }
+
     async fn pre(
         &self,
         ctx: &mut RequestContext,
@@ -70,6 +82,8 @@ impl Plugin for McpInjection {
         if offered.is_empty() {
             return Ok(PreOutcome::Continue);
         }
+        // Tools may be added below: the typed request is what the upstream gets.
+        chat.raw = None;
         let grant = self.grant(ctx);
         let filter = RequestFilter::from_headers(&ctx.headers);
         if let Some(reason) = filter.refused_by(&grant, &offered) {

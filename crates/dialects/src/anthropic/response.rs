@@ -160,6 +160,7 @@ pub fn from_messages_response(r: MessagesResponse, created: u64) -> ChatResponse
         service_tier: None,
         extra: Map::new(),
         native: None,
+        raw: None,
     }
 }
 

@@ -103,5 +103,6 @@ pub fn from_converse_response(r: &Value, id: &str, model: &str, created: u64) ->
         service_tier: None,
         extra: Map::new(),
         native: None,
+        raw: None,
     }
 }

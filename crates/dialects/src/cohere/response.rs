@@ -118,6 +118,7 @@ pub fn from_chat_response(
         service_tier: None,
         extra: Map::new(),
         native: None,
+        raw: None,
     })
 }
 

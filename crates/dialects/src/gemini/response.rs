@@ -168,6 +168,7 @@ pub fn from_generate_response(
         service_tier: None,
         extra: Map::new(),
         native: None,
+        raw: None,
     })
 }
 

@@ -427,7 +427,7 @@ impl Provider for OpenAiCompatProvider {
             // The client sent OpenAI's own body, so it reads OpenAI's own answer: the route
             // may write these bytes instead of encoding the decoded answer again. A copy: the
             // bytes read are usually a slice of the upstream connection's read buffer, which
-            // hyper could not reuse while the answer holds it.
+            // would stay alive (and unusable to hyper) while the answer holds it.
             answer.raw = Some(bytes::Bytes::copy_from_slice(&bytes));
         }
         Ok(answer)

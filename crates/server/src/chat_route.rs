@@ -58,8 +58,8 @@ pub async fn serve<D: ClientDialect>(
         // An OpenAI body may go to an OpenAI-compatible upstream as the client wrote it, with
         // the model spliced in: no second encoding of the conversation. Kept as a copy: the
         // body hyper hands over is usually a slice of the connection's read buffer, and
-        // holding that across the upstream call made hyper allocate a new buffer for the
-        // connection's next request (measured, docs/benchmarks.md).
+        // holding that across the upstream call would keep the whole buffer alive and make
+        // hyper allocate another for the connection's next read.
         req.raw = RawChatBody::keep(Bytes::copy_from_slice(&bytes), &req);
         drop(bytes);
     } else {
